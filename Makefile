@@ -1,0 +1,115 @@
+# osteo - see README.md.  `make` builds bin/; `make check` and `make demo`
+# first install missing Debian packages (tools/deps.sh).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+XCFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+PKGS = libpng libjpeg libarchive msgpack
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS = $(PKG_LIBS) -lcsv -lm
+
+# The CUDA backend: built when nvcc is on PATH or under CUDA_HOME, unless GPU=0.
+GPU ?= auto
+CUDA_HOME ?= /usr/local/cuda
+NVCC := $(if $(filter 0,$(GPU)),,$(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc)))
+CUDA_ARCH ?= -arch=sm_90
+NVCCFLAGS ?= -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
+ifneq ($(NVCC),)
+CUDA_DIR := $(patsubst %/bin/nvcc,%,$(NVCC))
+GPU_OBJS = build/gpu/device.o
+GPU_LIBS = -L$(CUDA_DIR)/lib64 -Wl,-rpath,$(CUDA_DIR)/lib64 -lcublas -lcudart -lstdc++
+else
+GPU_OBJS = build/common/nogpu.o
+GPU_LIBS =
+endif
+
+COMMON = util record image table rng strmap classes
+COMMON_OBJS = $(COMMON:%=build/common/%.o)
+PROGS = osteo-decode osteo-dump osteo-synth osteo-gpuinfo
+GPU_PROGS = osteo-gpuinfo
+BINS = $(PROGS:%=bin/%)
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+
+all: $(BINS) gpu-note
+
+gpu-note:
+	@$(if $(NVCC),true,echo "osteo: nvcc not found (or GPU=0): the CUDA backend is not built; programs run on the CPU")
+
+build/common/%.o: common/%.c common/*.h | build/common
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/filters/%.o: filters/%.c common/*.h gpu/gpu.h | build/filters
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/gpu/%.o: gpu/%.cu gpu/*.h | build/gpu
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+build/libosteo.a: $(COMMON_OBJS)
+	$(AR) rcs $@ $^
+
+bin/%: build/filters/%.o build/libosteo.a | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
+
+$(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libosteo.a $(GPU_OBJS) $(LDLIBS) $(GPU_LIBS)
+
+bin build/common build/filters build/gpu build/tests:
+	mkdir -p $@
+
+# ---------------------------------------------------------------- tests
+
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+UNIT_SRCS = $(wildcard tests/unit/*.c)
+
+build/tests/unit: $(UNIT_SRCS) tests/unit/*.h build/libosteo.a | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) build/libosteo.a $(LDLIBS) $(CHECK_LIBS)
+
+build/tests/png-loop: bench/png-loop.c | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+deps:
+	@tools/deps.sh build
+
+check:
+	@tools/deps.sh check
+	@$(MAKE) --no-print-directory test
+
+test: all build/tests/unit
+	@echo "== unit tests (Check)"
+	@cd tests && ../build/tests/unit
+	@echo "== program tests"
+	@tests/run-shell.sh
+	@echo "== man pages"
+	@mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7) && echo "mandoc -Tlint: clean"
+
+demo:
+	@tools/deps.sh demo
+	@$(MAKE) --no-print-directory all
+	@pipelines/demo.sh
+
+bench:
+	@tools/deps.sh check
+	@$(MAKE) --no-print-directory all build/tests/png-loop
+	@bench/run.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+
+clean:
+	rm -rf bin build
+
+.PHONY: all gpu-note deps check test demo bench install clean
+.DELETE_ON_ERROR:
+.SECONDARY:

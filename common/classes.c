@@ -1,0 +1,58 @@
+/*
+ * classes.c - class name lists.
+ */
+#include "classes.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+classes_parse(struct classes *c, const char *list, const char *what)
+{
+	const char *p = list;
+
+	c->n = 0;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		if (len == 0)
+			die(EX_USAGE, "%s: empty class name in '%s'", what, list);
+		if (c->n == MAXCLASSES)
+			die(EX_USAGE, "%s: more than %d classes", what, MAXCLASSES);
+		if (classes_find(c, p, len) >= 0)
+			die(EX_USAGE, "%s: class '%.*s' named twice", what, (int)len, p);
+		c->names[c->n] = emalloc(len + 1);
+		memcpy(c->names[c->n], p, len);
+		c->names[c->n][len] = '\0';
+		c->n++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+}
+
+int
+classes_find(const struct classes *c, const char *s, size_t len)
+{
+	for (int i = 0; i < c->n; i++)
+		if (strlen(c->names[i]) == len && !memcmp(c->names[i], s, len))
+			return i;
+	return -1;
+}
+
+int
+classes_label(const struct classes *c, const char *s)
+{
+	int i = classes_find(c, s, strlen(s));
+	char *end;
+	long v;
+
+	if (i >= 0)
+		return i;
+	if (!*s)
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end || v < 0 || v >= c->n)
+		return -1;
+	return (int)v;
+}

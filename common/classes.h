@@ -1,0 +1,25 @@
+/*
+ * classes.h - the list of class names (--classes a,b,c): label i is
+ * names[i].
+ */
+#ifndef OSTEO_CLASSES_H
+#define OSTEO_CLASSES_H
+
+#include <stddef.h>
+
+#define DEFAULT_CLASSES "healthy,osteopenia,osteoporosis"
+#define MAXCLASSES 256
+
+struct classes {
+	int n;
+	char *names[MAXCLASSES];
+};
+
+/* dies with 64 on an empty name, a duplicate, or too many */
+void classes_parse(struct classes *c, const char *list, const char *what);
+/* the index of the class spelled s[0..len), or -1 */
+int classes_find(const struct classes *c, const char *s, size_t len);
+/* a class name or a decimal index below c->n; -1 when neither */
+int classes_label(const struct classes *c, const char *s);
+
+#endif

@@ -1,0 +1,897 @@
+/*
+ * record.c - the msgpack codec of the record stream (osteo-record(5)).
+ *
+ * Reading goes through msgpack-c's streaming unpacker, so memory holds one
+ * record plus a read buffer however long the stream.  Binary tensor data
+ * is copied out of the unpacker's buffer into the record's own reusable
+ * buffers; everything else is small.
+ */
+#include "record.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rec_limits rec_limits = {
+	.max_tensor_bytes = (size_t)1 << 30,
+	.max_record_bytes = (size_t)1 << 31,
+};
+
+static const struct {
+	const char *name;
+	size_t size;
+} dtypes[DT_COUNT] = {
+	[DT_U8] = { "u8", 1 },
+	[DT_U16] = { "u16", 2 },
+	[DT_F32] = { "f32", 4 },
+};
+
+size_t
+dtype_size(enum dtype t)
+{
+	return dtypes[t].size;
+}
+
+const char *
+dtype_name(enum dtype t)
+{
+	return dtypes[t].name;
+}
+
+int
+dtype_parse(const char *s, size_t len, enum dtype *t)
+{
+	for (int i = 0; i < DT_COUNT; i++)
+		if (strlen(dtypes[i].name) == len && !memcmp(dtypes[i].name, s, len)) {
+			*t = (enum dtype)i;
+			return 1;
+		}
+	return 0;
+}
+
+size_t
+tensor_elems(const struct tensor *t)
+{
+	size_t n = 1;
+
+	for (int i = 0; i < t->ndim; i++)
+		n *= t->shape[i];
+	return n;
+}
+
+/* ---------------------------------------------------------------- */
+/* the record in memory */
+
+static void
+setstr(char **dst, size_t *cap, const char *s, size_t len)
+{
+	egrow((void **)dst, cap, len + 1);
+	memcpy(*dst, s, len);
+	(*dst)[len] = '\0';
+}
+
+void
+rec_init(struct record *r)
+{
+	memset(r, 0, sizeof *r);
+	rec_clear(r);
+}
+
+void
+rec_clear(struct record *r)
+{
+	setstr(&r->id, &r->idcap, "", 0);
+	setstr(&r->patient, &r->patcap, "", 0);
+	r->has_patient = 0;
+	r->has_label = 0;
+	r->nmeta = 0;
+	r->ntensors = 0;
+	r->has_probs = 0;
+	r->nprobs = 0;
+	r->has_pred = 0;
+	r->has_risk = 0;
+	r->extralen = 0;
+	r->nextra = 0;
+}
+
+void
+rec_free(struct record *r)
+{
+	free(r->id);
+	free(r->patient);
+	for (int i = 0; i < r->metacap; i++) {
+		free(r->meta[i].key);
+		free(r->meta[i].s);
+	}
+	free(r->meta);
+	for (int i = 0; i < r->tensorcap; i++) {
+		free(r->tensors[i].name);
+		free(r->tensors[i].data);
+	}
+	free(r->tensors);
+	free(r->probs);
+	free(r->extra);
+	memset(r, 0, sizeof *r);
+}
+
+void
+rec_set_id(struct record *r, const char *id)
+{
+	setstr(&r->id, &r->idcap, id, strlen(id));
+}
+
+void
+rec_set_patient(struct record *r, const char *patient)
+{
+	r->has_patient = patient != NULL;
+	if (patient)
+		setstr(&r->patient, &r->patcap, patient, strlen(patient));
+}
+
+struct tensor *
+rec_tensor(const struct record *r, const char *name)
+{
+	for (int i = 0; i < r->ntensors; i++)
+		if (!strcmp(r->tensors[i].name, name))
+			return &r->tensors[i];
+	return NULL;
+}
+
+static struct tensor *
+tensor_slot(struct record *r, const char *name, size_t len)
+{
+	struct tensor *t;
+
+	for (int i = 0; i < r->ntensors; i++) {
+		t = &r->tensors[i];
+		if (strlen(t->name) == len && !memcmp(t->name, name, len))
+			return t;
+	}
+	if (r->ntensors == r->tensorcap) {
+		int nc = r->tensorcap ? 2 * r->tensorcap : 4;
+		r->tensors = erealloc(r->tensors, nc * sizeof *r->tensors);
+		memset(r->tensors + r->tensorcap, 0, (nc - r->tensorcap) * sizeof *r->tensors);
+		r->tensorcap = nc;
+	}
+	t = &r->tensors[r->ntensors++];
+	setstr(&t->name, &t->namecap, name, len);
+	return t;
+}
+
+/* size the tensor for dtype and shape, checking for overflow and limits */
+static const char *
+tensor_shape(struct tensor *t, enum dtype dtype, int ndim, const uint32_t *shape)
+{
+	size_t n = dtype_size(dtype);
+
+	if (ndim < 0 || ndim > TENSOR_MAXDIM)
+		return "too many dimensions";
+	for (int i = 0; i < ndim; i++)
+		if (!mul_ok(n, shape[i], &n))
+			return "size overflows";
+	if (n > rec_limits.max_tensor_bytes)
+		return "larger than the tensor limit (--max-tensor-bytes)";
+	t->dtype = dtype;
+	t->ndim = ndim;
+	memcpy(t->shape, shape, ndim * sizeof *shape);
+	t->nbytes = n;
+	egrow(&t->data, &t->cap, n);
+	return NULL;
+}
+
+struct tensor *
+rec_tensor_put(struct record *r, const char *name, enum dtype dtype,
+               int ndim, const uint32_t *shape, const char **err)
+{
+	struct tensor *t = tensor_slot(r, name, strlen(name));
+
+	if ((*err = tensor_shape(t, dtype, ndim, shape))) {
+		rec_tensor_drop(r, name);
+		return NULL;
+	}
+	return t;
+}
+
+void
+rec_tensor_drop(struct record *r, const char *name)
+{
+	for (int i = 0; i < r->ntensors; i++) {
+		if (strcmp(r->tensors[i].name, name))
+			continue;
+		/* swap the dropped slot (and its buffers) past the end, keeping order */
+		struct tensor tmp = r->tensors[i];
+		memmove(&r->tensors[i], &r->tensors[i + 1], (r->ntensors - i - 1) * sizeof tmp);
+		r->tensors[--r->ntensors] = tmp;
+		return;
+	}
+}
+
+const struct metaval *
+rec_meta(const struct record *r, const char *key)
+{
+	for (int i = 0; i < r->nmeta; i++)
+		if (!strcmp(r->meta[i].key, key))
+			return &r->meta[i];
+	return NULL;
+}
+
+static struct metaval *
+meta_slot(struct record *r, const char *key, size_t len)
+{
+	struct metaval *m;
+
+	for (int i = 0; i < r->nmeta; i++) {
+		m = &r->meta[i];
+		if (strlen(m->key) == len && !memcmp(m->key, key, len))
+			return m;
+	}
+	if (r->nmeta == r->metacap) {
+		int nc = r->metacap ? 2 * r->metacap : 8;
+		r->meta = erealloc(r->meta, nc * sizeof *r->meta);
+		memset(r->meta + r->metacap, 0, (nc - r->metacap) * sizeof *r->meta);
+		r->metacap = nc;
+	}
+	m = &r->meta[r->nmeta++];
+	setstr(&m->key, &m->keycap, key, len);
+	return m;
+}
+
+void
+rec_meta_str(struct record *r, const char *key, const char *val)
+{
+	struct metaval *m = meta_slot(r, key, strlen(key));
+
+	m->type = MV_STR;
+	setstr(&m->s, &m->scap, val, strlen(val));
+}
+
+void
+rec_meta_int(struct record *r, const char *key, long long val)
+{
+	struct metaval *m = meta_slot(r, key, strlen(key));
+
+	m->type = MV_INT;
+	m->i = val;
+}
+
+void
+rec_meta_float(struct record *r, const char *key, double val)
+{
+	struct metaval *m = meta_slot(r, key, strlen(key));
+
+	m->type = MV_FLOAT;
+	m->f = val;
+}
+
+void
+rec_meta_bool(struct record *r, const char *key, int val)
+{
+	struct metaval *m = meta_slot(r, key, strlen(key));
+
+	m->type = MV_BOOL;
+	m->i = !!val;
+}
+
+void
+rec_set_probs(struct record *r, const double *p, int n)
+{
+	egrow((void **)&r->probs, &r->probscap, (size_t)n * sizeof *p);
+	memcpy(r->probs, p, (size_t)n * sizeof *p);
+	r->nprobs = n;
+	r->has_probs = 1;
+}
+
+void
+rec_copy(struct record *dst, const struct record *src)
+{
+	rec_clear(dst);
+	rec_set_id(dst, src->id);
+	rec_set_patient(dst, src->has_patient ? src->patient : NULL);
+	dst->has_label = src->has_label;
+	dst->label = src->label;
+	for (int i = 0; i < src->nmeta; i++) {
+		const struct metaval *m = &src->meta[i];
+		struct metaval *d = meta_slot(dst, m->key, strlen(m->key));
+		d->type = m->type;
+		d->i = m->i;
+		d->f = m->f;
+		if (m->type == MV_STR)
+			setstr(&d->s, &d->scap, m->s, strlen(m->s));
+	}
+	for (int i = 0; i < src->ntensors; i++) {
+		const struct tensor *t = &src->tensors[i];
+		struct tensor *d = tensor_slot(dst, t->name, strlen(t->name));
+		tensor_shape(d, t->dtype, t->ndim, t->shape);
+		memcpy(d->data, t->data, t->nbytes);
+	}
+	if (src->has_probs)
+		rec_set_probs(dst, src->probs, src->nprobs);
+	dst->has_pred = src->has_pred;
+	dst->pred = src->pred;
+	dst->has_risk = src->has_risk;
+	dst->risk = src->risk;
+	egrow((void **)&dst->extra, &dst->extracap, src->extralen);
+	if (src->extralen)
+		memcpy(dst->extra, src->extra, src->extralen);
+	dst->extralen = src->extralen;
+	dst->nextra = src->nextra;
+}
+
+/* ---------------------------------------------------------------- */
+/* reading */
+
+struct rec_reader {
+	FILE *fp;
+	char *name;
+	msgpack_unpacker up;
+	msgpack_unpacked res;
+	unsigned long long nrec;   /* records returned so far */
+	size_t start;              /* byte offset of the record being parsed */
+	int eof;
+	/* packs unknown keys back into bytes for the record's extra */
+	msgpack_sbuffer xbuf;
+	msgpack_packer xpk;
+};
+
+#define READ_CHUNK 65536
+
+struct rec_reader *
+rec_reader_new(FILE *fp, const char *name)
+{
+	struct rec_reader *rd = ecalloc(1, sizeof *rd);
+
+	rd->fp = fp;
+	rd->name = estrdup(name);
+	if (!msgpack_unpacker_init(&rd->up, READ_CHUNK))
+		die(EX_OSERR, "out of memory");
+	msgpack_unpacked_init(&rd->res);
+	msgpack_sbuffer_init(&rd->xbuf);
+	msgpack_packer_init(&rd->xpk, &rd->xbuf, msgpack_sbuffer_write);
+	return rd;
+}
+
+void
+rec_reader_free(struct rec_reader *rd)
+{
+	if (!rd)
+		return;
+	msgpack_unpacked_destroy(&rd->res);
+	msgpack_unpacker_destroy(&rd->up);
+	msgpack_sbuffer_destroy(&rd->xbuf);
+	free(rd->name);
+	free(rd);
+}
+
+unsigned long long
+rec_reader_count(const struct rec_reader *rd)
+{
+	return rd->nrec;
+}
+
+const char *
+rec_reader_name(const struct rec_reader *rd)
+{
+	return rd->name;
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3)))
+bad(const struct rec_reader *rd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s: record %llu (byte offset %zu): ", argv0, rd->name,
+	        rd->nrec + 1, rd->start);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	quit(EX_DATAERR);
+}
+
+void
+rec_die(const struct rec_reader *rd, const struct record *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s: record %llu", argv0, rd->name, rd->nrec);
+	if (r && r->id && r->id[0])
+		fprintf(stderr, " (id '%s')", r->id);
+	fputs(": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	quit(EX_DATAERR);
+}
+
+static int
+keyis(const msgpack_object *k, const char *s)
+{
+	size_t n = strlen(s);
+
+	return k->via.str.size == n && !memcmp(k->via.str.ptr, s, n);
+}
+
+static int
+get_int(const msgpack_object *o, long long *v)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (o->via.u64 > INT64_MAX)
+			return 0;
+		*v = (long long)o->via.u64;
+		return 1;
+	}
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*v = o->via.i64;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+get_num(const msgpack_object *o, double *v)
+{
+	long long i;
+
+	if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64) {
+		*v = o->via.f64;
+		return 1;
+	}
+	if (get_int(o, &i)) {
+		*v = (double)i;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+parse_meta(struct rec_reader *rd, struct record *r, const msgpack_object *o)
+{
+	if (o->type != MSGPACK_OBJECT_MAP)
+		bad(rd, "'meta' is not a map");
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+		const msgpack_object *v = &o->via.map.ptr[i].val;
+		struct metaval *m;
+
+		if (k->type != MSGPACK_OBJECT_STR)
+			bad(rd, "a 'meta' key is not a string");
+		m = meta_slot(r, k->via.str.ptr, k->via.str.size);
+		switch (v->type) {
+		case MSGPACK_OBJECT_STR:
+			m->type = MV_STR;
+			setstr(&m->s, &m->scap, v->via.str.ptr, v->via.str.size);
+			break;
+		case MSGPACK_OBJECT_BOOLEAN:
+			m->type = MV_BOOL;
+			m->i = v->via.boolean;
+			break;
+		case MSGPACK_OBJECT_FLOAT32:
+		case MSGPACK_OBJECT_FLOAT64:
+			m->type = MV_FLOAT;
+			m->f = v->via.f64;
+			break;
+		default:
+			if (!get_int(v, &m->i))
+				bad(rd, "meta '%s' is not a string, number or boolean", m->key);
+			m->type = MV_INT;
+		}
+	}
+}
+
+static void
+parse_tensor(struct rec_reader *rd, struct record *r, const msgpack_object *k,
+             const msgpack_object *o)
+{
+	const msgpack_object *dt = NULL, *sh = NULL, *data = NULL;
+	uint32_t shape[TENSOR_MAXDIM];
+	struct tensor *t;
+	enum dtype dtype;
+	const char *err;
+	int tn = (int)k->via.str.size;
+	const char *tname = k->via.str.ptr;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		bad(rd, "tensor '%.*s' is not a map", tn, tname);
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *kk = &o->via.map.ptr[i].key;
+		if (kk->type != MSGPACK_OBJECT_STR)
+			continue;
+		if (keyis(kk, "dtype"))
+			dt = &o->via.map.ptr[i].val;
+		else if (keyis(kk, "shape"))
+			sh = &o->via.map.ptr[i].val;
+		else if (keyis(kk, "data"))
+			data = &o->via.map.ptr[i].val;
+	}
+	if (!dt || dt->type != MSGPACK_OBJECT_STR ||
+	    !dtype_parse(dt->via.str.ptr, dt->via.str.size, &dtype))
+		bad(rd, "tensor '%.*s' has no dtype u8, u16 or f32", tn, tname);
+	if (!sh || sh->type != MSGPACK_OBJECT_ARRAY)
+		bad(rd, "tensor '%.*s' has no shape array", tn, tname);
+	if (sh->via.array.size > TENSOR_MAXDIM)
+		bad(rd, "tensor '%.*s' has %u dimensions, more than %d", tn, tname,
+		    sh->via.array.size, TENSOR_MAXDIM);
+	for (uint32_t i = 0; i < sh->via.array.size; i++) {
+		long long d;
+		if (!get_int(&sh->via.array.ptr[i], &d) || d < 0 || d > UINT32_MAX)
+			bad(rd, "tensor '%.*s' has a bad dimension", tn, tname);
+		shape[i] = (uint32_t)d;
+	}
+	if (!data || (data->type != MSGPACK_OBJECT_BIN && data->type != MSGPACK_OBJECT_STR))
+		bad(rd, "tensor '%.*s' has no binary data", tn, tname);
+	t = tensor_slot(r, tname, (size_t)tn);
+	if ((err = tensor_shape(t, dtype, (int)sh->via.array.size, shape)))
+		bad(rd, "tensor '%.*s': %s", tn, tname, err);
+	if (data->via.bin.size != t->nbytes)
+		bad(rd, "tensor '%.*s': data has %u bytes, its shape needs %zu", tn, tname,
+		    data->via.bin.size, t->nbytes);
+	memcpy(t->data, data->via.bin.ptr, t->nbytes);
+}
+
+static void
+parse_record(struct rec_reader *rd, struct record *r, const msgpack_object *o)
+{
+	int have_id = 0, have_tensors = 0;
+
+	if (o->type != MSGPACK_OBJECT_MAP)
+		bad(rd, "not a map");
+	rec_clear(r);
+	msgpack_sbuffer_clear(&rd->xbuf);
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+		const msgpack_object *v = &o->via.map.ptr[i].val;
+
+		if (k->type != MSGPACK_OBJECT_STR)
+			bad(rd, "a key is not a string");
+		if (keyis(k, "id")) {
+			if (v->type != MSGPACK_OBJECT_STR)
+				bad(rd, "'id' is not a string");
+			setstr(&r->id, &r->idcap, v->via.str.ptr, v->via.str.size);
+			have_id = 1;
+		} else if (keyis(k, "patient")) {
+			if (v->type == MSGPACK_OBJECT_NIL)
+				continue;
+			if (v->type != MSGPACK_OBJECT_STR)
+				bad(rd, "'patient' is not a string");
+			setstr(&r->patient, &r->patcap, v->via.str.ptr, v->via.str.size);
+			r->has_patient = 1;
+		} else if (keyis(k, "label")) {
+			if (v->type == MSGPACK_OBJECT_NIL)
+				continue;
+			if (!get_int(v, &r->label) || r->label < 0 || r->label > INT32_MAX)
+				bad(rd, "'label' is not a class index (a non-negative integer)");
+			r->has_label = 1;
+		} else if (keyis(k, "meta")) {
+			parse_meta(rd, r, v);
+		} else if (keyis(k, "tensors")) {
+			if (v->type != MSGPACK_OBJECT_MAP)
+				bad(rd, "'tensors' is not a map");
+			for (uint32_t j = 0; j < v->via.map.size; j++) {
+				if (v->via.map.ptr[j].key.type != MSGPACK_OBJECT_STR)
+					bad(rd, "a tensor name is not a string");
+				parse_tensor(rd, r, &v->via.map.ptr[j].key, &v->via.map.ptr[j].val);
+			}
+			have_tensors = 1;
+		} else if (keyis(k, "probs")) {
+			if (v->type != MSGPACK_OBJECT_ARRAY)
+				bad(rd, "'probs' is not an array");
+			egrow((void **)&r->probs, &r->probscap,
+			      (size_t)v->via.array.size * sizeof *r->probs);
+			for (uint32_t j = 0; j < v->via.array.size; j++)
+				if (!get_num(&v->via.array.ptr[j], &r->probs[j]))
+					bad(rd, "'probs' holds something that is not a number");
+			r->nprobs = (int)v->via.array.size;
+			r->has_probs = 1;
+		} else if (keyis(k, "pred")) {
+			if (!get_int(v, &r->pred))
+				bad(rd, "'pred' is not an integer");
+			r->has_pred = 1;
+		} else if (keyis(k, "risk")) {
+			if (!get_num(v, &r->risk))
+				bad(rd, "'risk' is not a number");
+			r->has_risk = 1;
+		} else {
+			msgpack_pack_object(&rd->xpk, *k);
+			msgpack_pack_object(&rd->xpk, *v);
+			r->nextra++;
+		}
+	}
+	if (!have_id)
+		bad(rd, "no 'id'");
+	if (!have_tensors)
+		bad(rd, "no 'tensors' (id '%s')", r->id);
+	egrow((void **)&r->extra, &r->extracap, rd->xbuf.size);
+	if (rd->xbuf.size)
+		memcpy(r->extra, rd->xbuf.data, rd->xbuf.size);
+	r->extralen = rd->xbuf.size;
+}
+
+int
+rec_read(struct rec_reader *rd, struct record *r)
+{
+	for (;;) {
+		rd->start = msgpack_unpacker_parsed_size(&rd->up);
+		switch (msgpack_unpacker_next(&rd->up, &rd->res)) {
+		case MSGPACK_UNPACK_SUCCESS:
+			parse_record(rd, r, &rd->res.data);
+			rd->nrec++;
+			return 1;
+		case MSGPACK_UNPACK_CONTINUE:
+			break;
+		case MSGPACK_UNPACK_NOMEM_ERROR:
+			die(EX_OSERR, "%s: out of memory reading record %llu", rd->name, rd->nrec + 1);
+		default:
+			bad(rd, "malformed msgpack; this is not a record stream");
+		}
+		if (msgpack_unpacker_message_size(&rd->up) > rec_limits.max_record_bytes)
+			bad(rd, "larger than the record limit (%zu bytes)", rec_limits.max_record_bytes);
+		if (rd->eof) {
+			if (msgpack_unpacker_message_size(&rd->up) > 0 ||
+			    rd->up.used > rd->up.off)
+				bad(rd, "truncated: the stream ends inside it");
+			return 0;
+		}
+		if (!msgpack_unpacker_reserve_buffer(&rd->up, READ_CHUNK))
+			die(EX_OSERR, "%s: out of memory reading record %llu", rd->name, rd->nrec + 1);
+		size_t n = fread(msgpack_unpacker_buffer(&rd->up), 1,
+		                 msgpack_unpacker_buffer_capacity(&rd->up), rd->fp);
+		if (n == 0) {
+			if (ferror(rd->fp))
+				die(EX_IOERR, "%s: read error:", rd->name);
+			rd->eof = 1;
+		}
+		msgpack_unpacker_buffer_consumed(&rd->up, n);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* writing */
+
+struct rec_writer {
+	FILE *fp;
+	char *name;
+	msgpack_sbuffer buf;
+	msgpack_packer pk;
+	unsigned long long n;
+};
+
+struct rec_writer *
+rec_writer_new(FILE *fp, const char *name)
+{
+	struct rec_writer *w = ecalloc(1, sizeof *w);
+
+	out_refuse_tty(fp);
+	w->fp = fp;
+	w->name = estrdup(name);
+	msgpack_sbuffer_init(&w->buf);
+	msgpack_packer_init(&w->pk, &w->buf, msgpack_sbuffer_write);
+	return w;
+}
+
+unsigned long long
+rec_writer_count(const struct rec_writer *w)
+{
+	return w->n;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void
+pack_tensor(msgpack_packer *pk, const struct tensor *t)
+{
+	pack_str(pk, t->name);
+	msgpack_pack_map(pk, 3);
+	pack_str(pk, "dtype");
+	pack_str(pk, dtype_name(t->dtype));
+	pack_str(pk, "shape");
+	msgpack_pack_array(pk, t->ndim);
+	for (int i = 0; i < t->ndim; i++)
+		msgpack_pack_uint32(pk, t->shape[i]);
+	pack_str(pk, "data");
+	msgpack_pack_bin(pk, t->nbytes);
+	msgpack_pack_bin_body(pk, t->data, t->nbytes);
+}
+
+static void
+pack_record(msgpack_packer *pk, const struct record *r)
+{
+	size_t nkeys = 2 + !!r->has_patient + !!r->has_label + (r->nmeta > 0) +
+	               !!r->has_probs + !!r->has_pred + !!r->has_risk + r->nextra;
+
+	msgpack_pack_map(pk, nkeys);
+	pack_str(pk, "id");
+	pack_str(pk, r->id);
+	if (r->has_patient) {
+		pack_str(pk, "patient");
+		pack_str(pk, r->patient);
+	}
+	if (r->has_label) {
+		pack_str(pk, "label");
+		msgpack_pack_int64(pk, r->label);
+	}
+	if (r->nmeta > 0) {
+		pack_str(pk, "meta");
+		msgpack_pack_map(pk, r->nmeta);
+		for (int i = 0; i < r->nmeta; i++) {
+			const struct metaval *m = &r->meta[i];
+			pack_str(pk, m->key);
+			switch (m->type) {
+			case MV_STR: pack_str(pk, m->s); break;
+			case MV_INT: msgpack_pack_int64(pk, m->i); break;
+			case MV_FLOAT: msgpack_pack_double(pk, m->f); break;
+			case MV_BOOL:
+				if (m->i)
+					msgpack_pack_true(pk);
+				else
+					msgpack_pack_false(pk);
+				break;
+			}
+		}
+	}
+	pack_str(pk, "tensors");
+	msgpack_pack_map(pk, r->ntensors);
+	for (int i = 0; i < r->ntensors; i++)
+		pack_tensor(pk, &r->tensors[i]);
+	if (r->has_probs) {
+		pack_str(pk, "probs");
+		msgpack_pack_array(pk, r->nprobs);
+		for (int i = 0; i < r->nprobs; i++)
+			msgpack_pack_double(pk, r->probs[i]);
+	}
+	if (r->has_pred) {
+		pack_str(pk, "pred");
+		msgpack_pack_int64(pk, r->pred);
+	}
+	if (r->has_risk) {
+		pack_str(pk, "risk");
+		msgpack_pack_double(pk, r->risk);
+	}
+}
+
+void
+rec_write(struct rec_writer *w, const struct record *r)
+{
+	msgpack_sbuffer_clear(&w->buf);
+	pack_record(&w->pk, r);
+	if (r->extralen)
+		msgpack_sbuffer_write(&w->buf, (const char *)r->extra, r->extralen);
+	if (fwrite(w->buf.data, 1, w->buf.size, w->fp) != w->buf.size)
+		write_failed(w->name);
+	w->n++;
+}
+
+int
+rec_writer_close(struct rec_writer *w)
+{
+	int st = 0;
+
+	if (!w)
+		return 0;
+	if (fflush(w->fp) == EOF || ferror(w->fp)) {
+		if (errno == EPIPE)
+			st = EXIT_PIPE;
+		else {
+			warn("%s: write error:", w->name);
+			st = EX_IOERR;
+		}
+	}
+	msgpack_sbuffer_destroy(&w->buf);
+	free(w->name);
+	free(w);
+	return st;
+}
+
+/* ---------------------------------------------------------------- */
+/* JSON for osteo-dump */
+
+void
+json_str(FILE *fp, const char *s, size_t len)
+{
+	fputc('"', fp);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': fputs("\\\"", fp); break;
+		case '\\': fputs("\\\\", fp); break;
+		case '\n': fputs("\\n", fp); break;
+		case '\r': fputs("\\r", fp); break;
+		case '\t': fputs("\\t", fp); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				fprintf(fp, "\\u%04x", c);
+			else
+				fputc(c, fp);
+		}
+	}
+	fputc('"', fp);
+}
+
+static void
+json_num(FILE *fp, double v)
+{
+	if (isfinite(v))
+		fprintf(fp, "%.17g", v);
+	else
+		fputs("null", fp);
+}
+
+static void
+json_obj(FILE *fp, const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: fputs("null", fp); break;
+	case MSGPACK_OBJECT_BOOLEAN: fputs(o->via.boolean ? "true" : "false", fp); break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(fp, "%llu", (unsigned long long)o->via.u64); break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(fp, "%lld", (long long)o->via.i64); break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: json_num(fp, o->via.f64); break;
+	case MSGPACK_OBJECT_STR: json_str(fp, o->via.str.ptr, o->via.str.size); break;
+	case MSGPACK_OBJECT_BIN: fprintf(fp, "{\"bin\":%u}", o->via.bin.size); break;
+	case MSGPACK_OBJECT_EXT: fprintf(fp, "{\"ext\":%d,\"size\":%u}", o->via.ext.type, o->via.ext.size); break;
+	case MSGPACK_OBJECT_ARRAY:
+		fputc('[', fp);
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			if (i)
+				fputc(',', fp);
+			json_obj(fp, &o->via.array.ptr[i]);
+		}
+		fputc(']', fp);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		fputc('{', fp);
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+			if (i)
+				fputc(',', fp);
+			if (k->type == MSGPACK_OBJECT_STR)
+				json_obj(fp, k);
+			else {
+				/* JSON keys are strings: render the key, then quote it */
+				fputc('"', fp);
+				if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+					fprintf(fp, "%llu", (unsigned long long)k->via.u64);
+				else
+					fputs("?", fp);
+				fputc('"', fp);
+			}
+			fputc(':', fp);
+			json_obj(fp, &o->via.map.ptr[i].val);
+		}
+		fputc('}', fp);
+		break;
+	}
+}
+
+void
+rec_extra_json(FILE *fp, const struct record *r)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+
+	msgpack_unpacked_init(&u);
+	for (int i = 0; i < r->nextra; i++) {
+		if (msgpack_unpack_next(&u, (const char *)r->extra, r->extralen, &off) !=
+		    MSGPACK_UNPACK_SUCCESS)
+			break;
+		fputc(',', fp);
+		json_obj(fp, &u.data);
+		fputc(':', fp);
+		if (msgpack_unpack_next(&u, (const char *)r->extra, r->extralen, &off) !=
+		    MSGPACK_UNPACK_SUCCESS)
+			break;
+		json_obj(fp, &u.data);
+	}
+	msgpack_unpacked_destroy(&u);
+}

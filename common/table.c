@@ -1,0 +1,121 @@
+/*
+ * table.c - CSV files through libcsv in strict mode, checked to be
+ * rectangular, so a ragged row is an error that names its row.
+ */
+#include "table.h"
+#include "util.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct loader {
+	struct table *t;
+	size_t cellcap;
+	size_t ncells;
+	int fields;          /* in the row being read */
+	size_t row;          /* rows finished */
+	int ragged;
+	int ragged_fields;
+	size_t ragged_row;
+};
+
+static void
+on_field(void *s, size_t len, void *data)
+{
+	struct loader *l = data;
+	char *cell = emalloc(len + 1);
+
+	memcpy(cell, s ? s : "", len);
+	cell[len] = '\0';
+	egrow((void **)&l->t->cells, &l->cellcap, (l->ncells + 1) * sizeof(char *));
+	l->t->cells[l->ncells++] = cell;
+	l->fields++;
+}
+
+static void
+on_row(int c, void *data)
+{
+	struct loader *l = data;
+
+	(void)c;
+	if (l->row == 0)
+		l->t->ncols = l->fields;
+	else if (l->fields != l->t->ncols && !l->ragged) {
+		l->ragged = 1;
+		l->ragged_fields = l->fields;
+		l->ragged_row = l->row;
+	}
+	l->row++;
+	l->fields = 0;
+}
+
+struct table *
+table_load(const char *path)
+{
+	struct csv_parser p;
+	struct loader l = { 0 };
+	char buf[65536];
+	size_t n;
+	FILE *fp = fopen(path, "rb");
+
+	if (!fp)
+		die(EX_NOINPUT, "%s: cannot open:", path);
+	l.t = ecalloc(1, sizeof *l.t);
+	l.t->path = estrdup(path);
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+		die(EX_OSERR, "out of memory");
+	int first = 1;
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+		char *s = buf;
+		/* a byte-order mark is not part of the first column's name */
+		if (first && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
+			s += 3;
+			n -= 3;
+		}
+		first = 0;
+		if (csv_parse(&p, s, n, on_field, on_row, &l) != n)
+			die(EX_DATAERR, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
+	}
+	if (ferror(fp))
+		die(EX_IOERR, "%s: read error:", path);
+	fclose(fp);
+	if (csv_fini(&p, on_field, on_row, &l) != 0)
+		die(EX_DATAERR, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
+	csv_free(&p);
+	if (l.row == 0)
+		die(EX_DATAERR, "%s: empty file; a header row is needed", path);
+	if (l.ragged)
+		die(EX_DATAERR, "%s: row %zu has %d fields, the header has %d", path,
+		    l.ragged_row + 1, l.ragged_fields, l.t->ncols);
+	l.t->nrows = l.row - 1;
+	return l.t;
+}
+
+int
+table_col(const struct table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (!strcmp(t->cells[i], name))
+			return i;
+	return -1;
+}
+
+const char *
+table_cell(const struct table *t, size_t row, int col)
+{
+	return t->cells[(row + 1) * (size_t)t->ncols + col];
+}
+
+void
+table_free(struct table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < (t->nrows + 1) * (size_t)t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t->path);
+	free(t);
+}

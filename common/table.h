@@ -1,0 +1,25 @@
+/*
+ * table.h - a small CSV file (RFC 4180, through libcsv) loaded whole:
+ * a header row and rows of string cells.  Manifests and clinical tables
+ * are a few thousand rows, so holding them is cheap.
+ */
+#ifndef OSTEO_TABLE_H
+#define OSTEO_TABLE_H
+
+#include <stddef.h>
+
+struct table {
+	char *path;
+	int ncols;
+	size_t nrows;       /* data rows, the header not counted */
+	char **cells;       /* (nrows + 1) x ncols, row 0 the header */
+};
+
+/* dies with 66 when the file cannot be read and 65 when it is not a
+ * rectangular CSV with a header row */
+struct table *table_load(const char *path);
+int table_col(const struct table *t, const char *name);
+const char *table_cell(const struct table *t, size_t row, int col);
+void table_free(struct table *t);
+
+#endif

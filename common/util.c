@@ -1,0 +1,330 @@
+/*
+ * util.c - error reporting, checked allocation and arithmetic, option
+ * numbers, output checks and atomic file writes for every osteo program.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *argv0 = "osteo";
+int quiet;
+
+#define MAXCLEANUP 16
+static char *cleanup_paths[MAXCLEANUP];
+
+void
+cli_init(const char *progname)
+{
+	const char *slash = strrchr(progname, '/');
+
+	argv0 = slash ? slash + 1 : progname;
+	/* EPIPE is handled where we write, so temporary files get removed */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+quit(int status)
+{
+	for (int i = 0; i < MAXCLEANUP; i++)
+		if (cleanup_paths[i])
+			unlink(cleanup_paths[i]);
+	exit(status);
+}
+
+static void
+vmsg(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t len = strlen(fmt);
+
+	fprintf(stderr, "%s: ", argv0);
+	vfprintf(stderr, fmt, ap);
+	if (len && fmt[len - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+}
+
+void
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	quit(status);
+}
+
+void
+warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
+usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "usage: %s\n", usage);
+	quit(EX_USAGE);
+}
+
+void
+print_version(void)
+{
+	printf("%s (osteo) %s\n", argv0, OSTEO_VERSION);
+	quit(fshut(stdout, "<stdout>"));
+}
+
+void
+cleanup_push(const char *path)
+{
+	for (int i = 0; i < MAXCLEANUP; i++)
+		if (!cleanup_paths[i]) {
+			cleanup_paths[i] = estrdup(path);
+			return;
+		}
+	die(EX_SOFTWARE, "too many temporary files");
+}
+
+void
+cleanup_pop(const char *path)
+{
+	for (int i = 0; i < MAXCLEANUP; i++)
+		if (cleanup_paths[i] && !strcmp(cleanup_paths[i], path)) {
+			free(cleanup_paths[i]);
+			cleanup_paths[i] = NULL;
+		}
+}
+
+void *
+emalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		die(EX_OSERR, "out of memory allocating %zu bytes", n);
+	return p;
+}
+
+void *
+ecalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		die(EX_OSERR, "out of memory allocating %zu x %zu bytes", n, size);
+	return p;
+}
+
+void *
+erealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		die(EX_OSERR, "out of memory allocating %zu bytes", n);
+	return p;
+}
+
+char *
+estrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(emalloc(n), s, n);
+}
+
+void
+egrow(void **p, size_t *cap, size_t n)
+{
+	size_t c;
+
+	if (n <= *cap)
+		return;
+	c = *cap ? *cap : 64;
+	while (c < n)
+		c = c > SIZE_MAX / 2 ? n : c * 2;
+	*p = erealloc(*p, c);
+	*cap = c;
+}
+
+int
+mul_ok(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+
+int
+add_ok(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+long long
+estrtonum(const char *s, long long min, long long max, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || errno == ERANGE)
+		die(EX_USAGE, "%s: '%s' is not an integer", what, s);
+	if (v < min || v > max)
+		die(EX_USAGE, "%s: %lld is out of range [%lld, %lld]", what, v, min, max);
+	return v;
+}
+
+double
+estrtod(const char *s, double min, double max, const char *what)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno == ERANGE || !isfinite(v))
+		die(EX_USAGE, "%s: '%s' is not a number", what, s);
+	if (v < min || v > max)
+		die(EX_USAGE, "%s: %g is out of range [%g, %g]", what, v, min, max);
+	return v;
+}
+
+void
+eparse_size(const char *s, int *w, int *h, const char *what)
+{
+	char buf[64];
+	char *x;
+
+	if (strlen(s) >= sizeof buf)
+		die(EX_USAGE, "%s: '%s' is not WIDTHxHEIGHT", what, s);
+	strcpy(buf, s);
+	x = strchr(buf, 'x');
+	if (!x)
+		die(EX_USAGE, "%s: '%s' is not WIDTHxHEIGHT", what, s);
+	*x = '\0';
+	*w = (int)estrtonum(buf, 1, 65535, what);
+	*h = (int)estrtonum(x + 1, 1, 65535, what);
+}
+
+void
+out_refuse_tty(FILE *fp)
+{
+	if (isatty(fileno(fp)))
+		die(EX_USAGE, "refusing to write records to a terminal; "
+		    "redirect stdout to a file or a pipe");
+}
+
+void
+write_failed(const char *name)
+{
+	if (errno == EPIPE)
+		quit(EXIT_PIPE);
+	die(EX_IOERR, "%s: write error:", name);
+}
+
+int
+fshut(FILE *fp, const char *name)
+{
+	int bad = 0;
+
+	if (fflush(fp) == EOF || ferror(fp))
+		bad = 1;
+	if (fclose(fp) == EOF)
+		bad = 1;
+	if (bad) {
+		if (errno == EPIPE)
+			return EXIT_PIPE;
+		warn("%s: write error:", name);
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+int
+slurp_fd(int fd, unsigned char **buf, size_t *cap, size_t *len, size_t limit)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	for (;;) {
+		if (n == *cap || *cap - n < 4096)
+			egrow((void **)buf, cap, n + 65536);
+		r = read(fd, *buf + n, *cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > limit)
+			return -2;
+	}
+	*len = n;
+	return 0;
+}
+
+FILE *
+atomic_open(const char *path, char **tmpname)
+{
+	size_t n = strlen(path) + 32;
+	FILE *fp;
+	int fd;
+
+	*tmpname = emalloc(n);
+	snprintf(*tmpname, n, "%s.tmp.%ld", path, (long)getpid());
+	fd = open(*tmpname, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die(EX_CANTCREAT, "%s: cannot create:", *tmpname);
+	cleanup_push(*tmpname);
+	fp = fdopen(fd, "wb");
+	if (!fp)
+		die(EX_OSERR, "%s: fdopen:", *tmpname);
+	return fp;
+}
+
+void
+atomic_commit(FILE *fp, char *tmpname, const char *path)
+{
+	if (fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) < 0) {
+		int e = errno;
+		fclose(fp);
+		errno = e;
+		die(EX_IOERR, "%s: write error:", tmpname);
+	}
+	if (fclose(fp) == EOF)
+		die(EX_IOERR, "%s: write error:", tmpname);
+	if (rename(tmpname, path) < 0)
+		die(EX_IOERR, "%s: cannot rename to %s:", tmpname, path);
+	cleanup_pop(tmpname);
+	free(tmpname);
+}

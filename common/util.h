@@ -1,0 +1,69 @@
+/*
+ * util.h - the small error vocabulary every osteo program shares.
+ *
+ * die() and warn() prefix the program name; a format that ends in ':'
+ * gets strerror(errno) appended.  The e-prefixed helpers die on failure so
+ * call sites stay flat.  Exit statuses are those of sysexits.h, as
+ * design.md section 4 lists them.
+ */
+#ifndef OSTEO_UTIL_H
+#define OSTEO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+#define OSTEO_VERSION "0.1.0"
+
+/* a broken pipe ends a program quietly, with the status a shell shows for
+ * SIGPIPE, so `set -o pipefail` reads it as it reads `yes | head` */
+#define EXIT_PIPE 141
+
+extern const char *argv0;
+extern int quiet;
+
+void cli_init(const char *progname);
+void die(int status, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void usage_error(const char *usage, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void print_version(void) __attribute__((noreturn));
+
+/* paths removed if the program dies: the temporary half of an atomic write */
+void cleanup_push(const char *path);
+void cleanup_pop(const char *path);
+void quit(int status) __attribute__((noreturn));
+
+void *emalloc(size_t n);
+void *ecalloc(size_t n, size_t size);
+void *erealloc(void *p, size_t n);
+char *estrdup(const char *s);
+/* grow *p to hold at least n bytes; *cap remembers what was allocated */
+void egrow(void **p, size_t *cap, size_t n);
+
+/* checked size arithmetic: 0 on overflow */
+int mul_ok(size_t a, size_t b, size_t *out);
+int add_ok(size_t a, size_t b, size_t *out);
+
+/* numbers from option values: die with status 64 naming the option */
+long long estrtonum(const char *s, long long min, long long max, const char *what);
+double estrtod(const char *s, double min, double max, const char *what);
+/* "WxH" */
+void eparse_size(const char *s, int *w, int *h, const char *what);
+
+/* output checks */
+void out_refuse_tty(FILE *fp);
+void write_failed(const char *name) __attribute__((noreturn));
+int fshut(FILE *fp, const char *name);
+
+/* read a whole file into a reusable buffer; -1 with errno on failure,
+ * -2 when it exceeds limit */
+int slurp_fd(int fd, unsigned char **buf, size_t *cap, size_t *len, size_t limit);
+
+/* write to path atomically: returns a FILE on "path.tmp.PID", which
+ * atomic_commit() flushes, fsyncs and renames into place */
+FILE *atomic_open(const char *path, char **tmpname);
+void atomic_commit(FILE *fp, char *tmpname, const char *path);
+
+#endif

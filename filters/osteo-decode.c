@@ -1,0 +1,620 @@
+/*
+ * osteo-decode - image files, directories and archives into records.
+ *
+ * Each image becomes one record with an `image` tensor [C,H,W] (u8, or
+ * u16 for 16-bit files), a label from a path component that names a class
+ * or from a manifest, and provenance in `meta`.  Directories are walked
+ * recursively in byte order of their names, so a tree always gives the
+ * same stream.  Archives are read with libarchive and never extracted: a
+ * member's name is only data.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/classes.h"
+#include "../common/image.h"
+#include "../common/record.h"
+#include "../common/strmap.h"
+#include "../common/table.h"
+#include "../common/util.h"
+
+static const char usage[] =
+	"osteo-decode [-q] [--progress] [--classes LIST] [--manifest FILE.csv]\n"
+	"       [--patient-dir] [--files-from FILE|-] [--strict] [--keep-going]\n"
+	"       [--max-pixels N] [--max-member-bytes N] [FILE|DIR|ARCHIVE|-]...";
+
+struct opts {
+	struct classes classes;
+	const char *manifest;
+	const char *files_from;
+	int strict;
+	int keep_going;
+	int patient_dir;
+	int progress;
+	size_t max_member;
+	char **inputs;
+	int ninputs;
+};
+
+struct manifest {
+	struct table *t;
+	struct strmap paths;   /* path -> row */
+	int *labels;           /* per row */
+	int cpatient, cmodality, cregion;
+	dev_t dev;
+	ino_t ino;
+	size_t unmatched;
+};
+
+struct decoder {
+	const struct opts *o;
+	struct manifest *m;
+	struct rec_writer *w;
+	struct record rec;
+	unsigned char *buf;
+	size_t cap;
+	int status;            /* first failure, reported at exit */
+	unsigned long long skipped;
+};
+
+/* ---------------------------------------------------------------- */
+/* arguments */
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_CLASSES = 256, O_MANIFEST, O_FILES, O_STRICT, O_KEEP, O_PDIR, O_MAXPX,
+	       O_MAXMEM, O_PROGRESS, O_VERSION };
+	static const struct option longopts[] = {
+		{ "classes", required_argument, 0, O_CLASSES },
+		{ "manifest", required_argument, 0, O_MANIFEST },
+		{ "files-from", required_argument, 0, O_FILES },
+		{ "strict", no_argument, 0, O_STRICT },
+		{ "keep-going", no_argument, 0, O_KEEP },
+		{ "patient-dir", no_argument, 0, O_PDIR },
+		{ "max-pixels", required_argument, 0, O_MAXPX },
+		{ "max-member-bytes", required_argument, 0, O_MAXMEM },
+		{ "progress", no_argument, 0, O_PROGRESS },
+		{ "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, O_VERSION },
+		{ 0 }
+	};
+	const char *classes = DEFAULT_CLASSES;
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->max_member = (size_t)1 << 30;
+	o->progress = isatty(2);
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_CLASSES: classes = optarg; break;
+		case O_MANIFEST: o->manifest = optarg; break;
+		case O_FILES: o->files_from = optarg; break;
+		case O_STRICT: o->strict = 1; break;
+		case O_KEEP: o->keep_going = 1; break;
+		case O_PDIR: o->patient_dir = 1; break;
+		case O_MAXPX:
+			img_max_pixels = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-pixels");
+			break;
+		case O_MAXMEM:
+			o->max_member = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-member-bytes");
+			break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'q': quiet = 1; o->progress = 0; break;
+		case 'h': printf("usage: %s\n", usage); quit(fshut(stdout, "<stdout>"));
+		case O_VERSION: print_version();
+		default: usage_error(usage, "unknown option");
+		}
+	}
+	classes_parse(&o->classes, classes, "--classes");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+	if (o->ninputs == 0 && !o->files_from && isatty(0))
+		usage_error(usage, "no input: name files, directories or archives, or pipe one in");
+}
+
+/* ---------------------------------------------------------------- */
+/* labels and patients */
+
+static struct manifest *
+manifest_load(const char *path, const struct classes *cl)
+{
+	struct manifest *m = ecalloc(1, sizeof *m);
+	struct stat st;
+	int cpath, clabel;
+
+	m->t = table_load(path);
+	if (stat(path, &st) == 0) {
+		m->dev = st.st_dev;
+		m->ino = st.st_ino;
+	}
+	cpath = table_col(m->t, "path");
+	clabel = table_col(m->t, "label");
+	if (cpath < 0 || clabel < 0)
+		die(EX_DATAERR, "%s: needs the columns 'path' and 'label'", path);
+	m->cpatient = table_col(m->t, "patient");
+	m->cmodality = table_col(m->t, "modality");
+	m->cregion = table_col(m->t, "region");
+	m->labels = ecalloc(m->t->nrows, sizeof *m->labels);
+	strmap_init(&m->paths);
+	for (size_t i = 0; i < m->t->nrows; i++) {
+		const char *p = table_cell(m->t, i, cpath);
+		const char *l = table_cell(m->t, i, clabel);
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		if (!*l)
+			m->labels[i] = -1;
+		else if ((m->labels[i] = classes_label(cl, l)) < 0)
+			die(EX_DATAERR, "%s: row %zu: label '%s' is not one of --classes", path, i + 2, l);
+		if (strmap_put(&m->paths, p, (long)i))
+			die(EX_DATAERR, "%s: row %zu: path '%s' listed twice", path, i + 2, p);
+	}
+	return m;
+}
+
+/* the manifest row for a path, matching the longest suffix at a '/' */
+static long
+manifest_row(const struct manifest *m, const char *path)
+{
+	for (const char *p = path; p; p = strchr(p, '/')) {
+		while (*p == '/')
+			p++;
+		long row = strmap_get(&m->paths, p);
+		if (row >= 0)
+			return row;
+	}
+	return -1;
+}
+
+/* the deepest directory component of path that names a class, or -1 */
+static int
+label_from_path(const struct classes *cl, const char *path)
+{
+	const char *end = strrchr(path, '/');
+
+	while (end && end > path) {
+		const char *start = end;
+		while (start > path && start[-1] != '/')
+			start--;
+		int k = classes_find(cl, start, (size_t)(end - start));
+		if (k >= 0)
+			return k;
+		end = start > path ? start - 1 : NULL;
+	}
+	return -1;
+}
+
+static void
+patient_from_dir(struct record *r, const char *path)
+{
+	const char *end = strrchr(path, '/');
+	const char *start;
+	char buf[1024];
+
+	if (!end || end == path)
+		return;
+	for (start = end; start > path && start[-1] != '/'; start--)
+		;
+	if ((size_t)(end - start) >= sizeof buf || end == start)
+		return;
+	memcpy(buf, start, (size_t)(end - start));
+	buf[end - start] = '\0';
+	rec_set_patient(r, buf);
+}
+
+/* ---------------------------------------------------------------- */
+/* one image */
+
+static void
+fail(struct decoder *d, int status)
+{
+	if (!d->status)
+		d->status = status;
+	if (!d->o->keep_going) {
+		int st = rec_writer_close(d->w);
+		quit(st ? st : status);
+	}
+}
+
+/*
+ * Decode the image in d->buf and write its record.  `path` is where labels
+ * and manifest rows are looked for; `source` and `member` go into meta.
+ */
+static void
+emit(struct decoder *d, size_t len, const char *id, const char *path,
+     const char *source, const char *member)
+{
+	struct record *r = &d->rec;
+	struct imginfo info;
+	char err[512];
+	int label = -1;
+
+	rec_clear(r);
+	rec_set_id(r, id);
+	if (img_decode(d->buf, len, r, "image", &info, err, sizeof err) < 0) {
+		if (member)
+			warn("%s: member %s: %s", source, member, err);
+		else
+			warn("%s: %s", source, err);
+		fail(d, EX_DATAERR);
+		return;
+	}
+	rec_meta_str(r, "source", source);
+	if (member)
+		rec_meta_str(r, "member", member);
+	rec_meta_str(r, "format", img_fmt_name(info.fmt));
+	rec_meta_str(r, "color", info.color);
+	rec_meta_int(r, "bit_depth", info.bit_depth);
+	if (info.maxval)
+		rec_meta_int(r, "maxval", info.maxval);
+	rec_meta_int(r, "width", info.width);
+	rec_meta_int(r, "height", info.height);
+	if (d->o->patient_dir)
+		patient_from_dir(r, path);
+	if (d->m) {
+		long row = manifest_row(d->m, path);
+		if (row >= 0) {
+			const struct table *t = d->m->t;
+			label = d->m->labels[row];
+			if (d->m->cpatient >= 0 && *table_cell(t, row, d->m->cpatient))
+				rec_set_patient(r, table_cell(t, row, d->m->cpatient));
+			if (d->m->cmodality >= 0 && *table_cell(t, row, d->m->cmodality))
+				rec_meta_str(r, "modality", table_cell(t, row, d->m->cmodality));
+			if (d->m->cregion >= 0 && *table_cell(t, row, d->m->cregion))
+				rec_meta_str(r, "region", table_cell(t, row, d->m->cregion));
+		} else {
+			d->m->unmatched++;
+			label = label_from_path(&d->o->classes, path);
+		}
+	} else
+		label = label_from_path(&d->o->classes, path);
+	if (label >= 0) {
+		r->has_label = 1;
+		r->label = label;
+		rec_meta_str(r, "class", d->o->classes.names[label]);
+	}
+	rec_write(d->w, r);
+	unsigned long long n = rec_writer_count(d->w);
+	if (d->o->progress && n % 100 == 0)
+		fprintf(stderr, "\r%s: %llu records", argv0, n);
+}
+
+static void
+not_image(struct decoder *d, const char *source, const char *member)
+{
+	d->skipped++;
+	if (d->o->strict) {
+		warn("%s%s%s: not a PNG, JPEG or PNM image (--strict)", source,
+		     member ? ": member " : "", member ? member : "");
+		fail(d, EX_DATAERR);
+	} else
+		info("%s%s%s: not an image, skipped", source, member ? ": member " : "",
+		     member ? member : "");
+}
+
+/* ---------------------------------------------------------------- */
+/* archives */
+
+static int
+archive_magic(const unsigned char *h, size_t n, const char *path)
+{
+	static const char *const exts[] = { ".tar", ".tgz", ".tar.gz", ".tar.zst", ".tzst",
+	                                    ".tar.xz", ".txz", ".tar.bz2", ".zip", NULL };
+	size_t pl = strlen(path);
+
+	if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b)                  /* gzip */
+		return 1;
+	if (n >= 4 && !memcmp(h, "\x28\xb5\x2f\xfd", 4))              /* zstd */
+		return 1;
+	if (n >= 4 && !memcmp(h, "PK\x03\x04", 4))                    /* zip */
+		return 1;
+	if (n >= 6 && !memcmp(h, "\xfd" "7zXZ", 5))                   /* xz */
+		return 1;
+	if (n >= 3 && !memcmp(h, "BZh", 3))                           /* bzip2 */
+		return 1;
+	if (n >= 262 && !memcmp(h + 257, "ustar", 5))                 /* tar */
+		return 1;
+	for (int i = 0; exts[i]; i++) {
+		size_t el = strlen(exts[i]);
+		if (pl >= el && !strcmp(path + pl - el, exts[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/* read the archive's members; `name` is the archive's path or "-" */
+static void
+read_archive(struct decoder *d, struct archive *a, const char *name)
+{
+	struct archive_entry *e;
+	int r;
+
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		const char *member = archive_entry_pathname(e);
+		size_t len = 0;
+		ssize_t got;
+
+		if (archive_entry_filetype(e) != AE_IFREG || !member)
+			continue;
+		while (member[0] == '.' && member[1] == '/')
+			member += 2;
+		if (archive_entry_size_is_set(e) && archive_entry_size(e) > (la_int64_t)d->o->max_member) {
+			warn("%s: member %s: %lld bytes, larger than the limit of %zu (--max-member-bytes)",
+			     name, member, (long long)archive_entry_size(e), d->o->max_member);
+			fail(d, EX_DATAERR);
+			continue;
+		}
+		for (;;) {
+			egrow((void **)&d->buf, &d->cap, len + 65536);
+			got = archive_read_data(a, d->buf + len, d->cap - len);
+			if (got <= 0)
+				break;
+			len += (size_t)got;
+			if (len > d->o->max_member)
+				break;
+		}
+		if (got < 0) {
+			warn("%s: member %s: %s", name, member, archive_error_string(a));
+			fail(d, EX_DATAERR);
+			if (got == ARCHIVE_FATAL)
+				return;
+			continue;
+		}
+		if (len > d->o->max_member) {
+			/* a decompression bomb stops here, not when memory runs out */
+			warn("%s: member %s: larger than the limit of %zu bytes (--max-member-bytes)",
+			     name, member, d->o->max_member);
+			fail(d, EX_DATAERR);
+			continue;
+		}
+		if (archive_format(a) == ARCHIVE_FORMAT_RAW)
+			member = "-";
+		if (img_sniff(d->buf, len) == IMG_UNKNOWN) {
+			not_image(d, name, member);
+			continue;
+		}
+		if (archive_format(a) == ARCHIVE_FORMAT_RAW)
+			emit(d, len, "-", "-", "-", NULL);
+		else
+			emit(d, len, member, member, name, member);
+	}
+	if (r != ARCHIVE_EOF) {
+		warn("%s: %s", name, archive_error_string(a));
+		fail(d, EX_DATAERR);
+	}
+}
+
+static struct archive *
+archive_new(int raw)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a)
+		die(EX_OSERR, "out of memory");
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	archive_read_support_format_zip(a);
+	if (raw)
+		archive_read_support_format_raw(a);
+	return a;
+}
+
+static void
+decode_archive_path(struct decoder *d, const char *path)
+{
+	struct archive *a = archive_new(0);
+
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+		warn("%s: %s", path, archive_error_string(a));
+		fail(d, EX_DATAERR);
+	} else
+		read_archive(d, a, path);
+	archive_read_free(a);
+}
+
+/* stdin: an archive, or one image (libarchive's raw format passes it on) */
+static void
+decode_stdin(struct decoder *d)
+{
+	struct archive *a = archive_new(1);
+
+	if (archive_read_open_fd(a, 0, 65536) != ARCHIVE_OK) {
+		warn("<stdin>: %s", archive_error_string(a));
+		fail(d, EX_DATAERR);
+	} else
+		read_archive(d, a, "-");
+	archive_read_free(a);
+}
+
+/* ---------------------------------------------------------------- */
+/* files and directories */
+
+static void
+decode_file(struct decoder *d, const char *path, const char *id)
+{
+	unsigned char head[512];
+	ssize_t n;
+	size_t len;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0) {
+		warn("%s: cannot open:", path);
+		fail(d, EX_NOINPUT);
+		return;
+	}
+	n = read(fd, head, sizeof head);
+	if (n < 0) {
+		warn("%s: read error:", path);
+		close(fd);
+		fail(d, EX_IOERR);
+		return;
+	}
+	if (img_sniff(head, (size_t)n) == IMG_UNKNOWN) {
+		close(fd);
+		if (archive_magic(head, (size_t)n, path))
+			decode_archive_path(d, path);
+		else
+			not_image(d, path, NULL);
+		return;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 || (n = slurp_fd(fd, &d->buf, &d->cap, &len, d->o->max_member)) < 0) {
+		if (n == -2)
+			warn("%s: larger than the limit of %zu bytes (--max-member-bytes)", path,
+			     d->o->max_member);
+		else
+			warn("%s: read error:", path);
+		close(fd);
+		fail(d, n == -2 ? EX_DATAERR : EX_IOERR);
+		return;
+	}
+	close(fd);
+	emit(d, len, id, path, path, NULL);
+}
+
+static int
+byname(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int
+notdots(const struct dirent *e)
+{
+	return strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+}
+
+static char *
+join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = emalloc(la + lb + 2);
+
+	memcpy(s, a, la);
+	if (la && a[la - 1] != '/')
+		s[la++] = '/';
+	memcpy(s + la, b, lb + 1);
+	return s;
+}
+
+/* dir is the path to open; rel the id prefix below the walked root */
+static void
+walk(struct decoder *d, const char *dir, const char *rel)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, notdots, byname);
+
+	if (n < 0) {
+		warn("%s: cannot read directory:", dir);
+		fail(d, EX_NOINPUT);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		char *full = join(dir, ents[i]->d_name);
+		char *id = rel ? join(rel, ents[i]->d_name) : estrdup(ents[i]->d_name);
+		struct stat st, lst;
+
+		if (lstat(full, &lst) < 0 || stat(full, &st) < 0)
+			warn("%s: cannot stat:", full);
+		else if (S_ISDIR(st.st_mode) && !S_ISLNK(lst.st_mode))
+			walk(d, full, id);
+		else if (S_ISREG(st.st_mode) &&
+		         !(d->m && st.st_dev == d->m->dev && st.st_ino == d->m->ino))
+			decode_file(d, full, id);
+		free(full);
+		free(id);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static void
+decode_input(struct decoder *d, const char *path)
+{
+	struct stat st;
+
+	if (!strcmp(path, "-")) {
+		decode_stdin(d);
+		return;
+	}
+	if (stat(path, &st) < 0) {
+		warn("%s: cannot open:", path);
+		fail(d, EX_NOINPUT);
+		return;
+	}
+	if (S_ISDIR(st.st_mode))
+		walk(d, path, NULL);
+	else
+		decode_file(d, path, path);
+}
+
+static void
+decode_list(struct decoder *d, const char *listpath)
+{
+	FILE *fp = strcmp(listpath, "-") ? fopen(listpath, "r") : stdin;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!fp)
+		die(EX_NOINPUT, "%s: cannot open:", listpath);
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n > 0)
+			decode_input(d, line);
+	}
+	if (ferror(fp))
+		die(EX_IOERR, "%s: read error:", listpath);
+	free(line);
+	if (fp != stdin)
+		fclose(fp);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct decoder d = { 0 };
+	int st;
+
+	/* arguments */
+	cli_init(argv[0]);
+	parse_args(argc, argv, &o);
+
+	/* prepare */
+	d.o = &o;
+	if (o.manifest)
+		d.m = manifest_load(o.manifest, &o.classes);
+	d.w = rec_writer_new(stdout, "<stdout>");
+	rec_init(&d.rec);
+
+	/* process */
+	if (o.files_from)
+		decode_list(&d, o.files_from);
+	for (int i = 0; i < o.ninputs; i++)
+		decode_input(&d, o.inputs[i]);
+	if (!o.files_from && o.ninputs == 0)
+		decode_input(&d, "-");
+
+	/* clean up */
+	if (o.progress)
+		fputc('\n', stderr);
+	if (d.m && d.m->unmatched)
+		warn("%zu images not in the manifest %s; labelled from their paths",
+		     d.m->unmatched, o.manifest);
+	if (o.progress)
+		info("%llu records, %llu files skipped", rec_writer_count(d.w), d.skipped);
+	st = rec_writer_close(d.w);
+	rec_free(&d.rec);
+	return st ? st : d.status;
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install the Debian packages osteo builds, tests and runs with, when any
+# is missing.  As root it runs apt-get; otherwise it prints the exact line
+# to run and fails, so `make check` and `make demo` never half-work.
+#   tools/deps.sh [build|check|demo]
+set -eu
+build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev
+libmsgpack-dev libcsv-dev libopenblas-dev"
+check="check mandoc zstd zip netpbm"
+demo=""
+case "${1:-build}" in
+build) want=$build ;;
+check) want="$build $check" ;;
+demo) want="$build $demo" ;;
+*) echo "usage: tools/deps.sh [build|check|demo]" >&2; exit 64 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "osteo: missing Debian packages; as root, run:" >&2
+	echo "  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "osteo: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends $missing >&2
