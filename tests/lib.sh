@@ -1,0 +1,34 @@
+# Helpers the shell tests source.  Each test runs under bash -eu -o pipefail.
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_status N cmd...: run cmd, insist on exit status N
+expect_status() {
+	local want=$1 got=0
+	shift
+	"$@" || got=$?
+	[ "$got" = "$want" ] || fail "'$*' exited $got, expected $want"
+}
+
+# the values of a plain or raw PNM as osteo's planar [C,H,W] JSON array;
+# with scale, samples are stretched to 0..255 as PNG's 1/2/4-bit gray is
+pnm_planar() {
+	pnmtopnm -plain 2>/dev/null | awk -v scale="${1:-}" '
+	{ sub(/#.*/, ""); for (i = 1; i <= NF; i++) tok[n++] = $i }
+	END {
+		c = tok[0] == "P3" ? 3 : 1; w = tok[1]; h = tok[2]; mx = tok[3]
+		printf "["
+		for (k = 0; k < c; k++)
+			for (p = 0; p < w * h; p++) {
+				v = tok[4 + p * c + k]
+				if (scale != "") v = v * 255 / mx
+				printf "%s%d", (k || p) ? "," : "", v
+			}
+		print "]"
+	}'
+}
+
+# the image tensor's values as osteo-decode | osteo-dump --data print them
+decoded() {
+	osteo-decode -q "$@" | osteo-dump --data | jq -c '.tensors.image.data'
+}
