@@ -88,12 +88,15 @@ rec_clear(struct record *r)
 	setstr(&r->patient, &r->patcap, "", 0);
 	r->has_patient = 0;
 	r->has_label = 0;
+	r->label = 0;
 	r->nmeta = 0;
 	r->ntensors = 0;
 	r->has_probs = 0;
 	r->nprobs = 0;
 	r->has_pred = 0;
+	r->pred = 0;
 	r->has_risk = 0;
+	r->risk = 0;
 	r->extralen = 0;
 	r->nextra = 0;
 }

@@ -268,31 +268,6 @@ fshut(FILE *fp, const char *name)
 	return 0;
 }
 
-int
-slurp_fd(int fd, unsigned char **buf, size_t *cap, size_t *len, size_t limit)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	for (;;) {
-		if (n == *cap || *cap - n < 4096)
-			egrow((void **)buf, cap, n + 65536);
-		r = read(fd, *buf + n, *cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > limit)
-			return -2;
-	}
-	*len = n;
-	return 0;
-}
-
 FILE *
 atomic_open(const char *path, char **tmpname)
 {

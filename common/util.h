@@ -57,10 +57,6 @@ void out_refuse_tty(FILE *fp);
 void write_failed(const char *name) __attribute__((noreturn));
 int fshut(FILE *fp, const char *name);
 
-/* read a whole file into a reusable buffer; -1 with errno on failure,
- * -2 when it exceeds limit */
-int slurp_fd(int fd, unsigned char **buf, size_t *cap, size_t *len, size_t limit);
-
 /* write to path atomically: returns a FILE on "path.tmp.PID", which
  * atomic_commit() flushes, fsyncs and renames into place */
 FILE *atomic_open(const char *path, char **tmpname);

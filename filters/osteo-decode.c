@@ -442,9 +442,8 @@ decode_stdin(struct decoder *d)
 static void
 decode_file(struct decoder *d, const char *path, const char *id)
 {
-	unsigned char head[512];
+	size_t len = 0;
 	ssize_t n;
-	size_t len;
 	int fd = open(path, O_RDONLY);
 
 	if (fd < 0) {
@@ -452,32 +451,41 @@ decode_file(struct decoder *d, const char *path, const char *id)
 		fail(d, EX_NOINPUT);
 		return;
 	}
-	n = read(fd, head, sizeof head);
+	/* the first block tells an image from an archive; an image is read on
+	 * into the same buffer, an archive is handed to libarchive by path */
+	egrow((void **)&d->buf, &d->cap, 65536);
+	do
+		n = read(fd, d->buf, 65536);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0 && img_sniff(d->buf, (size_t)n) == IMG_UNKNOWN) {
+		close(fd);
+		if (archive_magic(d->buf, (size_t)n, path))
+			decode_archive_path(d, path);
+		else
+			not_image(d, path, NULL);
+		return;
+	}
+	while (n > 0) {
+		len += (size_t)n;
+		if (len > d->o->max_member)
+			break;
+		egrow((void **)&d->buf, &d->cap, len + 65536);
+		do
+			n = read(fd, d->buf + len, d->cap - len);
+		while (n < 0 && errno == EINTR);
+	}
 	if (n < 0) {
 		warn("%s: read error:", path);
 		close(fd);
 		fail(d, EX_IOERR);
 		return;
 	}
-	if (img_sniff(head, (size_t)n) == IMG_UNKNOWN) {
-		close(fd);
-		if (archive_magic(head, (size_t)n, path))
-			decode_archive_path(d, path);
-		else
-			not_image(d, path, NULL);
-		return;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0 || (n = slurp_fd(fd, &d->buf, &d->cap, &len, d->o->max_member)) < 0) {
-		if (n == -2)
-			warn("%s: larger than the limit of %zu bytes (--max-member-bytes)", path,
-			     d->o->max_member);
-		else
-			warn("%s: read error:", path);
-		close(fd);
-		fail(d, n == -2 ? EX_DATAERR : EX_IOERR);
-		return;
-	}
 	close(fd);
+	if (len > d->o->max_member) {
+		warn("%s: larger than the limit of %zu bytes (--max-member-bytes)", path, d->o->max_member);
+		fail(d, EX_DATAERR);
+		return;
+	}
 	emit(d, len, id, path, path, NULL);
 }
 
@@ -521,14 +529,25 @@ walk(struct decoder *d, const char *dir, const char *rel)
 	for (int i = 0; i < n; i++) {
 		char *full = join(dir, ents[i]->d_name);
 		char *id = rel ? join(rel, ents[i]->d_name) : estrdup(ents[i]->d_name);
-		struct stat st, lst;
+		struct stat st;
+		unsigned char type = ents[i]->d_type;
 
-		if (lstat(full, &lst) < 0 || stat(full, &st) < 0)
-			warn("%s: cannot stat:", full);
-		else if (S_ISDIR(st.st_mode) && !S_ISLNK(lst.st_mode))
+		/* d_type saves a stat per file; links and odd file systems need one */
+		if (type == DT_UNKNOWN || type == DT_LNK || (d->m && type == DT_REG)) {
+			struct stat lst;
+			if (lstat(full, &lst) < 0 || stat(full, &st) < 0) {
+				warn("%s: cannot stat:", full);
+				type = DT_UNKNOWN;
+			} else if (S_ISDIR(st.st_mode))
+				type = S_ISLNK(lst.st_mode) ? DT_LNK : DT_DIR;
+			else if (S_ISREG(st.st_mode))
+				type = d->m && st.st_dev == d->m->dev && st.st_ino == d->m->ino ? DT_UNKNOWN : DT_REG;
+			else
+				type = DT_UNKNOWN;
+		}
+		if (type == DT_DIR)
 			walk(d, full, id);
-		else if (S_ISREG(st.st_mode) &&
-		         !(d->m && st.st_dev == d->m->dev && st.st_ino == d->m->ino))
+		else if (type == DT_REG)
 			decode_file(d, full, id);
 		free(full);
 		free(id);

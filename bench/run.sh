@@ -1,0 +1,43 @@
+#!/bin/bash
+# make bench: speed and memory of the osteo programs against a reference run
+# in the same invocation.  Prints a table; quote the medians and ratios.
+#   bench/run.sh [runs]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$top/bin:$PATH"
+runs=${1:-${RUNS:-5}}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+now() { date +%s.%N; }
+# seconds for one run of "$@", output discarded
+secs() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; }
+# peak resident memory in MiB of one run of "$@"
+peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+
+echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (not used by these programs)"
+echo
+
+# ---- decode: 1,000 128x128 PNGs, osteo-decode against a bare libpng loop
+osteo-synth -q -n 1000 --images 1 --size 128x128 --seed 1 -o "$work/png"
+mapfile -t files < <(find "$work/png" -name '*.png' | sort)
+nfiles=${#files[@]}
+bytes=$("$top/build/tests/png-loop" "${files[@]}" | awk '{ print $3 }')
+insize=$(du -cb "${files[@]}" | tail -n 1 | cut -f 1)
+cat "${files[@]}" >/dev/null
+: >"$work/ref" ; : >"$work/osteo"
+for i in $(seq "$runs"); do
+	secs "$top/build/tests/png-loop" "${files[@]}" >>"$work/ref"
+	secs osteo-decode -q "$work/png" >>"$work/osteo"
+done
+ref=$(median <"$work/ref")
+ost=$(median <"$work/osteo")
+mem=$(peak osteo-decode -q "$work/png")
+printf '%-34s %8s %10s %10s %10s %8s\n' "decode ($nfiles PNG, 128x128)" "median s" "records/s" "MB/s out" "MB/s in" "peak MiB"
+printf '%-34s %8.3f %10.0f %10.1f %10.1f %8s\n' "libpng loop (reference)" "$ref" \
+	"$(echo "$nfiles / $ref" | bc -l)" "$(echo "$bytes / $ref / 1000000" | bc -l)" "$(echo "$insize / $ref / 1000000" | bc -l)" "-"
+printf '%-34s %8.3f %10.0f %10.1f %10.1f %8s\n' "osteo-decode DIR > /dev/null" "$ost" \
+	"$(echo "$nfiles / $ost" | bc -l)" "$(echo "$bytes / $ost / 1000000" | bc -l)" "$(echo "$insize / $ost / 1000000" | bc -l)" "$mem"
+printf 'ratio osteo-decode / libpng loop: %.3f (target <= 1.10), over %d runs each\n' "$(echo "$ost / $ref" | bc -l)" "$runs"

@@ -1,0 +1,387 @@
+/*
+ * check_record.c - the record codec: round trips for every dtype and every
+ * key, unknown keys passed through byte for byte, and bad streams.
+ */
+#include <math.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/record.h"
+#include "../../common/util.h"
+#include "suites.h"
+
+static struct tensor *
+put(struct record *r, const char *name, enum dtype dt, int ndim, const uint32_t *shape)
+{
+	const char *err = NULL;
+	struct tensor *t = rec_tensor_put(r, name, dt, ndim, shape, &err);
+
+	ck_assert_msg(t != NULL, "rec_tensor_put: %s", err);
+	return t;
+}
+
+static void
+fill(struct record *r)
+{
+	uint32_t s1[3] = { 1, 2, 3 }, s2[2] = { 3, 2 }, s3[1] = { 4 };
+	struct tensor *t;
+
+	rec_set_id(r, "P001/hip.png");
+	rec_set_patient(r, "P001");
+	r->has_label = 1;
+	r->label = 2;
+	rec_meta_str(r, "source", "a/b.png");
+	rec_meta_int(r, "bit_depth", -16);
+	rec_meta_float(r, "scale", 0.125);
+	rec_meta_bool(r, "flipped", 1);
+	t = put(r, "image", DT_U8, 3, s1);
+	for (int i = 0; i < 6; i++)
+		((uint8_t *)t->data)[i] = (uint8_t)(i * 50);
+	t = put(r, "raw", DT_U16, 2, s2);
+	for (int i = 0; i < 6; i++)
+		((uint16_t *)t->data)[i] = (uint16_t)(i * 13000 + 1);
+	t = put(r, "clinical", DT_F32, 1, s3);
+	((float *)t->data)[0] = -1.5f;
+	((float *)t->data)[1] = 3.25e-8f;
+	((float *)t->data)[2] = 0;
+	((float *)t->data)[3] = 1e30f;
+	double p[3] = { 0.1, 0.2, 0.7 };
+	rec_set_probs(r, p, 3);
+	r->has_pred = 1;
+	r->pred = 2;
+	r->has_risk = 1;
+	r->risk = 0.7;
+}
+
+static FILE *
+roundtrip_file(const struct record *r, int copies)
+{
+	FILE *fp = tmpfile();
+	struct rec_writer *w = rec_writer_new(fp, "tmp");
+
+	for (int i = 0; i < copies; i++)
+		rec_write(w, r);
+	ck_assert_int_eq(rec_writer_count(w), copies);
+	ck_assert_int_eq(rec_writer_close(w), 0);
+	rewind(fp);
+	return fp;
+}
+
+static void
+assert_same(const struct record *a, const struct record *b)
+{
+	ck_assert_str_eq(a->id, b->id);
+	ck_assert_int_eq(a->has_patient, b->has_patient);
+	if (a->has_patient)
+		ck_assert_str_eq(a->patient, b->patient);
+	ck_assert_int_eq(a->has_label, b->has_label);
+	ck_assert_int_eq(a->label, b->label);
+	ck_assert_int_eq(a->nmeta, b->nmeta);
+	for (int i = 0; i < a->nmeta; i++) {
+		const struct metaval *m = rec_meta(b, a->meta[i].key);
+		ck_assert_ptr_nonnull(m);
+		ck_assert_int_eq(m->type, a->meta[i].type);
+		if (m->type == MV_STR)
+			ck_assert_str_eq(m->s, a->meta[i].s);
+		else if (m->type == MV_FLOAT)
+			ck_assert(m->f == a->meta[i].f);
+		else
+			ck_assert_int_eq(m->i, a->meta[i].i);
+	}
+	ck_assert_int_eq(a->ntensors, b->ntensors);
+	for (int i = 0; i < a->ntensors; i++) {
+		const struct tensor *x = &a->tensors[i], *y = rec_tensor(b, x->name);
+		ck_assert_ptr_nonnull(y);
+		ck_assert_int_eq(x->dtype, y->dtype);
+		ck_assert_int_eq(x->ndim, y->ndim);
+		ck_assert_mem_eq(x->shape, y->shape, x->ndim * sizeof x->shape[0]);
+		ck_assert_uint_eq(x->nbytes, y->nbytes);
+		ck_assert_mem_eq(x->data, y->data, x->nbytes);
+	}
+	ck_assert_int_eq(a->has_probs, b->has_probs);
+	ck_assert_int_eq(a->nprobs, b->nprobs);
+	for (int i = 0; i < a->nprobs; i++)
+		ck_assert(a->probs[i] == b->probs[i]);
+	ck_assert_int_eq(a->has_pred, b->has_pred);
+	ck_assert_int_eq(a->pred, b->pred);
+	ck_assert_int_eq(a->has_risk, b->has_risk);
+	ck_assert(a->risk == b->risk);
+	ck_assert_uint_eq(a->extralen, b->extralen);
+	if (a->extralen)
+		ck_assert_mem_eq(a->extra, b->extra, a->extralen);
+}
+
+START_TEST(test_roundtrip_all_dtypes)
+{
+	struct record a, b;
+	FILE *fp;
+	struct rec_reader *rd;
+
+	rec_init(&a);
+	rec_init(&b);
+	fill(&a);
+	fp = roundtrip_file(&a, 3);
+	rd = rec_reader_new(fp, "tmp");
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(rec_read(rd, &b), 1);
+		assert_same(&a, &b);
+	}
+	ck_assert_int_eq(rec_read(rd, &b), 0);
+	ck_assert_int_eq(rec_reader_count(rd), 3);
+	rec_reader_free(rd);
+	fclose(fp);
+	rec_free(&a);
+	rec_free(&b);
+}
+END_TEST
+
+START_TEST(test_roundtrip_minimal)
+{
+	struct record a, b;
+	FILE *fp;
+	struct rec_reader *rd;
+
+	rec_init(&a);
+	rec_init(&b);
+	fill(&b);     /* a reused record must forget what it held */
+	rec_set_id(&a, "x");
+	fp = roundtrip_file(&a, 1);
+	rd = rec_reader_new(fp, "tmp");
+	ck_assert_int_eq(rec_read(rd, &b), 1);
+	assert_same(&a, &b);
+	ck_assert_int_eq(b.ntensors, 0);
+	rec_reader_free(rd);
+	fclose(fp);
+	rec_free(&a);
+	rec_free(&b);
+}
+END_TEST
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* unknown keys come back byte for byte, after the known ones */
+START_TEST(test_unknown_keys_pass_through)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct record r, r2;
+	FILE *in = tmpfile();
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	pack_str(&pk, "zeta");
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_int(&pk, -7);
+	msgpack_pack_nil(&pk);
+	pack_str(&pk, "id");
+	pack_str(&pk, "r1");
+	pack_str(&pk, "tensors");
+	msgpack_pack_map(&pk, 0);
+	pack_str(&pk, "note");
+	pack_str(&pk, "kept");
+	fwrite(sb.data, 1, sb.size, in);
+	rewind(in);
+
+	rec_init(&r);
+	rec_init(&r2);
+	struct rec_reader *rd = rec_reader_new(in, "in");
+	ck_assert_int_eq(rec_read(rd, &r), 1);
+	ck_assert_int_eq(r.nextra, 2);
+	FILE *out = roundtrip_file(&r, 1);
+	struct rec_reader *rd2 = rec_reader_new(out, "out");
+	ck_assert_int_eq(rec_read(rd2, &r2), 1);
+	assert_same(&r, &r2);
+
+	/* the JSON view of the extras */
+	char *json = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&json, &len);
+	rec_extra_json(mem, &r2);
+	fclose(mem);
+	ck_assert_str_eq(json, ",\"zeta\":[-7,null],\"note\":\"kept\"");
+	free(json);
+	rec_reader_free(rd);
+	rec_reader_free(rd2);
+	fclose(in);
+	fclose(out);
+	msgpack_sbuffer_destroy(&sb);
+	rec_free(&r);
+	rec_free(&r2);
+}
+END_TEST
+
+START_TEST(test_copy)
+{
+	struct record a, b;
+
+	rec_init(&a);
+	rec_init(&b);
+	fill(&a);
+	rec_copy(&b, &a);
+	assert_same(&a, &b);
+	rec_free(&a);
+	rec_free(&b);
+}
+END_TEST
+
+START_TEST(test_tensor_limits)
+{
+	struct record r;
+	const char *err = NULL;
+	uint32_t huge[4] = { 65535, 65535, 65535, 65535 };
+	uint32_t big[2] = { 1 << 16, 1 << 16 };
+	size_t saved = rec_limits.max_tensor_bytes;
+
+	rec_init(&r);
+	ck_assert_ptr_null(rec_tensor_put(&r, "x", DT_F32, 4, huge, &err));
+	ck_assert_ptr_nonnull(err);
+	rec_limits.max_tensor_bytes = 1000;
+	ck_assert_ptr_null(rec_tensor_put(&r, "x", DT_U8, 2, big, &err));
+	ck_assert_ptr_nonnull(strstr(err, "limit"));
+	ck_assert_int_eq(r.ntensors, 0);
+	rec_limits.max_tensor_bytes = saved;
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_tensor_drop_keeps_order)
+{
+	struct record r;
+	uint32_t s[1] = { 2 };
+
+	rec_init(&r);
+	put(&r, "a", DT_U8, 1, s);
+	put(&r, "b", DT_U8, 1, s);
+	put(&r, "c", DT_U8, 1, s);
+	rec_tensor_drop(&r, "b");
+	ck_assert_int_eq(r.ntensors, 2);
+	ck_assert_str_eq(r.tensors[0].name, "a");
+	ck_assert_str_eq(r.tensors[1].name, "c");
+	ck_assert_ptr_null(rec_tensor(&r, "b"));
+	put(&r, "d", DT_U8, 1, s);
+	ck_assert_str_eq(r.tensors[2].name, "d");
+	rec_free(&r);
+}
+END_TEST
+
+/* ---- bad streams: each dies with 65 ---- */
+
+static void
+read_all_bytes(const void *bytes, size_t n)
+{
+	FILE *fp = tmpfile();
+	struct record r;
+	struct rec_reader *rd;
+
+	fwrite(bytes, 1, n, fp);
+	rewind(fp);
+	rec_init(&r);
+	rd = rec_reader_new(fp, "bad");
+	while (rec_read(rd, &r))
+		;
+	exit(0);
+}
+
+START_TEST(test_empty_stream)
+{
+	FILE *fp = tmpfile();
+	struct record r;
+	struct rec_reader *rd = rec_reader_new(fp, "empty");
+
+	rec_init(&r);
+	ck_assert_int_eq(rec_read(rd, &r), 0);
+	rec_reader_free(rd);
+	fclose(fp);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_truncated_stream)
+{
+	struct record a;
+	FILE *fp;
+	char buf[4096];
+	size_t n;
+
+	rec_init(&a);
+	fill(&a);
+	fp = roundtrip_file(&a, 2);
+	n = fread(buf, 1, sizeof buf, fp);
+	read_all_bytes(buf, n - 3);
+}
+END_TEST
+
+START_TEST(test_garbage_stream)
+{
+	read_all_bytes("\xc1\xc1\xc1\xc1", 4);
+}
+END_TEST
+
+START_TEST(test_not_a_map)
+{
+	read_all_bytes("\x93\x01\x02\x03", 4);
+}
+END_TEST
+
+START_TEST(test_no_id)
+{
+	/* {"tensors": {}} */
+	read_all_bytes("\x81\xa7tensors\x80", 10);
+}
+END_TEST
+
+START_TEST(test_data_length_disagrees)
+{
+	/* {"id":"x","tensors":{"t":{"dtype":"u8","shape":[2,2],"data":bin(3)}}} */
+	static const unsigned char b[] = "\x82\xa2id\xa1x\xa7tensors\x81\xa1t\x83"
+	                                 "\xa5" "dtype\xa2u8\xa5shape\x92\x02\x02\xa4" "data\xc4\x03" "abc";
+	read_all_bytes(b, sizeof b - 1);
+}
+END_TEST
+
+START_TEST(test_bad_dtype)
+{
+	static const unsigned char b[] = "\x82\xa2id\xa1x\xa7tensors\x81\xa1t\x83"
+	                                 "\xa5" "dtype\xa3i64\xa5shape\x91\x01\xa4" "data\xc4\x01" "a";
+	read_all_bytes(b, sizeof b - 1);
+}
+END_TEST
+
+START_TEST(test_negative_label)
+{
+	static const unsigned char b[] = "\x83\xa2id\xa1x\xa5label\xff\xa7tensors\x80";
+	read_all_bytes(b, sizeof b - 1);
+}
+END_TEST
+
+Suite *
+record_suite(void)
+{
+	Suite *s = suite_create("record");
+	TCase *tc = tcase_create("codec");
+
+	tcase_add_test(tc, test_roundtrip_all_dtypes);
+	tcase_add_test(tc, test_roundtrip_minimal);
+	tcase_add_test(tc, test_unknown_keys_pass_through);
+	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_tensor_limits);
+	tcase_add_test(tc, test_tensor_drop_keeps_order);
+	tcase_add_test(tc, test_empty_stream);
+	tcase_add_exit_test(tc, test_truncated_stream, EX_DATAERR);
+	tcase_add_exit_test(tc, test_garbage_stream, EX_DATAERR);
+	tcase_add_exit_test(tc, test_not_a_map, EX_DATAERR);
+	tcase_add_exit_test(tc, test_no_id, EX_DATAERR);
+	tcase_add_exit_test(tc, test_data_length_disagrees, EX_DATAERR);
+	tcase_add_exit_test(tc, test_bad_dtype, EX_DATAERR);
+	tcase_add_exit_test(tc, test_negative_label, EX_DATAERR);
+	suite_add_tcase(s, tc);
+	return s;
+}

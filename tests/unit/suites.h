@@ -1,0 +1,11 @@
+/* suites.h - the Check suites of common/, run together by check_main.c */
+#ifndef OSTEO_SUITES_H
+#define OSTEO_SUITES_H
+
+#include <check.h>
+
+Suite *record_suite(void);
+Suite *image_suite(void);
+Suite *misc_suite(void);
+
+#endif
