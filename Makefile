@@ -86,7 +86,7 @@ check:
 	@$(MAKE) --no-print-directory test
 
 test: all build/tests/unit
-	@echo "== unit tests (Check)"
+	@echo "== unit tests (Check; the death tests print their expected errors)"
 	@cd tests && ../build/tests/unit
 	@echo "== program tests"
 	@tests/run-shell.sh

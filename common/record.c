@@ -821,11 +821,11 @@ json_str(FILE *fp, const char *s, size_t len)
 	fputc('"', fp);
 }
 
-static void
-json_num(FILE *fp, double v)
+void
+json_num(FILE *fp, double v, int digits)
 {
 	if (isfinite(v))
-		fprintf(fp, "%.17g", v);
+		fprintf(fp, "%.*g", digits, v);
 	else
 		fputs("null", fp);
 }
@@ -839,7 +839,7 @@ json_obj(FILE *fp, const msgpack_object *o)
 	case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(fp, "%llu", (unsigned long long)o->via.u64); break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(fp, "%lld", (long long)o->via.i64); break;
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: json_num(fp, o->via.f64); break;
+	case MSGPACK_OBJECT_FLOAT64: json_num(fp, o->via.f64, 17); break;
 	case MSGPACK_OBJECT_STR: json_str(fp, o->via.str.ptr, o->via.str.size); break;
 	case MSGPACK_OBJECT_BIN: fprintf(fp, "{\"bin\":%u}", o->via.bin.size); break;
 	case MSGPACK_OBJECT_EXT: fprintf(fp, "{\"ext\":%d,\"size\":%u}", o->via.ext.type, o->via.ext.size); break;

@@ -126,5 +126,7 @@ int rec_writer_close(struct rec_writer *w);
 /* JSON of the keys record.c does not interpret: ",\"key\":value" each */
 void rec_extra_json(FILE *fp, const struct record *r);
 void json_str(FILE *fp, const char *s, size_t len);
+/* a number with that many significant digits; NaN and infinities as null */
+void json_num(FILE *fp, double v, int digits);
 
 #endif

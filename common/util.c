@@ -104,6 +104,23 @@ print_version(void)
 }
 
 void
+cli_common(int c, const char *usage)
+{
+	switch (c) {
+	case 'q':
+		quiet = 1;
+		return;
+	case 'h':
+		printf("usage: %s\n", usage);
+		quit(fshut(stdout, "<stdout>"));
+	case CLI_OPT_VERSION:
+		print_version();
+	default:
+		usage_error(usage, "unknown option");
+	}
+}
+
+void
 cleanup_push(const char *path)
 {
 	for (int i = 0; i < MAXCLEANUP; i++)

@@ -30,6 +30,17 @@ void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void usage_error(const char *usage, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void print_version(void) __attribute__((noreturn));
 
+/* the options every program has, ending a getopt_long table:
+ * -q/--quiet, -h/--help, --version */
+#define CLI_OPT_VERSION 1000
+#define CLI_COMMON_OPTIONS                          \
+	{ "quiet", no_argument, 0, 'q' },           \
+	{ "help", no_argument, 0, 'h' },            \
+	{ "version", no_argument, 0, CLI_OPT_VERSION }, \
+	{ 0, 0, 0, 0 }
+/* for a switch's default: handles those, and dies with 64 on anything else */
+void cli_common(int c, const char *usage);
+
 /* paths removed if the program dies: the temporary half of an atomic write */
 void cleanup_push(const char *path);
 void cleanup_pop(const char *path);

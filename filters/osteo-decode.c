@@ -72,7 +72,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_CLASSES = 256, O_MANIFEST, O_FILES, O_STRICT, O_KEEP, O_PDIR, O_MAXPX,
-	       O_MAXMEM, O_PROGRESS, O_VERSION };
+	       O_MAXMEM, O_PROGRESS };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "manifest", required_argument, 0, O_MANIFEST },
@@ -83,10 +83,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "max-pixels", required_argument, 0, O_MAXPX },
 		{ "max-member-bytes", required_argument, 0, O_MAXMEM },
 		{ "progress", no_argument, 0, O_PROGRESS },
-		{ "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, O_VERSION },
-		{ 0 }
+		CLI_COMMON_OPTIONS
 	};
 	const char *classes = DEFAULT_CLASSES;
 	int c;
@@ -110,9 +107,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_PROGRESS: o->progress = 1; break;
 		case 'q': quiet = 1; o->progress = 0; break;
-		case 'h': printf("usage: %s\n", usage); quit(fshut(stdout, "<stdout>"));
-		case O_VERSION: print_version();
-		default: usage_error(usage, "unknown option");
+		default: cli_common(c, usage);
 		}
 	}
 	classes_parse(&o->classes, classes, "--classes");

@@ -37,16 +37,13 @@ struct counts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_DATA = 256, O_PNG, O_PNG16, O_COUNT, O_VERSION };
+	enum { O_DATA = 256, O_PNG, O_PNG16, O_COUNT };
 	static const struct option longopts[] = {
 		{ "data", no_argument, 0, O_DATA },
 		{ "png", required_argument, 0, O_PNG },
 		{ "png16", no_argument, 0, O_PNG16 },
 		{ "count", no_argument, 0, O_COUNT },
-		{ "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, O_VERSION },
-		{ 0 }
+		CLI_COMMON_OPTIONS
 	};
 	int c;
 
@@ -57,10 +54,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PNG: o->pngdir = optarg; break;
 		case O_PNG16: o->png16 = 1; break;
 		case O_COUNT: o->count = 1; break;
-		case 'q': quiet = 1; break;
-		case 'h': printf("usage: %s\n", usage); quit(fshut(stdout, "<stdout>"));
-		case O_VERSION: print_version();
-		default: usage_error(usage, "unknown option");
+		default: cli_common(c, usage);
 		}
 	}
 	o->inputs = argv + optind;
@@ -80,13 +74,11 @@ elem(const struct tensor *t, size_t i)
 	}
 }
 
+/* f32 data needs 9 digits to print exactly; probabilities and meta 17 */
 static void
 num(FILE *fp, double v)
 {
-	if (isfinite(v))
-		fprintf(fp, "%.9g", v);
-	else
-		fputs("null", fp);
+	json_num(fp, v, 9);
 }
 
 static void
@@ -152,7 +144,7 @@ dump_json(FILE *fp, const struct record *r, int data)
 			switch (m->type) {
 			case MV_STR: json_str(fp, m->s, strlen(m->s)); break;
 			case MV_INT: fprintf(fp, "%lld", m->i); break;
-			case MV_FLOAT: num(fp, m->f); break;
+			case MV_FLOAT: json_num(fp, m->f, 17); break;
 			case MV_BOOL: fputs(m->i ? "true" : "false", fp); break;
 			}
 		}
@@ -170,7 +162,7 @@ dump_json(FILE *fp, const struct record *r, int data)
 		for (int i = 0; i < r->nprobs; i++) {
 			if (i)
 				fputc(',', fp);
-			num(fp, r->probs[i]);
+			json_num(fp, r->probs[i], 17);
 		}
 		fputc(']', fp);
 	}
@@ -178,7 +170,7 @@ dump_json(FILE *fp, const struct record *r, int data)
 		fprintf(fp, ",\"pred\":%lld", r->pred);
 	if (r->has_risk) {
 		fputs(",\"risk\":", fp);
-		num(fp, r->risk);
+		json_num(fp, r->risk, 17);
 	}
 	rec_extra_json(fp, r);
 	fputs("}\n", fp);

@@ -13,27 +13,15 @@ static const char usage[] = "osteo-gpuinfo [-q]";
 int
 main(int argc, char **argv)
 {
-	enum { O_VERSION = 256 };
-	static const struct option longopts[] = {
-		{ "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, O_VERSION },
-		{ 0 }
-	};
+	static const struct option longopts[] = { CLI_COMMON_OPTIONS };
 	const char *why = NULL;
 	struct gpu_info gi;
 	int c, n;
 
 	/* arguments */
 	cli_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'q': quiet = 1; break;
-		case 'h': printf("usage: %s\n", usage); quit(fshut(stdout, "<stdout>"));
-		case O_VERSION: print_version();
-		default: usage_error(usage, "unknown option");
-		}
-	}
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1)
+		cli_common(c, usage);
 	if (optind < argc)
 		usage_error(usage, "unexpected argument '%s'", argv[optind]);
 

@@ -114,7 +114,7 @@ parse_prev(const char *s, double p[3])
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_SEED = 256, O_IMAGES, O_SIZE, O_PREV, O_LEAK, O_TAR, O_RECORDS, O_CLIN, O_VERSION };
+	enum { O_SEED = 256, O_IMAGES, O_SIZE, O_PREV, O_LEAK, O_TAR, O_RECORDS, O_CLIN };
 	static const struct option longopts[] = {
 		{ "patients", required_argument, 0, 'n' },
 		{ "seed", required_argument, 0, O_SEED },
@@ -126,10 +126,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "records", no_argument, 0, O_RECORDS },
 		{ "clinical", required_argument, 0, O_CLIN },
 		{ "output", required_argument, 0, 'o' },
-		{ "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, O_VERSION },
-		{ 0 }
+		CLI_COMMON_OPTIONS
 	};
 	int c;
 
@@ -150,10 +147,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_RECORDS: o->records = 1; break;
 		case O_CLIN: o->clinical = optarg; break;
 		case 'o': o->out = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'h': printf("usage: %s\n", usage); quit(fshut(stdout, "<stdout>"));
-		case O_VERSION: print_version();
-		default: usage_error(usage, "unknown option");
+		default: cli_common(c, usage);
 		}
 	}
 	if (optind < argc)
