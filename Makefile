@@ -29,9 +29,9 @@ GPU_OBJS = build/common/nogpu.o
 GPU_LIBS =
 endif
 
-COMMON = util record image table rng strmap classes
+COMMON = util record input image imgops table rng strmap classes
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-gpuinfo
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-gpuinfo
 GPU_PROGS = osteo-gpuinfo
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)

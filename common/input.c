@@ -1,0 +1,98 @@
+/*
+ * input.c - reading the records of several files as one stream, and the
+ * one-record parameter files that programs fit and apply.
+ */
+#include "input.h"
+#include "util.h"
+
+#include <string.h>
+
+void
+input_open(struct input *in, char **paths, int n)
+{
+	static char *dash[] = { "-" };
+
+	memset(in, 0, sizeof *in);
+	in->paths = n ? paths : dash;
+	in->n = n ? n : 1;
+}
+
+static void
+next_file(struct input *in)
+{
+	const char *p = in->paths[in->i];
+
+	if (!strcmp(p, "-")) {
+		in->fp = stdin;
+		in->rd = rec_reader_new(stdin, "<stdin>");
+		return;
+	}
+	in->fp = fopen(p, "rb");
+	if (!in->fp)
+		die(EX_NOINPUT, "%s: cannot open:", p);
+	in->rd = rec_reader_new(in->fp, p);
+}
+
+static void
+end_file(struct input *in)
+{
+	rec_reader_free(in->rd);
+	if (in->fp && in->fp != stdin)
+		fclose(in->fp);
+	in->fp = NULL;
+	in->rd = NULL;
+}
+
+int
+input_read(struct input *in, struct record *r)
+{
+	while (in->i < in->n) {
+		if (!in->rd)
+			next_file(in);
+		if (rec_read(in->rd, r))
+			return 1;
+		end_file(in);
+		in->i++;
+	}
+	return 0;
+}
+
+void
+input_close(struct input *in)
+{
+	end_file(in);
+}
+
+void
+params_save(const char *path, const struct record *r)
+{
+	char *tmp;
+	FILE *fp = atomic_open(path, &tmp);
+	struct rec_writer *w = rec_writer_new(fp, tmp);
+	int st;
+
+	rec_write(w, r);
+	/* the writer flushes; atomic_commit fsyncs, closes and renames */
+	if ((st = rec_writer_close(w)))
+		quit(st);
+	atomic_commit(fp, tmp, path);
+}
+
+void
+params_load(const char *path, const char *kind, struct record *r)
+{
+	FILE *fp = fopen(path, "rb");
+	struct rec_reader *rd;
+	const struct metaval *k;
+
+	if (!fp)
+		die(EX_NOINPUT, "%s: cannot open:", path);
+	rd = rec_reader_new(fp, path);
+	if (!rec_read(rd, r))
+		die(EX_DATAERR, "%s: empty; expected %s", path, kind);
+	k = rec_meta(r, "kind");
+	if (!k || k->type != MV_STR || strcmp(k->s, kind))
+		die(EX_DATAERR, "%s: not %s", path, kind);
+	rec_reader_free(rd);
+	fclose(fp);
+}

@@ -1,0 +1,31 @@
+/*
+ * input.h - the records of the files named on a command line, one after
+ * another, or of standard input when there are none (or for "-").
+ */
+#ifndef OSTEO_INPUT_H
+#define OSTEO_INPUT_H
+
+#include "record.h"
+
+struct input {
+	char **paths;
+	int n, i;
+	FILE *fp;
+	struct rec_reader *rd;
+};
+
+void input_open(struct input *in, char **paths, int n);
+/* 1 with the next record, 0 after the last; dies with 66 when a file
+ * cannot be opened and 65 on a malformed stream */
+int input_read(struct input *in, struct record *r);
+/* die with 65 about the record just read, naming file, number and id */
+#define input_die(in, r, ...) rec_die((in)->rd, (r), __VA_ARGS__)
+void input_close(struct input *in);
+
+/* write a one-record file atomically: parameters fitted by one program
+ * (statistics, encodings) for another run to apply */
+void params_save(const char *path, const struct record *r);
+/* read it back; dies with 66 or 65, and when its meta "kind" is not kind */
+void params_load(const char *path, const char *kind, struct record *r);
+
+#endif

@@ -1,0 +1,588 @@
+/*
+ * osteo-normalize - gray, fixed size, and intensities a network can use.
+ *
+ * Each record's `image` becomes an f32 [C,H,W] tensor: converted to gray
+ * (Rec. 601 luma) unless --keep-channels, fitted to --size, then mapped by
+ * --method.  Without a statistics file every image is mapped by its own
+ * statistics.  --fit-stats computes the method's statistics over the whole
+ * stream it reads (the training split), writes them, and applies them;
+ * --stats applies saved ones to another stream (validation, test, new
+ * patients), so nothing of those leaks into preprocessing.  Fitting needs
+ * the statistics before the first record can be written: the resized
+ * records are spooled to a temporary file, not held in memory.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/imgops.h"
+#include "../common/input.h"
+#include "../common/record.h"
+#include "../common/rng.h"
+#include "../common/util.h"
+
+static const char usage[] =
+	"osteo-normalize [-q] [--size WxH] [--fit pad|crop|stretch] [--keep-channels]\n"
+	"       [--method minmax|zscore|percentile|window|none] [--window CENTER,WIDTH]\n"
+	"       [--percentiles LO,HI] [--fit-stats FILE | --stats FILE] [FILE|-]...";
+
+enum method { M_MINMAX, M_ZSCORE, M_PERCENTILE, M_WINDOW, M_NONE };
+static const char *const methods[] = { "minmax", "zscore", "percentile", "window", "none" };
+static const char *const fits[] = { "pad", "crop", "stretch" };
+
+#define STATS_KIND "osteo-normalize statistics"
+#define MAXC 4
+#define NBINS 65536
+
+struct opts {
+	int w, h;              /* 0: keep the size */
+	enum fit fit;
+	int gray;
+	enum method method;
+	double wc, ww;         /* window centre and width */
+	double plo, phi;       /* percentiles, 0..100 */
+	const char *fit_stats;
+	const char *stats;
+	unsigned set;          /* which of the above were given */
+	char **inputs;
+	int ninputs;
+};
+
+enum { SET_SIZE = 1, SET_FIT = 2, SET_GRAY = 4, SET_METHOD = 8, SET_WINDOW = 16, SET_PCT = 32 };
+
+/* the mapping's parameters, per channel: v -> (v - off) * mul, maybe clipped */
+struct params {
+	int dataset;           /* from a statistics file rather than each image */
+	int channels;
+	double lo[MAXC], hi[MAXC], mean[MAXC], sd[MAXC];
+	char fingerprint[24];
+};
+
+/* buffers reused from record to record */
+struct work {
+	float *a, *b, *c;
+	size_t cap_a, cap_b, cap_c;
+};
+
+/* ---------------------------------------------------------------- */
+/* arguments */
+
+static int
+pick(const char *s, const char *const *names, int n, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	die(EX_USAGE, "%s: unknown value '%s'", what, s);
+}
+
+static void
+two_numbers(const char *s, double *a, double *b, double lo, double hi, const char *what)
+{
+	char buf[128], *comma;
+
+	if (strlen(s) >= sizeof buf || !(comma = strchr(strcpy(buf, s), ',')))
+		die(EX_USAGE, "%s: expected two numbers A,B", what);
+	*comma = '\0';
+	*a = estrtod(buf, lo, hi, what);
+	*b = estrtod(comma + 1, lo, hi, what);
+}
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_SIZE = 256, O_FIT, O_KEEP, O_METHOD, O_WINDOW, O_PCT, O_FITSTATS, O_STATS };
+	static const struct option longopts[] = {
+		{ "size", required_argument, 0, O_SIZE },
+		{ "fit", required_argument, 0, O_FIT },
+		{ "keep-channels", no_argument, 0, O_KEEP },
+		{ "method", required_argument, 0, O_METHOD },
+		{ "window", required_argument, 0, O_WINDOW },
+		{ "percentiles", required_argument, 0, O_PCT },
+		{ "fit-stats", required_argument, 0, O_FITSTATS },
+		{ "stats", required_argument, 0, O_STATS },
+		CLI_COMMON_OPTIONS
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->gray = 1;
+	o->method = M_MINMAX;
+	o->plo = 1;
+	o->phi = 99;
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_SIZE: eparse_size(optarg, &o->w, &o->h, "--size"); o->set |= SET_SIZE; break;
+		case O_FIT: o->fit = (enum fit)pick(optarg, fits, 3, "--fit"); o->set |= SET_FIT; break;
+		case O_KEEP: o->gray = 0; o->set |= SET_GRAY; break;
+		case O_METHOD: o->method = (enum method)pick(optarg, methods, 5, "--method"); o->set |= SET_METHOD; break;
+		case O_WINDOW:
+			two_numbers(optarg, &o->wc, &o->ww, -1e9, 1e9, "--window");
+			if (o->ww <= 0)
+				die(EX_USAGE, "--window: the width must be positive");
+			o->set |= SET_WINDOW;
+			break;
+		case O_PCT:
+			two_numbers(optarg, &o->plo, &o->phi, 0, 100, "--percentiles");
+			if (o->plo >= o->phi)
+				die(EX_USAGE, "--percentiles: LO must be below HI");
+			o->set |= SET_PCT;
+			break;
+		case O_FITSTATS: o->fit_stats = optarg; break;
+		case O_STATS: o->stats = optarg; break;
+		default: cli_common(c, usage);
+		}
+	}
+	if (o->fit_stats && o->stats)
+		usage_error(usage, "--fit-stats fits statistics, --stats applies them: give one");
+	if (o->method == M_WINDOW && !(o->set & SET_WINDOW) && !o->stats)
+		usage_error(usage, "--method window needs --window CENTER,WIDTH");
+	if ((o->set & SET_WINDOW) && o->method != M_WINDOW)
+		o->method = M_WINDOW, o->set |= SET_METHOD;
+	if (o->fit_stats && (o->method == M_WINDOW || o->method == M_NONE))
+		usage_error(usage, "--method %s has no statistics to fit", methods[o->method]);
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* ---------------------------------------------------------------- */
+/* the statistics file */
+
+static void
+fingerprint(struct params *p, const struct opts *o)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof buf, "%s %s %dx%d %d", methods[o->method], fits[o->fit], o->w, o->h, o->gray);
+
+	for (int k = 0; k < p->channels && n < (int)sizeof buf - 100; k++)
+		n += snprintf(buf + n, sizeof buf - n, " %.9g %.9g %.9g %.9g", p->lo[k], p->hi[k], p->mean[k], p->sd[k]);
+	snprintf(p->fingerprint, sizeof p->fingerprint, "%016llx", (unsigned long long)hash_str(0, buf));
+}
+
+static void
+put_vec(struct record *r, const char *name, const double *v, int n)
+{
+	uint32_t shape[1] = { (uint32_t)n };
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, name, DT_F32, 1, shape, &err);
+
+	for (int i = 0; i < n; i++)
+		((float *)t->data)[i] = (float)v[i];
+}
+
+static void
+get_vec(const char *path, const struct record *r, const char *name, double *v, int n)
+{
+	const struct tensor *t = rec_tensor(r, name);
+
+	if (!t || t->dtype != DT_F32 || t->ndim != 1 || (int)t->shape[0] != n)
+		die(EX_DATAERR, "%s: tensor '%s' is not f32 [%d]", path, name, n);
+	for (int i = 0; i < n; i++)
+		v[i] = ((const float *)t->data)[i];
+}
+
+static void
+stats_save(const char *path, const struct opts *o, const struct params *p, unsigned long long n)
+{
+	struct record r;
+	char size[32];
+
+	rec_init(&r);
+	rec_set_id(&r, "statistics");
+	rec_meta_str(&r, "kind", STATS_KIND);
+	rec_meta_str(&r, "method", methods[o->method]);
+	rec_meta_str(&r, "fit", fits[o->fit]);
+	snprintf(size, sizeof size, "%dx%d", o->w, o->h);
+	rec_meta_str(&r, "size", size);
+	rec_meta_bool(&r, "gray", o->gray);
+	rec_meta_int(&r, "channels", p->channels);
+	rec_meta_float(&r, "percentile_lo", o->plo);
+	rec_meta_float(&r, "percentile_hi", o->phi);
+	rec_meta_int(&r, "images", (long long)n);
+	rec_meta_str(&r, "fingerprint", p->fingerprint);
+	put_vec(&r, "lo", p->lo, p->channels);
+	put_vec(&r, "hi", p->hi, p->channels);
+	put_vec(&r, "mean", p->mean, p->channels);
+	put_vec(&r, "sd", p->sd, p->channels);
+	params_save(path, &r);
+	rec_free(&r);
+}
+
+static const char *
+meta_s(const char *path, const struct record *r, const char *key)
+{
+	const struct metaval *m = rec_meta(r, key);
+
+	if (!m || m->type != MV_STR)
+		die(EX_DATAERR, "%s: no '%s'", path, key);
+	return m->s;
+}
+
+static long long
+meta_i(const char *path, const struct record *r, const char *key)
+{
+	const struct metaval *m = rec_meta(r, key);
+
+	if (!m || (m->type != MV_INT && m->type != MV_BOOL))
+		die(EX_DATAERR, "%s: no '%s'", path, key);
+	return m->i;
+}
+
+/* the file's settings win; options given that disagree are an error */
+static void
+stats_load(const char *path, struct opts *o, struct params *p)
+{
+	struct record r;
+	struct opts f = *o;
+
+	rec_init(&r);
+	params_load(path, STATS_KIND, &r);
+	f.method = (enum method)pick(meta_s(path, &r, "method"), methods, 5, path);
+	f.fit = (enum fit)pick(meta_s(path, &r, "fit"), fits, 3, path);
+	eparse_size(meta_s(path, &r, "size"), &f.w, &f.h, path);
+	f.gray = (int)meta_i(path, &r, "gray");
+	p->channels = (int)meta_i(path, &r, "channels");
+	if (p->channels < 1 || p->channels > MAXC)
+		die(EX_DATAERR, "%s: %d channels", path, p->channels);
+	if (((o->set & SET_SIZE) && (f.w != o->w || f.h != o->h)) ||
+	    ((o->set & SET_FIT) && f.fit != o->fit) || ((o->set & SET_GRAY) && f.gray != o->gray) ||
+	    ((o->set & SET_METHOD) && f.method != o->method))
+		die(EX_USAGE, "%s: its size, fit, channels or method differ from the options given", path);
+	get_vec(path, &r, "lo", p->lo, p->channels);
+	get_vec(path, &r, "hi", p->hi, p->channels);
+	get_vec(path, &r, "mean", p->mean, p->channels);
+	get_vec(path, &r, "sd", p->sd, p->channels);
+	f.set = o->set;
+	f.plo = o->plo;
+	f.phi = o->phi;
+	*o = f;
+	p->dataset = 1;
+	fingerprint(p, o);
+	rec_free(&r);
+}
+
+/* ---------------------------------------------------------------- */
+/* per record */
+
+/*
+ * Gray and fit the record's image into an f32 tensor, intensities
+ * unchanged.  Returns the tensor; *c, *h, *w its shape.
+ */
+static struct tensor *
+shape_image(struct input *in, struct record *r, const struct opts *o, struct work *wk)
+{
+	struct tensor *t = rec_tensor(r, "image");
+	int c, h, w, dh, dw;
+	size_t n;
+	const char *err;
+
+	if (!t)
+		input_die(in, r, "no 'image' tensor");
+	if (t->ndim == 3) {
+		c = (int)t->shape[0];
+		h = (int)t->shape[1];
+		w = (int)t->shape[2];
+	} else if (t->ndim == 2) {
+		c = 1;
+		h = (int)t->shape[0];
+		w = (int)t->shape[1];
+	} else
+		input_die(in, r, "'image' has %d dimensions; expected [C,H,W]", t->ndim);
+	if (c == 0 || h == 0 || w == 0)
+		input_die(in, r, "'image' is empty (%dx%dx%d)", c, h, w);
+	if (o->gray && c != 1 && c != 3)
+		input_die(in, r, "'image' has %d channels; gray needs 1 or 3 (or --keep-channels)", c);
+	if (!o->gray && c > MAXC)
+		input_die(in, r, "'image' has %d channels; at most %d", c, MAXC);
+	n = tensor_elems(t);
+	egrow((void **)&wk->a, &wk->cap_a, n * sizeof(float));
+	tensor_to_float(t, wk->a);
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(wk->a[i]))
+			input_die(in, r, "'image' has NaN or infinite values");
+	if (o->gray && c == 3) {
+		egrow((void **)&wk->b, &wk->cap_b, (size_t)h * w * sizeof(float));
+		img_gray(wk->a, wk->b, (size_t)h * w);
+		float *s = wk->a;
+		wk->a = wk->b;
+		wk->b = s;
+		size_t cs = wk->cap_a;
+		wk->cap_a = wk->cap_b;
+		wk->cap_b = cs;
+		c = 1;
+	}
+	dh = o->h ? o->h : h;
+	dw = o->w ? o->w : w;
+	/* pad with the image's darkest value: the background of a radiograph */
+	float fill = INFINITY;
+	for (size_t i = 0; i < (size_t)c * h * w; i++)
+		fill = wk->a[i] < fill ? wk->a[i] : fill;
+	uint32_t shape[3] = { (uint32_t)c, (uint32_t)dh, (uint32_t)dw };
+	struct tensor *out = rec_tensor_put(r, "image", DT_F32, 3, shape, &err);
+	if (!out)
+		input_die(in, r, "normalised image: %s", err);
+	if (dh == h && dw == w)
+		memcpy(out->data, wk->a, (size_t)c * h * w * sizeof(float));
+	else {
+		egrow((void **)&wk->c, &wk->cap_c, (size_t)c * dh * dw * sizeof(float));
+		img_fit(wk->a, c, h, w, out->data, dh, dw, o->fit, fill, wk->c);
+	}
+	return out;
+}
+
+/* per-image statistics, for a run without a statistics file */
+static void
+image_params(const struct tensor *t, const struct opts *o, struct params *p, struct work *wk)
+{
+	int c = (int)t->shape[0];
+	size_t plane = (size_t)t->shape[1] * t->shape[2];
+	const float *v = t->data;
+
+	p->channels = c;
+	for (int k = 0; k < c; k++) {
+		const float *x = v + k * plane;
+		double s = 0, s2 = 0, lo = INFINITY, hi = -INFINITY;
+		for (size_t i = 0; i < plane; i++) {
+			s += x[i];
+			s2 += (double)x[i] * x[i];
+			lo = x[i] < lo ? x[i] : lo;
+			hi = x[i] > hi ? x[i] : hi;
+		}
+		p->mean[k] = s / plane;
+		p->sd[k] = sqrt(fmax(s2 / plane - p->mean[k] * p->mean[k], 0));
+		p->lo[k] = lo;
+		p->hi[k] = hi;
+		if (o->method == M_PERCENTILE) {
+			egrow((void **)&wk->b, &wk->cap_b, plane * sizeof(float));
+			memcpy(wk->b, x, plane * sizeof(float));
+			p->lo[k] = select_rank(wk->b, plane, o->plo / 100);
+			p->hi[k] = select_rank(wk->b, plane, o->phi / 100);
+		}
+	}
+}
+
+static void
+apply(struct tensor *t, const struct opts *o, const struct params *p)
+{
+	int c = (int)t->shape[0];
+	size_t plane = (size_t)t->shape[1] * t->shape[2];
+	float *v = t->data;
+
+	for (int k = 0; k < c && o->method != M_NONE; k++) {
+		float *x = v + k * plane;
+		double off, mul;
+		int clip = 0;
+		switch (o->method) {
+		case M_ZSCORE:
+			off = p->mean[k];
+			mul = p->sd[k] > 0 ? 1 / p->sd[k] : 0;
+			break;
+		case M_WINDOW:
+			off = o->wc - o->ww / 2;
+			mul = 1 / o->ww;
+			clip = 1;
+			break;
+		default:
+			off = p->lo[k];
+			mul = p->hi[k] > p->lo[k] ? 1 / (p->hi[k] - p->lo[k]) : 0;
+			clip = o->method == M_PERCENTILE || p->dataset;
+		}
+		for (size_t i = 0; i < plane; i++) {
+			float y = (float)((x[i] - off) * mul);
+			if (clip)
+				y = y < 0 ? 0 : y > 1 ? 1 : y;
+			x[i] = y;
+		}
+	}
+}
+
+static void
+note(struct record *r, const struct opts *o, const struct params *p)
+{
+	char size[32];
+
+	snprintf(size, sizeof size, "%ux%u", rec_tensor(r, "image")->shape[2], rec_tensor(r, "image")->shape[1]);
+	rec_meta_str(r, "norm.size", size);
+	rec_meta_str(r, "norm.fit", fits[o->fit]);
+	rec_meta_bool(r, "norm.gray", o->gray);
+	rec_meta_str(r, "norm.method", methods[o->method]);
+	if (o->method == M_WINDOW) {
+		rec_meta_float(r, "norm.window_center", o->wc);
+		rec_meta_float(r, "norm.window_width", o->ww);
+	}
+	rec_meta_str(r, "norm.stats", p->dataset ? p->fingerprint : "per-image");
+}
+
+/* ---------------------------------------------------------------- */
+/* fitting over the stream */
+
+struct acc {
+	unsigned long long images, n[MAXC];
+	double sum[MAXC], sum2[MAXC], lo[MAXC], hi[MAXC];
+	unsigned long long *hist;   /* [MAXC][NBINS] */
+};
+
+static void
+acc_add(struct acc *a, const struct tensor *t, struct input *in, struct record *r, int *channels)
+{
+	int c = (int)t->shape[0];
+	size_t plane = (size_t)t->shape[1] * t->shape[2];
+	const float *v = t->data;
+
+	if (*channels && c != *channels)
+		input_die(in, r, "%d channels, but earlier records have %d", c, *channels);
+	*channels = c;
+	a->images++;
+	for (int k = 0; k < c; k++)
+		for (size_t i = 0; i < plane; i++) {
+			double x = v[k * plane + i];
+			a->sum[k] += x;
+			a->sum2[k] += x * x;
+			a->lo[k] = x < a->lo[k] ? x : a->lo[k];
+			a->hi[k] = x > a->hi[k] ? x : a->hi[k];
+			a->n[k]++;
+		}
+}
+
+static void
+acc_hist(struct acc *a, const struct tensor *t)
+{
+	int c = (int)t->shape[0];
+	size_t plane = (size_t)t->shape[1] * t->shape[2];
+	const float *v = t->data;
+
+	for (int k = 0; k < c; k++) {
+		double span = a->hi[k] - a->lo[k];
+		for (size_t i = 0; i < plane; i++) {
+			long b = span > 0 ? (long)((v[k * plane + i] - a->lo[k]) / span * (NBINS - 1)) : 0;
+			a->hist[(size_t)k * NBINS + (b < 0 ? 0 : b >= NBINS ? NBINS - 1 : b)]++;
+		}
+	}
+}
+
+/* the value below which a fraction q of the histogram's samples lie */
+static double
+hist_quantile(const struct acc *a, int k, double q)
+{
+	const unsigned long long *h = a->hist + (size_t)k * NBINS;
+	unsigned long long want = (unsigned long long)llround(q * (double)(a->n[k] - 1)), seen = 0;
+
+	for (int b = 0; b < NBINS; b++) {
+		seen += h[b];
+		if (seen > want)
+			return a->lo[k] + (a->hi[k] - a->lo[k]) * b / (NBINS - 1);
+	}
+	return a->hi[k];
+}
+
+static FILE *
+spool_pass(FILE *spool, struct record *r, struct acc *a)
+{
+	struct rec_reader *rd;
+
+	rewind(spool);
+	rd = rec_reader_new(spool, "<spool>");
+	while (rec_read(rd, r))
+		acc_hist(a, rec_tensor(r, "image"));
+	rec_reader_free(rd);
+	return spool;
+}
+
+static unsigned long long
+fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *wk,
+              struct rec_writer *out)
+{
+	struct acc a = { 0 };
+	struct params p = { .dataset = 1 };
+	FILE *spool = tmpfile();
+	struct rec_writer *sw;
+	struct rec_reader *rd;
+
+	if (!spool)
+		die(EX_CANTCREAT, "cannot create a temporary file:");
+	sw = rec_writer_new(spool, "<spool>");
+	for (int k = 0; k < MAXC; k++) {
+		a.lo[k] = INFINITY;
+		a.hi[k] = -INFINITY;
+	}
+	while (input_read(in, r)) {
+		acc_add(&a, shape_image(in, r, o, wk), in, r, &p.channels);
+		rec_write(sw, r);
+	}
+	if (rec_writer_close(sw))
+		die(EX_IOERR, "temporary file: write error:");
+	if (!a.images)
+		die(EX_DATAERR, "no records to fit statistics on");
+	for (int k = 0; k < p.channels; k++) {
+		p.mean[k] = a.sum[k] / a.n[k];
+		p.sd[k] = sqrt(fmax(a.sum2[k] / a.n[k] - p.mean[k] * p.mean[k], 0));
+		p.lo[k] = a.lo[k];
+		p.hi[k] = a.hi[k];
+	}
+	if (o->method == M_PERCENTILE) {
+		a.hist = ecalloc((size_t)MAXC * NBINS, sizeof *a.hist);
+		spool_pass(spool, r, &a);
+		for (int k = 0; k < p.channels; k++) {
+			p.lo[k] = hist_quantile(&a, k, o->plo / 100);
+			p.hi[k] = hist_quantile(&a, k, o->phi / 100);
+		}
+		free(a.hist);
+	}
+	fingerprint(&p, o);
+	stats_save(o->fit_stats, o, &p, a.images);
+	rewind(spool);
+	rd = rec_reader_new(spool, "<spool>");
+	while (rec_read(rd, r)) {
+		apply(rec_tensor(r, "image"), o, &p);
+		note(r, o, &p);
+		rec_write(out, r);
+	}
+	rec_reader_free(rd);
+	fclose(spool);
+	return a.images;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct input in;
+	struct record r;
+	struct work wk = { 0 };
+	struct params p = { 0 };
+	struct rec_writer *out;
+	int st;
+
+	/* arguments */
+	cli_init(argv[0]);
+	parse_args(argc, argv, &o);
+
+	/* prepare */
+	if (o.stats)
+		stats_load(o.stats, &o, &p);
+	out = rec_writer_new(stdout, "<stdout>");
+	input_open(&in, o.inputs, o.ninputs);
+	rec_init(&r);
+
+	/* process */
+	if (o.fit_stats)
+		fit_and_apply(&o, &in, &r, &wk, out);
+	else
+		while (input_read(&in, &r)) {
+			struct tensor *t = shape_image(&in, &r, &o, &wk);
+			if (p.dataset && (int)t->shape[0] != p.channels)
+				input_die(&in, &r, "%u channels; the statistics have %d", t->shape[0], p.channels);
+			if (!p.dataset)
+				image_params(t, &o, &p, &wk);
+			apply(t, &o, &p);
+			note(&r, &o, &p);
+			rec_write(out, &r);
+		}
+
+	/* clean up */
+	input_close(&in);
+	st = rec_writer_close(out);
+	rec_free(&r);
+	return st;
+}
