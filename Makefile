@@ -31,7 +31,7 @@ endif
 
 COMMON = util record input image imgops table rng strmap classes
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-gpuinfo
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-gpuinfo
 GPU_PROGS = osteo-gpuinfo
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
