@@ -90,9 +90,10 @@ taps_make(int src, int dst)
 	return t;
 }
 
-/* a few tables stay cached: a stream has one or two sizes */
+/* a few tables stay cached: a stream has one or two sizes.  `keep` is the
+ * table the caller already holds, never evicted to make room */
 static struct taps *
-taps_get(int src, int dst)
+taps_get(int src, int dst, const struct taps *keep)
 {
 	static struct taps *cache[8];
 	static int next;
@@ -100,6 +101,8 @@ taps_get(int src, int dst)
 	for (int i = 0; i < 8; i++)
 		if (cache[i] && cache[i]->src == src && cache[i]->dst == dst)
 			return cache[i];
+	if (cache[next] && cache[next] == keep)
+		next = (next + 1) % 8;
 	if (cache[next]) {
 		free(cache[next]->first);
 		free(cache[next]->count);
@@ -117,7 +120,7 @@ img_resize(const float *src, int c, int sh, int sw, float *dst, int dh, int dw)
 {
 	static float *mid;
 	static size_t midcap;
-	struct taps *tx = taps_get(sw, dw), *ty = taps_get(sh, dh);
+	struct taps *tx = taps_get(sw, dw, NULL), *ty = taps_get(sh, dh, tx);
 
 	egrow((void **)&mid, &midcap, (size_t)sh * dw * sizeof(float));
 	for (int k = 0; k < c; k++) {

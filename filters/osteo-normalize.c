@@ -507,7 +507,15 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 		a.hi[k] = -INFINITY;
 	}
 	while (input_read(in, r)) {
-		acc_add(&a, shape_image(in, r, o, wk), in, r, &p.channels);
+		struct tensor *t = shape_image(in, r, o, wk);
+		/* without --size, the first record's size is the one recorded */
+		if (!o->w) {
+			o->w = (int)t->shape[2];
+			o->h = (int)t->shape[1];
+		} else if ((int)t->shape[2] != o->w || (int)t->shape[1] != o->h)
+			input_die(in, r, "size %ux%u differs from the first record's %dx%d; give --size",
+			          t->shape[2], t->shape[1], o->w, o->h);
+		acc_add(&a, t, in, r, &p.channels);
 		rec_write(sw, r);
 	}
 	if (rec_writer_close(sw))

@@ -22,7 +22,8 @@
 #include "../common/util.h"
 
 static const char usage[] =
-	"osteo-split [-q] [--ratios TRAIN,VAL,TEST] [--seed N] [--dedup] [--dedup-distance D]\n"
+	"osteo-split [-q] [--ratios TRAIN,VAL,TEST] [--seed N] [--dedup]\n"
+	"       [--dedup-distance BITS] [--dedup-tolerance RMS]\n"
 	"       --train FILE --val FILE --test FILE [FILE|-]...";
 
 static const char *const splitnames[3] = { "train", "val", "test" };
@@ -32,6 +33,7 @@ struct opts {
 	unsigned long long seed;
 	int dedup;
 	int distance;
+	double tolerance;
 	const char *out[3];
 	char **inputs;
 	int ninputs;
@@ -48,10 +50,13 @@ struct group {
 	long parent;          /* union-find over duplicates */
 };
 
+#define THUMB 16
+
 struct item {
 	long group;
 	long label;           /* -1 without one */
 	uint64_t hash;
+	float *thumb;         /* THUMB x THUMB, zero mean, unit variance */
 	char *id;
 };
 
@@ -67,12 +72,13 @@ struct state {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_RATIOS = 256, O_SEED, O_DEDUP, O_DIST, O_TRAIN, O_VAL, O_TEST };
+	enum { O_RATIOS = 256, O_SEED, O_DEDUP, O_DIST, O_TOL, O_TRAIN, O_VAL, O_TEST };
 	static const struct option longopts[] = {
 		{ "ratios", required_argument, 0, O_RATIOS },
 		{ "seed", required_argument, 0, O_SEED },
 		{ "dedup", no_argument, 0, O_DEDUP },
 		{ "dedup-distance", required_argument, 0, O_DIST },
+		{ "dedup-tolerance", required_argument, 0, O_TOL },
 		{ "train", required_argument, 0, O_TRAIN },
 		{ "val", required_argument, 0, O_VAL },
 		{ "test", required_argument, 0, O_TEST },
@@ -86,7 +92,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->ratio[1] = 15;
 	o->ratio[2] = 15;
 	o->seed = 1;
-	o->distance = 4;
+	o->distance = 10;
+	o->tolerance = 0.1;
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_RATIOS:
@@ -103,6 +110,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;
 		case O_DEDUP: o->dedup = 1; break;
 		case O_DIST: o->distance = (int)estrtonum(optarg, 0, 64, "--dedup-distance"); o->dedup = 1; break;
+		case O_TOL: o->tolerance = estrtod(optarg, 0, 10, "--dedup-tolerance"); o->dedup = 1; break;
 		case O_TRAIN: o->out[0] = optarg; break;
 		case O_VAL: o->out[1] = optarg; break;
 		case O_TEST: o->out[2] = optarg; break;
@@ -142,6 +150,32 @@ group_of(struct state *s, const char *key, const struct opts *o)
 }
 
 static void
+standardize(float *v, int n)
+{
+	double m = 0, s2 = 0;
+
+	for (int i = 0; i < n; i++)
+		m += v[i];
+	m /= n;
+	for (int i = 0; i < n; i++)
+		s2 += (v[i] - m) * (v[i] - m);
+	double sd = sqrt(s2 / n);
+	for (int i = 0; i < n; i++)
+		v[i] = sd > 0 ? (float)((v[i] - m) / sd) : 0;
+}
+
+/* root mean square difference of two thumbnails */
+static double
+rms(const float *a, const float *b, int n)
+{
+	double s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += (a[i] - b[i]) * (a[i] - b[i]);
+	return sqrt(s / n);
+}
+
+static void
 scan(struct state *s, struct input *in, struct record *r, const struct opts *o, FILE *spool)
 {
 	struct rec_writer *sw = spool ? rec_writer_new(spool, "<spool>") : NULL;
@@ -173,6 +207,9 @@ scan(struct state *s, struct input *in, struct record *r, const struct opts *o, 
 			egrow((void **)&buf, &cap, tensor_elems(t) * sizeof(float));
 			tensor_to_float(t, buf);
 			it->hash = img_dhash(buf, (int)t->shape[1], (int)t->shape[2]);
+			it->thumb = emalloc(THUMB * THUMB * sizeof(float));
+			img_resize(buf, 1, (int)t->shape[1], (int)t->shape[2], it->thumb, THUMB, THUMB);
+			standardize(it->thumb, THUMB * THUMB);
 			it->id = estrdup(r->id);
 		}
 		if (sw)
@@ -193,7 +230,13 @@ root(struct state *s, long g)
 	return g;
 }
 
-/* join the groups of near-duplicate images; report those across labels */
+/*
+ * Join the groups of near-duplicate images; report those across labels.
+ * The 64-bit hash is a cheap first filter; a pair is a duplicate when
+ * their standardised 16x16 thumbnails also agree (re-exports, re-encodings,
+ * small shifts), not merely because two radiographs of one region look
+ * alike at 9x8 pixels.
+ */
 static void
 dedup(struct state *s, const struct opts *o)
 {
@@ -201,7 +244,8 @@ dedup(struct state *s, const struct opts *o)
 
 	for (long i = 0; i < s->nit; i++)
 		for (long j = i + 1; j < s->nit; j++) {
-			if (__builtin_popcountll(s->it[i].hash ^ s->it[j].hash) > o->distance)
+			if (__builtin_popcountll(s->it[i].hash ^ s->it[j].hash) > o->distance ||
+			    rms(s->it[i].thumb, s->it[j].thumb, THUMB * THUMB) > o->tolerance)
 				continue;
 			pairs++;
 			if (s->it[i].label != s->it[j].label) {
