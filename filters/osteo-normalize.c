@@ -258,7 +258,7 @@ stats_load(const char *path, struct opts *o, struct params *p)
 	f.phi = o->phi;
 	*o = f;
 	p->dataset = 1;
-	fingerprint(p, o);
+	snprintf(p->fingerprint, sizeof p->fingerprint, "%s", meta_s(path, &r, "fingerprint"));
 	rec_free(&r);
 }
 

@@ -32,3 +32,7 @@ pnm_planar() {
 decoded() {
 	osteo-decode -q "$@" | osteo-dump --data | jq -c '.tensors.image.data'
 }
+
+# grep that reads all its input: `producer | grep -q` can stop early, and
+# under pipefail the producer's broken pipe would fail the test
+contains() { grep "$@" >/dev/null; }

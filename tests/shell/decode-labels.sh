@@ -14,7 +14,7 @@ cat >want <<'W'
 W
 diff want got || fail "labels from folders"
 # other class names
-osteo-decode -q --classes normal,healthy d | osteo-dump | jq -c '[.id, .label]' | grep -q '\["healthy/P1/a.png",1\]' ||
+osteo-decode -q --classes normal,healthy d | osteo-dump | jq -c '[.id, .label]' | contains '\["healthy/P1/a.png",1\]' ||
 	fail "--classes"
 # a manifest overrides folders and brings patient, modality, region
 cat >m.csv <<'M'
@@ -34,5 +34,5 @@ printf 'path,label\na.png,healthy,extra\n' >ragged.csv
 expect_status 65 osteo-decode --manifest ragged.csv d >/dev/null 2>err
 grep -q 'ragged.csv' err || fail "ragged manifest message: $(cat err)"
 # --patient-dir
-osteo-decode -q --patient-dir d | osteo-dump | jq -r 'select(.id == "healthy/P1/a.png") | .patient' | grep -qx P1 ||
+osteo-decode -q --patient-dir d | osteo-dump | jq -r 'select(.id == "healthy/P1/a.png") | .patient' | contains -x P1 ||
 	fail "--patient-dir"

@@ -5,7 +5,7 @@ osteo-decode -q a | osteo-dump --count >count
 awk -F'\t' '$1 ~ /^[0-2]$/ && $3 > 0 { n++ } END { exit n == 3 ? 0 : 1 }' count || fail "not all three classes: $(cat count)"
 total=$(awk -F'\t' '$1 == "all" { print $3 }' count)
 [ "$total" -ge 30 ] || fail "only $total records"
-head -n 1 a/clinical.csv | grep -qx 'patient,age,sex,bmd_tscore,fracture_history,modality,region,label' || fail "clinical header"
+head -n 1 a/clinical.csv | contains -x 'patient,age,sex,bmd_tscore,fracture_history,modality,region,label' || fail "clinical header"
 [ "$(tail -n +2 a/clinical.csv | wc -l)" = 30 ] || fail "clinical rows"
 [ "$(tail -n +2 a/manifest.csv | wc -l)" = "$total" ] || fail "manifest rows"
 # deterministic for a seed; different for another
