@@ -41,3 +41,31 @@ printf '%-34s %8.3f %10.0f %10.1f %10.1f %8s\n' "libpng loop (reference)" "$ref"
 printf '%-34s %8.3f %10.0f %10.1f %10.1f %8s\n' "osteo-decode DIR > /dev/null" "$ost" \
 	"$(echo "$nfiles / $ost" | bc -l)" "$(echo "$bytes / $ost / 1000000" | bc -l)" "$(echo "$insize / $ost / 1000000" | bc -l)" "$mem"
 printf 'ratio osteo-decode / libpng loop: %.3f (target <= 1.10), over %d runs each\n' "$(echo "$ost / $ref" | bc -l)" "$runs"
+
+# ---- preprocessing: 512x512 -> 128x128, streams of 1,000 and 10,000 records
+# (200 synthetic records repeated: `cat` of streams is a stream)
+echo
+osteo-synth -q -n 200 --images 1 --size 512x512 --seed 2 --records >"$work/big.rec"
+osteo-normalize --size 128x128 --method percentile "$work/big.rec" >"$work/small.rec"
+feed() { for _ in $(seq "$1"); do cat "$2"; done; }
+# seconds and peak MiB of one run of a filter over N copies of a stream
+run() {
+	local n=$1 src=$2 t0 t1 mem
+	shift 2
+	t0=$(now)
+	mem=$(feed "$n" "$src" | /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1)
+	t1=$(now)
+	echo "$(echo "$t1 - $t0" | bc -l) $(echo "$mem / 1024" | bc -l)"
+}
+printf '%-62s %9s %10s %12s %12s %8s\n' "filter (median of $runs)" "records" "records/s" "peak MiB 1k" "peak MiB 10k" "ratio"
+for f in "normalize --size 128x128 --method percentile:big" "augment --copies 1 --rotate 10 --scale 0.1 --noise 0.02:small"; do
+	args=${f%%:*} src="$work/${f##*:}.rec"
+	: >"$work/t"
+	for i in $(seq "$runs"); do run 50 "$src" osteo-$args | awk '{ print $1 }' >>"$work/t"; done
+	t=$(median <"$work/t")
+	m1=$(run 5 "$src" osteo-$args | awk '{ print $2 }')
+	m10=$(run 50 "$src" osteo-$args | awk '{ print $2 }')
+	printf '%-62s %9d %10.0f %12.1f %12.1f %8.2f\n' "osteo-$args" 10000 "$(echo "10000 / $t" | bc -l)" "$m1" "$m10" \
+		"$(echo "$m10 / $m1" | bc -l)"
+done
+echo "ratio: peak memory at 10,000 records over that at 1,000 (constant memory: about 1)"
