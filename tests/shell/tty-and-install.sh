@@ -6,7 +6,7 @@ if command -v script >/dev/null; then
 fi
 dest=$(pwd)/dest
 make -s -C "$TOP" install DESTDIR="$dest" PREFIX=/usr >/dev/null
-for p in osteo-decode osteo-dump osteo-synth osteo-gpuinfo; do
+for p in $(cd "$TOP/bin" && ls); do
 	[ -x "$dest/usr/bin/$p" ] || fail "$p not installed"
 	[ -f "$dest/usr/share/man/man1/$p.1" ] || fail "$p.1 not installed"
 done
