@@ -1,7 +1,7 @@
 #!/bin/sh
 # make demo: the main job on the built-in synthetic cohort.
-# For now: synthesize, decode, and summarise; training and evaluation join
-# as their programs land.  Everything goes under $DEMO_DIR (default demo/).
+# For now: synthesize, decode, summarise, and prepare train/val/test
+# streams; training and evaluation join as their programs land.  Everything goes under $DEMO_DIR (default demo/).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"
@@ -26,3 +26,11 @@ awk -F'"modality":"' 'NF > 1 { split($2, a, "\""); n[a[1]]++ } END { for (m in n
 echo "== osteo-dump --png: the images as a person sees them"
 osteo-dump --png "$out/png" "$out/cohort.rec"
 echo "demo: $(ls "$out/png" | wc -l) PNGs in $out/png, records in $out/cohort.rec, JSON in $out/cohort.jsonl"
+
+echo "== pipelines/prep.mk: normalise, split by patient, augment, fuse clinical data"
+make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$out/prep" N=60 SEED=1
+for s in train val test; do
+	printf '%s\t' "$s"
+	osteo-dump --count "$out/prep/$s.fused.rec" | awk -F'\t' '$1 != "label" { printf "%s=%s ", $2 == "-" ? "all" : $2, $3 } END { print "" }'
+done
+echo "demo: prepared streams in $out/prep/{train,val,test}.fused.rec"
