@@ -234,6 +234,31 @@ estrtod(const char *s, double min, double max, const char *what)
 	return v;
 }
 
+int
+eparse_numbers(const char *s, double *v, int min, int max, double lo, double hi,
+               const char *what)
+{
+	char buf[256], *p = buf, *comma;
+	int n = 0;
+
+	if (strlen(s) >= sizeof buf)
+		die(EX_USAGE, "%s: '%s' is too long", what, s);
+	strcpy(buf, s);
+	for (;;) {
+		if (n == max)
+			die(EX_USAGE, "%s: more than %d numbers in '%s'", what, max, s);
+		if ((comma = strchr(p, ',')))
+			*comma = '\0';
+		v[n++] = estrtod(p, lo, hi, what);
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (n < min)
+		die(EX_USAGE, "%s: expected %d numbers separated by commas, got '%s'", what, min, s);
+	return n;
+}
+
 void
 eparse_size(const char *s, int *w, int *h, const char *what)
 {

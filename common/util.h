@@ -60,6 +60,9 @@ int add_ok(size_t a, size_t b, size_t *out);
 /* numbers from option values: die with status 64 naming the option */
 long long estrtonum(const char *s, long long min, long long max, const char *what);
 double estrtod(const char *s, double min, double max, const char *what);
+/* "A,B,..." with min to max numbers in [lo, hi]; returns how many */
+int eparse_numbers(const char *s, double *v, int min, int max, double lo, double hi,
+                   const char *what);
 /* "WxH" */
 void eparse_size(const char *s, int *w, int *h, const char *what);
 

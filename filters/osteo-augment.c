@@ -50,17 +50,13 @@ struct work {
 static void
 knob(const char *s, struct knob *k, double max, const char *what)
 {
-	char buf[128], *comma;
+	double v[2] = { 0, 1 };
 
-	if (strlen(s) >= sizeof buf)
-		die(EX_USAGE, "%s: expected VALUE[,PROBABILITY]", what);
-	strcpy(buf, s);
-	k->p = 1;
-	if ((comma = strchr(buf, ','))) {
-		*comma = '\0';
-		k->p = estrtod(comma + 1, 0, 1, what);
-	}
-	k->v = estrtod(buf, 0, max, what);
+	eparse_numbers(s, v, 1, 2, 0, max, what);
+	if (v[1] > 1)
+		die(EX_USAGE, "%s: the probability %g is above 1", what, v[1]);
+	k->v = v[0];
+	k->p = v[1];
 }
 
 static void

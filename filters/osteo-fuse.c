@@ -645,8 +645,9 @@ main(int argc, char **argv)
 		else
 			info("no --fit-encoding or --encoding: the encoding is fitted on this stream only");
 		rewind(spool);
+		/* errors in the second pass name the input, not the spool */
 		struct input sp = { .paths = (char *[]){ "<spool>" }, .n = 1, .fp = spool,
-		                    .rd = rec_reader_new(spool, "<stdin>") };
+		                    .rd = rec_reader_new(spool, o.ninputs == 1 ? o.inputs[0] : "<input>") };
 		while (input_read(&sp, &r))
 			fuse_one(&e, t, &rows, &o, &sp, &r, out, &cn);
 		input_close(&sp);

@@ -78,18 +78,6 @@ pick(const char *s, const char *const *names, int n, const char *what)
 }
 
 static void
-two_numbers(const char *s, double *a, double *b, double lo, double hi, const char *what)
-{
-	char buf[128], *comma;
-
-	if (strlen(s) >= sizeof buf || !(comma = strchr(strcpy(buf, s), ',')))
-		die(EX_USAGE, "%s: expected two numbers A,B", what);
-	*comma = '\0';
-	*a = estrtod(buf, lo, hi, what);
-	*b = estrtod(comma + 1, lo, hi, what);
-}
-
-static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_SIZE = 256, O_FIT, O_KEEP, O_METHOD, O_WINDOW, O_PCT, O_FITSTATS, O_STATS };
@@ -104,6 +92,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "stats", required_argument, 0, O_STATS },
 		CLI_COMMON_OPTIONS
 	};
+	double v[2];
 	int c;
 
 	memset(o, 0, sizeof *o);
@@ -118,13 +107,17 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_KEEP: o->gray = 0; o->set |= SET_GRAY; break;
 		case O_METHOD: o->method = (enum method)pick(optarg, methods, 5, "--method"); o->set |= SET_METHOD; break;
 		case O_WINDOW:
-			two_numbers(optarg, &o->wc, &o->ww, -1e9, 1e9, "--window");
+			eparse_numbers(optarg, v, 2, 2, -1e9, 1e9, "--window");
+			o->wc = v[0];
+			o->ww = v[1];
 			if (o->ww <= 0)
 				die(EX_USAGE, "--window: the width must be positive");
 			o->set |= SET_WINDOW;
 			break;
 		case O_PCT:
-			two_numbers(optarg, &o->plo, &o->phi, 0, 100, "--percentiles");
+			eparse_numbers(optarg, v, 2, 2, 0, 100, "--percentiles");
+			o->plo = v[0];
+			o->phi = v[1];
 			if (o->plo >= o->phi)
 				die(EX_USAGE, "--percentiles: LO must be below HI");
 			o->set |= SET_PCT;

@@ -85,7 +85,6 @@ parse_args(int argc, char **argv, struct opts *o)
 		CLI_COMMON_OPTIONS
 	};
 	int c;
-	char buf[128], *a, *b;
 
 	memset(o, 0, sizeof *o);
 	o->ratio[0] = 70;
@@ -97,13 +96,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_RATIOS:
-			if (strlen(optarg) >= sizeof buf || !(a = strchr(strcpy(buf, optarg), ',')) ||
-			    !(b = strchr(a + 1, ',')))
-				die(EX_USAGE, "--ratios: expected TRAIN,VAL,TEST");
-			*a = *b = '\0';
-			o->ratio[0] = estrtod(buf, 0, 1e6, "--ratios");
-			o->ratio[1] = estrtod(a + 1, 0, 1e6, "--ratios");
-			o->ratio[2] = estrtod(b + 1, 0, 1e6, "--ratios");
+			eparse_numbers(optarg, o->ratio, 3, 3, 0, 1e6, "--ratios");
 			if (o->ratio[0] + o->ratio[1] + o->ratio[2] <= 0)
 				die(EX_USAGE, "--ratios: all zero");
 			break;

@@ -89,22 +89,8 @@ struct sink {
 static void
 parse_prev(const char *s, double p[3])
 {
-	char buf[128];
-	char *a, *b;
-	double sum;
-
-	if (strlen(s) >= sizeof buf)
-		die(EX_USAGE, "--prevalence: expected three numbers, H,P,O");
-	strcpy(buf, s);
-	a = strchr(buf, ',');
-	b = a ? strchr(a + 1, ',') : NULL;
-	if (!a || !b)
-		die(EX_USAGE, "--prevalence: expected three numbers, H,P,O");
-	*a = *b = '\0';
-	p[0] = estrtod(buf, 0, 1e9, "--prevalence");
-	p[1] = estrtod(a + 1, 0, 1e9, "--prevalence");
-	p[2] = estrtod(b + 1, 0, 1e9, "--prevalence");
-	sum = p[0] + p[1] + p[2];
+	eparse_numbers(s, p, 3, 3, 0, 1e9, "--prevalence");
+	double sum = p[0] + p[1] + p[2];
 	if (sum <= 0)
 		die(EX_USAGE, "--prevalence: the numbers must not all be 0");
 	for (int i = 0; i < 3; i++)
