@@ -9,7 +9,7 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 XCFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
-PKGS = libpng libjpeg libarchive msgpack
+PKGS = libpng libjpeg libarchive msgpack openblas
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lcsv -lm
@@ -29,7 +29,7 @@ GPU_OBJS = build/common/nogpu.o
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes
+COMMON = util record input image imgops table rng strmap classes nn
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-gpuinfo
 GPU_PROGS = osteo-gpuinfo

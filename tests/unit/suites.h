@@ -8,5 +8,6 @@ Suite *record_suite(void);
 Suite *image_suite(void);
 Suite *misc_suite(void);
 Suite *imgops_suite(void);
+Suite *nn_suite(void);
 
 #endif
