@@ -29,7 +29,7 @@ GPU_OBJS = build/common/nogpu.o
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn
+COMMON = util record input image imgops table rng strmap classes nn net
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-gpuinfo
 GPU_PROGS = osteo-gpuinfo

@@ -324,3 +324,84 @@ nn_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
+/* ---- the whole network: every parameter's gradient against finite
+ * differences of the loss, with fusion and class weights */
+
+#include "../../common/net.h"
+
+START_TEST(test_net_gradients)
+{
+	const char *err;
+	struct net *n = net_new("conv:3,pool,conv:2:3:2,dense:5", 1, 8, 6, 2, 3, &err);
+	int32_t labels[4] = { 0, 2, 1, 2 };
+	float w[3] = { 1, 2, 0.5f };
+	struct rng dr;
+
+	ck_assert_msg(n != NULL, "%s", err ? err : "");
+	net_init(n, 7);
+	rng_seed(&g, 2, "net");
+	float *x = randv(4 * 48, 1), *clin = randv(4 * 2, 1);
+	/* move BN's beta off zero so ReLUs are not all at their kink */
+	for (size_t i = 0; i < n->nparams; i++)
+		n->params[i] += 0.05f * (float)rng_normal(&g);
+	net_forward(n, x, clin, 4, 1, &dr);
+	net_loss(n, labels, w, 4);
+	net_zero_grads(n);
+	net_backward(n, x, labels, w, 4);
+	double num2 = 0, diff2 = 0;
+	for (size_t i = 0; i < n->nparams; i++) {
+		float keep = n->params[i];
+		n->params[i] = keep + 1e-2f;
+		net_forward(n, x, clin, 4, 1, &dr);
+		double lp = net_loss(n, labels, w, 4);
+		n->params[i] = keep - 1e-2f;
+		net_forward(n, x, clin, 4, 1, &dr);
+		double lm = net_loss(n, labels, w, 4);
+		n->params[i] = keep;
+		double num = (lp - lm) / 2e-2;
+		num2 += num * num;
+		diff2 += (num - n->grads[i]) * (num - n->grads[i]);
+	}
+	ck_assert_msg(sqrt(diff2 / num2) < 5e-3, "network gradient error %g over %zu parameters",
+	              sqrt(diff2 / num2), n->nparams);
+	free(x);
+	free(clin);
+	net_free(n);
+}
+END_TEST
+
+START_TEST(test_net_specs)
+{
+	const char *err;
+	struct net *n = net_new(DEFAULT_ARCH, 1, 128, 128, 4, 3, &err);
+
+	ck_assert_msg(n != NULL, "%s", err ? err : "");
+	/* 4 conv blocks, 4 pools, dense, dropout, classifier */
+	ck_assert_int_eq(n->nlayers, 11);
+	ck_assert_int_eq(n->l[n->fuse_at].ic, 128 * 8 * 8 + 4);
+	ck_assert_uint_eq(n->nparams, (16 * 9 + 32) + (32 * 16 * 9 + 64) + (64 * 32 * 9 + 128) +
+	                  (128 * 64 * 9 + 256) + (128 * (8196) + 128) + (3 * 128 + 3));
+	net_free(n);
+	ck_assert_ptr_null(net_new("conv:16,dense:4,pool", 1, 32, 32, 0, 3, &err));
+	ck_assert_ptr_nonnull(strstr(err, "after a dense"));
+	ck_assert_ptr_null(net_new("conv", 1, 32, 32, 0, 3, &err));
+	ck_assert_ptr_null(net_new("pool,pool,pool", 1, 4, 4, 0, 3, &err));
+	ck_assert_ptr_nonnull(strstr(err, "too small"));
+	ck_assert_ptr_null(net_new("dropout:1.5", 1, 4, 4, 0, 3, &err));
+	ck_assert_ptr_null(net_new("conv:8:3:1:9", 1, 4, 4, 0, 3, &err));
+	ck_assert_ptr_null(net_new("banana", 1, 4, 4, 0, 3, &err));
+}
+END_TEST
+
+Suite *
+net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("network");
+
+	tcase_add_test(tc, test_net_gradients);
+	tcase_add_test(tc, test_net_specs);
+	suite_add_tcase(s, tc);
+	return s;
+}

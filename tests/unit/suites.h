@@ -9,5 +9,6 @@ Suite *image_suite(void);
 Suite *misc_suite(void);
 Suite *imgops_suite(void);
 Suite *nn_suite(void);
+Suite *net_suite(void);
 
 #endif

@@ -1,0 +1,486 @@
+/*
+ * net.c - the network of net.h: the spec, one allocation of parameters,
+ * whole-network forward and backward.
+ */
+#include "net.h"
+#include "nn.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+
+/* ---------------------------------------------------------------- */
+/* the spec */
+
+static int
+parse_int(const char *s, size_t len, int lo, int hi, int *v)
+{
+	char buf[32], *end;
+	long x;
+
+	if (len == 0 || len >= sizeof buf)
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	x = strtol(buf, &end, 10);
+	if (*end || x < lo || x > hi)
+		return 0;
+	*v = (int)x;
+	return 1;
+}
+
+static const char *
+parse_layer(const char *tok, size_t len, struct layer *l)
+{
+	const char *colon = memchr(tok, ':', len);
+	size_t name = colon ? (size_t)(colon - tok) : len;
+	const char *arg = colon ? colon + 1 : NULL;
+	size_t alen = colon ? len - name - 1 : 0;
+
+	memset(l, 0, sizeof *l);
+	if (name == 4 && !memcmp(tok, "conv", 4)) {
+		/* conv:N[:K[:S]] */
+		const char *c2 = arg ? memchr(arg, ':', alen) : NULL;
+		const char *c3 = c2 ? memchr(c2 + 1, ':', alen - (size_t)(c2 + 1 - arg)) : NULL;
+		l->type = L_CONV;
+		l->k = 3;
+		l->stride = 1;
+		if (!arg || !parse_int(arg, c2 ? (size_t)(c2 - arg) : alen, 1, 4096, &l->n))
+			return "conv needs a number of filters, conv:N[:K[:S]]";
+		if (c2 && !parse_int(c2 + 1, c3 ? (size_t)(c3 - c2 - 1) : alen - (size_t)(c2 + 1 - arg), 1, 15, &l->k))
+			return "conv kernel size must be 1 to 15";
+		if (c3 && !parse_int(c3 + 1, alen - (size_t)(c3 + 1 - arg), 1, 8, &l->stride))
+			return "conv stride must be 1 to 8";
+		l->pad = l->k / 2;
+	} else if (name == 4 && !memcmp(tok, "pool", 4) && !arg) {
+		l->type = L_POOL;
+	} else if (name == 5 && !memcmp(tok, "dense", 5)) {
+		l->type = L_DENSE;
+		if (!arg || !parse_int(arg, alen, 1, 1 << 16, &l->n))
+			return "dense needs a number of units, dense:N";
+	} else if (name == 7 && !memcmp(tok, "dropout", 7)) {
+		char buf[32], *end;
+		l->type = L_DROPOUT;
+		if (!arg || alen >= sizeof buf)
+			return "dropout needs a probability, dropout:P";
+		memcpy(buf, arg, alen);
+		buf[alen] = '\0';
+		l->p = strtof(buf, &end);
+		if (*end || !(l->p >= 0 && l->p < 1))
+			return "dropout probability must be in [0, 1)";
+	} else
+		return "unknown layer (conv:N, pool, dense:N, dropout:P)";
+	return NULL;
+}
+
+struct net *
+net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const char **err)
+{
+	static char msg[256];
+	struct net *n = ecalloc(1, sizeof *n);
+	const char *p = spec;
+	int dense_seen = 0;
+	size_t np = 0, ns = 0;
+
+	n->c = c;
+	n->h = h;
+	n->w = w;
+	n->nclin = nclin;
+	n->nclasses = nclasses;
+	n->fuse_at = -1;
+	int ic = c, ih = h, iw = w;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		struct layer *l;
+		const char *e;
+		if (n->nlayers == NET_MAXLAYERS - 1) {
+			*err = "too many layers";
+			goto fail;
+		}
+		l = &n->l[n->nlayers];
+		if ((e = parse_layer(p, len, l))) {
+			snprintf(msg, sizeof msg, "layer %d '%.*s': %s", n->nlayers + 1, (int)len, p, e);
+			*err = msg;
+			goto fail;
+		}
+		if (l->type == L_DENSE && !dense_seen) {
+			n->fuse_at = n->nlayers;
+			dense_seen = 1;
+			ic = ic * ih * iw + nclin;
+			ih = iw = 1;
+		}
+		if (dense_seen && (l->type == L_CONV || l->type == L_POOL)) {
+			snprintf(msg, sizeof msg, "layer %d: %s after a dense layer", n->nlayers + 1,
+			         l->type == L_CONV ? "conv" : "pool");
+			*err = msg;
+			goto fail;
+		}
+		l->ic = ic;
+		l->ih = ih;
+		l->iw = iw;
+		switch (l->type) {
+		case L_CONV:
+			l->oc = l->n;
+			l->oh = conv_out(ih, l->k, l->stride, l->pad);
+			l->ow = conv_out(iw, l->k, l->stride, l->pad);
+			break;
+		case L_POOL:
+			l->oc = ic;
+			l->oh = ih / 2;
+			l->ow = iw / 2;
+			break;
+		case L_DENSE:
+			l->oc = l->n;
+			l->oh = l->ow = 1;
+			break;
+		default:
+			l->oc = ic;
+			l->oh = ih;
+			l->ow = iw;
+		}
+		if (l->oh < 1 || l->ow < 1) {
+			snprintf(msg, sizeof msg, "layer %d '%.*s': the image (%dx%d there) is too small for it",
+			         n->nlayers + 1, (int)len, p, iw, ih);
+			*err = msg;
+			goto fail;
+		}
+		l->pstart = np;
+		if (l->type == L_CONV) {
+			l->w = np;
+			np += (size_t)l->oc * ic * l->k * l->k;
+			l->gamma = np;
+			np += l->oc;
+			l->beta = np;
+			np += l->oc;
+			l->rmean = ns;
+			ns += l->oc;
+			l->rvar = ns;
+			ns += l->oc;
+		} else if (l->type == L_DENSE) {
+			l->w = np;
+			np += (size_t)l->oc * ic;
+			l->b = np;
+			np += l->oc;
+		}
+		l->pcount = np - l->pstart;
+		ic = l->oc;
+		ih = l->oh;
+		iw = l->ow;
+		n->nlayers++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	/* the classifier */
+	struct layer *l = &n->l[n->nlayers];
+	memset(l, 0, sizeof *l);
+	l->type = L_CLASSIFIER;
+	if (n->fuse_at < 0) {
+		n->fuse_at = n->nlayers;
+		ic = ic * ih * iw + nclin;
+	}
+	l->ic = ic;
+	l->ih = l->iw = 1;
+	l->oc = nclasses;
+	l->oh = l->ow = 1;
+	l->pstart = np;
+	l->w = np;
+	np += (size_t)nclasses * ic;
+	l->b = np;
+	np += nclasses;
+	l->pcount = np - l->pstart;
+	n->nlayers++;
+	n->nparams = np;
+	n->nstats = ns;
+	n->params = ecalloc(np, sizeof(float));
+	n->grads = ecalloc(np, sizeof(float));
+	n->m = ecalloc(np, sizeof(float));
+	n->v = ecalloc(np, sizeof(float));
+	n->stats = ecalloc(ns ? ns : 1, sizeof(float));
+	/* batch statistics of the last training forward, laid out like stats */
+	n->mean = ecalloc(ns ? ns : 1, sizeof(float));
+	n->rstd = ecalloc(ns ? ns : 1, sizeof(float));
+	*err = NULL;
+	return n;
+fail:
+	free(n);
+	return NULL;
+}
+
+static void
+free_acts(struct net *n)
+{
+	if (!n->z)
+		return;
+	for (int i = 0; i < n->nlayers; i++) {
+		free(n->z[i]);
+		free(n->a[i]);
+		free(n->idx[i]);
+		free(n->mask[i]);
+	}
+	free(n->z);
+	free(n->a);
+	free(n->idx);
+	free(n->mask);
+	free(n->col);
+	free(n->fused);
+	free(n->probs);
+	free(n->d1);
+	free(n->d2);
+	n->z = NULL;
+}
+
+void
+net_free(struct net *n)
+{
+	if (!n)
+		return;
+	free_acts(n);
+	free(n->params);
+	free(n->grads);
+	free(n->m);
+	free(n->v);
+	free(n->stats);
+	free(n->mean);
+	free(n->rstd);
+	free(n);
+}
+
+void
+net_init(struct net *n, uint64_t seed)
+{
+	struct rng g;
+
+	rng_seed(&g, seed, "he-init");
+	memset(n->params, 0, n->nparams * sizeof(float));
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		if (l->type == L_CONV) {
+			size_t fan = (size_t)l->ic * l->k * l->k, cnt = fan * l->oc;
+			float sd = sqrtf(2.0f / (float)fan);
+			for (size_t j = 0; j < cnt; j++)
+				n->params[l->w + j] = sd * (float)rng_normal(&g);
+			for (int j = 0; j < l->oc; j++) {
+				n->params[l->gamma + j] = 1;
+				n->stats[l->rvar + j] = 1;
+			}
+		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
+			size_t cnt = (size_t)l->ic * l->oc;
+			float sd = sqrtf(2.0f / (float)l->ic);
+			for (size_t j = 0; j < cnt; j++)
+				n->params[l->w + j] = sd * (float)rng_normal(&g);
+		}
+	}
+}
+
+static size_t
+out_elems(const struct layer *l)
+{
+	return (size_t)l->oc * l->oh * l->ow;
+}
+
+void
+net_reserve(struct net *n, int b)
+{
+	size_t maxact = (size_t)n->c * n->h * n->w, col = 0;
+
+	if (n->z && b <= n->maxb)
+		return;
+	free_acts(n);
+	n->maxb = b;
+	n->z = ecalloc(n->nlayers, sizeof *n->z);
+	n->a = ecalloc(n->nlayers, sizeof *n->a);
+	n->idx = ecalloc(n->nlayers, sizeof *n->idx);
+	n->mask = ecalloc(n->nlayers, sizeof *n->mask);
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		size_t e = out_elems(l), in = (size_t)l->ic * l->ih * l->iw;
+		maxact = e > maxact ? e : maxact;
+		maxact = in > maxact ? in : maxact;
+		if (l->type == L_CONV || l->type == L_DENSE || l->type == L_CLASSIFIER)
+			n->z[i] = emalloc((size_t)b * e * sizeof(float));
+		if (l->type != L_CLASSIFIER)
+			n->a[i] = emalloc((size_t)b * e * sizeof(float));
+		if (l->type == L_POOL)
+			n->idx[i] = emalloc((size_t)b * e * sizeof(int32_t));
+		if (l->type == L_DROPOUT)
+			n->mask[i] = emalloc((size_t)b * e * sizeof(float));
+		if (l->type == L_CONV) {
+			size_t c = conv_col_size(l->ic, l->k, l->oh, l->ow);
+			col = c > col ? c : col;
+		}
+	}
+	n->maxact = maxact;
+	n->col = emalloc((col ? col : 1) * sizeof(float));
+	n->fused = emalloc((size_t)b * n->l[n->fuse_at].ic * sizeof(float));
+	n->probs = emalloc((size_t)b * n->nclasses * sizeof(float));
+	/* three gradient buffers in one: the current, the previous, a scratch */
+	n->d1 = emalloc((size_t)b * maxact * sizeof(float));
+	n->d2 = emalloc(2 * (size_t)b * maxact * sizeof(float));
+}
+
+/* the input of layer i for this batch */
+static const float *
+layer_input(const struct net *n, int i, const float *x)
+{
+	if (i == n->fuse_at)
+		return n->fused;
+	return i == 0 ? x : n->a[i - 1];
+}
+
+void
+net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g)
+{
+	net_reserve(n, b);
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		size_t e = (size_t)b * out_elems(l);
+		if (i == n->fuse_at) {
+			/* the fusion layer: flattened image features, then clinical */
+			size_t f = (size_t)l->ic - n->nclin;
+			const float *img = i == 0 ? x : n->a[i - 1];
+			for (int j = 0; j < b; j++) {
+				memcpy(n->fused + (size_t)j * l->ic, img + (size_t)j * f, f * sizeof(float));
+				if (n->nclin)
+					memcpy(n->fused + (size_t)j * l->ic + f, clin + (size_t)j * n->nclin,
+					       (size_t)n->nclin * sizeof(float));
+			}
+		}
+		const float *in = layer_input(n, i, x);
+		switch (l->type) {
+		case L_CONV:
+			conv_forward(n->z[i], in, n->params + l->w, NULL, n->col, b, l->ic, l->ih, l->iw, l->oc,
+			             l->k, l->stride, l->pad);
+			if (train)
+				batchnorm_forward_train(n->a[i], n->mean + l->rmean, n->rstd + l->rmean, n->z[i],
+				                        n->params + l->gamma, n->params + l->beta,
+				                        n->stats + l->rmean, n->stats + l->rvar, BN_MOMENTUM,
+				                        BN_EPS, b, l->oc, l->oh * l->ow);
+			else
+				batchnorm_forward_infer(n->a[i], n->z[i], n->params + l->gamma, n->params + l->beta,
+				                        n->stats + l->rmean, n->stats + l->rvar, BN_EPS, b, l->oc,
+				                        l->oh * l->ow);
+			relu_forward(n->a[i], n->a[i], e);
+			break;
+		case L_POOL:
+			maxpool_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw);
+			break;
+		case L_DENSE:
+			dense_forward(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc);
+			relu_forward(n->a[i], n->z[i], e);
+			break;
+		case L_DROPOUT:
+			if (train && l->p > 0)
+				dropout_forward(n->a[i], n->mask[i], in, e, l->p, g);
+			else
+				memcpy(n->a[i], in, e * sizeof(float));
+			break;
+		case L_CLASSIFIER:
+			dense_forward(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc);
+			break;
+		}
+	}
+}
+
+float
+net_loss(struct net *n, const int32_t *labels, const float *weights, int b)
+{
+	return softmax_xent_forward(n->probs, n->z[n->nlayers - 1], labels, weights, b, n->nclasses);
+}
+
+void
+net_zero_grads(struct net *n)
+{
+	memset(n->grads, 0, n->nparams * sizeof(float));
+}
+
+void
+net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b)
+{
+	float *dcur = n->d1, *dprev = n->d2, *scratch = n->d2 + (size_t)n->maxb * n->maxact;
+
+	softmax_xent_backward(dcur, n->probs, labels, weights, b, n->nclasses);
+	for (int i = n->nlayers - 1; i >= 0; i--) {
+		struct layer *l = &n->l[i];
+		const float *in = layer_input(n, i, x);
+		size_t e = (size_t)b * out_elems(l);
+		/* the first layer's input gradient is never used */
+		float *dinp = i == 0 ? NULL : dprev;
+		switch (l->type) {
+		case L_CLASSIFIER:
+			dense_backward(dinp, n->grads + l->w, n->grads + l->b, dcur, in, n->params + l->w, b,
+			               l->ic, l->oc);
+			break;
+		case L_DENSE:
+			relu_backward(scratch, dcur, n->a[i], e);
+			dense_backward(dinp, n->grads + l->w, n->grads + l->b, scratch, in, n->params + l->w, b,
+			               l->ic, l->oc);
+			break;
+		case L_DROPOUT:
+			if (l->p > 0)
+				dropout_backward(dprev, dcur, n->mask[i], e);
+			else
+				memcpy(dprev, dcur, e * sizeof(float));
+			break;
+		case L_POOL:
+			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
+			break;
+		case L_CONV:
+			relu_backward(scratch, dcur, n->a[i], e);
+			batchnorm_backward(dcur, n->grads + l->gamma, n->grads + l->beta, scratch, n->z[i],
+			                   n->mean + l->rmean, n->rstd + l->rmean, n->params + l->gamma, b,
+			                   l->oc, l->oh * l->ow);
+			conv_backward(dinp, n->grads + l->w, NULL, dcur, in, n->params + l->w, n->col, b, l->ic,
+			              l->ih, l->iw, l->oc, l->k, l->stride, l->pad);
+			break;
+		}
+		if (i == 0)
+			break;
+		if (i == n->fuse_at) {
+			/* keep the image features' part of the fused gradient */
+			size_t f = (size_t)l->ic - n->nclin;
+			for (int j = 0; j < b; j++)
+				memmove(dprev + (size_t)j * f, dprev + (size_t)j * l->ic, f * sizeof(float));
+		}
+		float *t = dcur;
+		dcur = dprev;
+		dprev = t;
+	}
+}
+
+void
+net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t)
+{
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		if (l->frozen || !l->pcount)
+			continue;
+		adam_update(n->params + l->pstart, n->grads + l->pstart, n->m + l->pstart, n->v + l->pstart,
+		            l->pcount, lr, beta1, beta2, eps, wd, t);
+	}
+}
+
+void
+net_describe(const struct net *n, void (*line)(const char *))
+{
+	static const char *const names[] = { "conv", "pool", "dense", "dropout", "classifier" };
+	char buf[256];
+
+	for (int i = 0; i < n->nlayers; i++) {
+		const struct layer *l = &n->l[i];
+		int k = snprintf(buf, sizeof buf, "%2d %-10s", i + 1, names[l->type]);
+		if (l->type == L_CONV)
+			k += snprintf(buf + k, sizeof buf - k, " %dx%d/%d +bn +relu", l->k, l->k, l->stride);
+		if (l->type == L_DROPOUT)
+			k += snprintf(buf + k, sizeof buf - k, " p=%.2f", l->p);
+		if (i == n->fuse_at)
+			k += snprintf(buf + k, sizeof buf - k, " fusing %d clinical", n->nclin);
+		snprintf(buf + k, sizeof buf - k, " -> %dx%dx%d, %zu parameters", l->oc, l->oh, l->ow, l->pcount);
+		line(buf);
+	}
+}

@@ -1,0 +1,86 @@
+/*
+ * net.h - the OsteoNet network assembled from nn.h's layers: an
+ * architecture spec, all parameters in one allocation (gradients and Adam
+ * moments likewise, so a checkpoint is one write and the optimiser one
+ * loop), and whole-network forward and backward passes for a batch.
+ *
+ * The spec is what a person types:
+ *   conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5
+ * conv:N[:K[:S]] is a KxK convolution (default 3, stride S default 1, same
+ * padding) + batch norm + ReLU; pool is 2x2 max pooling; dense:N is a
+ * fully connected layer + ReLU; dropout:P drops with probability P in
+ * training.  Before the first dense layer the image features are
+ * flattened and the record's clinical vector (K values) is appended: the
+ * fusion layer.  The classifier (dense to the number of classes, softmax)
+ * is added at the end.
+ */
+#ifndef OSTEO_NET_H
+#define OSTEO_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rng.h"
+
+#define DEFAULT_ARCH "conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5"
+#define NET_MAXLAYERS 64
+
+enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER };
+
+struct layer {
+	enum ltype type;
+	int n;                   /* conv filters, dense units */
+	int k, stride, pad;
+	float p;                 /* dropout */
+	int ic, ih, iw;          /* input shape (dense: ic features, ih = iw = 1) */
+	int oc, oh, ow;          /* output shape */
+	size_t w, b, gamma, beta;  /* offsets into params */
+	size_t rmean, rvar;      /* offsets into the running statistics */
+	size_t pstart, pcount;   /* this layer's slice of params */
+	int frozen;
+};
+
+struct net {
+	int nlayers;
+	struct layer l[NET_MAXLAYERS];
+	int c, h, w;             /* input image */
+	int nclin;               /* clinical features fused */
+	int nclasses;
+	int fuse_at;             /* index of the first dense layer (or the classifier) */
+	size_t nparams, nstats;
+	float *params, *grads, *m, *v;
+	float *stats;            /* batch norm running means and variances */
+	/* activations for up to maxb images, allocated once */
+	int maxb;
+	float **z, **a;          /* per layer: pre-activation, output */
+	float *mean, *rstd;      /* per conv layer, slices by offset */
+	int32_t **idx;           /* pool argmax */
+	float **mask;            /* dropout masks */
+	float *col;              /* im2col scratch */
+	float *fused;            /* (B, features + nclin) */
+	float *probs;            /* (B, nclasses) */
+	float *d1, *d2;          /* gradient buffers, the largest activation */
+	size_t maxact;
+};
+
+/* parse spec and size every layer for input c x h x w with nclin clinical
+ * features and nclasses classes; NULL and *err set on a bad spec */
+struct net *net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const char **err);
+void net_free(struct net *n);
+/* He initialisation from seed */
+void net_init(struct net *n, uint64_t seed);
+/* size the activation buffers for batches of up to b */
+void net_reserve(struct net *n, int b);
+/* forward for b images x (b,c,h,w) and clinical (b,nclin); probabilities
+ * in n->probs.  train: batch statistics and dropout (from g) */
+void net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g);
+/* after net_forward(train): loss, and gradients *added* to n->grads */
+float net_loss(struct net *n, const int32_t *labels, const float *weights, int b);
+void net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b);
+void net_zero_grads(struct net *n);
+/* an Adam step over the parameters of unfrozen layers */
+void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);
+/* a one-line summary of each layer, for people */
+void net_describe(const struct net *n, void (*line)(const char *));
+
+#endif
