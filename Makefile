@@ -29,10 +29,10 @@ GPU_OBJS = build/common/nogpu.o
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn net
+COMMON = util record input image imgops table rng strmap classes nn net model
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-gpuinfo
-GPU_PROGS = osteo-gpuinfo
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-gpuinfo
+GPU_PROGS = osteo-gpuinfo osteo-train
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)

@@ -1,0 +1,213 @@
+/*
+ * model.c - models and checkpoints as one-record files.
+ */
+#include "model.h"
+#include "input.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+put(struct record *r, const char *name, const float *v, int ndim, const uint32_t *shape)
+{
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, name, DT_F32, ndim, shape, &err);
+
+	if (!t)
+		die(EX_SOFTWARE, "model tensor %s: %s", name, err);
+	memcpy(t->data, v, t->nbytes);
+}
+
+static void
+put1(struct record *r, const char *name, const float *v, size_t n)
+{
+	uint32_t s[1] = { (uint32_t)n };
+
+	put(r, name, v, 1, s);
+}
+
+static char *
+joined(const struct classes *c)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < c->n; i++)
+		len += strlen(c->names[i]) + 1;
+	s = emalloc(len);
+	s[0] = '\0';
+	for (int i = 0; i < c->n; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, c->names[i]);
+	}
+	return s;
+}
+
+void
+model_to_record(const struct model *m, struct record *r, int checkpoint)
+{
+	const struct net *n = m->net;
+	char name[64], shape[64];
+	char *cls = joined(&m->classes);
+
+	rec_set_id(r, checkpoint ? "checkpoint" : "model");
+	rec_meta_str(r, "kind", MODEL_FORMAT);
+	rec_meta_int(r, "version", MODEL_VERSION);
+	rec_meta_str(r, "arch", m->arch);
+	rec_meta_str(r, "classes", cls);
+	snprintf(shape, sizeof shape, "%dx%dx%d", n->c, n->h, n->w);
+	rec_meta_str(r, "input", shape);
+	rec_meta_int(r, "clinical_count", n->nclin);
+	rec_meta_str(r, "clinical_features", m->features ? m->features : "");
+	rec_meta_str(r, "clinical_encoding", m->encoding ? m->encoding : "");
+	rec_meta_str(r, "norm.size", m->norm_size ? m->norm_size : "");
+	rec_meta_str(r, "norm.method", m->norm_method ? m->norm_method : "");
+	rec_meta_str(r, "norm.stats", m->norm_stats ? m->norm_stats : "");
+	rec_meta_bool(r, "norm.gray", m->norm_gray);
+	rec_meta_int(r, "parameters", (long long)n->nparams);
+	rec_meta_int(r, "best_epoch", m->best_epoch);
+	free(cls);
+	for (int i = 0; i < n->nlayers; i++) {
+		const struct layer *l = &n->l[i];
+		if (l->type == L_CONV) {
+			uint32_t s[4] = { (uint32_t)l->oc, (uint32_t)l->ic, (uint32_t)l->k, (uint32_t)l->k };
+			snprintf(name, sizeof name, "L%d.w", i + 1);
+			put(r, name, n->params + l->w, 4, s);
+			snprintf(name, sizeof name, "L%d.gamma", i + 1);
+			put1(r, name, n->params + l->gamma, l->oc);
+			snprintf(name, sizeof name, "L%d.beta", i + 1);
+			put1(r, name, n->params + l->beta, l->oc);
+			snprintf(name, sizeof name, "L%d.mean", i + 1);
+			put1(r, name, n->stats + l->rmean, l->oc);
+			snprintf(name, sizeof name, "L%d.var", i + 1);
+			put1(r, name, n->stats + l->rvar, l->oc);
+		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
+			uint32_t s[2] = { (uint32_t)l->oc, (uint32_t)l->ic };
+			snprintf(name, sizeof name, "L%d.w", i + 1);
+			put(r, name, n->params + l->w, 2, s);
+			snprintf(name, sizeof name, "L%d.b", i + 1);
+			put1(r, name, n->params + l->b, l->oc);
+		}
+	}
+	if (m->nhist) {
+		uint32_t s[2] = { (uint32_t)m->nhist, 6 };
+		put(r, "history", m->hist, 2, s);
+	}
+	if (checkpoint) {
+		put1(r, "opt.m", n->m, n->nparams);
+		put1(r, "opt.v", n->v, n->nparams);
+	}
+}
+
+void
+model_save(const char *path, const struct model *m, const struct record *extra, int checkpoint)
+{
+	struct record r;
+
+	rec_init(&r);
+	if (extra)
+		rec_copy(&r, extra);
+	model_to_record(m, &r, checkpoint);
+	params_save(path, &r);
+	rec_free(&r);
+}
+
+static const char *
+mstr(const struct record *r, const char *key)
+{
+	const struct metaval *v = rec_meta(r, key);
+
+	return v && v->type == MV_STR ? v->s : NULL;
+}
+
+static int
+take(const struct record *r, const char *name, float *dst, size_t n)
+{
+	const struct tensor *t = rec_tensor(r, name);
+
+	if (!t || t->dtype != DT_F32 || tensor_elems(t) != n)
+		return -1;
+	memcpy(dst, t->data, n * sizeof(float));
+	return 0;
+}
+
+int
+model_load(const char *path, struct model *m, struct record *r, const char **err)
+{
+	static char msg[512];
+	const struct metaval *v;
+	const char *arch, *cls, *input;
+	int c, h, w, nclin;
+	char name[64];
+
+	params_load(path, MODEL_FORMAT, r);
+	memset(m, 0, sizeof *m);
+	v = rec_meta(r, "version");
+	if (!v || v->type != MV_INT || v->i != MODEL_VERSION) {
+		*err = "unsupported model version";
+		return -1;
+	}
+	arch = mstr(r, "arch");
+	cls = mstr(r, "classes");
+	input = mstr(r, "input");
+	v = rec_meta(r, "clinical_count");
+	if (!arch || !cls || !input || !v || v->type != MV_INT || sscanf(input, "%dx%dx%d", &c, &h, &w) != 3) {
+		*err = "missing arch, classes, input or clinical_count";
+		return -1;
+	}
+	nclin = (int)v->i;
+	classes_parse(&m->classes, cls, path);
+	m->arch = estrdup(arch);
+	m->net = net_new(arch, c, h, w, nclin, m->classes.n, err);
+	if (!m->net)
+		return -1;
+	struct net *n = m->net;
+	for (int i = 0; i < n->nlayers; i++) {
+		const struct layer *l = &n->l[i];
+		int bad = 0;
+		if (l->type == L_CONV) {
+			snprintf(name, sizeof name, "L%d.w", i + 1);
+			bad |= take(r, name, n->params + l->w, (size_t)l->oc * l->ic * l->k * l->k);
+			snprintf(name, sizeof name, "L%d.gamma", i + 1);
+			bad |= take(r, name, n->params + l->gamma, l->oc);
+			snprintf(name, sizeof name, "L%d.beta", i + 1);
+			bad |= take(r, name, n->params + l->beta, l->oc);
+			snprintf(name, sizeof name, "L%d.mean", i + 1);
+			bad |= take(r, name, n->stats + l->rmean, l->oc);
+			snprintf(name, sizeof name, "L%d.var", i + 1);
+			bad |= take(r, name, n->stats + l->rvar, l->oc);
+		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
+			snprintf(name, sizeof name, "L%d.w", i + 1);
+			bad |= take(r, name, n->params + l->w, (size_t)l->oc * l->ic);
+			snprintf(name, sizeof name, "L%d.b", i + 1);
+			bad |= take(r, name, n->params + l->b, l->oc);
+		}
+		if (bad) {
+			snprintf(msg, sizeof msg, "layer %d's weights are missing or of the wrong shape", i + 1);
+			*err = msg;
+			return -1;
+		}
+	}
+	take(r, "opt.m", n->m, n->nparams);
+	take(r, "opt.v", n->v, n->nparams);
+	const struct tensor *hist = rec_tensor(r, "history");
+	if (hist && hist->dtype == DT_F32 && hist->ndim == 2 && hist->shape[1] == 6) {
+		m->nhist = (int)hist->shape[0];
+		m->hist = emalloc(hist->nbytes ? hist->nbytes : 1);
+		memcpy(m->hist, hist->data, hist->nbytes);
+	}
+	m->features = estrdup(mstr(r, "clinical_features") ? mstr(r, "clinical_features") : "");
+	m->encoding = estrdup(mstr(r, "clinical_encoding") ? mstr(r, "clinical_encoding") : "");
+	m->norm_size = estrdup(mstr(r, "norm.size") ? mstr(r, "norm.size") : "");
+	m->norm_method = estrdup(mstr(r, "norm.method") ? mstr(r, "norm.method") : "");
+	m->norm_stats = estrdup(mstr(r, "norm.stats") ? mstr(r, "norm.stats") : "");
+	v = rec_meta(r, "norm.gray");
+	m->norm_gray = v && v->type == MV_BOOL && v->i;
+	v = rec_meta(r, "best_epoch");
+	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
+	*err = NULL;
+	return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * model.h - model and checkpoint files: one record (osteo-record(5)) whose
+ * meta describes the model and whose tensors are the weights, layer by
+ * layer ("L3.w", "L3.gamma", "L3.mean", ...), so osteo-dump shows it.  A
+ * checkpoint adds the optimiser's moments and the training state.
+ */
+#ifndef OSTEO_MODEL_H
+#define OSTEO_MODEL_H
+
+#include "classes.h"
+#include "net.h"
+#include "record.h"
+
+#define MODEL_FORMAT "osteonet-model"
+#define MODEL_VERSION 1
+
+struct model {
+	struct net *net;
+	char *arch;
+	struct classes classes;
+	char *features;          /* clinical feature names, comma-separated, or "" */
+	char *encoding;          /* osteo-fuse fingerprint, or "" */
+	char *norm_size, *norm_method, *norm_stats;   /* from the training records' meta */
+	int norm_gray;
+	/* training history: epochs x (epoch, train loss, train acc, val loss, val acc, lr) */
+	int nhist;
+	float *hist;
+	int best_epoch;
+};
+
+/* the record of a model (checkpoint: with optimiser state; extra meta the caller adds) */
+void model_to_record(const struct model *m, struct record *r, int checkpoint);
+/* 0, or -1 with *err set; dies with 66 when the file cannot be opened */
+int model_load(const char *path, struct model *m, struct record *r, const char **err);
+void model_save(const char *path, const struct model *m, const struct record *extra_meta, int checkpoint);
+
+#endif

@@ -1,0 +1,579 @@
+/*
+ * osteo-train - train the OsteoNet CNN, with its clinical fusion layer, on
+ * a record stream; write the model.
+ *
+ * The training set is decoded once into memory as f32.  Each epoch visits
+ * it in an order drawn from --seed and the epoch's number, and dropout in
+ * each batch draws from --seed, the epoch and the batch, so a run resumed
+ * from a checkpoint takes exactly the steps the uninterrupted run takes.
+ * Adam, reduce-on-plateau, early stopping on validation loss with the best
+ * epoch's weights kept.  Files are written atomically.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/classes.h"
+#include "../common/imgops.h"
+#include "../common/input.h"
+#include "../common/model.h"
+#include "../common/net.h"
+#include "../common/record.h"
+#include "../common/rng.h"
+#include "../common/util.h"
+#include "../gpu/gpu.h"
+
+static const char usage[] =
+	"osteo-train [-q] -o MODEL [--val FILE] [--arch SPEC] [--classes LIST] [--epochs N]\n"
+	"       [--batch N] [--lr X] [--beta1 X] [--beta2 X] [--adam-eps X] [--weight-decay X]\n"
+	"       [--patience N] [--plateau N] [--plateau-factor X] [--class-weights auto|LIST]\n"
+	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
+	"       [--freeze N] [--device auto|cpu|cuda[:N]] [--progress] [FILE|-]...";
+
+struct opts {
+	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
+	int epochs, batch, patience, plateau, freeze, progress;
+	double lr, beta1, beta2, eps, wd, factor;
+	unsigned long long seed;
+	char **inputs;
+	int ninputs;
+};
+
+struct data {
+	int n, c, h, w, k;
+	float *x, *clin;
+	int32_t *y;
+	char *norm_size, *norm_method, *norm_stats, *features, *encoding;
+	int norm_gray;
+};
+
+/* what a checkpoint must hold beyond the weights and moments */
+struct state {
+	int epoch;               /* epochs finished */
+	int step;                /* Adam steps taken */
+	double lr;
+	double best;             /* best validation (or training) loss */
+	int best_epoch, bad, plateau_bad;
+	float *best_params, *best_stats;
+};
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
+	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
+	       O_FREEZE, O_DEVICE, O_PROGRESS };
+	static const struct option longopts[] = {
+		{ "output", required_argument, 0, 'o' },
+		{ "val", required_argument, 0, O_VAL },
+		{ "arch", required_argument, 0, O_ARCH },
+		{ "classes", required_argument, 0, O_CLASSES },
+		{ "epochs", required_argument, 0, O_EPOCHS },
+		{ "batch", required_argument, 0, O_BATCH },
+		{ "lr", required_argument, 0, O_LR },
+		{ "beta1", required_argument, 0, O_B1 },
+		{ "beta2", required_argument, 0, O_B2 },
+		{ "adam-eps", required_argument, 0, O_EPS },
+		{ "weight-decay", required_argument, 0, O_WD },
+		{ "patience", required_argument, 0, O_PATIENCE },
+		{ "plateau", required_argument, 0, O_PLATEAU },
+		{ "plateau-factor", required_argument, 0, O_FACTOR },
+		{ "class-weights", required_argument, 0, O_WEIGHTS },
+		{ "seed", required_argument, 0, O_SEED },
+		{ "log", required_argument, 0, O_LOG },
+		{ "checkpoint", required_argument, 0, O_CKPT },
+		{ "resume", required_argument, 0, O_RESUME },
+		{ "init", required_argument, 0, O_INIT },
+		{ "freeze", required_argument, 0, O_FREEZE },
+		{ "device", required_argument, 0, O_DEVICE },
+		{ "progress", no_argument, 0, O_PROGRESS },
+		CLI_COMMON_OPTIONS
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->arch = DEFAULT_ARCH;
+	o->classes = DEFAULT_CLASSES;
+	o->epochs = 50;
+	o->batch = 32;
+	o->lr = 1e-3;
+	o->beta1 = 0.9;
+	o->beta2 = 0.999;
+	o->eps = 1e-8;
+	o->patience = 10;
+	o->plateau = 5;
+	o->factor = 0.5;
+	o->seed = 1;
+	o->device = "auto";
+	o->progress = isatty(2);
+	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->out = optarg; break;
+		case O_VAL: o->val = optarg; break;
+		case O_ARCH: o->arch = optarg; break;
+		case O_CLASSES: o->classes = optarg; break;
+		case O_EPOCHS: o->epochs = (int)estrtonum(optarg, 1, 100000, "--epochs"); break;
+		case O_BATCH: o->batch = (int)estrtonum(optarg, 1, 65536, "--batch"); break;
+		case O_LR: o->lr = estrtod(optarg, 1e-12, 10, "--lr"); break;
+		case O_B1: o->beta1 = estrtod(optarg, 0, 0.999999, "--beta1"); break;
+		case O_B2: o->beta2 = estrtod(optarg, 0, 0.999999999, "--beta2"); break;
+		case O_EPS: o->eps = estrtod(optarg, 1e-30, 1, "--adam-eps"); break;
+		case O_WD: o->wd = estrtod(optarg, 0, 1, "--weight-decay"); break;
+		case O_PATIENCE: o->patience = (int)estrtonum(optarg, 0, 100000, "--patience"); break;
+		case O_PLATEAU: o->plateau = (int)estrtonum(optarg, 0, 100000, "--plateau"); break;
+		case O_FACTOR: o->factor = estrtod(optarg, 1e-6, 1, "--plateau-factor"); break;
+		case O_WEIGHTS: o->weights = optarg; break;
+		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;
+		case O_LOG: o->log = optarg; break;
+		case O_CKPT: o->checkpoint = optarg; break;
+		case O_RESUME: o->resume = optarg; break;
+		case O_INIT: o->init = optarg; break;
+		case O_FREEZE: o->freeze = (int)estrtonum(optarg, 0, NET_MAXLAYERS, "--freeze"); break;
+		case O_DEVICE: o->device = optarg; break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'q': quiet = 1; o->progress = 0; break;
+		default: cli_common(c, usage);
+		}
+	}
+	if (!o->out)
+		usage_error(usage, "-o names the model file to write");
+	if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strncmp(o->device, "cuda", 4))
+		usage_error(usage, "--device: auto, cpu or cuda[:N]");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* ---------------------------------------------------------------- */
+/* data */
+
+static char *
+meta_dup(const struct record *r, const char *key)
+{
+	const struct metaval *m = rec_meta(r, key);
+
+	return estrdup(m && m->type == MV_STR ? m->s : "");
+}
+
+/* the whole stream as f32, checked record by record */
+static void
+load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
+{
+	struct input in;
+	struct record r;
+	size_t cap = 0, ccap = 0, ycap = 0;
+
+	memset(d, 0, sizeof *d);
+	input_open(&in, paths, npaths);
+	rec_init(&r);
+	while (input_read(&in, &r)) {
+		struct tensor *t = rec_tensor(&r, "image"), *c = rec_tensor(&r, "clinical");
+		if (!t || t->ndim != 3)
+			input_die(&in, &r, "no 'image' tensor [C,H,W]");
+		if (!r.has_label)
+			input_die(&in, &r, "no label: training needs one on every record");
+		if (r.label >= nclasses)
+			input_die(&in, &r, "label %lld is out of range: %d classes (--classes)", r.label, nclasses);
+		int k = c ? (int)tensor_elems(c) : 0;
+		if (d->n == 0) {
+			d->c = (int)t->shape[0];
+			d->h = (int)t->shape[1];
+			d->w = (int)t->shape[2];
+			d->k = k;
+			d->norm_size = meta_dup(&r, "norm.size");
+			d->norm_method = meta_dup(&r, "norm.method");
+			d->norm_stats = meta_dup(&r, "norm.stats");
+			d->features = meta_dup(&r, "fuse.features");
+			d->encoding = meta_dup(&r, "fuse.encoding");
+			const struct metaval *g = rec_meta(&r, "norm.gray");
+			d->norm_gray = g && g->type == MV_BOOL && g->i;
+		} else if ((int)t->shape[0] != d->c || (int)t->shape[1] != d->h || (int)t->shape[2] != d->w)
+			input_die(&in, &r, "image %ux%ux%u differs from the first record's %dx%dx%d",
+			          t->shape[0], t->shape[1], t->shape[2], d->c, d->h, d->w);
+		if (k != d->k)
+			input_die(&in, &r, "%d clinical features; the first record has %d", k, d->k);
+		size_t px = (size_t)d->c * d->h * d->w;
+		egrow((void **)&d->x, &cap, (d->n + 1) * px * sizeof(float));
+		float *x = d->x + (size_t)d->n * px;
+		tensor_to_float(t, x);
+		for (size_t i = 0; i < px; i++)
+			if (!isfinite(x[i]))
+				input_die(&in, &r, "the image has NaN or infinite values");
+		if (k) {
+			egrow((void **)&d->clin, &ccap, (size_t)(d->n + 1) * k * sizeof(float));
+			tensor_to_float(c, d->clin + (size_t)d->n * k);
+			for (int i = 0; i < k; i++)
+				if (!isfinite(d->clin[(size_t)d->n * k + i]))
+					input_die(&in, &r, "'clinical' has NaN or infinite values");
+		}
+		egrow((void **)&d->y, &ycap, (d->n + 1) * sizeof(int32_t));
+		d->y[d->n++] = (int32_t)r.label;
+	}
+	input_close(&in);
+	rec_free(&r);
+	if (d->n == 0)
+		die(EX_DATAERR, "%s: no records", what);
+	info("%s: %d records of %dx%dx%d with %d clinical features, %.1f MiB as f32", what, d->n, d->c,
+	     d->h, d->w, d->k, ((double)d->n * d->c * d->h * d->w + (double)d->n * d->k) * 4 / 1048576);
+}
+
+static void
+class_weights(const struct opts *o, const struct data *d, int nclasses, float *w)
+{
+	if (!strcmp(o->weights, "auto")) {
+		/* n / (K n_k): rare classes weigh more, as scikit-learn's "balanced" */
+		long cnt[MAXCLASSES] = { 0 };
+		for (int i = 0; i < d->n; i++)
+			cnt[d->y[i]]++;
+		for (int k = 0; k < nclasses; k++)
+			w[k] = cnt[k] ? (float)d->n / (nclasses * (float)cnt[k]) : 0;
+		return;
+	}
+	double v[MAXCLASSES];
+	int n = eparse_numbers(o->weights, v, nclasses, nclasses, 0, 1e6, "--class-weights");
+	for (int k = 0; k < n; k++)
+		w[k] = (float)v[k];
+}
+
+/* ---------------------------------------------------------------- */
+/* one pass */
+
+struct pass {
+	double loss;
+	int right;
+};
+
+static void
+gather(const struct data *d, const int *order, int start, int b, float *x, float *clin, int32_t *y)
+{
+	size_t px = (size_t)d->c * d->h * d->w;
+
+	for (int j = 0; j < b; j++) {
+		int i = order ? order[start + j] : start + j;
+		memcpy(x + j * px, d->x + i * px, px * sizeof(float));
+		if (d->k)
+			memcpy(clin + (size_t)j * d->k, d->clin + (size_t)i * d->k, (size_t)d->k * sizeof(float));
+		y[j] = d->y[i];
+	}
+}
+
+static int
+argmax(const float *p, int k)
+{
+	int best = 0;
+
+	for (int i = 1; i < k; i++)
+		if (p[i] > p[best])
+			best = i;
+	return best;
+}
+
+static struct pass
+evaluate(struct net *n, const struct data *d, int batch, float *x, float *clin, int32_t *y)
+{
+	struct pass p = { 0 };
+
+	for (int s = 0; s < d->n; s += batch) {
+		int b = d->n - s < batch ? d->n - s : batch;
+		gather(d, NULL, s, b, x, clin, y);
+		net_forward(n, x, clin, b, 0, NULL);
+		p.loss += net_loss(n, y, NULL, b) * b;
+		for (int j = 0; j < b; j++)
+			p.right += argmax(n->probs + j * n->nclasses, n->nclasses) == y[j];
+	}
+	p.loss /= d->n;
+	return p;
+}
+
+static struct pass
+train_epoch(struct net *n, const struct data *d, const struct opts *o, struct state *st,
+            const float *w, float *x, float *clin, int32_t *y, int *order)
+{
+	struct pass p = { 0 };
+	struct rng g;
+	char key[64];
+	int nb = (d->n + o->batch - 1) / o->batch;
+
+	/* this epoch's order: from the seed and the epoch alone */
+	snprintf(key, sizeof key, "shuffle:%d", st->epoch + 1);
+	rng_seed(&g, o->seed, key);
+	for (int i = 0; i < d->n; i++)
+		order[i] = i;
+	for (int i = d->n - 1; i > 0; i--) {
+		int j = (int)(rng_u64(&g) % (uint64_t)(i + 1)), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (int bi = 0; bi < nb; bi++) {
+		int s = bi * o->batch, b = d->n - s < o->batch ? d->n - s : o->batch;
+		gather(d, order, s, b, x, clin, y);
+		snprintf(key, sizeof key, "dropout:%d:%d", st->epoch + 1, bi);
+		rng_seed(&g, o->seed, key);
+		net_forward(n, x, clin, b, 1, &g);
+		float loss = net_loss(n, y, w, b);
+		net_zero_grads(n);
+		net_backward(n, x, y, w, b);
+		net_adam(n, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
+		p.loss += loss * b;
+		for (int j = 0; j < b; j++)
+			p.right += argmax(n->probs + j * n->nclasses, n->nclasses) == y[j];
+		if (o->progress)
+			fprintf(stderr, "\r%s: epoch %d [%d/%d] loss %.4f", argv0, st->epoch + 1, bi + 1, nb, loss);
+	}
+	if (o->progress)
+		fputc('\r', stderr);
+	p.loss /= d->n;
+	return p;
+}
+
+/* ---------------------------------------------------------------- */
+/* checkpoints */
+
+static void
+save_checkpoint(const char *path, const struct model *m, const struct state *st,
+                unsigned long long seed)
+{
+	struct record extra;
+	const char *err;
+	uint32_t s1[1] = { (uint32_t)m->net->nparams }, s2[1] = { (uint32_t)m->net->nstats };
+
+	rec_init(&extra);
+	rec_meta_int(&extra, "train.epoch", st->epoch);
+	rec_meta_int(&extra, "train.step", st->step);
+	rec_meta_float(&extra, "train.lr", st->lr);
+	rec_meta_float(&extra, "train.best", st->best);
+	rec_meta_int(&extra, "train.best_epoch", st->best_epoch);
+	rec_meta_int(&extra, "train.bad", st->bad);
+	rec_meta_int(&extra, "train.plateau_bad", st->plateau_bad);
+	rec_meta_int(&extra, "train.seed", (long long)seed);
+	memcpy(rec_tensor_put(&extra, "best.params", DT_F32, 1, s1, &err)->data, st->best_params,
+	       m->net->nparams * sizeof(float));
+	memcpy(rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err)->data, st->best_stats,
+	       (m->net->nstats ? m->net->nstats : 1) * sizeof(float));
+	model_save(path, m, &extra, 1);
+	rec_free(&extra);
+}
+
+static long long
+ck_int(const char *path, const struct record *r, const char *key)
+{
+	const struct metaval *v = rec_meta(r, key);
+
+	if (!v || v->type != MV_INT)
+		die(EX_DATAERR, "%s: not a checkpoint (no %s)", path, key);
+	return v->i;
+}
+
+static double
+ck_float(const char *path, const struct record *r, const char *key)
+{
+	const struct metaval *v = rec_meta(r, key);
+
+	if (!v || v->type != MV_FLOAT)
+		die(EX_DATAERR, "%s: not a checkpoint (no %s)", path, key);
+	return v->f;
+}
+
+static void
+resume(const struct opts *o, struct model *m, struct state *st, const struct data *d)
+{
+	struct record r;
+	struct model cm;
+	const char *err;
+
+	rec_init(&r);
+	if (model_load(o->resume, &cm, &r, &err) < 0)
+		die(EX_DATAERR, "%s: %s", o->resume, err);
+	if ((unsigned long long)ck_int(o->resume, &r, "train.seed") != o->seed || strcmp(cm.arch, m->arch) ||
+	    cm.net->nparams != m->net->nparams || cm.net->c != d->c || cm.net->h != d->h ||
+	    cm.net->w != d->w || cm.net->nclin != d->k)
+		die(EX_DATAERR, "%s: made with another seed, architecture or input shape", o->resume);
+	memcpy(m->net->params, cm.net->params, cm.net->nparams * sizeof(float));
+	memcpy(m->net->stats, cm.net->stats, cm.net->nstats * sizeof(float));
+	memcpy(m->net->m, cm.net->m, cm.net->nparams * sizeof(float));
+	memcpy(m->net->v, cm.net->v, cm.net->nparams * sizeof(float));
+	st->epoch = (int)ck_int(o->resume, &r, "train.epoch");
+	st->step = (int)ck_int(o->resume, &r, "train.step");
+	st->lr = ck_float(o->resume, &r, "train.lr");
+	st->best = ck_float(o->resume, &r, "train.best");
+	st->best_epoch = (int)ck_int(o->resume, &r, "train.best_epoch");
+	st->bad = (int)ck_int(o->resume, &r, "train.bad");
+	st->plateau_bad = (int)ck_int(o->resume, &r, "train.plateau_bad");
+	const struct tensor *bp = rec_tensor(&r, "best.params"), *bs = rec_tensor(&r, "best.stats");
+	if (!bp || bp->nbytes != m->net->nparams * sizeof(float) || !bs)
+		die(EX_DATAERR, "%s: no best weights", o->resume);
+	memcpy(st->best_params, bp->data, bp->nbytes);
+	memcpy(st->best_stats, bs->data, m->net->nstats * sizeof(float));
+	free(m->hist);
+	m->hist = cm.hist;
+	m->nhist = cm.nhist;
+	info("resuming after epoch %d from %s", st->epoch, o->resume);
+	net_free(cm.net);
+	rec_free(&r);
+}
+
+/* --init: copy the weights of layers that match in type and shape */
+static void
+init_from(const char *path, struct net *n)
+{
+	struct record r;
+	struct model src;
+	const char *err;
+	int copied = 0;
+
+	rec_init(&r);
+	if (model_load(path, &src, &r, &err) < 0)
+		die(EX_DATAERR, "%s: %s", path, err);
+	for (int i = 0; i < n->nlayers && i < src.net->nlayers; i++) {
+		struct layer *a = &n->l[i], *b = &src.net->l[i];
+		if (a->type != b->type || a->pcount != b->pcount || a->ic != b->ic || a->oc != b->oc || !a->pcount)
+			continue;
+		memcpy(n->params + a->pstart, src.net->params + b->pstart, a->pcount * sizeof(float));
+		if (a->type == L_CONV) {
+			memcpy(n->stats + a->rmean, src.net->stats + b->rmean, a->oc * sizeof(float));
+			memcpy(n->stats + a->rvar, src.net->stats + b->rvar, a->oc * sizeof(float));
+		}
+		copied++;
+	}
+	info("--init: %d layers' weights from %s", copied, path);
+	net_free(src.net);
+	rec_free(&r);
+}
+
+static void
+describe_line(const char *s)
+{
+	info("%s", s);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct data tr, va;
+	struct model m = { 0 };
+	struct state st = { 0 };
+	float w[MAXCLASSES];
+	const char *err, *why;
+	FILE *log = NULL;
+	char *ckpt;
+
+	/* arguments */
+	cli_init(argv[0]);
+	parse_args(argc, argv, &o);
+	if (!strncmp(o.device, "cuda", 4)) {
+		if (gpu_count(&why) == 0)
+			die(EX_UNAVAILABLE, "--device %s: no CUDA device: %s", o.device, why);
+		die(EX_UNAVAILABLE, "--device %s: the CUDA training backend is not built yet; use --device cpu",
+		    o.device);
+	}
+
+	/* prepare */
+	classes_parse(&m.classes, o.classes, "--classes");
+	load(&tr, o.inputs, o.ninputs, m.classes.n, "training set");
+	if (o.val)
+		load(&va, (char *[]){ (char *)o.val }, 1, m.classes.n, "validation set");
+	if (o.val && (va.c != tr.c || va.h != tr.h || va.w != tr.w || va.k != tr.k))
+		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o.val);
+	m.arch = estrdup(o.arch);
+	if (!(m.net = net_new(o.arch, tr.c, tr.h, tr.w, tr.k, m.classes.n, &err)))
+		die(EX_USAGE, "--arch: %s", err);
+	m.features = tr.features;
+	m.encoding = tr.encoding;
+	m.norm_size = tr.norm_size;
+	m.norm_method = tr.norm_method;
+	m.norm_stats = tr.norm_stats;
+	m.norm_gray = tr.norm_gray;
+	net_init(m.net, o.seed);
+	if (o.init)
+		init_from(o.init, m.net);
+	for (int i = 0; i < o.freeze && i < m.net->nlayers; i++)
+		m.net->l[i].frozen = 1;
+	net_describe(m.net, describe_line);
+	info("%zu parameters", m.net->nparams);
+	if (o.weights)
+		class_weights(&o, &tr, m.classes.n, w);
+	st.lr = o.lr;
+	st.best = INFINITY;
+	st.best_params = emalloc(m.net->nparams * sizeof(float));
+	st.best_stats = emalloc((m.net->nstats ? m.net->nstats : 1) * sizeof(float));
+	memcpy(st.best_params, m.net->params, m.net->nparams * sizeof(float));
+	memcpy(st.best_stats, m.net->stats, m.net->nstats * sizeof(float));
+	if (o.resume)
+		resume(&o, &m, &st, &tr);
+	if (o.checkpoint)
+		ckpt = estrdup(o.checkpoint);
+	else {
+		ckpt = emalloc(strlen(o.out) + 8);
+		sprintf(ckpt, "%s.ckpt", o.out);
+	}
+	if (o.log && !(log = fopen(o.log, st.epoch ? "a" : "w")))
+		die(EX_CANTCREAT, "%s: cannot create:", o.log);
+	if (log && !st.epoch)
+		fprintf(log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
+	size_t px = (size_t)tr.c * tr.h * tr.w;
+	float *x = emalloc((size_t)o.batch * px * sizeof(float));
+	float *clin = emalloc((size_t)o.batch * (tr.k ? tr.k : 1) * sizeof(float));
+	int32_t *y = emalloc((size_t)o.batch * sizeof(int32_t));
+	int *order = emalloc((size_t)tr.n * sizeof(int));
+	net_reserve(m.net, o.batch);
+
+	/* process */
+	while (st.epoch < o.epochs && (!o.val || o.patience == 0 || st.bad < o.patience)) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		struct pass p = train_epoch(m.net, &tr, &o, &st, o.weights ? w : NULL, x, clin, y, order);
+		struct pass v = o.val ? evaluate(m.net, &va, o.batch, x, clin, y) : p;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		double lr_used = st.lr;
+		st.epoch++;
+		m.hist = erealloc(m.hist, (size_t)st.epoch * 6 * sizeof(float));
+		float *h = m.hist + (size_t)(st.epoch - 1) * 6;
+		h[0] = (float)st.epoch;
+		h[1] = (float)p.loss;
+		h[2] = (float)p.right / tr.n;
+		h[3] = (float)v.loss;
+		h[4] = o.val ? (float)v.right / va.n : (float)p.right / tr.n;
+		h[5] = (float)lr_used;
+		m.nhist = st.epoch;
+		/* the best epoch's weights are what the model keeps */
+		if (v.loss < st.best) {
+			st.best = v.loss;
+			st.best_epoch = st.epoch;
+			st.bad = st.plateau_bad = 0;
+			memcpy(st.best_params, m.net->params, m.net->nparams * sizeof(float));
+			memcpy(st.best_stats, m.net->stats, m.net->nstats * sizeof(float));
+		} else {
+			st.bad++;
+			if (o.plateau && ++st.plateau_bad >= o.plateau) {
+				st.lr *= o.factor;
+				st.plateau_bad = 0;
+			}
+		}
+		if (!quiet)
+			fprintf(stderr, "%s: epoch %d/%d  loss %.4f acc %.3f  val_loss %.4f val_acc %.3f  lr %.2g  %.1f s  %.0f img/s\n",
+			        argv0, st.epoch, o.epochs, p.loss, h[2], v.loss, h[4], lr_used, secs, tr.n / secs);
+		if (log) {
+			fprintf(log, "%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6g\t%.3f\t%.1f\n", st.epoch, p.loss, h[2], v.loss,
+			        h[4], lr_used, secs, tr.n / secs);
+			fflush(log);
+		}
+		save_checkpoint(ckpt, &m, &st, o.seed);
+	}
+
+	/* clean up */
+	if (o.val && o.patience && st.bad >= o.patience)
+		info("early stop after epoch %d: no better validation loss for %d epochs", st.epoch, o.patience);
+	memcpy(m.net->params, st.best_params, m.net->nparams * sizeof(float));
+	memcpy(m.net->stats, st.best_stats, m.net->nstats * sizeof(float));
+	m.best_epoch = st.best_epoch;
+	model_save(o.out, &m, NULL, 0);
+	info("model of epoch %d (best %s loss %.4f) in %s", st.best_epoch, o.val ? "validation" : "training",
+	     st.best, o.out);
+	if (log && fclose(log) == EOF)
+		die(EX_IOERR, "%s: write error:", o.log);
+	return 0;
+}
