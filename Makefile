@@ -31,8 +31,8 @@ endif
 
 COMMON = util record input image imgops table rng strmap classes nn net model
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-gpuinfo
-GPU_PROGS = osteo-gpuinfo osteo-train
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo
+GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)

@@ -1,0 +1,189 @@
+/*
+ * osteo-infer - run a trained model over records: each record comes back
+ * with `probs`, `pred` and `risk` added.
+ *
+ * Before using a record it checks that the record is what the model was
+ * trained on: the image's shape, the normalisation recorded in meta, and
+ * the clinical encoding; a mismatch is refused, not guessed around.
+ * Records are read in batches; memory does not grow with the stream.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/imgops.h"
+#include "../common/input.h"
+#include "../common/model.h"
+#include "../common/net.h"
+#include "../common/record.h"
+#include "../common/util.h"
+#include "../gpu/gpu.h"
+
+static const char usage[] =
+	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check]\n"
+	"       [--device auto|cpu|cuda[:N]] [FILE|-]...";
+
+struct opts {
+	const char *model, *risk_class, *device;
+	int batch, check;
+	char **inputs;
+	int ninputs;
+};
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE };
+	static const struct option longopts[] = {
+		{ "model", required_argument, 0, 'm' },
+		{ "batch", required_argument, 0, O_BATCH },
+		{ "risk-class", required_argument, 0, O_RISK },
+		{ "no-check", no_argument, 0, O_NOCHECK },
+		{ "device", required_argument, 0, O_DEVICE },
+		CLI_COMMON_OPTIONS
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->batch = 64;
+	o->check = 1;
+	o->device = "auto";
+	while ((c = getopt_long(argc, argv, "m:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case O_BATCH: o->batch = (int)estrtonum(optarg, 1, 65536, "--batch"); break;
+		case O_RISK: o->risk_class = optarg; break;
+		case O_NOCHECK: o->check = 0; break;
+		case O_DEVICE: o->device = optarg; break;
+		default: cli_common(c, usage);
+		}
+	}
+	if (!o->model)
+		usage_error(usage, "-m names the model");
+	if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strncmp(o->device, "cuda", 4))
+		usage_error(usage, "--device: auto, cpu or cuda[:N]");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+static const char *
+meta_s(const struct record *r, const char *key)
+{
+	const struct metaval *m = rec_meta(r, key);
+
+	return m && m->type == MV_STR ? m->s : "";
+}
+
+/* refuse a record the model was not trained for */
+static void
+check(struct input *in, const struct record *r, const struct model *m, int strict)
+{
+	const struct net *n = m->net;
+	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
+	int k = c ? (int)tensor_elems(c) : 0;
+
+	if (!t || t->ndim != 3)
+		input_die(in, r, "no 'image' tensor [C,H,W]");
+	if ((int)t->shape[0] != n->c || (int)t->shape[1] != n->h || (int)t->shape[2] != n->w)
+		input_die(in, r, "image is %ux%ux%u; the model takes %dx%dx%d (normalise with the training settings)",
+		          t->shape[0], t->shape[1], t->shape[2], n->c, n->h, n->w);
+	if (k != n->nclin)
+		input_die(in, r, "%d clinical features; the model was trained with %d (%s)", k, n->nclin,
+		          *m->features ? m->features : "none");
+	if (!strict)
+		return;
+	if (strcmp(meta_s(r, "norm.method"), m->norm_method) || strcmp(meta_s(r, "norm.stats"), m->norm_stats))
+		input_die(in, r, "normalised by method '%s' with statistics '%s'; the model was trained on '%s' "
+		          "with '%s' (osteo-normalize --stats; or --no-check)", meta_s(r, "norm.method"),
+		          meta_s(r, "norm.stats"), m->norm_method, m->norm_stats);
+	if (n->nclin && strcmp(meta_s(r, "fuse.encoding"), m->encoding))
+		input_die(in, r, "clinical encoding '%s' differs from the model's '%s' (osteo-fuse --encoding; "
+		          "or --no-check)", meta_s(r, "fuse.encoding"), m->encoding);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct model m;
+	struct record mr, *batch;
+	struct input in;
+	struct rec_writer *out;
+	const char *err, *why;
+	int risk = -1, st;
+
+	/* arguments */
+	cli_init(argv[0]);
+	parse_args(argc, argv, &o);
+	if (!strncmp(o.device, "cuda", 4)) {
+		if (gpu_count(&why) == 0)
+			die(EX_UNAVAILABLE, "--device %s: no CUDA device: %s", o.device, why);
+		die(EX_UNAVAILABLE, "--device %s: the CUDA inference backend is not built yet; use --device cpu",
+		    o.device);
+	}
+
+	/* prepare */
+	rec_init(&mr);
+	if (model_load(o.model, &m, &mr, &err) < 0)
+		die(EX_DATAERR, "%s: %s", o.model, err);
+	rec_free(&mr);
+	if (o.risk_class) {
+		risk = classes_label(&m.classes, o.risk_class);
+		if (risk < 0)
+			die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o.risk_class);
+	} else {
+		risk = classes_find(&m.classes, "osteoporosis", 12);
+		risk = risk < 0 ? m.classes.n - 1 : risk;
+	}
+	struct net *n = m.net;
+	size_t px = (size_t)n->c * n->h * n->w;
+	float *x = emalloc((size_t)o.batch * px * sizeof(float));
+	float *clin = emalloc((size_t)o.batch * (n->nclin ? n->nclin : 1) * sizeof(float));
+	double *p = emalloc((size_t)n->nclasses * sizeof *p);
+	batch = ecalloc(o.batch, sizeof *batch);
+	for (int i = 0; i < o.batch; i++)
+		rec_init(&batch[i]);
+	net_reserve(n, o.batch);
+	out = rec_writer_new(stdout, "<stdout>");
+	input_open(&in, o.inputs, o.ninputs);
+
+	/* process */
+	for (;;) {
+		int b = 0;
+		while (b < o.batch && input_read(&in, &batch[b])) {
+			struct record *r = &batch[b];
+			check(&in, r, &m, o.check);
+			tensor_to_float(rec_tensor(r, "image"), x + b * px);
+			for (size_t i = 0; i < px; i++)
+				if (!isfinite(x[b * px + i]))
+					input_die(&in, r, "the image has NaN or infinite values");
+			if (n->nclin)
+				tensor_to_float(rec_tensor(r, "clinical"), clin + (size_t)b * n->nclin);
+			b++;
+		}
+		if (b == 0)
+			break;
+		net_forward(n, x, clin, b, 0, NULL);
+		for (int j = 0; j < b; j++) {
+			const float *q = n->probs + (size_t)j * n->nclasses;
+			int best = 0;
+			for (int k = 0; k < n->nclasses; k++) {
+				p[k] = q[k];
+				best = q[k] > q[best] ? k : best;
+			}
+			rec_set_probs(&batch[j], p, n->nclasses);
+			batch[j].has_pred = 1;
+			batch[j].pred = best;
+			batch[j].has_risk = 1;
+			batch[j].risk = q[risk];
+			rec_meta_str(&batch[j], "infer.class", m.classes.names[best]);
+			rec_write(out, &batch[j]);
+		}
+	}
+
+	/* clean up */
+	input_close(&in);
+	st = rec_writer_close(out);
+	return st;
+}
