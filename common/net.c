@@ -333,6 +333,24 @@ layer_input(const struct net *n, int i, const float *x)
 	return i == 0 ? x : n->a[i - 1];
 }
 
+/*
+ * In inference each image goes through the dense layers on its own: BLAS
+ * may sum in another order for another batch size, and a record's
+ * probabilities must not depend on which records share its batch (or
+ * shard).  Convolutions already run image by image.
+ */
+static void
+dense_rows(float *out, const float *in, const float *w, const float *bias, int b, int ic, int oc,
+           int train)
+{
+	if (train) {
+		dense_forward(out, in, w, bias, b, ic, oc);
+		return;
+	}
+	for (int j = 0; j < b; j++)
+		dense_forward(out + (size_t)j * oc, in + (size_t)j * ic, w, bias, 1, ic, oc);
+}
+
 void
 net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g)
 {
@@ -371,7 +389,7 @@ net_forward(struct net *n, const float *x, const float *clin, int b, int train, 
 			maxpool_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw);
 			break;
 		case L_DENSE:
-			dense_forward(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc);
+			dense_rows(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc, train);
 			relu_forward(n->a[i], n->z[i], e);
 			break;
 		case L_DROPOUT:
@@ -381,7 +399,8 @@ net_forward(struct net *n, const float *x, const float *clin, int b, int train, 
 				memcpy(n->a[i], in, e * sizeof(float));
 			break;
 		case L_CLASSIFIER:
-			dense_forward(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc);
+			dense_rows(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc, train);
+			softmax_forward(n->probs, n->z[i], b, l->oc);
 			break;
 		}
 	}

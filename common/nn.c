@@ -303,12 +303,9 @@ dropout_backward(float *dinp, const float *dout, const float *mask, size_t n)
 		dinp[i] = dout[i] * mask[i];
 }
 
-float
-softmax_xent_forward(float *probs, const float *logits, const int32_t *labels,
-                     const float *weights, int B, int K)
+void
+softmax_forward(float *probs, const float *logits, int B, int K)
 {
-	double loss = 0, wsum = 0;
-
 	for (int b = 0; b < B; b++) {
 		const float *z = logits + (size_t)b * K;
 		float *p = probs + (size_t)b * K, mx = -FLT_MAX;
@@ -319,6 +316,24 @@ softmax_xent_forward(float *probs, const float *logits, const int32_t *labels,
 			s += p[k] = expf(z[k] - mx);
 		for (int k = 0; k < K; k++)
 			p[k] = (float)(p[k] / s);
+	}
+}
+
+float
+softmax_xent_forward(float *probs, const float *logits, const int32_t *labels,
+                     const float *weights, int B, int K)
+{
+	double loss = 0, wsum = 0;
+
+	softmax_forward(probs, logits, B, K);
+	for (int b = 0; b < B; b++) {
+		const float *z = logits + (size_t)b * K;
+		float mx = -FLT_MAX;
+		double s = 0;
+		for (int k = 0; k < K; k++)
+			mx = z[k] > mx ? z[k] : mx;
+		for (int k = 0; k < K; k++)
+			s += exp(z[k] - mx);
 		double w = weights ? weights[labels[b]] : 1;
 		/* log p_y from the logits, not from a rounded probability */
 		loss += w * -(z[labels[b]] - mx - log(s));

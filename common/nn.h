@@ -67,6 +67,9 @@ void dense_backward(float *dinp, float *dweight, float *dbias, const float *dout
 void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, struct rng *g);
 void dropout_backward(float *dinp, const float *dout, const float *mask, size_t n);
 
+/* ---- softmax alone, for inference: logits (B,K) to probs (B,K) */
+void softmax_forward(float *probs, const float *logits, int B, int K);
+
 /* ---- softmax with (optionally class-weighted) cross-entropy
  * logits (B,K), labels (B), weights (K) or NULL; probs (B,K) written;
  * returns the mean loss sum_b w[y_b] * -log p_b / sum_b w[y_b] */

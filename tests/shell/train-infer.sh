@@ -1,0 +1,52 @@
+# osteo-train and osteo-infer: reproducible, resumable, strict about their input
+. "$TOP/tests/lib.sh"
+make -s -f "$TOP/pipelines/prep.mk" OUT=p N=24 SEED=2 SIZE=32x32 COPIES=0 >/dev/null 2>&1
+A="-q --arch conv:4,pool,conv:8,pool,dense:8,dropout:0.2 --epochs 3 --batch 8 --val p/val.fused.rec"
+osteo-train $A -o a.model --log a.tsv p/train.fused.rec
+osteo-train $A -o b.model p/train.fused.rec
+cmp a.model b.model || fail "the same seed gave different models"
+[ "$(wc -l <a.tsv)" = 4 ] || fail "--log: $(cat a.tsv)"
+head -n 1 a.tsv | contains -x "$(printf 'epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s')" || fail "log header"
+osteo-dump a.model | jq -e '.meta.kind == "osteonet-model" and .meta.classes == "healthy,osteopenia,osteoporosis"
+	and .tensors.history.shape == [3,6]' >/dev/null || fail "osteo-dump of the model"
+# killed after epoch 1 (SIGKILL), resumed: the same model as the run never killed
+osteo-train $A --epochs 1 -o c.model --checkpoint c.ckpt p/train.fused.rec
+osteo-train $A --resume c.ckpt -o c.model p/train.fused.rec
+cmp a.model c.model || fail "a resumed run differs"
+( osteo-train $A --patience 0 --epochs 100000 -o k.model --checkpoint k.ckpt p/train.fused.rec & pid=$!; sleep 2; kill -KILL $pid; wait $pid ) || true
+[ ! -e k.model ] || fail "a killed run left a model"
+# inference: probabilities that sum to 1, the arg-max, the risk of osteoporosis
+osteo-infer -m a.model p/test.fused.rec >pred.rec
+osteo-dump pred.rec | jq -s -e 'all(((.probs | add) - 1 | fabs) < 1e-5 and
+	.pred == (.probs | to_entries | max_by(.value) | .key) and .risk == .probs[2])' >/dev/null || fail "probs, pred, risk"
+[ "$(osteo-dump --count pred.rec | tail -n 1)" = "$(osteo-dump --count p/test.fused.rec | tail -n 1)" ] || fail "records lost"
+# batches of any size give the same answers
+osteo-infer --batch 1 -m a.model p/test.fused.rec | cmp - pred.rec || fail "--batch changes results"
+# refusals: another normalisation, another encoding, another size
+expect_status 65 osteo-infer -m a.model p/test.rec >/dev/null 2>err
+grep -q 'clinical features' err || fail "missing clinical: $(cat err)"
+osteo-normalize --size 32x32 --method minmax p/test.rec | osteo-fuse -q --clinical p/cohort/clinical.csv --encoding p/encoding.rec >other.rec
+expect_status 65 osteo-infer -m a.model other.rec >/dev/null 2>err
+grep -q 'normalised by method' err || fail "normalisation check: $(cat err)"
+osteo-infer --no-check -m a.model other.rec | osteo-dump --count >/dev/null
+# bad training input: each a clear error with status 65
+osteo-dump p/train.fused.rec >/dev/null
+printf '\x82\xa2id\xa1x\xa7tensors\x80' >noimg.rec
+expect_status 65 osteo-train -q -o x.model noimg.rec 2>err
+grep -q "no 'image'" err || fail "no image: $(cat err)"
+osteo-decode -q "$FIX/img/gray8.png" | osteo-normalize --size 32x32 >nolabel.rec
+expect_status 65 osteo-train -q -o x.model nolabel.rec 2>err
+grep -q 'no label' err || fail "no label: $(cat err)"
+expect_status 65 osteo-train -q --classes a,b -o x.model p/train.fused.rec 2>err
+grep -q 'out of range' err || fail "label out of range: $(cat err)"
+mkdir -p mix/healthy && cp "$FIX/img/gray8.png" "$FIX/img/gray16.png" mix/healthy/ && cp "$FIX/img/g12.pgm" mix/healthy/
+osteo-decode -q mix | osteo-normalize --method none >mixed.rec
+expect_status 65 osteo-train -q -o x.model mixed.rec 2>err
+grep -q 'differs from the first' err || fail "size mismatch: $(cat err)"
+: >empty.rec
+expect_status 65 osteo-train -q -o x.model empty.rec 2>err
+grep -q 'no records' err || fail "empty: $(cat err)"
+[ ! -e x.model ] || fail "a model after an error"
+expect_status 64 osteo-train -q --arch conv:4,banana -o x.model p/train.fused.rec 2>/dev/null
+expect_status 69 osteo-train -q --device cuda -o x.model p/train.fused.rec 2>/dev/null
+expect_status 69 osteo-infer -q --device cuda -m a.model p/test.fused.rec 2>/dev/null
