@@ -22,10 +22,10 @@ CUDA_ARCH ?= -arch=sm_90
 NVCCFLAGS ?= -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
 ifneq ($(NVCC),)
 CUDA_DIR := $(patsubst %/bin/nvcc,%,$(NVCC))
-GPU_OBJS = build/gpu/device.o
+GPU_OBJS = build/gpu/device.o build/common/device.o
 GPU_LIBS = -L$(CUDA_DIR)/lib64 -Wl,-rpath,$(CUDA_DIR)/lib64 -lcublas -lcudart -lstdc++
 else
-GPU_OBJS = build/common/nogpu.o
+GPU_OBJS = build/common/nogpu.o build/common/device.o
 GPU_LIBS =
 endif
 

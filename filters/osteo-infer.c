@@ -61,8 +61,6 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->model)
 		usage_error(usage, "-m names the model");
-	if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strncmp(o->device, "cuda", 4))
-		usage_error(usage, "--device: auto, cpu or cuda[:N]");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -110,18 +108,13 @@ main(int argc, char **argv)
 	struct record mr, *batch;
 	struct input in;
 	struct rec_writer *out;
-	const char *err, *why;
+	const char *err;
 	int risk = -1, st;
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	if (!strncmp(o.device, "cuda", 4)) {
-		if (gpu_count(&why) == 0)
-			die(EX_UNAVAILABLE, "--device %s: no CUDA device: %s", o.device, why);
-		die(EX_UNAVAILABLE, "--device %s: the CUDA inference backend is not built yet; use --device cpu",
-		    o.device);
-	}
+	device_select(o.device, usage);
 
 	/* prepare */
 	rec_init(&mr);

@@ -140,8 +140,6 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->out)
 		usage_error(usage, "-o names the model file to write");
-	if (strcmp(o->device, "auto") && strcmp(o->device, "cpu") && strncmp(o->device, "cuda", 4))
-		usage_error(usage, "--device: auto, cpu or cuda[:N]");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -456,19 +454,14 @@ main(int argc, char **argv)
 	struct model m = { 0 };
 	struct state st = { 0 };
 	float w[MAXCLASSES];
-	const char *err, *why;
+	const char *err;
 	FILE *log = NULL;
 	char *ckpt;
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	if (!strncmp(o.device, "cuda", 4)) {
-		if (gpu_count(&why) == 0)
-			die(EX_UNAVAILABLE, "--device %s: no CUDA device: %s", o.device, why);
-		die(EX_UNAVAILABLE, "--device %s: the CUDA training backend is not built yet; use --device cpu",
-		    o.device);
-	}
+	device_select(o.device, usage);
 
 	/* prepare */
 	classes_parse(&m.classes, o.classes, "--classes");

@@ -26,6 +26,8 @@ int gpu_compiled(void);
 int gpu_count(const char **why);
 /* 0, or -1 with *why set */
 int gpu_query(int dev, struct gpu_info *info, const char **why);
+/* --device auto|cpu|cuda[:N] (common/device.c): 0 for the CPU */
+int device_select(const char *spec, const char *usage);
 
 #ifdef __cplusplus
 }
