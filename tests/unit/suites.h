@@ -10,5 +10,6 @@ Suite *misc_suite(void);
 Suite *imgops_suite(void);
 Suite *nn_suite(void);
 Suite *net_suite(void);
+Suite *torch_suite(void);
 
 #endif
