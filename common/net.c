@@ -484,6 +484,76 @@ net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd,
 	}
 }
 
+int
+net_last_conv(const struct net *n)
+{
+	for (int i = n->fuse_at - 1; i >= 0; i--)
+		if (n->l[i].type == L_CONV)
+			return i;
+	return -1;
+}
+
+int
+net_gradcam(struct net *n, const int *cls, int b, float *cam)
+{
+	int lc = net_last_conv(n);
+	float *dcur = n->d1, *dprev = n->d2, *scratch = n->d2 + (size_t)n->maxb * n->maxact;
+
+	if (lc < 0)
+		return -1;
+	/* d score_c / d logits is one-hot: the class score before the softmax */
+	memset(dcur, 0, (size_t)b * n->nclasses * sizeof(float));
+	for (int j = 0; j < b; j++)
+		dcur[(size_t)j * n->nclasses + cls[j]] = 1;
+	for (int i = n->nlayers - 1; i > lc; i--) {
+		struct layer *l = &n->l[i];
+		const float *in = layer_input(n, i, NULL);
+		size_t e = (size_t)b * out_elems(l);
+		switch (l->type) {
+		case L_CLASSIFIER:
+			dense_backward(dprev, NULL, NULL, dcur, in, n->params + l->w, b, l->ic, l->oc);
+			break;
+		case L_DENSE:
+			relu_backward(scratch, dcur, n->a[i], e);
+			dense_backward(dprev, NULL, NULL, scratch, in, n->params + l->w, b, l->ic, l->oc);
+			break;
+		case L_POOL:
+			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
+			break;
+		default:
+			/* dropout is the identity in inference */
+			memcpy(dprev, dcur, e * sizeof(float));
+		}
+		if (i == n->fuse_at) {
+			size_t f = (size_t)l->ic - n->nclin;
+			for (int j = 0; j < b; j++)
+				memmove(dprev + (size_t)j * f, dprev + (size_t)j * l->ic, f * sizeof(float));
+		}
+		float *t = dcur;
+		dcur = dprev;
+		dprev = t;
+	}
+	const struct layer *l = &n->l[lc];
+	size_t plane = (size_t)l->oh * l->ow;
+	for (int j = 0; j < b; j++) {
+		float *c = cam + (size_t)j * plane;
+		memset(c, 0, plane * sizeof(float));
+		for (int k = 0; k < l->oc; k++) {
+			const float *g = dcur + ((size_t)j * l->oc + k) * plane;
+			const float *a = n->a[lc] + ((size_t)j * l->oc + k) * plane;
+			double alpha = 0;
+			for (size_t p = 0; p < plane; p++)
+				alpha += g[p];
+			alpha /= (double)plane;
+			for (size_t p = 0; p < plane; p++)
+				c[p] += (float)alpha * a[p];
+		}
+		for (size_t p = 0; p < plane; p++)
+			c[p] = c[p] > 0 ? c[p] : 0;
+	}
+	return 0;
+}
+
 void
 net_describe(const struct net *n, void (*line)(const char *))
 {

@@ -80,6 +80,15 @@ void net_backward(struct net *n, const float *x, const int32_t *labels, const fl
 void net_zero_grads(struct net *n);
 /* an Adam step over the parameters of unfrozen layers */
 void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);
+/* the index of the last convolution block, or -1 */
+int net_last_conv(const struct net *n);
+/*
+ * Grad-CAM after an inference net_forward of b images: for image j and
+ * class cls[j], the ReLU of the last convolution block's feature maps
+ * weighted by the spatial mean of the class score's gradient, in cam
+ * (b, oh, ow) of that layer.  Returns 0, or -1 when there is no convolution.
+ */
+int net_gradcam(struct net *n, const int *cls, int b, float *cam);
 /* a one-line summary of each layer, for people */
 void net_describe(const struct net *n, void (*line)(const char *));
 

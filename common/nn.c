@@ -276,7 +276,8 @@ dense_backward(float *dinp, float *dweight, float *dbias, const float *dout, con
 			for (int o = 0; o < OUT; o++)
 				dbias[o] += dout[(size_t)b * OUT + o];
 	/* dweight (OUT,IN) += dout^T (OUT,B) . inp (B,IN) */
-	sgemm(1, 0, OUT, IN, B, 1, dout, OUT, inp, IN, 1, dweight, IN);
+	if (dweight)
+		sgemm(1, 0, OUT, IN, B, 1, dout, OUT, inp, IN, 1, dweight, IN);
 	/* dinp (B,IN) = dout (B,OUT) . weight (OUT,IN) */
 	if (dinp)
 		sgemm(0, 0, B, IN, OUT, 1, dout, OUT, weight, IN, 0, dinp, IN);

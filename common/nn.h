@@ -60,6 +60,7 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *idx, int B,
 /* ---- dense: inp (B,IN), weight (OUT,IN), bias (OUT), out (B,OUT) */
 void dense_forward(float *out, const float *inp, const float *weight, const float *bias,
                    int B, int IN, int OUT);
+/* dweight and dbias may be NULL when only dinp is wanted */
 void dense_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                     const float *weight, int B, int IN, int OUT);
 

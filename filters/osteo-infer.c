@@ -22,11 +22,12 @@
 
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check]\n"
+	"       [--heatmap] [--heatmap-class K] [--feature-maps LAYER]\n"
 	"       [--device auto|cpu|cuda[:N]] [FILE|-]...";
 
 struct opts {
-	const char *model, *risk_class, *device;
-	int batch, check;
+	const char *model, *risk_class, *device, *heat_class;
+	int batch, check, heatmap, features;
 	char **inputs;
 	int ninputs;
 };
@@ -34,13 +35,16 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE };
+	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_FEATURES };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
 		{ "risk-class", required_argument, 0, O_RISK },
 		{ "no-check", no_argument, 0, O_NOCHECK },
 		{ "device", required_argument, 0, O_DEVICE },
+		{ "heatmap", no_argument, 0, O_HEAT },
+		{ "heatmap-class", required_argument, 0, O_HEATCLASS },
+		{ "feature-maps", required_argument, 0, O_FEATURES },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -56,6 +60,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_RISK: o->risk_class = optarg; break;
 		case O_NOCHECK: o->check = 0; break;
 		case O_DEVICE: o->device = optarg; break;
+		case O_HEAT: o->heatmap = 1; break;
+		case O_HEATCLASS: o->heat_class = optarg; o->heatmap = 1; break;
+		case O_FEATURES: o->features = (int)estrtonum(optarg, 1, NET_MAXLAYERS, "--feature-maps"); break;
 		default: cli_common(c, usage);
 		}
 	}
@@ -100,6 +107,51 @@ check(struct input *in, const struct record *r, const struct model *m, int stric
 		          "or --no-check)", meta_s(r, "fuse.encoding"), m->encoding);
 }
 
+/* Grad-CAM maps of the batch, upsampled to the input and scaled to [0,1] */
+static void
+add_heatmaps(struct net *n, struct record *batch, int b, int heat, float *cam, float *big,
+             struct input *in)
+{
+	int cls[b], lc = net_last_conv(n);
+	const struct layer *l = &n->l[lc];
+	size_t plane = (size_t)l->oh * l->ow;
+	uint32_t shape[3] = { 1, (uint32_t)n->h, (uint32_t)n->w };
+	const char *err;
+
+	for (int j = 0; j < b; j++)
+		cls[j] = heat >= 0 ? heat : (int)batch[j].pred;
+	net_gradcam(n, cls, b, cam);
+	for (int j = 0; j < b; j++) {
+		struct tensor *t = rec_tensor_put(&batch[j], "heatmap", DT_F32, 3, shape, &err);
+		if (!t)
+			input_die(in, &batch[j], "heatmap: %s", err);
+		img_resize(cam + j * plane, 1, l->oh, l->ow, big, n->h, n->w);
+		float mx = 0;
+		for (size_t p = 0; p < (size_t)n->h * n->w; p++)
+			mx = big[p] > mx ? big[p] : mx;
+		for (size_t p = 0; p < (size_t)n->h * n->w; p++)
+			((float *)t->data)[p] = mx > 0 ? big[p] / mx : 0;
+		rec_meta_int(&batch[j], "infer.heatmap_class", cls[j]);
+	}
+}
+
+static void
+add_features(const struct net *n, struct record *batch, int b, int layer, struct input *in)
+{
+	const struct layer *l = &n->l[layer - 1];
+	size_t e = (size_t)l->oc * l->oh * l->ow;
+	uint32_t shape[3] = { (uint32_t)l->oc, (uint32_t)l->oh, (uint32_t)l->ow };
+	const char *err;
+
+	for (int j = 0; j < b; j++) {
+		struct tensor *t = rec_tensor_put(&batch[j], "features", DT_F32, 3, shape, &err);
+		if (!t)
+			input_die(in, &batch[j], "features: %s", err);
+		memcpy(t->data, n->a[layer - 1] + j * e, e * sizeof(float));
+		rec_meta_int(&batch[j], "infer.features_layer", layer);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,6 +182,14 @@ main(int argc, char **argv)
 		risk = risk < 0 ? m.classes.n - 1 : risk;
 	}
 	struct net *n = m.net;
+	int heat = -1;
+	if (o.heatmap && net_last_conv(n) < 0)
+		die(EX_USAGE, "--heatmap: the model has no convolution to explain");
+	if (o.heat_class && (heat = classes_label(&m.classes, o.heat_class)) < 0)
+		die(EX_USAGE, "--heatmap-class: '%s' is not one of the model's classes", o.heat_class);
+	if (o.features && (o.features >= n->fuse_at + 1 || n->l[o.features - 1].type == L_DROPOUT))
+		die(EX_USAGE, "--feature-maps: layer %d is not a convolution or pooling layer (1 to %d)",
+		    o.features, n->fuse_at);
 	size_t px = (size_t)n->c * n->h * n->w;
 	float *x = emalloc((size_t)o.batch * px * sizeof(float));
 	float *clin = emalloc((size_t)o.batch * (n->nclin ? n->nclin : 1) * sizeof(float));
@@ -138,6 +198,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < o.batch; i++)
 		rec_init(&batch[i]);
 	net_reserve(n, o.batch);
+	float *cam = emalloc((size_t)o.batch * px * sizeof(float)), *big = emalloc(px * sizeof(float));
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o.inputs, o.ninputs);
 
@@ -171,8 +232,13 @@ main(int argc, char **argv)
 			batch[j].has_risk = 1;
 			batch[j].risk = q[risk];
 			rec_meta_str(&batch[j], "infer.class", m.classes.names[best]);
-			rec_write(out, &batch[j]);
 		}
+		if (o.heatmap)
+			add_heatmaps(n, batch, b, heat, cam, big, &in);
+		if (o.features)
+			add_features(n, batch, b, o.features, &in);
+		for (int j = 0; j < b; j++)
+			rec_write(out, &batch[j]);
 	}
 
 	/* clean up */

@@ -22,6 +22,13 @@ osteo-dump pred.rec | jq -s -e 'all(((.probs | add) - 1 | fabs) < 1e-5 and
 [ "$(osteo-dump --count pred.rec | tail -n 1)" = "$(osteo-dump --count p/test.fused.rec | tail -n 1)" ] || fail "records lost"
 # batches of any size give the same answers
 osteo-infer --batch 1 -m a.model p/test.fused.rec | cmp - pred.rec || fail "--batch changes results"
+# Grad-CAM heatmaps at the input's size in [0,1], and feature maps of a layer
+osteo-infer -m a.model --heatmap --feature-maps 3 p/test.fused.rec | osteo-dump | jq -s -e 'all(
+	.tensors.heatmap.shape == [1,32,32] and .tensors.heatmap.min >= 0 and .tensors.heatmap.max <= 1 and
+	.tensors.features.shape == [8,16,16] and .meta["infer.heatmap_class"] == .pred)' >/dev/null || fail "--heatmap"
+osteo-infer -m a.model --heatmap-class osteopenia p/test.fused.rec | osteo-dump | jq -s -e 'all(.meta["infer.heatmap_class"] == 1)' >/dev/null ||
+	fail "--heatmap-class"
+expect_status 64 osteo-infer -m a.model --feature-maps 5 p/test.fused.rec
 # refusals: another normalisation, another encoding, another size
 expect_status 65 osteo-infer -m a.model p/test.rec >/dev/null 2>err
 grep -q 'clinical features' err || fail "missing clinical: $(cat err)"

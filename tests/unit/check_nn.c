@@ -394,6 +394,43 @@ START_TEST(test_net_specs)
 }
 END_TEST
 
+/* Grad-CAM where it can be worked out by hand: a classifier straight after
+ * one convolution block, so d score_c / d A is the classifier's row c */
+START_TEST(test_gradcam)
+{
+	const char *err;
+	struct net *n = net_new("conv:2", 1, 4, 4, 0, 3, &err);
+	float cam[2 * 16];
+	int cls[2] = { 2, 0 };
+
+	ck_assert_ptr_nonnull(n);
+	net_init(n, 3);
+	rng_seed(&g, 4, "cam");
+	float *x = randv(2 * 16, 1);
+	for (size_t i = 0; i < n->nparams; i++)
+		n->params[i] += 0.1f * (float)rng_normal(&g);
+	net_forward(n, x, NULL, 2, 0, NULL);
+	ck_assert_int_eq(net_last_conv(n), 0);
+	ck_assert_int_eq(net_gradcam(n, cls, 2, cam), 0);
+	const struct layer *c = &n->l[1];
+	for (int j = 0; j < 2; j++) {
+		const float *wc = n->params + c->w + (size_t)cls[j] * 32;
+		for (int p = 0; p < 16; p++) {
+			double v = 0;
+			for (int k = 0; k < 2; k++) {
+				double alpha = 0;
+				for (int q = 0; q < 16; q++)
+					alpha += wc[k * 16 + q] / 16.0;
+				v += alpha * n->a[0][(size_t)j * 32 + k * 16 + p];
+			}
+			ck_assert_float_eq_tol(cam[j * 16 + p], (float)(v > 0 ? v : 0), 1e-5f);
+		}
+	}
+	free(x);
+	net_free(n);
+}
+END_TEST
+
 Suite *
 net_suite(void)
 {
@@ -402,6 +439,7 @@ net_suite(void)
 
 	tcase_add_test(tc, test_net_gradients);
 	tcase_add_test(tc, test_net_specs);
+	tcase_add_test(tc, test_gradcam);
 	suite_add_tcase(s, tc);
 	return s;
 }
