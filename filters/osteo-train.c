@@ -11,6 +11,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -243,6 +244,16 @@ struct pass {
 	int right;
 };
 
+/* SIGINT or SIGTERM: stop after the batch in hand; the checkpoint of the
+ * last finished epoch is on disk, and --resume goes on from it exactly */
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
 static void
 gather(const struct data *d, const int *order, int start, int b, float *x, float *clin, int32_t *y)
 {
@@ -314,6 +325,13 @@ train_epoch(struct net *n, const struct data *d, const struct opts *o, struct st
 		net_zero_grads(n);
 		net_backward(n, x, y, w, b);
 		net_adam(n, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
+		if (stop_signal) {
+			if (o->progress)
+				fputc('\n', stderr);
+			warn("stopped by signal %d in epoch %d; resume with --resume (after epoch %d)",
+			     (int)stop_signal, st->epoch + 1, st->epoch);
+			quit(128 + stop_signal);
+		}
 		p.loss += loss * b;
 		for (int j = 0; j < b; j++)
 			p.right += argmax(n->probs + j * n->nclasses, n->nclasses) == y[j];
@@ -512,6 +530,11 @@ main(int argc, char **argv)
 	int32_t *y = emalloc((size_t)o.batch * sizeof(int32_t));
 	int *order = emalloc((size_t)tr.n * sizeof(int));
 	net_reserve(m.net, o.batch);
+	/* a checkpoint before the first epoch, so an early interrupt can resume too */
+	if (!st.epoch)
+		save_checkpoint(ckpt, &m, &st, o.seed);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 
 	/* process */
 	while (st.epoch < o.epochs && (!o.val || o.patience == 0 || st.bad < o.patience)) {

@@ -15,6 +15,16 @@ osteo-train $A --resume c.ckpt -o c.model p/train.fused.rec
 cmp a.model c.model || fail "a resumed run differs"
 ( osteo-train $A --patience 0 --epochs 100000 -o k.model --checkpoint k.ckpt p/train.fused.rec & pid=$!; sleep 2; kill -KILL $pid; wait $pid ) || true
 [ ! -e k.model ] || fail "a killed run left a model"
+# SIGTERM: stops after the batch in hand with 143; resuming matches a run never stopped
+( osteo-train $A --patience 0 --epochs 100000 -o t.model --checkpoint t.ckpt p/train.fused.rec 2>err & pid=$!
+  sleep 2; kill -TERM $pid; st=0; wait $pid || st=$?; [ $st = 143 ] ) || fail "SIGTERM: exit status"
+grep -q 'stopped by signal 15' err || fail "SIGTERM message: $(cat err)"
+[ ! -e t.model ] || fail "a model after SIGTERM"
+done_epochs=$(osteo-dump t.ckpt | jq -r '.meta["train.epoch"]')
+want=$((done_epochs + 1))
+osteo-train $A --patience 0 --epochs $want --resume t.ckpt -o t.model p/train.fused.rec
+osteo-train $A --patience 0 --epochs $want -o u.model p/train.fused.rec
+cmp t.model u.model || fail "resumed after SIGTERM at epoch $done_epochs: differs"
 # inference: probabilities that sum to 1, the arg-max, the risk of osteoporosis
 osteo-infer -m a.model p/test.fused.rec >pred.rec
 osteo-dump pred.rec | jq -s -e 'all(((.probs | add) - 1 | fabs) < 1e-5 and
