@@ -17,7 +17,7 @@ secs() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); echo "$t1 - $t0" | 
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 
 echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (not used by these programs)"
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (OpenBLAS serves osteo-train and osteo-infer only; they run with it as set and unset)"
 echo
 
 # ---- decode: 1,000 128x128 PNGs, osteo-decode against a bare libpng loop
@@ -69,3 +69,40 @@ for f in "normalize --size 128x128 --method percentile:big" "augment --copies 1 
 		"$(echo "$m10 / $m1" | bc -l)"
 done
 echo "ratio: peak memory at 10,000 records over that at 1,000 (constant memory: about 1)"
+
+# ---- the CNN: OsteoNet (the default --arch) at 128x128, batch 32, on the CPU,
+# against PyTorch with as many threads, default layout and channels-last
+echo
+osteo-synth -q -n 256 --images 1 --size 128x128 --seed 3 --records | osteo-normalize --method percentile >"$work/cnn.rec"
+threads=$(nproc)
+cnn() {
+	osteo-train -q --epochs 3 --batch 32 --log "$work/log.tsv" -o "$work/m.model" "$work/cnn.rec"
+	train=$(tail -n +2 "$work/log.tsv" | cut -f 8 | median)
+	for _ in 1 2 3 4; do cat "$work/cnn.rec"; done >"$work/cnn4.rec"
+	t0=$(now); osteo-infer -m "$work/m.model" --batch 32 "$work/cnn.rec" >/dev/null; t1=$(now)
+	osteo-infer -m "$work/m.model" --batch 32 "$work/cnn4.rec" >/dev/null; t2=$(now)
+	# the second run has 768 records more: the difference leaves start-up out
+	infer=$(echo "768 / (($t2 - $t1) - ($t1 - $t0))" | bc -l)
+	printf '%-44s %10.1f %10.1f\n' "osteo (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" "$train" "$infer"
+	echo "$train $infer" >"$work/osteo.cnn"
+}
+printf '%-44s %10s %10s\n' "OsteoNet 128x128, batch 32, $threads threads" "train im/s" "infer im/s"
+( unset OPENBLAS_CORETYPE; cnn )
+cnn
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+	/usr/bin/python3 "$top/bench/torch_osteonet.py" "$threads" 128 32 0 >"$work/torch"
+	for l in default channels_last; do
+		printf '%-44s %10.1f %10.1f\n' "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $l" \
+			"$(awk -v l=$l '$2 == l && $3 == "train" { print $4 }' "$work/torch")" \
+			"$(awk -v l=$l '$2 == l && $3 == "infer" { print $4 }' "$work/torch")"
+	done
+	read -r otrain oinfer <"$work/osteo.cnn"
+	for l in default channels_last; do
+		tt=$(awk -v l=$l '$2 == l && $3 == "train" { print $4 }' "$work/torch")
+		ti=$(awk -v l=$l '$2 == l && $3 == "infer" { print $4 }' "$work/torch")
+		printf 'ratio osteo (as the environment sets OpenBLAS) / PyTorch %s: train %.2f, infer %.2f\n' "$l" \
+			"$(echo "$otrain / $tt" | bc -l)" "$(echo "$oinfer / $ti" | bc -l)"
+	done
+else
+	echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
+fi
