@@ -76,17 +76,21 @@ echo
 osteo-synth -q -n 256 --images 1 --size 128x128 --seed 3 --records | osteo-normalize --method percentile >"$work/cnn.rec"
 threads=$(nproc)
 cnn() {
-	osteo-train -q --epochs 3 --batch 32 --log "$work/log.tsv" -o "$work/m.model" "$work/cnn.rec"
+	/usr/bin/time -f %M -o "$work/mem.train" osteo-train -q --epochs 3 --batch 32 --log "$work/log.tsv" \
+		-o "$work/m.model" "$work/cnn.rec"
 	train=$(tail -n +2 "$work/log.tsv" | cut -f 8 | median)
 	for _ in 1 2 3 4; do cat "$work/cnn.rec"; done >"$work/cnn4.rec"
 	t0=$(now); osteo-infer -m "$work/m.model" --batch 32 "$work/cnn.rec" >/dev/null; t1=$(now)
-	osteo-infer -m "$work/m.model" --batch 32 "$work/cnn4.rec" >/dev/null; t2=$(now)
+	/usr/bin/time -f %M -o "$work/mem.infer" osteo-infer -m "$work/m.model" --batch 32 "$work/cnn4.rec" >/dev/null
+	t2=$(now)
 	# the second run has 768 records more: the difference leaves start-up out
 	infer=$(echo "768 / (($t2 - $t1) - ($t1 - $t0))" | bc -l)
-	printf '%-44s %10.1f %10.1f\n' "osteo (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" "$train" "$infer"
+	printf '%-44s %10.1f %10.1f %12.0f %12.0f\n' "osteo (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" "$train" \
+		"$infer" "$(echo "$(cat "$work/mem.train") / 1024" | bc -l)" "$(echo "$(cat "$work/mem.infer") / 1024" | bc -l)"
 	echo "$train $infer" >"$work/osteo.cnn"
 }
-printf '%-44s %10s %10s\n' "OsteoNet 128x128, batch 32, $threads threads" "train im/s" "infer im/s"
+printf '%-44s %10s %10s %12s %12s\n' "OsteoNet 128x128, batch 32, $threads threads" "train im/s" "infer im/s" \
+	"train MiB" "infer MiB"
 ( unset OPENBLAS_CORETYPE; cnn )
 cnn
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then

@@ -15,6 +15,11 @@ osteo-train $A --resume c.ckpt -o c.model p/train.fused.rec
 cmp a.model c.model || fail "a resumed run differs"
 ( osteo-train $A --patience 0 --epochs 100000 -o k.model --checkpoint k.ckpt p/train.fused.rec & pid=$!; sleep 2; kill -KILL $pid; wait $pid ) || true
 [ ! -e k.model ] || fail "a killed run left a model"
+# resumed after SIGKILL mid-epoch: the same model as a run never killed
+k=$(( $(osteo-dump k.ckpt | jq -r '.meta["train.epoch"]') + 1 ))
+osteo-train $A --patience 0 --epochs $k --resume k.ckpt -o k.model p/train.fused.rec
+osteo-train $A --patience 0 --epochs $k -o nk.model p/train.fused.rec
+cmp k.model nk.model || fail "resumed after SIGKILL: differs from the run never killed"
 # SIGTERM: stops after the batch in hand with 143; resuming matches a run never stopped
 ( osteo-train $A --patience 0 --epochs 100000 -o t.model --checkpoint t.ckpt p/train.fused.rec 2>err & pid=$!
   sleep 2; kill -TERM $pid; st=0; wait $pid || st=$?; [ $st = 143 ] ) || fail "SIGTERM: exit status"
@@ -32,6 +37,15 @@ osteo-dump pred.rec | jq -s -e 'all(((.probs | add) - 1 | fabs) < 1e-5 and
 [ "$(osteo-dump --count pred.rec | tail -n 1)" = "$(osteo-dump --count p/test.fused.rec | tail -n 1)" ] || fail "records lost"
 # batches of any size give the same answers
 osteo-infer --batch 1 -m a.model p/test.fused.rec | cmp - pred.rec || fail "--batch changes results"
+# transfer learning: --init copies matching layers, --freeze keeps the first ones fixed
+osteo-train -q --arch conv:4,pool,conv:8,pool,dense:8,dropout:0.2 --epochs 2 --batch 8 --init a.model --freeze 1 \
+	--seed 5 -o f.model p/train.fused.rec
+for t in L1.w L1.gamma; do
+	[ "$(osteo-dump --data a.model | jq -c ".tensors[\"$t\"].data")" = "$(osteo-dump --data f.model | jq -c ".tensors[\"$t\"].data")" ] ||
+		fail "--freeze 1 changed $t"
+done
+[ "$(osteo-dump --data a.model | jq -c '.tensors["L3.w"].data')" != "$(osteo-dump --data f.model | jq -c '.tensors["L3.w"].data')" ] ||
+	fail "layer 3 did not train"
 # Grad-CAM heatmaps at the input's size in [0,1], and feature maps of a layer
 osteo-infer -m a.model --heatmap --feature-maps 3 p/test.fused.rec | osteo-dump | jq -s -e 'all(
 	.tensors.heatmap.shape == [1,32,32] and .tensors.heatmap.min >= 0 and .tensors.heatmap.max <= 1 and
@@ -54,6 +68,10 @@ grep -q "no 'image'" err || fail "no image: $(cat err)"
 osteo-decode -q "$FIX/img/gray8.png" | osteo-normalize --size 32x32 >nolabel.rec
 expect_status 65 osteo-train -q -o x.model nolabel.rec 2>err
 grep -q 'no label' err || fail "no label: $(cat err)"
+# NaN pixels: {"id":"n","label":0,"tensors":{"image":{"dtype":"f32","shape":[1,1,1],"data":NaN}}}
+printf '\x83\xa2id\xa1n\xa5label\x00\xa7tensors\x81\xa5image\x83\xa5dtype\xa3f32\xa5shape\x93\x01\x01\x01\xa4data\xc4\x04\x00\x00\xc0\x7f' >nan.rec
+expect_status 65 osteo-train -q -o x.model nan.rec 2>err
+grep -q 'NaN' err || fail "NaN: $(cat err)"
 expect_status 65 osteo-train -q --classes a,b -o x.model p/train.fused.rec 2>err
 grep -q 'out of range' err || fail "label out of range: $(cat err)"
 mkdir -p mix/healthy && cp "$FIX/img/gray8.png" "$FIX/img/gray16.png" mix/healthy/ && cp "$FIX/img/g12.pgm" mix/healthy/
