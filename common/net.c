@@ -418,30 +418,36 @@ net_zero_grads(struct net *n)
 	memset(n->grads, 0, n->nparams * sizeof(float));
 }
 
-void
-net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b)
+/*
+ * Back-propagate dcur, the gradient at the logits, from the classifier down
+ * to the output of layer `stop` (-1: through layer 0), and return the
+ * buffer holding the gradient there.  train: parameter gradients are added
+ * to n->grads and dropout uses its masks; otherwise only the activations'
+ * gradients are made and dropout is the identity, as in inference.
+ */
+static float *
+backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 {
-	float *dcur = n->d1, *dprev = n->d2, *scratch = n->d2 + (size_t)n->maxb * n->maxact;
+	float *dprev = dcur == n->d1 ? n->d2 : n->d1;
+	float *scratch = n->d2 + (size_t)n->maxb * n->maxact;
 
-	softmax_xent_backward(dcur, n->probs, labels, weights, b, n->nclasses);
-	for (int i = n->nlayers - 1; i >= 0; i--) {
+	for (int i = n->nlayers - 1; i > stop; i--) {
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(n, i, x);
 		size_t e = (size_t)b * out_elems(l);
 		/* the first layer's input gradient is never used */
 		float *dinp = i == 0 ? NULL : dprev;
+		float *gw = train ? n->grads + l->w : NULL, *gb = train ? n->grads + l->b : NULL;
 		switch (l->type) {
 		case L_CLASSIFIER:
-			dense_backward(dinp, n->grads + l->w, n->grads + l->b, dcur, in, n->params + l->w, b,
-			               l->ic, l->oc);
+			dense_backward(dinp, gw, gb, dcur, in, n->params + l->w, b, l->ic, l->oc);
 			break;
 		case L_DENSE:
 			relu_backward(scratch, dcur, n->a[i], e);
-			dense_backward(dinp, n->grads + l->w, n->grads + l->b, scratch, in, n->params + l->w, b,
-			               l->ic, l->oc);
+			dense_backward(dinp, gw, gb, scratch, in, n->params + l->w, b, l->ic, l->oc);
 			break;
 		case L_DROPOUT:
-			if (l->p > 0)
+			if (train && l->p > 0)
 				dropout_backward(dprev, dcur, n->mask[i], e);
 			else
 				memcpy(dprev, dcur, e * sizeof(float));
@@ -450,6 +456,7 @@ net_backward(struct net *n, const float *x, const int32_t *labels, const float *
 			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
 			break;
 		case L_CONV:
+			/* batch statistics: only after a training forward */
 			relu_backward(scratch, dcur, n->a[i], e);
 			batchnorm_backward(dcur, n->grads + l->gamma, n->grads + l->beta, scratch, n->z[i],
 			                   n->mean + l->rmean, n->rstd + l->rmean, n->params + l->gamma, b,
@@ -470,6 +477,14 @@ net_backward(struct net *n, const float *x, const int32_t *labels, const float *
 		dcur = dprev;
 		dprev = t;
 	}
+	return dcur;
+}
+
+void
+net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b)
+{
+	softmax_xent_backward(n->d1, n->probs, labels, weights, b, n->nclasses);
+	backprop(n, x, n->d1, b, -1, 1);
 }
 
 void
@@ -497,7 +512,7 @@ int
 net_gradcam(struct net *n, const int *cls, int b, float *cam)
 {
 	int lc = net_last_conv(n);
-	float *dcur = n->d1, *dprev = n->d2, *scratch = n->d2 + (size_t)n->maxb * n->maxact;
+	float *dcur = n->d1;
 
 	if (lc < 0)
 		return -1;
@@ -505,34 +520,8 @@ net_gradcam(struct net *n, const int *cls, int b, float *cam)
 	memset(dcur, 0, (size_t)b * n->nclasses * sizeof(float));
 	for (int j = 0; j < b; j++)
 		dcur[(size_t)j * n->nclasses + cls[j]] = 1;
-	for (int i = n->nlayers - 1; i > lc; i--) {
-		struct layer *l = &n->l[i];
-		const float *in = layer_input(n, i, NULL);
-		size_t e = (size_t)b * out_elems(l);
-		switch (l->type) {
-		case L_CLASSIFIER:
-			dense_backward(dprev, NULL, NULL, dcur, in, n->params + l->w, b, l->ic, l->oc);
-			break;
-		case L_DENSE:
-			relu_backward(scratch, dcur, n->a[i], e);
-			dense_backward(dprev, NULL, NULL, scratch, in, n->params + l->w, b, l->ic, l->oc);
-			break;
-		case L_POOL:
-			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
-			break;
-		default:
-			/* dropout is the identity in inference */
-			memcpy(dprev, dcur, e * sizeof(float));
-		}
-		if (i == n->fuse_at) {
-			size_t f = (size_t)l->ic - n->nclin;
-			for (int j = 0; j < b; j++)
-				memmove(dprev + (size_t)j * f, dprev + (size_t)j * l->ic, f * sizeof(float));
-		}
-		float *t = dcur;
-		dcur = dprev;
-		dprev = t;
-	}
+	/* layers above the last conv block only: no batch norm on the way */
+	dcur = backprop(n, NULL, dcur, b, lc, 0);
 	const struct layer *l = &n->l[lc];
 	size_t plane = (size_t)l->oh * l->ow;
 	for (int j = 0; j < b; j++) {
