@@ -14,16 +14,26 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lcsv -lm
 
-# The CUDA backend: built when nvcc is on PATH or under CUDA_HOME, unless GPU=0.
+# The CUDA backend: built when nvcc is on PATH or under CUDA_HOME, and the
+# runtime and cuBLAS are found where nvcc itself links from (nvcc may be a
+# symlink or wrapper outside the toolkit), unless GPU=0.
 GPU ?= auto
 CUDA_HOME ?= /usr/local/cuda
-NVCC := $(if $(filter 0,$(GPU)),,$(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc)))
+NVCC := $(if $(filter 0,$(GPU)),,$(realpath $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))))
 CUDA_ARCH ?= -arch=sm_90
 NVCCFLAGS ?= -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
 ifneq ($(NVCC),)
-CUDA_DIR := $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_LIBDIRS := $(filter-out %/stubs,$(patsubst -L%,%,$(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^\#\$$ LIBRARIES=//p' | tr -d '"')))
+CUDA_LIBDIRS = $(NVCC_LIBDIRS) $(dir $(NVCC))../lib64 $(dir $(NVCC))../lib $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib /usr/lib/x86_64-linux-gnu
+CUDA_LIBDIR ?= $(firstword $(foreach d,$(CUDA_LIBDIRS),$(if $(and $(wildcard $(d)/libcublas.so),$(wildcard $(d)/libcudart.so)),$(d))))
+ifeq ($(CUDA_LIBDIR),)
+GPU_MISSING = nvcc is $(NVCC) but libcudart/libcublas were not found (set CUDA_LIBDIR)
+NVCC :=
+endif
+endif
+ifneq ($(NVCC),)
 GPU_OBJS = build/gpu/device.o build/common/device.o
-GPU_LIBS = -L$(CUDA_DIR)/lib64 -Wl,-rpath,$(CUDA_DIR)/lib64 -lcublas -lcudart -lstdc++
+GPU_LIBS = -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
 else
 GPU_OBJS = build/common/nogpu.o build/common/device.o
 GPU_LIBS =
@@ -41,7 +51,7 @@ MAN7 = $(wildcard man/*.7)
 all: $(BINS) gpu-note
 
 gpu-note:
-	@$(if $(NVCC),true,echo "osteo: nvcc not found (or GPU=0): the CUDA backend is not built; programs run on the CPU")
+	@$(if $(NVCC),true,echo "osteo: $(or $(GPU_MISSING),nvcc not found (or GPU=0)): the CUDA backend is not built; programs run on the CPU")
 
 build/common/%.o: common/%.c common/*.h | build/common
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
