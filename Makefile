@@ -39,9 +39,9 @@ GPU_OBJS = build/common/nogpu.o build/common/device.o
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn net model
+COMMON = util record input image imgops table rng strmap classes nn net model metrics
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
@@ -85,6 +85,9 @@ build/tests/unit: $(UNIT_SRCS) tests/unit/*.h build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) build/libosteo.a $(LDLIBS) \
 		$(CHECK_LIBS) -Wl,--allow-multiple-definition
 
+build/tests/mkrec: tests/mkrec.c build/libosteo.a | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
+
 build/tests/png-loop: bench/png-loop.c | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
@@ -95,7 +98,7 @@ check:
 	@tools/deps.sh check
 	@$(MAKE) --no-print-directory test
 
-test: all build/tests/unit
+test: all build/tests/unit build/tests/mkrec
 	@echo "== unit tests (Check; the death tests print their expected errors)"
 	@cd tests && ../build/tests/unit
 	@echo "== program tests"

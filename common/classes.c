@@ -56,3 +56,18 @@ classes_label(const struct classes *c, const char *s)
 		return -1;
 	return (int)v;
 }
+
+char *
+classes_join(const struct classes *c)
+{
+	size_t len = 1, at = 0;
+	char *s;
+
+	for (int i = 0; i < c->n; i++)
+		len += strlen(c->names[i]) + 1;
+	s = emalloc(len);
+	s[0] = '\0';
+	for (int i = 0; i < c->n; i++)
+		at += sprintf(s + at, "%s%s", i ? "," : "", c->names[i]);
+	return s;
+}

@@ -20,6 +20,8 @@ void classes_parse(struct classes *c, const char *list, const char *what);
 /* the index of the class spelled s[0..len), or -1 */
 int classes_find(const struct classes *c, const char *s, size_t len);
 /* a class name or a decimal index below c->n; -1 when neither */
+/* "a,b,c", allocated */
+char *classes_join(const struct classes *c);
 int classes_label(const struct classes *c, const char *s);
 
 #endif

@@ -183,6 +183,7 @@ main(int argc, char **argv)
 	}
 	struct net *n = m.net;
 	int heat = -1;
+	char *names = classes_join(&m.classes);
 	if (o.heatmap && net_last_conv(n) < 0)
 		die(EX_USAGE, "--heatmap: the model has no convolution to explain");
 	if (o.heat_class && (heat = classes_label(&m.classes, o.heat_class)) < 0)
@@ -232,6 +233,7 @@ main(int argc, char **argv)
 			batch[j].has_risk = 1;
 			batch[j].risk = q[risk];
 			rec_meta_str(&batch[j], "infer.class", m.classes.names[best]);
+			rec_meta_str(&batch[j], "infer.classes", names);
 		}
 		if (o.heatmap)
 			add_heatmaps(n, batch, b, heat, cam, big, &in);
@@ -243,6 +245,7 @@ main(int argc, char **argv)
 
 	/* clean up */
 	input_close(&in);
+	free(names);
 	st = rec_writer_close(out);
 	return st;
 }

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Runs every tests/shell/*.sh in a fresh temporary directory with bin/ on
-# PATH.  A test passes by exiting 0 and is skipped by exiting 77; the log
+# Runs every tests/shell/*.sh in a fresh temporary directory with bin/
+# and the test helpers of build/tests (mkrec) on PATH.  A test passes by exiting 0 and is skipped by exiting 77; the log
 # of a failure is shown.  Ends with the line "N passed, N failed, N skipped".
 top=$(cd "$(dirname "$0")/.." && pwd)
-export PATH="$top/bin:$PATH" TOP="$top" FIX="$top/tests/fixtures"
+export PATH="$top/bin:$top/build/tests:$PATH" TOP="$top" FIX="$top/tests/fixtures"
 pass=0 fail=0 skip=0
 for t in "$top"/tests/shell/${1:-*}.sh; do
 	name=$(basename "$t" .sh)

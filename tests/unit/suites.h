@@ -11,5 +11,6 @@ Suite *imgops_suite(void);
 Suite *nn_suite(void);
 Suite *net_suite(void);
 Suite *torch_suite(void);
+Suite *metrics_suite(void);
 
 #endif

@@ -1,0 +1,397 @@
+/*
+ * metrics.c - accuracy, per-class rates, AUC, calibration and bootstrap
+ * intervals.  See metrics.h for the conventions, chosen to match
+ * scikit-learn so that tests/fixtures/metrics can hold it to 1e-6.
+ */
+#include "metrics.h"
+#include "rng.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+samples_init(struct samples *s, int k)
+{
+	memset(s, 0, sizeof *s);
+	s->k = k;
+}
+
+void
+samples_add(struct samples *s, int label, const double *p, size_t unit)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024, bytes;
+
+		if (!mul_ok(cap, (size_t)s->k * sizeof *s->p, &bytes))
+			die(EX_SOFTWARE, "too many samples");
+		s->label = erealloc(s->label, cap * sizeof *s->label);
+		s->p = erealloc(s->p, bytes);
+		s->unit = erealloc(s->unit, cap * sizeof *s->unit);
+		s->cap = cap;
+	}
+	s->label[s->n] = label;
+	memcpy(s->p + s->n * s->k, p, s->k * sizeof *p);
+	s->unit[s->n] = unit;
+	if (unit >= s->nunits)
+		s->nunits = unit + 1;
+	s->n++;
+}
+
+void
+samples_free(struct samples *s)
+{
+	free(s->label);
+	free(s->p);
+	free(s->unit);
+	memset(s, 0, sizeof *s);
+}
+
+void
+metrics_init(struct metrics *m, int k, int ece_bins)
+{
+	memset(m, 0, sizeof *m);
+	m->k = k;
+	m->ece_bins = ece_bins;
+	m->cls = ecalloc(k, sizeof *m->cls);
+	m->confusion = ecalloc((size_t)k * k, sizeof *m->confusion);
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	free(m->cls);
+	free(m->confusion);
+}
+
+void
+metrics_work_free(struct metrics_work *w)
+{
+	free(w->order);
+	memset(w, 0, sizeof *w);
+}
+
+static int
+argmax(const double *p, int k)
+{
+	int best = 0;
+
+	for (int c = 1; c < k; c++)
+		if (p[c] > p[best])
+			best = c;
+	return best;
+}
+
+static double
+ratio(long long a, long long b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+struct by_score {
+	const struct samples *s;
+	int c;
+};
+
+/* ascending by score; equal scores keep sample order, so runs repeat */
+static int
+cmp_score(const void *a, const void *b, void *ctx)
+{
+	const struct by_score *k = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	double x = k->s->p[i * k->s->k + k->c], y = k->s->p[j * k->s->k + k->c];
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	return (i > j) - (i < j);
+}
+
+static size_t *
+sorted(const struct samples *s, const size_t *idx, size_t n, int c, struct metrics_work *w)
+{
+	struct by_score key = { s, c };
+
+	if (w->cap < n) {
+		w->order = erealloc(w->order, n * sizeof *w->order);
+		w->cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		w->order[i] = idx ? idx[i] : i;
+	qsort_r(w->order, n, sizeof *w->order, cmp_score, &key);
+	return w->order;
+}
+
+double
+metrics_auc(const struct samples *s, const size_t *idx, size_t n, int c, struct metrics_work *w)
+{
+	size_t *o = sorted(s, idx, n, c, w);
+	double rank_sum = 0;
+	long long pos = 0;
+
+	for (size_t i = 0; i < n;) {
+		double v = s->p[o[i] * s->k + c];
+		size_t j = i;
+		long long gpos = 0;
+
+		while (j < n && s->p[o[j] * s->k + c] == v)
+			gpos += s->label[o[j++]] == c;
+		/* ranks i+1 .. j share their mean */
+		rank_sum += gpos * ((double)(i + 1) + (double)j) / 2.0;
+		pos += gpos;
+		i = j;
+	}
+	long long neg = (long long)n - pos;
+	if (!pos || !neg)
+		return NAN;
+	return (rank_sum - (double)pos * (pos + 1) / 2.0) / ((double)pos * (double)neg);
+}
+
+void
+metrics_compute(const struct samples *s, const size_t *idx, size_t n, struct metrics *m,
+                struct metrics_work *w)
+{
+	int k = s->k, bins = m->ece_bins;
+	long long correct = 0;
+	double sq = 0, ece_conf[64] = { 0 }, ece_acc[64] = { 0 };
+	long long ece_n[64] = { 0 };
+
+	if (bins < 1 || bins > 64)
+		die(EX_SOFTWARE, "metrics: %d calibration bins", bins);
+	m->n = n;
+	memset(m->confusion, 0, (size_t)k * k * sizeof *m->confusion);
+	memset(m->cls, 0, k * sizeof *m->cls);
+	for (size_t i = 0; i < n; i++) {
+		size_t r = idx ? idx[i] : i;
+		const double *p = s->p + r * k;
+		int y = s->label[r], pred = argmax(p, k);
+		int b = (int)ceil(p[pred] * bins) - 1;
+
+		m->confusion[(size_t)y * k + pred]++;
+		correct += pred == y;
+		for (int c = 0; c < k; c++) {
+			double d = p[c] - (c == y);
+
+			m->cls[c].brier += d * d;
+		}
+		b = b < 0 ? 0 : b >= bins ? bins - 1 : b;
+		ece_n[b]++;
+		ece_conf[b] += p[pred];
+		ece_acc[b] += pred == y;
+	}
+	m->accuracy = ratio(correct, n);
+	m->ece = 0;
+	for (int b = 0; b < bins; b++)
+		if (ece_n[b])
+			m->ece += fabs(ece_acc[b] - ece_conf[b]) / n;
+	memset(&m->macro, 0, sizeof m->macro);
+	memset(&m->weighted, 0, sizeof m->weighted);
+	int nauc = 0;
+	long long auc_support = 0;
+	for (int c = 0; c < k; c++) {
+		struct class_metrics *cm = &m->cls[c];
+		long long tp = m->confusion[(size_t)c * k + c], row = 0, col = 0;
+
+		for (int j = 0; j < k; j++) {
+			row += m->confusion[(size_t)c * k + j];
+			col += m->confusion[(size_t)j * k + c];
+		}
+		long long fp = col - tp, fn = row - tp, tn = (long long)n - tp - fp - fn;
+		cm->support = row;
+		cm->sens = ratio(tp, row);
+		cm->spec = ratio(tn, tn + fp);
+		cm->prec = ratio(tp, col);
+		cm->f1 = cm->prec + cm->sens > 0 ? 2 * cm->prec * cm->sens / (cm->prec + cm->sens) : 0;
+		cm->brier = n ? cm->brier / n : 0;
+		sq += cm->brier;
+		cm->auc = metrics_auc(s, idx, n, c, w);
+
+		m->macro.sens += cm->sens / k;
+		m->macro.spec += cm->spec / k;
+		m->macro.prec += cm->prec / k;
+		m->macro.f1 += cm->f1 / k;
+		m->macro.brier += cm->brier / k;
+		m->weighted.sens += cm->sens * row;
+		m->weighted.spec += cm->spec * row;
+		m->weighted.prec += cm->prec * row;
+		m->weighted.f1 += cm->f1 * row;
+		m->weighted.brier += cm->brier * row;
+		m->macro.support += row;
+		m->weighted.support += row;
+		if (!isnan(cm->auc)) {
+			nauc++;
+			m->macro.auc += cm->auc;
+			m->weighted.auc += cm->auc * row;
+			auc_support += row;
+		}
+	}
+	if (n) {
+		m->weighted.sens /= n;
+		m->weighted.spec /= n;
+		m->weighted.prec /= n;
+		m->weighted.f1 /= n;
+		m->weighted.brier /= n;
+	}
+	m->macro.auc = nauc ? m->macro.auc / nauc : NAN;
+	m->weighted.auc = auc_support ? m->weighted.auc / auc_support : NAN;
+	m->brier = sq;
+}
+
+void
+metrics_roc(const struct samples *s, int c, struct metrics_work *w,
+            void (*fn)(void *ctx, double threshold, double fpr, double tpr), void *ctx)
+{
+	size_t n = s->n, *o = sorted(s, NULL, n, c, w);
+	long long pos = 0, tp = 0, fp = 0;
+
+	for (size_t i = 0; i < n; i++)
+		pos += s->label[i] == c;
+	long long neg = (long long)n - pos;
+	if (!pos || !neg)
+		return;
+	fn(ctx, INFINITY, 0, 0);
+	for (size_t j = n; j > 0;) {
+		double v = s->p[o[j - 1] * s->k + c];
+
+		while (j > 0 && s->p[o[j - 1] * s->k + c] == v) {
+			if (s->label[o[j - 1]] == c)
+				tp++;
+			else
+				fp++;
+			j--;
+		}
+		fn(ctx, v, (double)fp / neg, (double)tp / pos);
+	}
+}
+
+struct youden {
+	double best, threshold;
+};
+
+static void
+youden_point(void *ctx, double threshold, double fpr, double tpr)
+{
+	struct youden *y = ctx;
+
+	if (tpr - fpr > y->best) {
+		y->best = tpr - fpr;
+		y->threshold = threshold;
+	}
+}
+
+double
+metrics_youden(const struct samples *s, int c, struct metrics_work *w)
+{
+	struct youden y = { -1, NAN };
+
+	metrics_roc(s, c, w, youden_point, &y);
+	return y.threshold;
+}
+
+void
+metrics_binary(const struct samples *s, int c, double threshold, struct binary_cut *b)
+{
+	memset(b, 0, sizeof *b);
+	b->c = c;
+	b->threshold = threshold;
+	for (size_t i = 0; i < s->n; i++) {
+		int say = s->p[i * s->k + c] >= threshold, is = s->label[i] == c;
+
+		b->tp += say && is;
+		b->fp += say && !is;
+		b->tn += !say && !is;
+		b->fn += !say && is;
+	}
+	b->sens = ratio(b->tp, b->tp + b->fn);
+	b->spec = ratio(b->tn, b->tn + b->fp);
+	b->ppv = ratio(b->tp, b->tp + b->fp);
+	b->npv = ratio(b->tn, b->tn + b->fn);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* numpy's default (linear) percentile of v[0..n), sorted in place */
+static double
+percentile(double *v, int n, double q)
+{
+	if (!n)
+		return NAN;
+	qsort(v, n, sizeof *v, cmp_double);
+	double h = (n - 1) * q;
+	int lo = (int)floor(h);
+
+	return lo + 1 < n ? v[lo] + (h - lo) * (v[lo + 1] - v[lo]) : v[lo];
+}
+
+void
+metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, double level,
+                  struct bootstrap_ci *ci)
+{
+	size_t nu = s->nunits, *start = ecalloc(nu + 1, sizeof *start);
+	size_t *member = emalloc((s->n ? s->n : 1) * sizeof *member), *idx = NULL, idxcap = 0;
+	double *acc = emalloc(reps * sizeof *acc), *f1 = emalloc(reps * sizeof *f1);
+	double *auc = emalloc(reps * sizeof *auc);
+	int nauc = 0;
+	struct metrics m;
+	struct metrics_work w = { 0 };
+	struct rng g;
+
+	memset(ci, 0, sizeof *ci);
+	ci->reps = reps;
+	ci->level = level;
+	/* the samples of each unit, contiguous: a counting sort */
+	for (size_t i = 0; i < s->n; i++)
+		start[s->unit[i] + 1]++;
+	for (size_t u = 0; u < nu; u++)
+		start[u + 1] += start[u];
+	{
+		size_t *fill = emalloc((nu ? nu : 1) * sizeof *fill);
+
+		memcpy(fill, start, nu * sizeof *fill);
+		for (size_t i = 0; i < s->n; i++)
+			member[fill[s->unit[i]]++] = i;
+		free(fill);
+	}
+	metrics_init(&m, s->k, 10);
+	rng_seed(&g, seed, "bootstrap");
+	for (int r = 0; r < reps; r++) {
+		size_t n = 0;
+
+		for (size_t d = 0; d < nu; d++) {
+			size_t u = (size_t)(rng_u64(&g) % nu), len = start[u + 1] - start[u];
+
+			if (idxcap < n + len) {
+				idxcap = 2 * (n + len);
+				idx = erealloc(idx, idxcap * sizeof *idx);
+			}
+			memcpy(idx + n, member + start[u], len * sizeof *idx);
+			n += len;
+		}
+		metrics_compute(s, idx, n, &m, &w);
+		acc[r] = m.accuracy;
+		f1[r] = m.macro.f1;
+		if (!isnan(m.macro.auc))
+			auc[nauc++] = m.macro.auc;
+	}
+	double a = (1 - level) / 2;
+	ci->acc[0] = percentile(acc, reps, a);
+	ci->acc[1] = percentile(acc, reps, 1 - a);
+	ci->f1[0] = percentile(f1, reps, a);
+	ci->f1[1] = percentile(f1, reps, 1 - a);
+	ci->auc[0] = percentile(auc, nauc, a);
+	ci->auc[1] = percentile(auc, nauc, 1 - a);
+	metrics_free(&m);
+	metrics_work_free(&w);
+	free(start);
+	free(member);
+	free(idx);
+	free(acc);
+	free(f1);
+	free(auc);
+}

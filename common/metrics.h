@@ -1,0 +1,89 @@
+/*
+ * metrics.h - classification metrics over (label, probs) samples, as
+ * osteo-metrics(1) reports them and scikit-learn computes them.
+ *
+ * The prediction is the first class of highest probability (numpy's
+ * argmax).  AUC is one-vs-rest, by ranks with ties counted half, which is
+ * the trapezoidal area under the ROC curve.  A class with no positives (or
+ * no negatives) has AUC NaN, written null, and is left out of averages of
+ * AUC; precision with nothing predicted is 0, as sklearn's default.
+ */
+#ifndef OSTEO_METRICS_H
+#define OSTEO_METRICS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct samples {
+	int k;                 /* classes */
+	size_t n, cap;
+	int *label;
+	double *p;             /* n x k */
+	size_t *unit;          /* resampling unit: the patient's number */
+	size_t nunits;
+};
+
+struct class_metrics {
+	double sens, spec, prec, f1, auc, brier;
+	long long support;
+};
+
+struct metrics {
+	int k;
+	size_t n;
+	double accuracy;
+	struct class_metrics *cls;        /* k */
+	struct class_metrics macro, weighted;
+	long long *confusion;             /* k x k, rows true */
+	double brier;                     /* mean over samples of sum_k (p - y)^2 */
+	double ece;
+	int ece_bins;
+};
+
+/* scratch kept between calls so that bootstrap replicates allocate nothing */
+struct metrics_work {
+	size_t *order;
+	size_t cap;
+};
+
+void samples_init(struct samples *s, int k);
+void samples_add(struct samples *s, int label, const double *p, size_t unit);
+void samples_free(struct samples *s);
+
+void metrics_init(struct metrics *m, int k, int ece_bins);
+void metrics_free(struct metrics *m);
+void metrics_work_free(struct metrics_work *w);
+/* over the samples idx[0..n) (all of them when idx is NULL) */
+void metrics_compute(const struct samples *s, const size_t *idx, size_t n,
+                     struct metrics *m, struct metrics_work *w);
+
+/* one-vs-rest AUC of class c over idx (NaN without both kinds) */
+double metrics_auc(const struct samples *s, const size_t *idx, size_t n, int c,
+                   struct metrics_work *w);
+
+/* ROC points of class c with every distinct score as a threshold,
+ * highest first, from (0,0) at +inf: calls fn for each */
+void metrics_roc(const struct samples *s, int c, struct metrics_work *w,
+                 void (*fn)(void *ctx, double threshold, double fpr, double tpr), void *ctx);
+
+/* percentile bootstrap over units: lo/hi of accuracy, macro F1, macro AUC */
+struct bootstrap_ci {
+	int reps;
+	double level;
+	double acc[2], f1[2], auc[2];
+};
+void metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed,
+                       double level, struct bootstrap_ci *ci);
+
+/* binary cut: class c positive when p[c] >= threshold */
+struct binary_cut {
+	int c;
+	double threshold;
+	long long tp, fp, tn, fn;
+	double sens, spec, ppv, npv;
+};
+void metrics_binary(const struct samples *s, int c, double threshold, struct binary_cut *b);
+/* the threshold that maximises sensitivity + specificity (Youden's J) */
+double metrics_youden(const struct samples *s, int c, struct metrics_work *w);
+
+#endif

@@ -1,0 +1,484 @@
+/*
+ * osteo-metrics - how good are the predictions: records carrying `label`
+ * and `probs` in, a report out (a table, JSON or TSV).
+ *
+ * Only the scores are kept in memory (AUC and the bootstrap need them
+ * all).  Confidence intervals resample patients, not records, because
+ * records of one patient are not independent: a patient with six images
+ * would otherwise count six times.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/classes.h"
+#include "../common/input.h"
+#include "../common/metrics.h"
+#include "../common/record.h"
+#include "../common/strmap.h"
+#include "../common/util.h"
+
+static const char usage[] =
+	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
+	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
+	"       [--threshold T|youden] [FILE|-]...";
+
+enum format { F_TEXT, F_JSON, F_TSV };
+
+struct opts {
+	const char *classes, *roc, *positive, *threshold;
+	enum format format;
+	int reps, bins;
+	unsigned long long seed;
+	double level;
+	char **inputs;
+	int ninputs;
+};
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR };
+	static const struct option longopts[] = {
+		{ "classes", required_argument, 0, O_CLASSES },
+		{ "json", no_argument, 0, O_JSON },
+		{ "tsv", no_argument, 0, O_TSV },
+		{ "bootstrap", required_argument, 0, O_BOOT },
+		{ "seed", required_argument, 0, O_SEED },
+		{ "level", required_argument, 0, O_LEVEL },
+		{ "ece-bins", required_argument, 0, O_BINS },
+		{ "roc", required_argument, 0, O_ROC },
+		{ "positive", required_argument, 0, O_POS },
+		{ "threshold", required_argument, 0, O_THR },
+		CLI_COMMON_OPTIONS
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->reps = 1000;
+	o->seed = 1;
+	o->level = 0.95;
+	o->bins = 10;
+	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_CLASSES: o->classes = optarg; break;
+		case O_JSON: o->format = F_JSON; break;
+		case O_TSV: o->format = F_TSV; break;
+		case O_BOOT: o->reps = (int)estrtonum(optarg, 0, 1000000, "--bootstrap"); break;
+		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;
+		case O_LEVEL: o->level = estrtod(optarg, 0.5, 0.999, "--level"); break;
+		case O_BINS: o->bins = (int)estrtonum(optarg, 1, 64, "--ece-bins"); break;
+		case O_ROC: o->roc = optarg; break;
+		case O_POS: o->positive = optarg; break;
+		case O_THR: o->threshold = optarg; break;
+		default: cli_common(c, usage);
+		}
+	}
+	if (o->threshold && strcmp(o->threshold, "youden"))
+		estrtod(o->threshold, 0, 1, "--threshold");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* the class names: --classes, else what osteo-infer recorded, else the
+ * default three when there are three probabilities, else numbers */
+static void
+name_classes(struct classes *cl, const struct opts *o, const struct record *r, int k,
+             const struct input *in)
+{
+	const struct metaval *mv = rec_meta(r, "infer.classes");
+
+	if (o->classes)
+		classes_parse(cl, o->classes, "--classes");
+	else if (mv && mv->type == MV_STR && *mv->s)
+		classes_parse(cl, mv->s, "meta.infer.classes");
+	else if (k == 3)
+		classes_parse(cl, DEFAULT_CLASSES, "classes");
+	else {
+		cl->n = k;
+		for (int c = 0; c < k; c++) {
+			cl->names[c] = emalloc(16);
+			snprintf(cl->names[c], 16, "%d", c);
+		}
+	}
+	if (cl->n != k)
+		input_die(in, r, "%d probabilities but %d classes (%s)", k, cl->n,
+		          o->classes ? "--classes" : "meta.infer.classes");
+}
+
+/* read every labelled record's label, probabilities and patient */
+static long long
+collect(struct input *in, const struct opts *o, struct samples *s, struct classes *cl)
+{
+	struct record r;
+	struct strmap units;
+	long long unlabelled = 0;
+	long nunits = 0;
+
+	rec_init(&r);
+	strmap_init(&units);
+	s->k = 0;
+	while (input_read(in, &r)) {
+		if (!r.has_label) {
+			unlabelled++;
+			continue;
+		}
+		if (!r.has_probs)
+			input_die(in, &r, "has a label but no probs (run osteo-infer or osteo-baseline first)");
+		if (!s->k) {
+			samples_init(s, r.nprobs);
+			name_classes(cl, o, &r, r.nprobs, in);
+		}
+		if (r.nprobs != s->k)
+			input_die(in, &r, "%d probabilities, the records before had %d", r.nprobs, s->k);
+		if (r.label < 0 || r.label >= s->k)
+			input_die(in, &r, "label %lld is not a class (0 to %d)", r.label, s->k - 1);
+		for (int c = 0; c < s->k; c++)
+			if (!(r.probs[c] >= 0 && r.probs[c] <= 1))
+				input_die(in, &r, "probability %d is %g, not in [0, 1]", c, r.probs[c]);
+		/* records without a patient are their own unit */
+		long unit = r.has_patient ? strmap_get(&units, r.patient) : -1;
+		if (unit < 0) {
+			unit = nunits++;
+			if (r.has_patient)
+				strmap_put(&units, r.patient, unit);
+		}
+		samples_add(s, (int)r.label, r.probs, (size_t)unit);
+	}
+	strmap_free(&units);
+	rec_free(&r);
+	return unlabelled;
+}
+
+struct report {
+	const struct classes *cl;
+	const struct opts *o;
+	struct metrics m;
+	struct bootstrap_ci ci;
+	struct binary_cut bin;
+	int has_bin;
+	long long unlabelled;
+	size_t patients;
+};
+
+static void
+text_row(const char *name, const struct class_metrics *c)
+{
+	printf("%-14s %6.3f %6.3f %6.3f %6.3f ", name, c->sens, c->spec, c->prec, c->f1);
+	if (isnan(c->auc))
+		printf("%6s", "-");
+	else
+		printf("%6.3f", c->auc);
+	printf(" %7lld\n", c->support);
+}
+
+static void
+print_text(const struct report *rp)
+{
+	const struct metrics *m = &rp->m;
+	const struct bootstrap_ci *ci = &rp->ci;
+	int k = m->k, pct = (int)lround(ci->level * 100);
+
+	printf("records %zu, patients %zu", m->n, rp->patients);
+	if (rp->unlabelled)
+		printf("; skipped %lld without a label", rp->unlabelled);
+	printf("\naccuracy  %.4f", m->accuracy);
+	if (ci->reps)
+		printf("   %d%% CI %.4f-%.4f", pct, ci->acc[0], ci->acc[1]);
+	printf("\nmacro F1  %.4f", m->macro.f1);
+	if (ci->reps)
+		printf("   %d%% CI %.4f-%.4f", pct, ci->f1[0], ci->f1[1]);
+	printf("\nmacro AUC %.4f", m->macro.auc);
+	if (ci->reps)
+		printf("   %d%% CI %.4f-%.4f", pct, ci->auc[0], ci->auc[1]);
+	if (ci->reps)
+		printf("\n(intervals: %d bootstrap resamples of patients, seed %llu)", ci->reps,
+		       rp->o->seed);
+	printf("\n\n%-14s %6s %6s %6s %6s %6s %7s\n", "class", "sens", "spec", "prec", "F1", "AUC",
+	       "support");
+	for (int c = 0; c < k; c++)
+		text_row(rp->cl->names[c], &m->cls[c]);
+	text_row("macro", &m->macro);
+	text_row("weighted", &m->weighted);
+	printf("\nconfusion (rows true, columns predicted)\n%-14s", "");
+	for (int c = 0; c < k; c++)
+		printf(" %12.12s", rp->cl->names[c]);
+	for (int i = 0; i < k; i++) {
+		printf("\n%-14s", rp->cl->names[i]);
+		for (int j = 0; j < k; j++)
+			printf(" %12lld", m->confusion[(size_t)i * k + j]);
+	}
+	printf("\n\nBrier %.4f   ECE %.4f (%d bins)\n", m->brier, m->ece, m->ece_bins);
+	if (rp->has_bin) {
+		const struct binary_cut *b = &rp->bin;
+
+		printf("\n%s vs rest at p >= %.4g: sensitivity %.4f, specificity %.4f, "
+		       "PPV %.4f, NPV %.4f (TP %lld FP %lld TN %lld FN %lld)\n",
+		       rp->cl->names[b->c], b->threshold, b->sens, b->spec, b->ppv, b->npv, b->tp,
+		       b->fp, b->tn, b->fn);
+	}
+}
+
+/* the per-class numbers, by name, for JSON and TSV */
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	{ "sensitivity", offsetof(struct class_metrics, sens) },
+	{ "specificity", offsetof(struct class_metrics, spec) },
+	{ "precision", offsetof(struct class_metrics, prec) },
+	{ "f1", offsetof(struct class_metrics, f1) },
+	{ "auc", offsetof(struct class_metrics, auc) },
+	{ "brier", offsetof(struct class_metrics, brier) },
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+#define FIELD(c, i) (*(const double *)((const char *)(c) + fields[i].off))
+
+static void
+json_fields(const struct class_metrics *c)
+{
+	for (size_t i = 0; i < NFIELDS; i++) {
+		printf("%s\"%s\":", i ? "," : "", fields[i].name);
+		json_num(stdout, FIELD(c, i), 9);
+	}
+	printf(",\"support\":%lld}", c->support);
+}
+
+static void
+json_pair(const char *key, const double *v)
+{
+	printf(",\"%s\":[", key);
+	json_num(stdout, v[0], 9);
+	putchar(',');
+	json_num(stdout, v[1], 9);
+	putchar(']');
+}
+
+static void
+print_json(const struct report *rp)
+{
+	const struct metrics *m = &rp->m;
+	int k = m->k;
+
+	printf("{\"n\":%zu,\"patients\":%zu,\"unlabelled\":%lld,\"classes\":[", m->n, rp->patients,
+	       rp->unlabelled);
+	for (int c = 0; c < k; c++) {
+		printf(c ? "," : "");
+		json_str(stdout, rp->cl->names[c], strlen(rp->cl->names[c]));
+	}
+	printf("],\"accuracy\":");
+	json_num(stdout, m->accuracy, 9);
+	printf(",\"per_class\":[");
+	for (int c = 0; c < k; c++) {
+		printf(c ? ",{\"name\":" : "{\"name\":");
+		json_str(stdout, rp->cl->names[c], strlen(rp->cl->names[c]));
+		putchar(',');
+		json_fields(&m->cls[c]);
+	}
+	printf("],\"macro\":{");
+	json_fields(&m->macro);
+	printf(",\"weighted\":{");
+	json_fields(&m->weighted);
+	printf(",\"auc_macro\":");
+	json_num(stdout, m->macro.auc, 9);
+	printf(",\"confusion\":[");
+	for (int i = 0; i < k; i++) {
+		printf(i ? ",[" : "[");
+		for (int j = 0; j < k; j++)
+			printf(j ? ",%lld" : "%lld", m->confusion[(size_t)i * k + j]);
+		putchar(']');
+	}
+	printf("],\"brier\":");
+	json_num(stdout, m->brier, 9);
+	printf(",\"ece\":");
+	json_num(stdout, m->ece, 9);
+	printf(",\"ece_bins\":%d", m->ece_bins);
+	if (rp->ci.reps) {
+		printf(",\"ci\":{\"level\":%g,\"bootstrap\":%d,\"seed\":%llu,\"unit\":\"patient\"",
+		       rp->ci.level, rp->ci.reps, rp->o->seed);
+		json_pair("accuracy", rp->ci.acc);
+		json_pair("f1_macro", rp->ci.f1);
+		json_pair("auc_macro", rp->ci.auc);
+		putchar('}');
+	}
+	if (rp->has_bin) {
+		const struct binary_cut *b = &rp->bin;
+
+		printf(",\"binary\":{\"positive\":");
+		json_str(stdout, rp->cl->names[b->c], strlen(rp->cl->names[b->c]));
+		printf(",\"threshold\":");
+		json_num(stdout, b->threshold, 9);
+		printf(",\"tp\":%lld,\"fp\":%lld,\"tn\":%lld,\"fn\":%lld,\"sensitivity\":", b->tp, b->fp,
+		       b->tn, b->fn);
+		json_num(stdout, b->sens, 9);
+		printf(",\"specificity\":");
+		json_num(stdout, b->spec, 9);
+		printf(",\"ppv\":");
+		json_num(stdout, b->ppv, 9);
+		printf(",\"npv\":");
+		json_num(stdout, b->npv, 9);
+		putchar('}');
+	}
+	printf("}\n");
+}
+
+static void
+tsv(const char *metric, const char *cls, double v)
+{
+	if (isnan(v))
+		printf("%s\t%s\tnull\n", metric, cls);
+	else
+		printf("%s\t%s\t%.9g\n", metric, cls, v);
+}
+
+static void
+tsv_class(const char *cls, const struct class_metrics *c)
+{
+	for (size_t i = 0; i < NFIELDS; i++)
+		tsv(fields[i].name, cls, FIELD(c, i));
+	tsv("support", cls, (double)c->support);
+}
+
+static void
+print_tsv(const struct report *rp)
+{
+	const struct metrics *m = &rp->m;
+	char key[300];
+
+	printf("metric\tclass\tvalue\n");
+	tsv("n", "-", (double)m->n);
+	tsv("patients", "-", (double)rp->patients);
+	tsv("unlabelled", "-", (double)rp->unlabelled);
+	tsv("accuracy", "-", m->accuracy);
+	for (int c = 0; c < m->k; c++)
+		tsv_class(rp->cl->names[c], &m->cls[c]);
+	tsv_class("macro", &m->macro);
+	tsv_class("weighted", &m->weighted);
+	for (int i = 0; i < m->k; i++)
+		for (int j = 0; j < m->k; j++) {
+			snprintf(key, sizeof key, "predicted:%s", rp->cl->names[j]);
+			tsv(key, rp->cl->names[i], (double)m->confusion[(size_t)i * m->k + j]);
+		}
+	tsv("brier", "-", m->brier);
+	tsv("ece", "-", m->ece);
+	if (rp->ci.reps) {
+		tsv("accuracy_lo", "-", rp->ci.acc[0]);
+		tsv("accuracy_hi", "-", rp->ci.acc[1]);
+		tsv("f1_macro_lo", "-", rp->ci.f1[0]);
+		tsv("f1_macro_hi", "-", rp->ci.f1[1]);
+		tsv("auc_macro_lo", "-", rp->ci.auc[0]);
+		tsv("auc_macro_hi", "-", rp->ci.auc[1]);
+	}
+	if (rp->has_bin) {
+		const char *pos = rp->cl->names[rp->bin.c];
+
+		tsv("threshold", pos, rp->bin.threshold);
+		tsv("binary_sensitivity", pos, rp->bin.sens);
+		tsv("binary_specificity", pos, rp->bin.spec);
+		tsv("binary_ppv", pos, rp->bin.ppv);
+		tsv("binary_npv", pos, rp->bin.npv);
+	}
+}
+
+struct roc_out {
+	FILE *fp;
+	const char *cls;
+	double auc;
+};
+
+static void
+roc_line(void *ctx, double threshold, double fpr, double tpr)
+{
+	struct roc_out *r = ctx;
+
+	fprintf(r->fp, "%s\t%.9g\t%.9g\t%.9g\t%.9g\n", r->cls, threshold, fpr, tpr, r->auc);
+}
+
+static void
+write_roc(const char *path, const struct samples *s, const struct report *rp)
+{
+	char *tmp;
+	FILE *fp = atomic_open(path, &tmp);
+	struct metrics_work w = { 0 };
+
+	fprintf(fp, "class\tthreshold\tfpr\ttpr\tauc\n");
+	for (int c = 0; c < s->k; c++) {
+		struct roc_out r = { fp, rp->cl->names[c], rp->m.cls[c].auc };
+
+		metrics_roc(s, c, &w, roc_line, &r);
+	}
+	metrics_work_free(&w);
+	atomic_commit(fp, tmp, path);
+}
+
+static int
+positive_class(const struct opts *o, const struct classes *cl)
+{
+	int c;
+
+	if (!o->positive) {
+		c = classes_find(cl, "osteoporosis", 12);
+		return c < 0 ? cl->n - 1 : c;
+	}
+	if ((c = classes_label(cl, o->positive)) < 0)
+		die(EX_USAGE, "--positive: '%s' is not one of the classes", o->positive);
+	return c;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct input in;
+	struct samples s = { 0 };
+	struct classes cl = { 0 };
+	struct metrics_work w = { 0 };
+	struct report rp = { 0 };
+
+	/* arguments */
+	cli_init(argv[0]);
+	parse_args(argc, argv, &o);
+
+	/* read */
+	input_open(&in, o.inputs, o.ninputs);
+	rp.unlabelled = collect(&in, &o, &s, &cl);
+	input_close(&in);
+	if (!s.n)
+		die(EX_DATAERR, "no record has both a label and probs (%lld without a label)",
+		    rp.unlabelled);
+
+	/* compute */
+	rp.cl = &cl;
+	rp.o = &o;
+	rp.patients = s.nunits;
+	metrics_init(&rp.m, s.k, o.bins);
+	metrics_compute(&s, NULL, s.n, &rp.m, &w);
+	if (o.reps)
+		metrics_bootstrap(&s, o.reps, o.seed, o.level, &rp.ci);
+	int c = positive_class(&o, &cl);
+	if (o.threshold) {
+		double t = strcmp(o.threshold, "youden") ? strtod(o.threshold, NULL)
+		                                         : metrics_youden(&s, c, &w);
+		if (isnan(t))
+			die(EX_DATAERR, "--threshold youden: class %s needs positives and negatives",
+			    cl.names[c]);
+		metrics_binary(&s, c, t, &rp.bin);
+		rp.has_bin = 1;
+	}
+
+	/* report */
+	if (o.roc)
+		write_roc(o.roc, &s, &rp);
+	if (o.format == F_JSON)
+		print_json(&rp);
+	else if (o.format == F_TSV)
+		print_tsv(&rp);
+	else
+		print_text(&rp);
+	metrics_free(&rp.m);
+	metrics_work_free(&w);
+	samples_free(&s);
+	return fshut(stdout, "<stdout>");
+}

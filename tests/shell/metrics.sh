@@ -1,0 +1,67 @@
+# osteo-metrics: the hand-checked example of its man page, scikit-learn's
+# values through the program, bootstrap intervals, the binary cut, bad input
+. "$TOP/tests/lib.sh"
+printf 'a\tP1\t0\t.7,.2,.1\nb\tP1\t0\t.4,.5,.1\nc\tP2\t1\t.2,.6,.2\nd\tP2\t1\t.3,.3,.4\ne\tP3\t2\t.1,.2,.7\nf\tP3\t2\t.2,.2,.6\ng\tP4\t-\t.2,.2,.6\n' |
+	mkrec >hand.rec
+osteo-metrics --json hand.rec >hand.json
+jq -e '.n == 6 and .patients == 3 and .unlabelled == 1 and (.accuracy - 2/3 | fabs) < 1e-9
+	and .confusion == [[1,1,0],[0,1,1],[0,0,2]]
+	and ([.per_class[].auc] == [1, 0.875, 1]) and ([.per_class[].support] == [2,2,2])
+	and (.per_class[1].specificity == 0.75) and (.macro.f1 - 0.655555556 | fabs) < 1e-9
+	and (.auc_macro - 0.958333333 | fabs) < 1e-9 and (.brier - 0.353333333 | fabs) < 1e-9
+	and (.ece - 0.383333333 | fabs) < 1e-9 and .ci.unit == "patient"
+	and .ci.accuracy[0] <= .accuracy and .accuracy <= .ci.accuracy[1]' hand.json >/dev/null ||
+	fail "hand example: $(cat hand.json)"
+osteo-metrics hand.rec | contains -E '^osteopenia +0\.500 +0\.750 +0\.500 +0\.500 +0\.875 +2$' || fail "text table"
+osteo-metrics --tsv hand.rec | contains -x "$(printf 'predicted:osteopenia\thealthy\t1')" || fail "--tsv confusion"
+# the same seed, the same intervals; another seed, others; --bootstrap 0, none
+osteo-metrics --json --seed 3 hand.rec | cmp - <(osteo-metrics --json --seed 3 hand.rec) || fail "--seed repeat"
+[ "$(osteo-metrics --json --seed 3 hand.rec | jq -c .ci)" != "$(osteo-metrics --json --seed 4 hand.rec | jq -c .ci)" ] ||
+	fail "--seed ignored"
+osteo-metrics --json --bootstrap 0 hand.rec | jq -e 'has("ci") | not' >/dev/null || fail "--bootstrap 0"
+# binary cut: osteoporosis vs rest, fixed and by Youden's J
+osteo-metrics --json --threshold 0.3 hand.rec | jq -e '.binary == {"positive":"osteoporosis","threshold":0.3,
+	"tp":2,"fp":1,"tn":3,"fn":0,"sensitivity":1,"specificity":0.75,"ppv":0.666666667,"npv":1}' >/dev/null || fail "--threshold 0.3"
+osteo-metrics --json --threshold youden --positive healthy hand.rec | jq -e '.binary.threshold == 0.4 and .binary.sensitivity == 1
+	and .binary.specificity == 1' >/dev/null || fail "--threshold youden"
+# ROC points: from (0,0) at inf to (1,1), with the AUC
+osteo-metrics --roc roc.tsv hand.rec >/dev/null
+[ "$(head -n 1 roc.tsv)" = "$(printf 'class\tthreshold\tfpr\ttpr\tauc')" ] || fail "--roc header"
+[ "$(grep -c '^osteopenia' roc.tsv)" = 5 ] || fail "osteopenia's ROC points: $(cat roc.tsv)"
+contains -x "$(printf 'osteopenia\t0.5\t0.25\t0.5\t0.875')" roc.tsv || fail "a ROC point"
+# scikit-learn's values (tests/fixtures/metrics) through the program
+for c in three four; do
+	tail -n +2 "$FIX/metrics/$c.tsv" | awk -F'\t' '{ p = $2; for (i = 3; i <= NF; i++) p = p "," $i; print "r" NR "\t-\t" $1 "\t" p }' |
+		mkrec >$c.rec
+	osteo-metrics --json --bootstrap 0 --classes "$(seq -s, 0 $(($(head -n 1 "$FIX/metrics/$c.tsv" | awk '{ print NF - 2 }'))))" $c.rec >$c.json
+	for k in accuracy auc_macro brier ece; do
+		want=$(awk -v k=$k '$1 == k { print $2 }' "$FIX/metrics/$c.expected")
+		jq -e --argjson w "$want" ".$k - \$w | fabs < 1e-6" $c.json >/dev/null || fail "$c: $k is $(jq .$k $c.json), sklearn $want"
+	done
+done
+jq -e '.per_class[2].auc == null and .per_class[2].support == 0' four.json >/dev/null || fail "a class never true: AUC null"
+# a long stream: every record counted
+seq 20000 | awk '{ printf "r%d\tP%d\t%d\t%.2f,%.2f\n", $1, $1 % 997, $1 % 2, ($1 % 7) / 7, 1 - ($1 % 7) / 7 }' | mkrec >long.rec
+osteo-metrics --json --bootstrap 20 --classes no,yes long.rec | jq -e '.n == 20000 and .patients == 997' >/dev/null || fail "long stream"
+# bad input: named, with status 65, and no ROC file left behind
+printf 'x\tP\t0\t-\n' | mkrec >noprobs.rec
+expect_status 65 osteo-metrics --roc bad.tsv noprobs.rec 2>err
+contains "noprobs.rec: record 1 (id 'x'): has a label but no probs" err || fail "no probs message: $(cat err)"
+[ ! -e bad.tsv ] || fail "a ROC file after an error"
+printf 'x\tP\t0\t.5,.5,0\ny\tP\t0\t.5,.5\n' | mkrec >mixed.rec
+expect_status 65 osteo-metrics mixed.rec 2>err
+contains "record 2 (id 'y'): 2 probabilities, the records before had 3" err || fail "mixed: $(cat err)"
+printf 'x\tP\t3\t.5,.5,0\n' | mkrec >label.rec
+expect_status 65 osteo-metrics label.rec 2>err
+contains "label 3 is not a class" err || fail "label out of range: $(cat err)"
+printf 'x\tP\t0\tnan,.5,0\n' | mkrec >nan.rec
+expect_status 65 osteo-metrics nan.rec 2>err
+printf 'x\tP\t-\t.5,.5,0\n' | mkrec >unlabelled.rec
+expect_status 65 osteo-metrics unlabelled.rec 2>err
+contains "no record has both a label and probs (1 without a label)" err || fail "unlabelled: $(cat err)"
+expect_status 64 osteo-metrics --positive nope hand.rec 2>/dev/null
+expect_status 64 osteo-metrics --threshold 2 hand.rec 2>/dev/null
+expect_status 65 osteo-metrics --classes a,b hand.rec 2>err
+contains "3 probabilities but 2 classes" err || fail "--classes count: $(cat err)"
+head -c 30 hand.rec >trunc.rec
+expect_status 65 osteo-metrics trunc.rec 2>/dev/null

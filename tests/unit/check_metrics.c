@@ -1,0 +1,242 @@
+/*
+ * check_metrics.c - common/metrics.c against scikit-learn: the fixtures in
+ * tests/fixtures/metrics (random labels and probabilities with many ties,
+ * a class that is never the truth, a class never predicted, and the
+ * example of osteo-metrics(1)) were made by make-fixtures.py beside them.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/metrics.h"
+#include "suites.h"
+
+#define TOL 1e-6
+
+struct expect {
+	char key[64];
+	double v;
+};
+
+static struct expect ex[4096];
+static int nex;
+
+static void
+load(const char *name, struct samples *s)
+{
+	char path[256], line[4096];
+	FILE *fp;
+	int k = 0;
+
+	snprintf(path, sizeof path, "fixtures/metrics/%s.tsv", name);
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "cannot open %s (run the tests from tests/)", path);
+	ck_assert(fgets(line, sizeof line, fp) != NULL);
+	for (char *t = line; (t = strchr(t, '\t')); t++)
+		k++;
+	samples_init(s, k);
+	while (fgets(line, sizeof line, fp)) {
+		double p[16];
+		char *e;
+		int y = (int)strtol(line, &e, 10);
+
+		for (int c = 0; c < k; c++)
+			p[c] = strtod(e, &e);
+		samples_add(s, y, p, s->n);
+	}
+	fclose(fp);
+	snprintf(path, sizeof path, "fixtures/metrics/%s.expected", name);
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "cannot open %s", path);
+	nex = 0;
+	while (nex < 4096 && fscanf(fp, "%63s %lf", ex[nex].key, &ex[nex].v) == 2)
+		nex++;
+	fclose(fp);
+}
+
+static int
+has(const char *key, double *v)
+{
+	for (int i = 0; i < nex; i++)
+		if (!strcmp(ex[i].key, key)) {
+			*v = ex[i].v;
+			return 1;
+		}
+	return 0;
+}
+
+static void
+near(double got, const char *fmt, ...)
+{
+	char key[64];
+	double want;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(key, sizeof key, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(has(key, &want), "%s missing from the fixture", key);
+	if (isnan(want)) {
+		ck_assert_msg(isnan(got), "%s: got %.9g, want null", key, got);
+		return;
+	}
+	ck_assert_msg(fabs(got - want) <= TOL, "%s: got %.9g, want %.9g", key, got, want);
+}
+
+struct roc {
+	int n;
+	double t[1024], fpr[1024], tpr[1024];
+};
+
+static void
+roc_point(void *ctx, double threshold, double fpr, double tpr)
+{
+	struct roc *r = ctx;
+
+	ck_assert_int_lt(r->n, 1024);
+	r->t[r->n] = threshold;
+	r->fpr[r->n] = fpr;
+	r->tpr[r->n] = tpr;
+	r->n++;
+}
+
+static void
+against_sklearn(const char *name)
+{
+	struct samples s;
+	struct metrics m;
+	struct metrics_work w = { 0 };
+	double v;
+
+	load(name, &s);
+	metrics_init(&m, s.k, 10);
+	metrics_compute(&s, NULL, s.n, &m, &w);
+	near(m.n, "n");
+	near(m.accuracy, "accuracy");
+	for (int c = 0; c < s.k; c++) {
+		struct roc r = { 0 };
+
+		near(m.cls[c].sens, "sens.%d", c);
+		near(m.cls[c].spec, "spec.%d", c);
+		near(m.cls[c].prec, "prec.%d", c);
+		near(m.cls[c].f1, "f1.%d", c);
+		near(m.cls[c].support, "support.%d", c);
+		near(m.cls[c].brier, "brier.%d", c);
+		near(m.cls[c].auc, "auc.%d", c);
+		near(metrics_auc(&s, NULL, s.n, c, &w), "auc.%d", c);
+		metrics_roc(&s, c, &w, roc_point, &r);
+		if (isnan(m.cls[c].auc)) {
+			ck_assert_int_eq(r.n, 0);
+			continue;
+		}
+		near(r.n, "roc.%d.points", c);
+		ck_assert(isinf(r.t[0]) && r.fpr[0] == 0 && r.tpr[0] == 0);
+		for (int i = 1; i < r.n; i++) {
+			near(r.t[i], "roc.%d.%d.threshold", c, i);
+			near(r.fpr[i], "roc.%d.%d.fpr", c, i);
+			near(r.tpr[i], "roc.%d.%d.tpr", c, i);
+		}
+	}
+	near(m.macro.prec, "macro.prec");
+	near(m.macro.sens, "macro.sens");
+	near(m.macro.f1, "macro.f1");
+	near(m.weighted.prec, "weighted.prec");
+	near(m.weighted.sens, "weighted.sens");
+	near(m.weighted.f1, "weighted.f1");
+	near(m.macro.auc, "auc_macro");
+	near(m.weighted.auc, "auc_weighted");
+	if (has("auc_macro_ovr", &v))
+		near(m.macro.auc, "auc_macro_ovr");
+	for (int i = 0; i < s.k; i++)
+		for (int j = 0; j < s.k; j++)
+			near(m.confusion[i * s.k + j], "confusion.%d.%d", i, j);
+	near(m.brier, "brier");
+	near(m.ece, "ece");
+	metrics_free(&m);
+	metrics_work_free(&w);
+	samples_free(&s);
+}
+
+START_TEST(sklearn_three) { against_sklearn("three"); }
+END_TEST
+
+START_TEST(sklearn_four) { against_sklearn("four"); }
+END_TEST
+
+START_TEST(sklearn_hand) { against_sklearn("hand"); }
+END_TEST
+
+/* intervals repeat with the seed, hold the point estimate, and resample
+ * patients whole: when both records of every patient agree, every
+ * replicate's accuracy is a whole number of patients over the patients */
+START_TEST(bootstrap_patients)
+{
+	struct samples s;
+	struct metrics m;
+	struct metrics_work w = { 0 };
+	struct bootstrap_ci a, b;
+
+	samples_init(&s, 2);
+	for (int i = 0; i < 40; i++) {
+		double p[2] = { i % 3 ? 0.8 : 0.3, 0 };
+
+		p[1] = 1 - p[0];
+		samples_add(&s, 0, p, i / 2);
+		p[0] = i % 5 ? 0.3 : 0.6;
+		p[1] = 1 - p[0];
+		samples_add(&s, 1, p, 20 + i / 2);
+	}
+	metrics_init(&m, 2, 10);
+	metrics_compute(&s, NULL, s.n, &m, &w);
+	metrics_bootstrap(&s, 500, 7, 0.95, &a);
+	metrics_bootstrap(&s, 500, 7, 0.95, &b);
+	ck_assert(memcmp(&a, &b, sizeof a) == 0);
+	ck_assert(a.acc[0] < m.accuracy && m.accuracy < a.acc[1]);
+	ck_assert(a.f1[0] < m.macro.f1 && m.macro.f1 < a.f1[1]);
+	ck_assert(a.auc[0] < m.macro.auc && m.macro.auc < a.auc[1]);
+	metrics_bootstrap(&s, 500, 8, 0.95, &b);
+	ck_assert(memcmp(&a, &b, sizeof a) != 0);
+	metrics_free(&m);
+	metrics_work_free(&w);
+	samples_free(&s);
+}
+END_TEST
+
+START_TEST(binary_and_youden)
+{
+	struct samples s;
+	struct metrics_work w = { 0 };
+	struct binary_cut b;
+	double p[6][3] = { { .7, .2, .1 }, { .4, .5, .1 }, { .2, .6, .2 },
+	                   { .3, .3, .4 }, { .1, .2, .7 }, { .2, .2, .6 } };
+
+	samples_init(&s, 3);
+	for (int i = 0; i < 6; i++)
+		samples_add(&s, i / 2, p[i], i);
+	metrics_binary(&s, 2, 0.5, &b);
+	ck_assert(b.tp == 2 && b.fp == 0 && b.tn == 4 && b.fn == 0);
+	metrics_binary(&s, 2, 0.3, &b);
+	ck_assert(b.tp == 2 && b.fp == 1 && b.tn == 3 && b.fn == 0);
+	ck_assert(fabs(b.spec - 0.75) < 1e-12 && fabs(b.ppv - 2.0 / 3) < 1e-12 && b.npv == 1);
+	ck_assert(fabs(metrics_youden(&s, 2, &w) - 0.6) < 1e-12);
+	metrics_work_free(&w);
+	samples_free(&s);
+}
+END_TEST
+
+Suite *
+metrics_suite(void)
+{
+	Suite *s = suite_create("metrics");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, sklearn_three);
+	tcase_add_test(tc, sklearn_four);
+	tcase_add_test(tc, sklearn_hand);
+	tcase_add_test(tc, bootstrap_patients);
+	tcase_add_test(tc, binary_and_youden);
+	suite_add_tcase(s, tc);
+	return s;
+}
