@@ -41,7 +41,7 @@ endif
 
 COMMON = util record input image imgops table rng strmap classes nn net model metrics
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
@@ -70,6 +70,8 @@ bin/%: build/filters/%.o build/libosteo.a | bin
 
 $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libosteo.a $(GPU_OBJS) $(LDLIBS) $(GPU_LIBS)
+
+bin/osteo-baseline: LDLIBS += -lsvm
 
 bin build/common build/filters build/gpu build/tests:
 	mkdir -p $@

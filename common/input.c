@@ -96,3 +96,29 @@ params_load(const char *path, const char *kind, struct record *r)
 	rec_reader_free(rd);
 	fclose(fp);
 }
+
+void
+input_expect(struct input *in, const struct record *r, const struct expect *e, int strict)
+{
+	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
+	int k = c ? (int)tensor_elems(c) : 0;
+
+	if (!t || t->ndim != 3)
+		input_die(in, r, "no 'image' tensor [C,H,W]");
+	if ((int)t->shape[0] != e->c || (int)t->shape[1] != e->h || (int)t->shape[2] != e->w)
+		input_die(in, r, "image is %ux%ux%u; the model takes %dx%dx%d (normalise with the training settings)",
+		          t->shape[0], t->shape[1], t->shape[2], e->c, e->h, e->w);
+	if (k != e->nclin)
+		input_die(in, r, "%d clinical features; the model was trained with %d (%s)", k, e->nclin,
+		          *e->features ? e->features : "none");
+	if (!strict)
+		return;
+	if (strcmp(rec_meta_s(r, "norm.method"), e->norm_method) ||
+	    strcmp(rec_meta_s(r, "norm.stats"), e->norm_stats))
+		input_die(in, r, "normalised by method '%s' with statistics '%s'; the model was trained on '%s' "
+		          "with '%s' (osteo-normalize --stats; or --no-check)", rec_meta_s(r, "norm.method"),
+		          rec_meta_s(r, "norm.stats"), e->norm_method, e->norm_stats);
+	if (e->nclin && strcmp(rec_meta_s(r, "fuse.encoding"), e->encoding))
+		input_die(in, r, "clinical encoding '%s' differs from the model's '%s' (osteo-fuse --encoding; "
+		          "or --no-check)", rec_meta_s(r, "fuse.encoding"), e->encoding);
+}

@@ -24,6 +24,16 @@ void input_close(struct input *in);
 
 /* write a one-record file atomically: parameters fitted by one program
  * (statistics, encodings) for another run to apply */
+/* what a trained model takes: the image's shape, the clinical features,
+ * and how the training records were normalised and encoded */
+struct expect {
+	int c, h, w, nclin;
+	const char *features, *norm_method, *norm_stats, *encoding;
+};
+/* refuse (65) a record the model was not trained for; strict also
+ * compares normalisation and encoding */
+void input_expect(struct input *in, const struct record *r, const struct expect *e, int strict);
+
 void params_save(const char *path, const struct record *r);
 /* read it back; dies with 66 or 65, and when its meta "kind" is not kind */
 void params_load(const char *path, const char *kind, struct record *r);

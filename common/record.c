@@ -222,6 +222,14 @@ rec_meta(const struct record *r, const char *key)
 	return NULL;
 }
 
+const char *
+rec_meta_s(const struct record *r, const char *key)
+{
+	const struct metaval *m = rec_meta(r, key);
+
+	return m && m->type == MV_STR ? m->s : "";
+}
+
 static struct metaval *
 meta_slot(struct record *r, const char *key, size_t len)
 {

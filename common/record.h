@@ -95,6 +95,8 @@ struct tensor *rec_tensor_put(struct record *r, const char *name, enum dtype dty
 void rec_tensor_drop(struct record *r, const char *name);
 
 const struct metaval *rec_meta(const struct record *r, const char *key);
+/* a string meta value, or "" when absent or not a string */
+const char *rec_meta_s(const struct record *r, const char *key);
 void rec_meta_str(struct record *r, const char *key, const char *val);
 void rec_meta_int(struct record *r, const char *key, long long val);
 void rec_meta_float(struct record *r, const char *key, double val);

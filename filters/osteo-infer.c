@@ -72,39 +72,15 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->ninputs = argc - optind;
 }
 
-static const char *
-meta_s(const struct record *r, const char *key)
-{
-	const struct metaval *m = rec_meta(r, key);
-
-	return m && m->type == MV_STR ? m->s : "";
-}
-
 /* refuse a record the model was not trained for */
 static void
 check(struct input *in, const struct record *r, const struct model *m, int strict)
 {
 	const struct net *n = m->net;
-	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
-	int k = c ? (int)tensor_elems(c) : 0;
+	struct expect e = { n->c, n->h, n->w, n->nclin, m->features, m->norm_method, m->norm_stats,
+		            m->encoding };
 
-	if (!t || t->ndim != 3)
-		input_die(in, r, "no 'image' tensor [C,H,W]");
-	if ((int)t->shape[0] != n->c || (int)t->shape[1] != n->h || (int)t->shape[2] != n->w)
-		input_die(in, r, "image is %ux%ux%u; the model takes %dx%dx%d (normalise with the training settings)",
-		          t->shape[0], t->shape[1], t->shape[2], n->c, n->h, n->w);
-	if (k != n->nclin)
-		input_die(in, r, "%d clinical features; the model was trained with %d (%s)", k, n->nclin,
-		          *m->features ? m->features : "none");
-	if (!strict)
-		return;
-	if (strcmp(meta_s(r, "norm.method"), m->norm_method) || strcmp(meta_s(r, "norm.stats"), m->norm_stats))
-		input_die(in, r, "normalised by method '%s' with statistics '%s'; the model was trained on '%s' "
-		          "with '%s' (osteo-normalize --stats; or --no-check)", meta_s(r, "norm.method"),
-		          meta_s(r, "norm.stats"), m->norm_method, m->norm_stats);
-	if (n->nclin && strcmp(meta_s(r, "fuse.encoding"), m->encoding))
-		input_die(in, r, "clinical encoding '%s' differs from the model's '%s' (osteo-fuse --encoding; "
-		          "or --no-check)", meta_s(r, "fuse.encoding"), m->encoding);
+	input_expect(in, r, &e, strict);
 }
 
 /* Grad-CAM maps of the batch, upsampled to the input and scaled to [0,1] */

@@ -14,3 +14,13 @@ read -r col colacc < <(awk -f "$TOP/tests/best-column.awk" p/cohort/clinical.csv
 echo "test accuracy $acc; best single clinical column $col $colacc; chance 0.33"
 awk -v a="$acc" -v c="$colacc" 'BEGIN { exit !(a >= 0.6 && a >= c + 0.05) }' ||
 	fail "accuracy $acc is not well above chance and the best column ($col, $colacc)"
+# the SVM baseline on the same split, scored by osteo-metrics: above the majority class,
+# and osteo-metrics agrees with the accuracy counted here
+osteo-infer -m a.model p/test.fused.rec | osteo-metrics --json --bootstrap 0 | jq -e --argjson a "$acc" '(.accuracy - $a | fabs) < 1e-4' >/dev/null ||
+	fail "osteo-metrics disagrees with the counted accuracy $acc"
+osteo-baseline -q -o svm.model p/train.fused.rec
+osteo-baseline -m svm.model p/test.fused.rec | osteo-metrics --json --bootstrap 0 >svm.json
+major=$(cut -f 1 pred.tsv | sort | uniq -c | sort -rn | awk 'NR == 1 { m = $1 } { n += $1 } END { printf "%.4f", m / n }')
+echo "SVM baseline accuracy $(jq .accuracy svm.json), AUC $(jq .auc_macro svm.json); majority class $major"
+jq -e --argjson m "$major" '.accuracy >= $m + 0.1 and .auc_macro >= 0.7' svm.json >/dev/null ||
+	fail "the baseline does not learn: $(jq -c '[.accuracy, .auc_macro]' svm.json)"

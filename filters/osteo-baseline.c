@@ -1,0 +1,632 @@
+/*
+ * osteo-baseline - the paper's comparison: a support vector machine
+ * (libsvm) on the clinical tensor and simple image features.
+ *
+ *   osteo-baseline -o MODEL [train.rec]    fit
+ *   osteo-baseline -m MODEL [test.rec]     predict, as osteo-infer does
+ *
+ * Image features are per image: intensity moments and percentiles, a
+ * 16-bin histogram and grey-level co-occurrence texture over the image's
+ * own 1st-99th percentile range, and the mean gradient.  Each feature is
+ * standardised with the training set's mean and deviation.  The model
+ * file is one record (osteo-record(5)): the scaling as tensors, libsvm's
+ * own model text as the u8 tensor "svm", and what the training records
+ * were (shape, clinical features, normalisation) in meta.
+ */
+#include <getopt.h>
+#include <libsvm/svm.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/classes.h"
+#include "../common/imgops.h"
+#include "../common/input.h"
+#include "../common/record.h"
+#include "../common/util.h"
+
+#define KIND "osteo-baseline"
+#define NHIST 16
+#define NLEVELS 16
+#define NIMG (4 + 5 + NHIST + 4 + 1)
+
+static const char usage[] =
+	"osteo-baseline [-q] -o MODEL [--classes LIST] [--kernel rbf|linear] [-C X]\n"
+	"       [--gamma X] [--class-weights auto|LIST] [--features both|image|clinical]\n"
+	"       [--seed N] [FILE|-]...\n"
+	"osteo-baseline [-q] -m MODEL [--risk-class NAME] [--no-check] [FILE|-]...";
+
+struct opts {
+	const char *out, *model, *classes, *weights, *risk_class;
+	int kernel, use_image, use_clin, check;
+	double C, gamma;
+	unsigned long long seed;
+	char **inputs;
+	int ninputs;
+};
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_CLASSES = 256, O_KERNEL, O_GAMMA, O_WEIGHTS, O_FEATURES, O_SEED, O_RISK, O_NOCHECK };
+	static const struct option longopts[] = {
+		{ "output", required_argument, 0, 'o' },
+		{ "model", required_argument, 0, 'm' },
+		{ "classes", required_argument, 0, O_CLASSES },
+		{ "kernel", required_argument, 0, O_KERNEL },
+		{ "gamma", required_argument, 0, O_GAMMA },
+		{ "class-weights", required_argument, 0, O_WEIGHTS },
+		{ "features", required_argument, 0, O_FEATURES },
+		{ "seed", required_argument, 0, O_SEED },
+		{ "risk-class", required_argument, 0, O_RISK },
+		{ "no-check", no_argument, 0, O_NOCHECK },
+		CLI_COMMON_OPTIONS
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->classes = DEFAULT_CLASSES;
+	o->kernel = RBF;
+	o->use_image = o->use_clin = 1;
+	o->check = 1;
+	o->C = 1;
+	o->seed = 1;
+	while ((c = getopt_long(argc, argv, "o:m:C:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->out = optarg; break;
+		case 'm': o->model = optarg; break;
+		case 'C': o->C = estrtod(optarg, 1e-6, 1e6, "-C"); break;
+		case O_CLASSES: o->classes = optarg; break;
+		case O_KERNEL:
+			if (!strcmp(optarg, "rbf"))
+				o->kernel = RBF;
+			else if (!strcmp(optarg, "linear"))
+				o->kernel = LINEAR;
+			else
+				usage_error(usage, "--kernel: '%s' is not rbf or linear", optarg);
+			break;
+		case O_GAMMA: o->gamma = estrtod(optarg, 1e-9, 1e6, "--gamma"); break;
+		case O_WEIGHTS: o->weights = optarg; break;
+		case O_FEATURES:
+			o->use_image = strcmp(optarg, "clinical") != 0;
+			o->use_clin = strcmp(optarg, "image") != 0;
+			if (strcmp(optarg, "both") && strcmp(optarg, "image") && strcmp(optarg, "clinical"))
+				usage_error(usage, "--features: '%s' is not both, image or clinical", optarg);
+			break;
+		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT32_MAX, "--seed"); break;
+		case O_RISK: o->risk_class = optarg; break;
+		case O_NOCHECK: o->check = 0; break;
+		default: cli_common(c, usage);
+		}
+	}
+	if (!o->out == !o->model)
+		usage_error(usage, "-o MODEL fits a model, -m MODEL applies one: give one of them");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* ---------------------------------------------------------------- */
+/* features */
+
+struct scratch {
+	float *gray, *sorted;
+	unsigned char *q;
+	size_t cap;
+};
+
+/* NIMG numbers describing one [C,H,W] image */
+static void
+image_features(const float *x, int c, int h, int w, double *f, struct scratch *s)
+{
+	size_t n = (size_t)h * w;
+	double sum = 0, m2 = 0, m3 = 0, m4 = 0;
+
+	if (s->cap < n) {
+		s->gray = erealloc(s->gray, n * sizeof *s->gray);
+		s->sorted = erealloc(s->sorted, n * sizeof *s->sorted);
+		s->q = erealloc(s->q, n);
+		s->cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		float v = 0;
+		for (int k = 0; k < c; k++)
+			v += x[(size_t)k * n + i];
+		s->gray[i] = v / c;
+		sum += s->gray[i];
+	}
+	double mean = sum / n;
+	for (size_t i = 0; i < n; i++) {
+		double d = s->gray[i] - mean;
+		m2 += d * d;
+		m3 += d * d * d;
+		m4 += d * d * d * d;
+	}
+	m2 /= n;
+	m3 /= n;
+	m4 /= n;
+	*f++ = mean;
+	*f++ = sqrt(m2);
+	*f++ = m2 > 0 ? m3 / pow(m2, 1.5) : 0;
+	*f++ = m2 > 0 ? m4 / (m2 * m2) - 3 : 0;
+	static const double pct[] = { 0.10, 0.25, 0.50, 0.75, 0.90 };
+	memcpy(s->sorted, s->gray, n * sizeof *s->sorted);
+	for (int i = 0; i < 5; i++)
+		*f++ = select_rank(s->sorted, n, pct[i]);
+	double lo = select_rank(s->sorted, n, 0.01), hi = select_rank(s->sorted, n, 0.99);
+	double span = hi > lo ? hi - lo : 1;
+
+	/* the histogram and texture see the image quantised over its own range */
+	double hist[NHIST] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		double t = (s->gray[i] - lo) / span;
+		int b = t <= 0 ? 0 : t >= 1 ? NLEVELS - 1 : (int)(t * NLEVELS);
+		s->q[i] = (unsigned char)b;
+		hist[b * NHIST / NLEVELS] += 1.0 / n;
+	}
+	memcpy(f, hist, sizeof hist);
+	f += NHIST;
+
+	/* grey-level co-occurrence, right and down neighbours, symmetric */
+	static double glcm[NLEVELS][NLEVELS];
+	double pairs = 0;
+	memset(glcm, 0, sizeof glcm);
+	for (int y = 0; y < h; y++)
+		for (int xx = 0; xx < w; xx++) {
+			int a = s->q[(size_t)y * w + xx];
+			if (xx + 1 < w) {
+				int b = s->q[(size_t)y * w + xx + 1];
+				glcm[a][b]++, glcm[b][a]++, pairs += 2;
+			}
+			if (y + 1 < h) {
+				int b = s->q[(size_t)(y + 1) * w + xx];
+				glcm[a][b]++, glcm[b][a]++, pairs += 2;
+			}
+		}
+	double contrast = 0, homog = 0, energy = 0, mu = 0, var = 0, corr = 0;
+	for (int i = 0; i < NLEVELS; i++)
+		for (int j = 0; j < NLEVELS; j++) {
+			double p = pairs ? glcm[i][j] / pairs : 0;
+			glcm[i][j] = p;
+			contrast += (i - j) * (i - j) * p;
+			homog += p / (1 + abs(i - j));
+			energy += p * p;
+			mu += i * p;
+		}
+	for (int i = 0; i < NLEVELS; i++)
+		for (int j = 0; j < NLEVELS; j++) {
+			var += (i - mu) * (i - mu) * glcm[i][j];
+			corr += (i - mu) * (j - mu) * glcm[i][j];
+		}
+	*f++ = contrast;
+	*f++ = homog;
+	*f++ = energy;
+	*f++ = var > 0 ? corr / var : 0;
+
+	/* edges: mean gradient magnitude, central differences inside */
+	double grad = 0;
+	for (int y = 1; y + 1 < h; y++)
+		for (int xx = 1; xx + 1 < w; xx++) {
+			const float *g = s->gray + (size_t)y * w + xx;
+			double gx = (g[1] - g[-1]) / 2, gy = (g[w] - g[-w]) / 2;
+			grad += sqrt(gx * gx + gy * gy);
+		}
+	*f = h > 2 && w > 2 ? grad / ((double)(h - 2) * (w - 2)) : 0;
+}
+
+/* the feature vector of a record: image features, then clinical values */
+struct featurizer {
+	int use_image, use_clin, nclin, nfeat;
+	float *x, *clin;
+	size_t xcap, clincap;
+	struct scratch s;
+};
+
+static void
+featurize(struct featurizer *fz, const struct record *r, double *f)
+{
+	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
+
+	if (fz->use_image) {
+		size_t px = tensor_elems(t);
+		egrow((void **)&fz->x, &fz->xcap, px * sizeof(float));
+		tensor_to_float(t, fz->x);
+		image_features(fz->x, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2], f, &fz->s);
+		f += NIMG;
+	}
+	if (fz->use_clin && fz->nclin) {
+		egrow((void **)&fz->clin, &fz->clincap, fz->nclin * sizeof(float));
+		tensor_to_float(c, fz->clin);
+		for (int i = 0; i < fz->nclin; i++)
+			f[i] = fz->clin[i];
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* libsvm glue */
+
+static void
+svm_silent(const char *s)
+{
+	(void)s;
+}
+
+static struct svm_node *
+to_nodes(const double *f, const float *mean, const float *sd, int nf, struct svm_node *x)
+{
+	for (int i = 0; i < nf; i++) {
+		x[i].index = i + 1;
+		x[i].value = (f[i] - mean[i]) / sd[i];
+	}
+	x[nf].index = -1;
+	return x;
+}
+
+/* libsvm reads and writes models only as files: go through a private one */
+static char *
+svm_tmpname(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path = emalloc(strlen(dir && *dir ? dir : "/tmp") + 32);
+	int fd;
+
+	sprintf(path, "%s/osteo-svm.XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(path)) < 0)
+		die(EX_CANTCREAT, "%s: cannot create:", path);
+	close(fd);
+	cleanup_push(path);
+	return path;
+}
+
+static void
+svm_tmpdone(char *path)
+{
+	unlink(path);
+	cleanup_pop(path);
+	free(path);
+}
+
+/* ---------------------------------------------------------------- */
+/* fit */
+
+struct trainset {
+	int n, nf, c, h, w, nclin;
+	double *f;
+	double *y;
+	char *features, *norm_method, *norm_stats, *encoding;
+};
+
+static void
+collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, struct trainset *d)
+{
+	struct input in;
+	struct record r;
+	size_t cap = 0, ycap = 0;
+	long skipped = 0;
+
+	memset(d, 0, sizeof *d);
+	input_open(&in, o->inputs, o->ninputs);
+	rec_init(&r);
+	while (input_read(&in, &r)) {
+		const struct tensor *t = rec_tensor(&r, "image"), *c = rec_tensor(&r, "clinical");
+		int k = c ? (int)tensor_elems(c) : 0;
+
+		if (!r.has_label) {
+			skipped++;
+			continue;
+		}
+		if (r.label < 0 || r.label >= cl->n)
+			input_die(&in, &r, "label %lld is out of range: %d classes (--classes)", r.label, cl->n);
+		if (!t || t->ndim != 3)
+			input_die(&in, &r, "no 'image' tensor [C,H,W]");
+		if (d->n == 0) {
+			d->c = (int)t->shape[0];
+			d->h = (int)t->shape[1];
+			d->w = (int)t->shape[2];
+			d->nclin = k;
+			d->features = estrdup(rec_meta_s(&r, "fuse.features"));
+			d->norm_method = estrdup(rec_meta_s(&r, "norm.method"));
+			d->norm_stats = estrdup(rec_meta_s(&r, "norm.stats"));
+			d->encoding = estrdup(rec_meta_s(&r, "fuse.encoding"));
+			fz->nclin = k;
+			fz->nfeat = (fz->use_image ? NIMG : 0) + (fz->use_clin ? k : 0);
+			if (!fz->nfeat)
+				input_die(&in, &r, "--features clinical, but the records have no clinical tensor");
+		} else {
+			struct expect e = { d->c, d->h, d->w, d->nclin, d->features, "", "", "" };
+
+			input_expect(&in, &r, &e, 0);
+		}
+		egrow((void **)&d->f, &cap, (size_t)(d->n + 1) * fz->nfeat * sizeof *d->f);
+		egrow((void **)&d->y, &ycap, (size_t)(d->n + 1) * sizeof *d->y);
+		featurize(fz, &r, d->f + (size_t)d->n * fz->nfeat);
+		for (int i = 0; i < fz->nfeat; i++)
+			if (!isfinite(d->f[(size_t)d->n * fz->nfeat + i]))
+				input_die(&in, &r, "NaN or infinite values");
+		d->y[d->n++] = (double)r.label;
+	}
+	input_close(&in);
+	rec_free(&r);
+	d->nf = fz->nfeat;
+	if (skipped)
+		warn("skipped %ld records without a label", skipped);
+	if (d->n < 2)
+		die(EX_DATAERR, "%d labelled records: too few to fit", d->n);
+}
+
+/* mean and deviation of each feature, rounded to float as the model keeps them */
+static void
+scaling(const struct trainset *d, float *mean, float *sd)
+{
+	for (int j = 0; j < d->nf; j++) {
+		double s = 0, ss = 0;
+		for (int i = 0; i < d->n; i++)
+			s += d->f[(size_t)i * d->nf + j];
+		double m = s / d->n;
+		for (int i = 0; i < d->n; i++) {
+			double e = d->f[(size_t)i * d->nf + j] - m;
+			ss += e * e;
+		}
+		mean[j] = (float)m;
+		sd[j] = ss > 0 ? (float)sqrt(ss / d->n) : 1.0f;
+	}
+}
+
+static void
+class_weights(const struct opts *o, const struct trainset *d, int k, struct svm_parameter *p)
+{
+	double v[MAXCLASSES];
+	long cnt[MAXCLASSES] = { 0 };
+
+	if (!o->weights)
+		return;
+	for (int i = 0; i < d->n; i++)
+		cnt[(int)d->y[i]]++;
+	if (!strcmp(o->weights, "auto"))
+		for (int c = 0; c < k; c++)
+			v[c] = cnt[c] ? (double)d->n / (k * (double)cnt[c]) : 0;
+	else
+		eparse_numbers(o->weights, v, k, k, 0, 1e6, "--class-weights");
+	p->nr_weight = k;
+	p->weight_label = emalloc(k * sizeof *p->weight_label);
+	p->weight = emalloc(k * sizeof *p->weight);
+	for (int c = 0; c < k; c++) {
+		p->weight_label[c] = c;
+		p->weight[c] = v[c];
+	}
+}
+
+static void
+put_floats(struct record *r, const char *name, const float *v, int n)
+{
+	uint32_t shape[1] = { (uint32_t)n };
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, name, DT_F32, 1, shape, &err);
+
+	if (!t)
+		die(EX_SOFTWARE, "%s: %s", name, err);
+	memcpy(t->data, v, n * sizeof *v);
+}
+
+static void
+fit(const struct opts *o)
+{
+	struct classes cl;
+	struct featurizer fz = { .use_image = o->use_image, .use_clin = o->use_clin };
+	struct trainset d;
+	struct record m;
+	char shape[64];
+
+	classes_parse(&cl, o->classes, "--classes");
+	collect(o, &cl, &fz, &d);
+	float *mean = emalloc(d.nf * sizeof *mean), *sd = emalloc(d.nf * sizeof *sd);
+	scaling(&d, mean, sd);
+
+	struct svm_problem prob = { d.n, d.y, emalloc(d.n * sizeof(struct svm_node *)) };
+	struct svm_node *nodes = emalloc((size_t)d.n * (d.nf + 1) * sizeof *nodes);
+	for (int i = 0; i < d.n; i++)
+		prob.x[i] = to_nodes(d.f + (size_t)i * d.nf, mean, sd, d.nf, nodes + (size_t)i * (d.nf + 1));
+	struct svm_parameter p = {
+		.svm_type = C_SVC, .kernel_type = o->kernel, .gamma = o->gamma ? o->gamma : 1.0 / d.nf,
+		.cache_size = 100, .eps = 1e-3, .C = o->C, .shrinking = 1, .probability = 1,
+	};
+	class_weights(o, &d, cl.n, &p);
+	const char *bad = svm_check_parameter(&prob, &p);
+	if (bad)
+		die(EX_DATAERR, "libsvm: %s", bad);
+	svm_set_print_string_function(svm_silent);
+	/* libsvm's probability calibration shuffles with rand() */
+	srand((unsigned)o->seed);
+	struct svm_model *sm = svm_train(&prob, &p);
+	info("fitted on %d records of %d features: %d support vectors", d.n, d.nf, svm_get_nr_sv(sm));
+
+	/* the model record, libsvm's text inside */
+	char *tmp = svm_tmpname();
+	if (svm_save_model(tmp, sm))
+		die(EX_IOERR, "%s: libsvm cannot write its model:", tmp);
+	FILE *fp = fopen(tmp, "rb");
+	if (!fp)
+		die(EX_IOERR, "%s: cannot read back:", tmp);
+	rec_init(&m);
+	rec_set_id(&m, "osteo-baseline");
+	fseek(fp, 0, SEEK_END);
+	long len = ftell(fp);
+	rewind(fp);
+	uint32_t sh[1] = { (uint32_t)len };
+	const char *err;
+	struct tensor *t = rec_tensor_put(&m, "svm", DT_U8, 1, sh, &err);
+	if (!t)
+		die(EX_SOFTWARE, "svm model: %s", err);
+	if (len < 0 || fread(t->data, 1, len, fp) != (size_t)len)
+		die(EX_IOERR, "%s: cannot read back:", tmp);
+	fclose(fp);
+	svm_tmpdone(tmp);
+	put_floats(&m, "feat.mean", mean, d.nf);
+	put_floats(&m, "feat.sd", sd, d.nf);
+	rec_meta_str(&m, "kind", KIND);
+	rec_meta_int(&m, "version", 1);
+	char *names = classes_join(&cl);
+	rec_meta_str(&m, "classes", names);
+	rec_meta_str(&m, "kernel", o->kernel == RBF ? "rbf" : "linear");
+	rec_meta_float(&m, "C", p.C);
+	rec_meta_float(&m, "gamma", p.gamma);
+	rec_meta_str(&m, "features", o->use_image && o->use_clin ? "both" : o->use_image ? "image" : "clinical");
+	snprintf(shape, sizeof shape, "%dx%dx%d", d.c, d.h, d.w);
+	rec_meta_str(&m, "input", shape);
+	rec_meta_int(&m, "clinical_count", d.nclin);
+	rec_meta_str(&m, "clinical_features", d.features);
+	rec_meta_str(&m, "fuse.encoding", d.encoding);
+	rec_meta_str(&m, "norm.method", d.norm_method);
+	rec_meta_str(&m, "norm.stats", d.norm_stats);
+	rec_meta_int(&m, "train.records", d.n);
+	params_save(o->out, &m);
+	svm_free_and_destroy_model(&sm);
+	svm_destroy_param(&p);
+	free(names);
+	free(nodes);
+	free(prob.x);
+	free(mean);
+	free(sd);
+	rec_free(&m);
+}
+
+/* ---------------------------------------------------------------- */
+/* predict */
+
+struct loaded {
+	struct classes cl;
+	struct expect e;
+	struct featurizer fz;
+	struct svm_model *sm;
+	const float *mean, *sd;
+	int *labels;
+};
+
+static const struct tensor *
+need_tensor(const char *path, const struct record *m, const char *name, int n)
+{
+	const struct tensor *t = rec_tensor(m, name);
+
+	if (!t || (n >= 0 && (t->dtype != DT_F32 || tensor_elems(t) != (size_t)n)))
+		die(EX_DATAERR, "%s: tensor '%s' is missing or of the wrong size", path, name);
+	return t;
+}
+
+static void
+load(const char *path, struct record *m, struct loaded *L)
+{
+	params_load(path, KIND, m);
+	const char *input = rec_meta_s(m, "input"), *use = rec_meta_s(m, "features");
+	const struct metaval *nc = rec_meta(m, "clinical_count");
+
+	memset(L, 0, sizeof *L);
+	if (sscanf(input, "%dx%dx%d", &L->e.c, &L->e.h, &L->e.w) != 3 || !nc || nc->type != MV_INT ||
+	    nc->i < 0 || nc->i > 1 << 20 || !*rec_meta_s(m, "classes"))
+		die(EX_DATAERR, "%s: meta input, clinical_count or classes missing", path);
+	classes_parse(&L->cl, rec_meta_s(m, "classes"), path);
+	L->e.nclin = (int)nc->i;
+	L->e.features = rec_meta_s(m, "clinical_features");
+	L->e.norm_method = rec_meta_s(m, "norm.method");
+	L->e.norm_stats = rec_meta_s(m, "norm.stats");
+	L->e.encoding = rec_meta_s(m, "fuse.encoding");
+	L->fz.use_image = strcmp(use, "clinical") != 0;
+	L->fz.use_clin = strcmp(use, "image") != 0;
+	L->fz.nclin = L->e.nclin;
+	L->fz.nfeat = (L->fz.use_image ? NIMG : 0) + (L->fz.use_clin ? L->e.nclin : 0);
+	L->mean = need_tensor(path, m, "feat.mean", L->fz.nfeat)->data;
+	L->sd = need_tensor(path, m, "feat.sd", L->fz.nfeat)->data;
+	const struct tensor *t = need_tensor(path, m, "svm", -1);
+	char *tmp = svm_tmpname();
+	FILE *fp = fopen(tmp, "wb");
+	if (!fp || fwrite(t->data, 1, t->nbytes, fp) != t->nbytes || fclose(fp))
+		die(EX_IOERR, "%s: cannot write:", tmp);
+	svm_set_print_string_function(svm_silent);
+	L->sm = svm_load_model(tmp);
+	svm_tmpdone(tmp);
+	if (!L->sm || svm_get_nr_class(L->sm) > L->cl.n || !svm_check_probability_model(L->sm))
+		die(EX_DATAERR, "%s: the libsvm model is damaged", path);
+	L->labels = emalloc(svm_get_nr_class(L->sm) * sizeof *L->labels);
+	svm_get_labels(L->sm, L->labels);
+	for (int i = 0; i < svm_get_nr_class(L->sm); i++)
+		if (L->labels[i] < 0 || L->labels[i] >= L->cl.n)
+			die(EX_DATAERR, "%s: the libsvm model has class %d", path, L->labels[i]);
+}
+
+static void
+predict(const struct opts *o)
+{
+	struct record m, r;
+	struct loaded L;
+	struct input in;
+	struct rec_writer *out;
+	int risk;
+
+	rec_init(&m);
+	load(o->model, &m, &L);
+	if (o->risk_class) {
+		if ((risk = classes_label(&L.cl, o->risk_class)) < 0)
+			die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o->risk_class);
+	} else {
+		risk = classes_find(&L.cl, "osteoporosis", 12);
+		risk = risk < 0 ? L.cl.n - 1 : risk;
+	}
+	int nf = L.fz.nfeat, k = svm_get_nr_class(L.sm);
+	double *f = emalloc(nf * sizeof *f), *pk = emalloc(k * sizeof *pk);
+	double *p = emalloc(L.cl.n * sizeof *p);
+	struct svm_node *x = emalloc((nf + 1) * sizeof *x);
+	char *names = classes_join(&L.cl);
+
+	out = rec_writer_new(stdout, "<stdout>");
+	input_open(&in, o->inputs, o->ninputs);
+	rec_init(&r);
+	while (input_read(&in, &r)) {
+		input_expect(&in, &r, &L.e, o->check);
+		featurize(&L.fz, &r, f);
+		for (int i = 0; i < nf; i++)
+			if (!isfinite(f[i]))
+				input_die(&in, &r, "NaN or infinite values");
+		svm_predict_probability(L.sm, to_nodes(f, L.mean, L.sd, nf, x), pk);
+		int best = 0;
+		memset(p, 0, L.cl.n * sizeof *p);
+		for (int i = 0; i < k; i++)
+			p[L.labels[i]] = pk[i];
+		for (int c = 1; c < L.cl.n; c++)
+			best = p[c] > p[best] ? c : best;
+		rec_set_probs(&r, p, L.cl.n);
+		r.has_pred = 1;
+		r.pred = best;
+		r.has_risk = 1;
+		r.risk = p[risk];
+		rec_meta_str(&r, "infer.class", L.cl.names[best]);
+		rec_meta_str(&r, "infer.classes", names);
+		rec_meta_str(&r, "infer.model", KIND);
+		rec_write(out, &r);
+	}
+	input_close(&in);
+	int st = rec_writer_close(out);
+	svm_free_and_destroy_model(&L.sm);
+	free(names);
+	free(f);
+	free(pk);
+	free(p);
+	free(x);
+	free(L.labels);
+	rec_free(&r);
+	rec_free(&m);
+	if (st)
+		quit(st);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+
+	cli_init(argv[0]);
+	parse_args(argc, argv, &o);
+	if (o.out)
+		fit(&o);
+	else
+		predict(&o);
+	return 0;
+}
