@@ -1,36 +1,76 @@
 #!/bin/sh
-# make demo: the main job on the built-in synthetic cohort.
-# For now: synthesize, decode, summarise, and prepare train/val/test
-# streams; training and evaluation join as their programs land.  Everything goes under $DEMO_DIR (default demo/).
+# make demo: the main job on the built-in synthetic cohort, end to end:
+# synth -> decode -> split -> normalize -> augment -> fuse (pipelines/prep.mk)
+# -> train -> infer -> metrics -> plots -> baseline, with a report in
+# $DEMO_DIR/report (default demo/report).  Settable: DEMO_DIR, DEMO_N
+# (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES, DEMO_ARCH,
+# DEMO_DEVICE (auto: the GPU when there is one).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"
 out=${DEMO_DIR:-demo}
+n=${DEMO_N:-300}
+seed=${DEMO_SEED:-1}
+size=${DEMO_SIZE:-64x64}
+epochs=${DEMO_EPOCHS:-30}
+copies=${DEMO_COPIES:-1}
+arch=${DEMO_ARCH:-conv:16,pool,conv:32,pool,conv:64,pool,dense:64,dropout:0.5}
+device=${DEMO_DEVICE:-auto}
+report=$out/report
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$report"
+start=$(date +%s)
+step() { echo "== [$(($(date +%s) - start))s] $*"; }
 
-echo "== osteo-synth: 60 patients, seed 1"
-osteo-synth -n 60 --seed 1 -o "$out/cohort"
-
-echo "== osteo-decode: images, labels and patients from the manifest"
-osteo-decode -q --manifest "$out/cohort/manifest.csv" "$out/cohort" >"$out/cohort.rec"
-
-echo "== osteo-dump --count"
-osteo-dump --count "$out/cohort.rec" | tee "$out/counts.tsv"
-
-echo "== osteo-dump: modalities and image sizes"
-osteo-dump "$out/cohort.rec" >"$out/cohort.jsonl"
-awk -F'"modality":"' 'NF > 1 { split($2, a, "\""); n[a[1]]++ } END { for (m in n) printf "%s\t%d\n", m, n[m] }' \
-	"$out/cohort.jsonl" | sort
-
-echo "== osteo-dump --png: the images as a person sees them"
-osteo-dump --png "$out/png" "$out/cohort.rec"
-echo "demo: $(ls "$out/png" | wc -l) PNGs in $out/png, records in $out/cohort.rec, JSON in $out/cohort.jsonl"
-
-echo "== pipelines/prep.mk: normalise, split by patient, augment, fuse clinical data"
-make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$out/prep" N=60 SEED=1
+step "pipelines/prep.mk: synthesize $n patients (seed $seed), decode, split by patient, normalise to $size, augment, fuse"
+make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$out/prep" N="$n" SEED="$seed" SIZE="$size" COPIES="$copies"
 for s in train val test; do
-	printf '%s\t' "$s"
-	osteo-dump --count "$out/prep/$s.fused.rec" | awk -F'\t' '$1 != "label" { printf "%s=%s ", $2 == "-" ? "all" : $2, $3 } END { print "" }'
+	printf '   %-5s ' "$s"
+	osteo-dump --count "$out/prep/$s.fused.rec" | awk -F'\t' 'NR > 1 { printf "%s=%s ", $2 == "-" ? "all" : $2, $3 } END { print "" }'
 done
-echo "demo: prepared streams in $out/prep/{train,val,test}.fused.rec"
+
+step "osteo-train: $epochs epochs, $arch, device $device"
+osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" \
+	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
+
+step "osteo-infer: test records, with Grad-CAM heatmaps"
+osteo-infer -m "$out/osteonet.model" --heatmap --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
+
+step "osteo-baseline: an SVM on the same split (clinical data and image features)"
+osteo-baseline -q -o "$out/svm.model" --seed "$seed" "$out/prep/train.fused.rec"
+osteo-baseline -m "$out/svm.model" "$out/prep/test.fused.rec" >"$out/svm.pred.rec"
+
+step "osteo-metrics: both, with 95% intervals over patients"
+for m in cnn svm; do
+	osteo-metrics --seed "$seed" --roc "$report/$m-roc.tsv" "$out/$m.pred.rec" >"$report/$m-metrics.txt"
+	osteo-metrics --seed "$seed" --json "$out/$m.pred.rec" >"$report/$m-metrics.json"
+done
+
+step "osteo-plot: curves, ROC, confusion, clinical correlation, heatmaps"
+osteo-plot curves -o "$report/training.png" "$report/train-log.tsv"
+osteo-plot roc --title "OsteoNet: ROC on the test patients" -o "$report/roc.png" "$out/cnn.pred.rec"
+osteo-plot roc --title "SVM baseline: ROC on the test patients" -o "$report/svm-roc.png" "$out/svm.pred.rec"
+osteo-plot confusion -o "$report/confusion.png" "$out/cnn.pred.rec"
+osteo-plot correlation --data "$report/correlation.tsv" -o "$report/correlation.png" "$out/prep/train.fused.rec"
+osteo-plot heatmaps --per-class 4 --max 12 -o "$report/heatmaps.png" "$out/cnn.pred.rec"
+
+step "report"
+# one row per model: each estimate with its 95% interval
+row() {
+	jq -r '[.accuracy, .ci.accuracy[], .macro.f1, .ci.f1_macro[], .auc_macro, .ci.auc_macro[], .brier, .ece] | @tsv' "$2" |
+		awk -F'\t' -v name="$1" '{ printf "| %s | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f (%.3f-%.3f) | %.3f | %.3f |\n",
+			name, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
+}
+{
+	echo "Test split of the synthetic cohort: $(jq .n "$report/cnn-metrics.json") images of $(jq .patients "$report/cnn-metrics.json") patients (osteo-synth -n $n --seed $seed, $size)."
+	echo "95% intervals: $(jq .ci.bootstrap "$report/cnn-metrics.json") bootstrap resamples of patients."
+	echo
+	echo "| model | accuracy | macro F1 | macro AUC | Brier | ECE |"
+	echo "|---|---|---|---|---|---|"
+	row "OsteoNet CNN ($arch, $epochs epochs)" "$report/cnn-metrics.json"
+	row "SVM baseline (RBF, clinical + image features)" "$report/svm-metrics.json"
+} >"$report/summary.md"
+cat "$report/summary.md"
+echo
+cat "$report/cnn-metrics.txt"
+step "done: the report is in $report/ (summary.md, *-metrics.txt, *-metrics.json, *.png)"

@@ -1,0 +1,19 @@
+# make demo's script, small and fast: every picture exists, decodes and is not blank;
+# the report holds both models' metrics and the summary table
+. "$TOP/tests/lib.sh"
+command -v gnuplot >/dev/null || { echo "gnuplot is not installed (apt-get install gnuplot-nox)"; exit 77; }
+DEMO_DIR=d DEMO_N=40 DEMO_SIZE=32x32 DEMO_EPOCHS=2 DEMO_COPIES=0 DEMO_ARCH=conv:4,pool,conv:8,pool,dense:8 \
+	"$TOP/pipelines/demo.sh" >out.log 2>&1 || { cat out.log; fail "demo.sh failed"; }
+contains "the report is in d/report/" out.log || fail "where the report is"
+for p in training roc svm-roc confusion correlation heatmaps; do
+	[ -s d/report/$p.png ] || fail "$p.png missing"
+	pngtopnm d/report/$p.png >x.ppm 2>/dev/null || fail "$p.png does not decode"
+	[ "$(ppmhist -noheader x.ppm | wc -l)" -ge 20 ] || fail "$p.png is (nearly) blank"
+done
+for m in cnn svm; do
+	jq -e '.n > 0 and .ci.bootstrap == 1000 and (.per_class | length) == 3' d/report/$m-metrics.json >/dev/null ||
+		fail "$m-metrics.json"
+	contains '^accuracy' d/report/$m-metrics.txt || fail "$m-metrics.txt"
+done
+[ "$(grep -c '^| ' d/report/summary.md)" = 4 ] || fail "summary table: $(cat d/report/summary.md)"
+contains -E '^\| SVM baseline .* \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|' d/report/summary.md || fail "summary row: $(cat d/report/summary.md)"
