@@ -15,13 +15,13 @@
 #include "../common/util.h"
 
 static const char usage[] =
-	"osteo-dump [-q] [--data] [--png DIR] [--png16] [--count] [FILE|-]...";
+	"osteo-dump [-q] [--data] [--png DIR] [--png16] [--count] [--csv] [FILE|-]...";
 
 struct opts {
 	int data;
 	const char *pngdir;
 	int png16;
-	int count;
+	int count, csv;
 	char **inputs;
 	int ninputs;
 };
@@ -37,12 +37,13 @@ struct counts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_DATA = 256, O_PNG, O_PNG16, O_COUNT };
+	enum { O_DATA = 256, O_PNG, O_PNG16, O_COUNT, O_CSV };
 	static const struct option longopts[] = {
 		{ "data", no_argument, 0, O_DATA },
 		{ "png", required_argument, 0, O_PNG },
 		{ "png16", no_argument, 0, O_PNG16 },
 		{ "count", no_argument, 0, O_COUNT },
+		{ "csv", no_argument, 0, O_CSV },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -54,9 +55,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PNG: o->pngdir = optarg; break;
 		case O_PNG16: o->png16 = 1; break;
 		case O_COUNT: o->count = 1; break;
+		case O_CSV: o->csv = 1; break;
 		default: cli_common(c, usage);
 		}
 	}
+	if (o->csv && (o->count || o->pngdir || o->data))
+		usage_error(usage, "--csv goes alone");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -286,6 +290,82 @@ print_counts(const struct counts *c)
 	printf("all\t-\t%llu\n", c->total);
 }
 
+/* ---------------------------------------------------------------- */
+/* CSV of predictions: one row per record, probabilities by class name */
+
+static void
+csv_field(const char *s)
+{
+	if (!s[strcspn(s, ",\"\r\n")]) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static struct csv_state {
+	int started, nprobs;
+} csv;
+
+static void
+csv_row(struct csv_state *st, const struct rec_reader *rd, const struct record *r)
+{
+	int k = r->has_probs ? r->nprobs : 0;
+
+	if (!st->started) {
+		const char *names = rec_meta_s(r, "infer.classes");
+		char buf[32];
+
+		printf("id,patient,label,class,pred,pred_class,risk");
+		for (int c = 0; c < k; c++) {
+			size_t len = strcspn(names, ",");
+			if (*names) {
+				char *col = emalloc(len + 3);
+				sprintf(col, "p_%.*s", (int)len, names);
+				putchar(',');
+				csv_field(col);
+				free(col);
+				names += len + (names[len] == ',');
+			} else {
+				snprintf(buf, sizeof buf, ",p_%d", c);
+				fputs(buf, stdout);
+			}
+		}
+		putchar('\n');
+		st->started = 1;
+		st->nprobs = k;
+	}
+	if (k != st->nprobs)
+		rec_die(rd, r, "%d probabilities; the first record had %d (one CSV holds one model's output)", k,
+		        st->nprobs);
+	csv_field(r->id);
+	putchar(',');
+	csv_field(r->has_patient ? r->patient : "");
+	if (r->has_label)
+		printf(",%lld,", r->label);
+	else
+		printf(",,");
+	csv_field(rec_meta_s(r, "class"));
+	if (r->has_pred)
+		printf(",%lld,", r->pred);
+	else
+		printf(",,");
+	csv_field(rec_meta_s(r, "infer.class"));
+	if (r->has_risk)
+		printf(",%.9g", r->risk);
+	else
+		putchar(',');
+	for (int c = 0; c < k; c++)
+		printf(",%.9g", r->probs[c]);
+	putchar('\n');
+}
+
 static void
 dump_stream(const struct opts *o, FILE *in, const char *name, struct counts *c)
 {
@@ -299,6 +379,8 @@ dump_stream(const struct opts *o, FILE *in, const char *name, struct counts *c)
 	while (rec_read(rd, &r)) {
 		if (o->count)
 			count(c, &r);
+		else if (o->csv)
+			csv_row(&csv, rd, &r);
 		else if (!o->pngdir)
 			dump_json(stdout, &r, o->data);
 		if (o->pngdir)
@@ -339,6 +421,8 @@ main(int argc, char **argv)
 	}
 	if (o.count)
 		print_counts(&c);
+	if (o.csv && !csv.started)
+		printf("id,patient,label,class,pred,pred_class,risk\n");
 
 	/* clean up */
 	return fshut(stdout, "<stdout>");

@@ -6,7 +6,7 @@
 set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev
 libmsgpack-dev libcsv-dev libopenblas-dev libsvm-dev"
-check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox"
+check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk"
 demo="gnuplot-nox jq"
 case "${1:-build}" in
 build) want=$build ;;

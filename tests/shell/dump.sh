@@ -12,3 +12,13 @@ osteo-dump --data s.rec | jq -c .tensors.image.data | sort >want
 diff want got || fail "--png round trip"
 # an id with slashes never becomes a path
 [ "$(find out -type f | wc -l)" = 2 ] || fail "unexpected files"
+# --csv: predictions for spreadsheets, quoted where needed, one column per class
+printf 'a,1\tP1\t0\t.7,.2,.1\nb"q\t-\t-\t.1,.2,.7\n' | mkrec >p.rec
+osteo-dump --csv p.rec >p.csv
+[ "$(sed -n 1p p.csv)" = "id,patient,label,class,pred,pred_class,risk,p_healthy,p_osteopenia,p_osteoporosis" ] ||
+	[ "$(sed -n 1p p.csv)" = "id,patient,label,class,pred,pred_class,risk,p_0,p_1,p_2" ] || fail "--csv header: $(sed -n 1p p.csv)"
+[ "$(sed -n 2p p.csv)" = '"a,1",P1,0,,,,,0.7,0.2,0.1' ] || fail "--csv row: $(sed -n 2p p.csv)"
+[ "$(sed -n 3p p.csv)" = '"b""q",,,,,,,0.1,0.2,0.7' ] || fail "--csv quoting: $(sed -n 3p p.csv)"
+[ "$(osteo-dump --csv </dev/null)" = "id,patient,label,class,pred,pred_class,risk" ] || fail "--csv of nothing"
+printf 'a\t-\t-\t.5,.5\nb\t-\t-\t.1,.2,.7\n' | mkrec | expect_status 65 osteo-dump --csv >/dev/null 2>&1
+expect_status 64 osteo-dump --csv --count p.rec 2>/dev/null
