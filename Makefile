@@ -118,12 +118,20 @@ bench:
 	@$(MAKE) --no-print-directory all build/tests/png-loop
 	@bench/run.sh
 
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+DATADIR ?= $(PREFIX)/share/osteo
+PIPELINES = pipelines/prep.mk pipelines/train.mk pipelines/nightly pipelines/dicom2rec pipelines/shard.sh pipelines/demo.sh
+
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(COMPDIR) $(DESTDIR)$(DATADIR)/pipelines
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
 	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	cp $(PIPELINES) $(DESTDIR)$(DATADIR)/pipelines/
+	cp completion/osteo.bash $(DESTDIR)$(COMPDIR)/osteo
+	for p in $(PROGS); do ln -sf osteo $(DESTDIR)$(COMPDIR)/$$p; done
 
 clean:
 	rm -rf bin build

@@ -10,7 +10,9 @@
 # Statistics and encodings are fitted on the training split only and
 # applied to validation and test.
 
-BIN      ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))../bin)/
+# the programs beside this file's ../bin (a build tree), else from PATH
+PREP_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
+BIN      ?= $(dir $(wildcard $(abspath $(PREP_DIR)../bin)/osteo-decode))
 OUT      ?= prep
 N        ?= 60
 SEED     ?= 1

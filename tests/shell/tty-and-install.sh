@@ -14,3 +14,19 @@ done
 for m in "$dest"/usr/share/man/man*/*; do
 	MANWIDTH=80 man -l "$m" >/dev/null 2>err </dev/null || fail "man -l $m: $(cat err)"
 done
+# bash completion under each program's name, options read from the program's --help
+[ -f "$dest/usr/share/bash-completion/completions/osteo" ] || fail "bash completion not installed"
+for p in $(cd "$TOP/bin" && ls); do
+	[ -e "$dest/usr/share/bash-completion/completions/$p" ] || fail "no completion for $p"
+	contains -w "$p" "$TOP/completion/osteo.bash" || fail "completion/osteo.bash does not name $p"
+done
+got=$(bash -c '. "$1"; COMP_WORDS=(osteo-metrics --boot); COMP_CWORD=1; _osteo; echo "${COMPREPLY[*]}"' _ "$dest/usr/share/bash-completion/completions/osteo")
+[ "$got" = "--bootstrap" ] || fail "completion of --boot: '$got'"
+# the pipelines, installed, find the installed programs on PATH
+for f in prep.mk train.mk nightly dicom2rec shard.sh; do
+	[ -f "$dest/usr/share/osteo/pipelines/$f" ] || fail "pipelines/$f not installed"
+done
+PATH="$dest/usr/bin:$PATH" make -s -f "$dest/usr/share/osteo/pipelines/prep.mk" OUT=ip N=8 SIZE=16x16 COPIES=0 >/dev/null 2>&1 ||
+	fail "the installed prep.mk"
+[ -s ip/test.fused.rec ] || fail "the installed prep.mk made nothing"
+mandoc -Tlint -W warning "$dest"/usr/share/man/man*/* || fail "mandoc -Tlint of the installed pages"

@@ -1,0 +1,34 @@
+# bash completion for the osteo programs; make install puts it in
+# $(PREFIX)/share/bash-completion/completions under each program's name.
+# Options are read from each program's own --help, so they stay in step.
+_osteo() {
+	local cur prev words cword
+	_init_completion 2>/dev/null || {
+		cur=${COMP_WORDS[COMP_CWORD]}
+		prev=${COMP_WORDS[COMP_CWORD - 1]}
+	}
+	local prog=${COMP_WORDS[0]##*/}
+	case $prev in
+	--device) COMPREPLY=($(compgen -W "auto cpu cuda cuda:0 cuda:1" -- "$cur")); return ;;
+	--kernel) COMPREPLY=($(compgen -W "rbf linear" -- "$cur")); return ;;
+	--features) COMPREPLY=($(compgen -W "both image clinical" -- "$cur")); return ;;
+	--by) COMPREPLY=($(compgen -W "record patient" -- "$cur")); return ;;
+	--method) COMPREPLY=($(compgen -W "minmax zscore percentile window" -- "$cur")); return ;;
+	--fit) COMPREPLY=($(compgen -W "pad crop stretch" -- "$cur")); return ;;
+	--threshold) COMPREPLY=($(compgen -W "youden 0.5" -- "$cur")); return ;;
+	--png | -o | --output | --log | --checkpoint | --resume | --init | -m | --model | --val | --roc | --data | \
+	--manifest | --clinical | --stats | --fit-stats | --encoding | --fit-encoding | --train | --test | --files-from)
+		COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	esac
+	if [ "$prog" = osteo-plot ] && [ "$COMP_CWORD" = 1 ]; then
+		COMPREPLY=($(compgen -W "curves roc confusion correlation heatmaps" -- "$cur"))
+		return
+	fi
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$("$prog" --help 2>&1 | grep -o -- '--\?[a-zA-Z][-a-zA-Z0-9]*' | sort -u)" -- "$cur"))
+		return
+	fi
+	COMPREPLY=($(compgen -f -- "$cur"))
+}
+complete -F _osteo osteo-augment osteo-baseline osteo-cat osteo-decode osteo-dump osteo-fuse osteo-gpuinfo \
+	osteo-infer osteo-metrics osteo-normalize osteo-plot osteo-split osteo-synth osteo-train
