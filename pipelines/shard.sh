@@ -39,7 +39,7 @@ for a in "$@"; do
 	cmd="$cmd '$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'"
 done
 qin="'$(printf '%s' "$in" | sed "s/'/'\\\\''/g")'"
-set -- --halt now,fail=1 -j "$jobs"
+set -- --will-cite --halt now,fail=1 -j "$jobs"
 [ -n "$hosts" ] && set -- "$@" -S "$hosts" --workdir "$PWD"
 seq 0 $((jobs - 1)) | parallel "$@" "osteo-cat --by $by --shard {}/$jobs $qin | $cmd > '$tmp'/{}.rec"
 # shards in order, then into place in one rename

@@ -33,7 +33,8 @@ mkdump 1 PAT042 >ct.dump
 dump2dcm -q ct.dump ct.dcm
 # no window: the stored values scaled to 16 bits (x16), in an interlaced 16-bit PNG
 dcm2pnm -q +on2 ct.dcm ct.png
-file ct.png | contains "16-bit grayscale, interlaced" || fail "dcm2pnm's PNG: $(file ct.png)"
+# IHDR: bit depth (byte 24), colour type (25), interlace method (28)
+[ "$(od -An -tu1 -j24 -N5 ct.png | tr -s ' ')" = " 16 0 0 0 1" ] || fail "dcm2pnm's PNG: IHDR $(od -An -tu1 -j24 -N5 ct.png)"
 want=$(echo $stored | awk '{ printf "["; for (i = 1; i <= NF; i++) printf "%s%d", (i > 1 ? "," : ""), $i * 16; print "]" }')
 [ "$(decoded ct.png)" = "$want" ] || fail "16-bit PNG: $(decoded ct.png), want $want"
 osteo-decode -q ct.png | osteo-dump | jq -e '.meta.bit_depth == 16 and .tensors.image.dtype == "u16"' >/dev/null ||
