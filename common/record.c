@@ -541,7 +541,9 @@ parse_tensor(struct rec_reader *rd, struct record *r, const msgpack_object *k,
 	if (data->via.bin.size != t->nbytes)
 		bad(rd, "tensor '%.*s': data has %u bytes, its shape needs %zu", tn, tname,
 		    data->via.bin.size, t->nbytes);
-	memcpy(t->data, data->via.bin.ptr, t->nbytes);
+	/* a 0-element tensor has no buffer yet, and memcpy(NULL, ...) is undefined */
+	if (t->nbytes)
+		memcpy(t->data, data->via.bin.ptr, t->nbytes);
 }
 
 static void
