@@ -605,8 +605,9 @@ main(int argc, char **argv)
 	/* the script, data inline */
 	if (!(fp = open_memstream(&script, &len)))
 		die(EX_OSERR, "open_memstream:");
+	/* --script names the picture itself; gnuplot run here writes the temporary */
 	gp_head(fp, &o, size[o.kind][0] ? size[o.kind][0] : 800, size[o.kind][1] ? size[o.kind][1] : 600,
-	        tmp ? tmp : "plot.png");
+	        o.script ? (o.out ? o.out : "plot.png") : tmp);
 	if (o.data)
 		data = atomic_open(o.data, &dtmp);
 	plot[o.kind](fp, &o, data);
