@@ -71,3 +71,14 @@ classes_join(const struct classes *c)
 		at += sprintf(s + at, "%s%s", i ? "," : "", c->names[i]);
 	return s;
 }
+
+int
+classes_risk(const struct classes *c, const char *name)
+{
+	int i;
+
+	if (name)
+		return classes_label(c, name);
+	i = classes_find(c, "osteoporosis", 12);
+	return i < 0 ? c->n - 1 : i;
+}

@@ -20,6 +20,9 @@ void classes_parse(struct classes *c, const char *list, const char *what);
 /* the index of the class spelled s[0..len), or -1 */
 int classes_find(const struct classes *c, const char *s, size_t len);
 /* a class name or a decimal index below c->n; -1 when neither */
+/* the class whose probability is read as risk: name (a name or an index),
+ * or by default osteoporosis, else the last class; -1 when name is none */
+int classes_risk(const struct classes *c, const char *name);
 /* "a,b,c", allocated */
 char *classes_join(const struct classes *c);
 int classes_label(const struct classes *c, const char *s);

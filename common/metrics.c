@@ -5,6 +5,7 @@
  */
 #include "metrics.h"
 #include "rng.h"
+#include "strmap.h"
 #include "util.h"
 
 #include <math.h>
@@ -37,6 +38,78 @@ samples_add(struct samples *s, int label, const double *p, size_t unit)
 	if (unit >= s->nunits)
 		s->nunits = unit + 1;
 	s->n++;
+}
+
+/* ---------------------------------------------------------------- */
+/* reading predictions */
+
+/* the class names: the caller's, else what osteo-infer recorded, else the
+ * default three when there are three probabilities, else numbers */
+static void
+name_classes(struct classes *cl, const char *names, const struct record *r, int k,
+             const struct input *in)
+{
+	const struct metaval *mv = rec_meta(r, "infer.classes");
+
+	if (names)
+		classes_parse(cl, names, "--classes");
+	else if (mv && mv->type == MV_STR && *mv->s)
+		classes_parse(cl, mv->s, "meta.infer.classes");
+	else if (k == 3)
+		classes_parse(cl, DEFAULT_CLASSES, "classes");
+	else {
+		cl->n = k;
+		for (int c = 0; c < k; c++) {
+			cl->names[c] = emalloc(16);
+			snprintf(cl->names[c], 16, "%d", c);
+		}
+	}
+	if (cl->n != k)
+		input_die(in, r, "%d probabilities but %d classes (%s)", k, cl->n,
+		          names ? "--classes" : "meta.infer.classes");
+}
+
+long long
+samples_read(struct input *in, const char *names, struct samples *s, struct classes *cl)
+{
+	struct record r;
+	struct strmap units;
+	long long unlabelled = 0;
+	long nunits = 0;
+
+	rec_init(&r);
+	strmap_init(&units);
+	s->k = 0;
+	while (input_read(in, &r)) {
+		if (!r.has_label) {
+			unlabelled++;
+			continue;
+		}
+		if (!r.has_probs)
+			input_die(in, &r, "has a label but no probs (run osteo-infer or osteo-baseline first)");
+		if (!s->k) {
+			samples_init(s, r.nprobs);
+			name_classes(cl, names, &r, r.nprobs, in);
+		}
+		if (r.nprobs != s->k)
+			input_die(in, &r, "%d probabilities, the records before had %d", r.nprobs, s->k);
+		if (r.label < 0 || r.label >= s->k)
+			input_die(in, &r, "label %lld is not a class (0 to %d)", r.label, s->k - 1);
+		for (int c = 0; c < s->k; c++)
+			if (!(r.probs[c] >= 0 && r.probs[c] <= 1))
+				input_die(in, &r, "probability %d is %g, not in [0, 1]", c, r.probs[c]);
+		/* records without a patient are their own unit */
+		long unit = r.has_patient ? strmap_get(&units, r.patient) : -1;
+		if (unit < 0) {
+			unit = nunits++;
+			if (r.has_patient)
+				strmap_put(&units, r.patient, unit);
+		}
+		samples_add(s, (int)r.label, r.probs, (size_t)unit);
+	}
+	strmap_free(&units);
+	rec_free(&r);
+	return unlabelled;
 }
 
 void

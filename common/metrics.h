@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "classes.h"
+#include "input.h"
+
 struct samples {
 	int k;                 /* classes */
 	size_t n, cap;
@@ -49,6 +52,13 @@ struct metrics_work {
 void samples_init(struct samples *s, int k);
 void samples_add(struct samples *s, int label, const double *p, size_t unit);
 void samples_free(struct samples *s);
+/* the labelled records of a prediction stream, each patient a resampling
+ * unit (a record without one its own).  Class names from names (the
+ * user's --classes), else meta.infer.classes, else the default three for
+ * three probabilities, else numbers.  Dies (65) naming the record when
+ * one has no probs, another number of them, a label that is not a class
+ * or a probability outside [0, 1].  Returns the records without a label. */
+long long samples_read(struct input *in, const char *names, struct samples *s, struct classes *cl);
 
 void metrics_init(struct metrics *m, int k, int ece_bins);
 void metrics_free(struct metrics *m);

@@ -563,13 +563,8 @@ predict(const struct opts *o)
 
 	rec_init(&m);
 	load(o->model, &m, &L);
-	if (o->risk_class) {
-		if ((risk = classes_label(&L.cl, o->risk_class)) < 0)
-			die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o->risk_class);
-	} else {
-		risk = classes_find(&L.cl, "osteoporosis", 12);
-		risk = risk < 0 ? L.cl.n - 1 : risk;
-	}
+	if ((risk = classes_risk(&L.cl, o->risk_class)) < 0)
+		die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o->risk_class);
 	int nf = L.fz.nfeat, k = svm_get_nr_class(L.sm);
 	double *f = emalloc(nf * sizeof *f), *pk = emalloc(k * sizeof *pk);
 	double *p = emalloc(L.cl.n * sizeof *p);

@@ -149,14 +149,8 @@ main(int argc, char **argv)
 	if (model_load(o.model, &m, &mr, &err) < 0)
 		die(EX_DATAERR, "%s: %s", o.model, err);
 	rec_free(&mr);
-	if (o.risk_class) {
-		risk = classes_label(&m.classes, o.risk_class);
-		if (risk < 0)
-			die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o.risk_class);
-	} else {
-		risk = classes_find(&m.classes, "osteoporosis", 12);
-		risk = risk < 0 ? m.classes.n - 1 : risk;
-	}
+	if ((risk = classes_risk(&m.classes, o.risk_class)) < 0)
+		die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o.risk_class);
 	struct net *n = m.net;
 	int heat = -1;
 	char *names = classes_join(&m.classes);

@@ -17,7 +17,6 @@
 #include "../common/input.h"
 #include "../common/metrics.h"
 #include "../common/record.h"
-#include "../common/strmap.h"
 #include "../common/util.h"
 
 static const char usage[] =
@@ -80,76 +79,6 @@ parse_args(int argc, char **argv, struct opts *o)
 		estrtod(o->threshold, 0, 1, "--threshold");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
-}
-
-/* the class names: --classes, else what osteo-infer recorded, else the
- * default three when there are three probabilities, else numbers */
-static void
-name_classes(struct classes *cl, const struct opts *o, const struct record *r, int k,
-             const struct input *in)
-{
-	const struct metaval *mv = rec_meta(r, "infer.classes");
-
-	if (o->classes)
-		classes_parse(cl, o->classes, "--classes");
-	else if (mv && mv->type == MV_STR && *mv->s)
-		classes_parse(cl, mv->s, "meta.infer.classes");
-	else if (k == 3)
-		classes_parse(cl, DEFAULT_CLASSES, "classes");
-	else {
-		cl->n = k;
-		for (int c = 0; c < k; c++) {
-			cl->names[c] = emalloc(16);
-			snprintf(cl->names[c], 16, "%d", c);
-		}
-	}
-	if (cl->n != k)
-		input_die(in, r, "%d probabilities but %d classes (%s)", k, cl->n,
-		          o->classes ? "--classes" : "meta.infer.classes");
-}
-
-/* read every labelled record's label, probabilities and patient */
-static long long
-collect(struct input *in, const struct opts *o, struct samples *s, struct classes *cl)
-{
-	struct record r;
-	struct strmap units;
-	long long unlabelled = 0;
-	long nunits = 0;
-
-	rec_init(&r);
-	strmap_init(&units);
-	s->k = 0;
-	while (input_read(in, &r)) {
-		if (!r.has_label) {
-			unlabelled++;
-			continue;
-		}
-		if (!r.has_probs)
-			input_die(in, &r, "has a label but no probs (run osteo-infer or osteo-baseline first)");
-		if (!s->k) {
-			samples_init(s, r.nprobs);
-			name_classes(cl, o, &r, r.nprobs, in);
-		}
-		if (r.nprobs != s->k)
-			input_die(in, &r, "%d probabilities, the records before had %d", r.nprobs, s->k);
-		if (r.label < 0 || r.label >= s->k)
-			input_die(in, &r, "label %lld is not a class (0 to %d)", r.label, s->k - 1);
-		for (int c = 0; c < s->k; c++)
-			if (!(r.probs[c] >= 0 && r.probs[c] <= 1))
-				input_die(in, &r, "probability %d is %g, not in [0, 1]", c, r.probs[c]);
-		/* records without a patient are their own unit */
-		long unit = r.has_patient ? strmap_get(&units, r.patient) : -1;
-		if (unit < 0) {
-			unit = nunits++;
-			if (r.has_patient)
-				strmap_put(&units, r.patient, unit);
-		}
-		samples_add(s, (int)r.label, r.probs, (size_t)unit);
-	}
-	strmap_free(&units);
-	rec_free(&r);
-	return unlabelled;
 }
 
 struct report {
@@ -416,13 +345,9 @@ write_roc(const char *path, const struct samples *s, const struct report *rp)
 static int
 positive_class(const struct opts *o, const struct classes *cl)
 {
-	int c;
+	int c = classes_risk(cl, o->positive);
 
-	if (!o->positive) {
-		c = classes_find(cl, "osteoporosis", 12);
-		return c < 0 ? cl->n - 1 : c;
-	}
-	if ((c = classes_label(cl, o->positive)) < 0)
+	if (c < 0)
 		die(EX_USAGE, "--positive: '%s' is not one of the classes", o->positive);
 	return c;
 }
@@ -443,7 +368,7 @@ main(int argc, char **argv)
 
 	/* read */
 	input_open(&in, o.inputs, o.ninputs);
-	rp.unlabelled = collect(&in, &o, &s, &cl);
+	rp.unlabelled = samples_read(&in, o.classes, &s, &cl);
 	input_close(&in);
 	if (!s.n)
 		die(EX_DATAERR, "no record has both a label and probs (%lld without a label)",

@@ -200,33 +200,10 @@ static void
 read_predictions(const struct opts *o, struct samples *s, struct classes *cl)
 {
 	struct input in;
-	struct record r;
 
-	rec_init(&r);
 	input_open(&in, o->inputs, o->ninputs);
-	s->k = 0;
-	while (input_read(&in, &r)) {
-		if (!r.has_label)
-			continue;
-		if (!r.has_probs)
-			input_die(&in, &r, "has a label but no probs (run osteo-infer first)");
-		if (!s->k) {
-			const char *names = o->classes ? o->classes : rec_meta_s(&r, "infer.classes");
-			samples_init(s, r.nprobs);
-			classes_parse(cl, *names ? names : DEFAULT_CLASSES, "classes");
-			if (cl->n != r.nprobs)
-				input_die(&in, &r, "%d probabilities but %d classes", r.nprobs, cl->n);
-		}
-		if (r.nprobs != s->k || r.label < 0 || r.label >= s->k)
-			input_die(&in, &r, "label %lld or %d probabilities do not fit %d classes", r.label,
-			          r.nprobs, s->k);
-		for (int c = 0; c < s->k; c++)
-			if (!(r.probs[c] >= 0 && r.probs[c] <= 1))
-				input_die(&in, &r, "probability %d is %g, not in [0, 1]", c, r.probs[c]);
-		samples_add(s, (int)r.label, r.probs, s->n);
-	}
+	samples_read(&in, o->classes, s, cl);
 	input_close(&in);
-	rec_free(&r);
 	if (!s->n)
 		die(EX_DATAERR, "no record has both a label and probs");
 }

@@ -35,3 +35,8 @@ osteo-infer -m m.model t.rec >one.rec
 if "$TOP/pipelines/shard.sh" -j 2 t.rec bad.rec osteo-infer -m missing.model 2>err; then fail "a failed shard succeeded"; fi
 contains "missing.model: cannot open" err || fail "the shard's message: $(cat err)"
 [ ! -e bad.rec ] && [ -z "$(ls bad.rec.* 2>/dev/null)" ] || fail "output after a failed shard"
+# osteo-cat checks what it passes: a truncated stream is named, 65, and the records before it pass
+head -c 5000 p/test.fused.rec >trunc.rec
+expect_status 65 osteo-cat trunc.rec >part.rec 2>err
+contains "trunc.rec: record" err || fail "osteo-cat on a truncated stream: $(cat err)"
+expect_status 66 osteo-cat nowhere.rec >/dev/null 2>&1

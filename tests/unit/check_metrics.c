@@ -15,12 +15,12 @@
 
 #define TOL 1e-6
 
-struct expect {
+struct fixture_value {
 	char key[64];
 	double v;
 };
 
-static struct expect ex[4096];
+static struct fixture_value ex[4096];
 static int nex;
 
 static void
