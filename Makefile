@@ -121,6 +121,31 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) --no-print-directory -C build/asan test GPU=0 CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)"
 
+# libFuzzer harnesses (clang) for every parser of outside input, built
+# with ASan and UBSan; `make fuzz FUZZ_TIME=600` runs each that long,
+# FUZZ_TARGETS picks some.  See tests/fuzz/README.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_TARGETS ?= record model decode archive csv arch options
+FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
+FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/nogpu.o build/fuzz/common/device.o
+
+build/fuzz/common/%.o: common/%.c common/*.h | build/fuzz/common
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS)
+
+build/fuzz/common:
+	mkdir -p $@
+
+fuzz-build:
+	@tools/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+
 demo:
 	@tools/deps.sh demo
 	@$(MAKE) --no-print-directory all
@@ -149,6 +174,6 @@ install: all
 clean:
 	rm -rf bin build
 
-.PHONY: all gpu-note deps check check-asan test demo bench install clean
+.PHONY: all gpu-note deps check check-asan test demo bench install clean fuzz fuzz-build
 .DELETE_ON_ERROR:
 .SECONDARY:

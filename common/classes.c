@@ -4,23 +4,32 @@
 #include "classes.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void
-classes_parse(struct classes *c, const char *list, const char *what)
+int
+classes_read(struct classes *c, const char *list, const char **err)
 {
+	static char msg[160];
 	const char *p = list;
 
 	c->n = 0;
 	for (;;) {
 		size_t len = strcspn(p, ",");
 		if (len == 0)
-			die(EX_USAGE, "%s: empty class name in '%s'", what, list);
-		if (c->n == MAXCLASSES)
-			die(EX_USAGE, "%s: more than %d classes", what, MAXCLASSES);
-		if (classes_find(c, p, len) >= 0)
-			die(EX_USAGE, "%s: class '%.*s' named twice", what, (int)len, p);
+			snprintf(msg, sizeof msg, "empty class name in '%.64s'", list);
+		else if (c->n == MAXCLASSES)
+			snprintf(msg, sizeof msg, "more than %d classes", MAXCLASSES);
+		else if (classes_find(c, p, len) >= 0)
+			snprintf(msg, sizeof msg, "class '%.*s' named twice", len > 64 ? 64 : (int)len, p);
+		else
+			msg[0] = '\0';
+		if (msg[0]) {
+			classes_free(c);
+			*err = msg;
+			return -1;
+		}
 		c->names[c->n] = emalloc(len + 1);
 		memcpy(c->names[c->n], p, len);
 		c->names[c->n][len] = '\0';
@@ -29,6 +38,25 @@ classes_parse(struct classes *c, const char *list, const char *what)
 			break;
 		p += len + 1;
 	}
+	*err = NULL;
+	return 0;
+}
+
+void
+classes_parse(struct classes *c, const char *list, const char *what)
+{
+	const char *err;
+
+	if (classes_read(c, list, &err) < 0)
+		die(EX_USAGE, "%s: %s", what, err);
+}
+
+void
+classes_free(struct classes *c)
+{
+	for (int i = 0; i < c->n; i++)
+		free(c->names[i]);
+	c->n = 0;
 }
 
 int

@@ -16,7 +16,11 @@ struct classes {
 };
 
 /* dies with 64 on an empty name, a duplicate, or too many */
+/* "a,b,c": classes_parse dies with 64 (a list given as an option);
+ * classes_read returns -1 and *err (a list read from data) */
 void classes_parse(struct classes *c, const char *list, const char *what);
+int classes_read(struct classes *c, const char *list, const char **err);
+void classes_free(struct classes *c);
 /* the index of the class spelled s[0..len), or -1 */
 int classes_find(const struct classes *c, const char *s, size_t len);
 /* a class name or a decimal index below c->n; -1 when neither */

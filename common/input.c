@@ -122,3 +122,11 @@ input_expect(struct input *in, const struct record *r, const struct expect *e, i
 		input_die(in, r, "clinical encoding '%s' differs from the model's '%s' (osteo-fuse --encoding; "
 		          "or --no-check)", rec_meta_s(r, "fuse.encoding"), e->encoding);
 }
+
+void
+input_hold(struct input *in, const struct record *r, size_t held)
+{
+	if (held > rec_limits.max_records)
+		input_die(in, r, "more than %zu records to hold in memory (--max-records)",
+		          rec_limits.max_records);
+}

@@ -87,6 +87,9 @@ samples_read(struct input *in, const char *names, struct samples *s, struct clas
 		}
 		if (!r.has_probs)
 			input_die(in, &r, "has a label but no probs (run osteo-infer or osteo-baseline first)");
+		if (r.nprobs < 2 || r.nprobs > MAXCLASSES)
+			input_die(in, &r, "%d probabilities; 2 to %d classes are possible", r.nprobs, MAXCLASSES);
+		input_hold(in, &r, s->n + 1);
 		if (!s->k) {
 			samples_init(s, r.nprobs);
 			name_classes(cl, names, &r, r.nprobs, in);

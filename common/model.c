@@ -158,8 +158,13 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 		*err = "missing arch, classes, input or clinical_count";
 		return -1;
 	}
+	if (v->i < 0 || v->i > NET_MAXSIDE) {
+		*err = "clinical_count out of range";
+		return -1;
+	}
 	nclin = (int)v->i;
-	classes_parse(&m->classes, cls, path);
+	if (classes_read(&m->classes, cls, err) < 0)
+		return -1;
 	m->arch = estrdup(arch);
 	m->net = net_new(arch, c, h, w, nclin, m->classes.n, err);
 	if (!m->net)
@@ -210,4 +215,19 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
 	*err = NULL;
 	return 0;
+}
+
+void
+model_free(struct model *m)
+{
+	net_free(m->net);
+	classes_free(&m->classes);
+	free(m->arch);
+	free(m->features);
+	free(m->encoding);
+	free(m->norm_size);
+	free(m->norm_method);
+	free(m->norm_stats);
+	free(m->hist);
+	memset(m, 0, sizeof *m);
 }

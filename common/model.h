@@ -32,6 +32,8 @@ struct model {
 void model_to_record(const struct model *m, struct record *r, int checkpoint);
 /* 0, or -1 with *err set; dies with 66 when the file cannot be opened */
 int model_load(const char *path, struct model *m, struct record *r, const char **err);
+/* frees what model_load allocated; a zeroed model is fine too */
+void model_free(struct model *m);
 void model_save(const char *path, const struct model *m, const struct record *extra_meta, int checkpoint);
 
 #endif

@@ -78,6 +78,25 @@ parse_layer(const char *tok, size_t len, struct layer *l)
 	return NULL;
 }
 
+static size_t
+out_elems(const struct layer *l)
+{
+	return (size_t)l->oc * l->oh * l->ow;
+}
+
+/* the features a dense layer sees: every activation of the last conv or
+ * pool layer, then the clinical features */
+static const char *
+flatten(int *ic, int ih, int iw, int nclin)
+{
+	size_t f = (size_t)*ic * ih * iw + nclin;
+
+	if (f > (size_t)1 << 24)
+		return "more than 16 Mi features reach the first dense layer";
+	*ic = (int)f;
+	return NULL;
+}
+
 struct net *
 net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const char **err)
 {
@@ -85,8 +104,16 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	struct net *n = ecalloc(1, sizeof *n);
 	const char *p = spec;
 	int dense_seen = 0;
-	size_t np = 0, ns = 0;
+	size_t np = 0, ns = 0, acts = 0;
+	const char *e;
 
+	if (c < 1 || c > 1024 || h < 1 || h > NET_MAXSIDE || w < 1 || w > NET_MAXSIDE ||
+	    nclin < 0 || nclin > NET_MAXSIDE || nclasses < 1 || nclasses > NET_MAXSIDE) {
+		snprintf(msg, sizeof msg, "input %dx%dx%d with %d clinical features and %d classes is "
+		         "outside what a network takes", c, h, w, nclin, nclasses);
+		*err = msg;
+		goto fail;
+	}
 	n->c = c;
 	n->h = h;
 	n->w = w;
@@ -97,7 +124,6 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	for (;;) {
 		size_t len = strcspn(p, ",");
 		struct layer *l;
-		const char *e;
 		if (n->nlayers == NET_MAXLAYERS - 1) {
 			*err = "too many layers";
 			goto fail;
@@ -111,7 +137,11 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 		if (l->type == L_DENSE && !dense_seen) {
 			n->fuse_at = n->nlayers;
 			dense_seen = 1;
-			ic = ic * ih * iw + nclin;
+			if ((e = flatten(&ic, ih, iw, nclin))) {
+				snprintf(msg, sizeof msg, "layer %d '%.*s': %s", n->nlayers + 1, (int)len, p, e);
+				*err = msg;
+				goto fail;
+			}
 			ih = iw = 1;
 		}
 		if (dense_seen && (l->type == L_CONV || l->type == L_POOL)) {
@@ -168,6 +198,14 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 			np += l->oc;
 		}
 		l->pcount = np - l->pstart;
+		acts += out_elems(l);
+		if (np > NET_MAXPARAMS || acts > NET_MAXACTS) {
+			snprintf(msg, sizeof msg, "layer %d '%.*s': the network grows past %s",
+			         n->nlayers + 1, (int)len, p,
+			         np > NET_MAXPARAMS ? "32 Mi parameters" : "64 Mi activations per image");
+			*err = msg;
+			goto fail;
+		}
 		ic = l->oc;
 		ih = l->oh;
 		iw = l->ow;
@@ -182,7 +220,11 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	l->type = L_CLASSIFIER;
 	if (n->fuse_at < 0) {
 		n->fuse_at = n->nlayers;
-		ic = ic * ih * iw + nclin;
+		if ((e = flatten(&ic, ih, iw, nclin))) {
+			snprintf(msg, sizeof msg, "the classifier: %s", e);
+			*err = msg;
+			goto fail;
+		}
 	}
 	l->ic = ic;
 	l->ih = l->iw = 1;
@@ -194,6 +236,10 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	l->b = np;
 	np += nclasses;
 	l->pcount = np - l->pstart;
+	if (np > NET_MAXPARAMS) {
+		*err = "the network grows past 32 Mi parameters";
+		goto fail;
+	}
 	n->nlayers++;
 	n->nparams = np;
 	n->nstats = ns;
@@ -278,11 +324,6 @@ net_init(struct net *n, uint64_t seed)
 	}
 }
 
-static size_t
-out_elems(const struct layer *l)
-{
-	return (size_t)l->oc * l->oh * l->ow;
-}
 
 void
 net_reserve(struct net *n, int b)

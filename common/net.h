@@ -24,6 +24,13 @@
 
 #define DEFAULT_ARCH "conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5"
 #define NET_MAXLAYERS 64
+/* a spec (or a model file) that sizes a network beyond these is refused
+ * before anything is allocated: 32 Mi parameters (OsteoNet has 0.3 Mi), and
+ * 64 Mi activations of one image summed over the layers; an input side or
+ * a clinical feature count beyond 65535 is refused too */
+#define NET_MAXPARAMS ((size_t)1 << 25)
+#define NET_MAXACTS ((size_t)1 << 26)
+#define NET_MAXSIDE 65535
 
 enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER };
 

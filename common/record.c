@@ -1,10 +1,11 @@
 /*
  * record.c - the msgpack codec of the record stream (osteo-record(5)).
  *
- * Reading goes through msgpack-c's streaming unpacker, so memory holds one
- * record plus a read buffer however long the stream.  Binary tensor data
- * is copied out of the unpacker's buffer into the record's own reusable
- * buffers; everything else is small.
+ * Reading buffers one whole record (checked header by header first, see
+ * skim()) and unpacks it with msgpack-c, so memory holds one record plus
+ * a read buffer however long the stream.  Binary tensor data is copied out
+ * of the buffer into the record's own reusable buffers; everything else is
+ * small.
  */
 #include "record.h"
 #include "util.h"
@@ -19,6 +20,8 @@
 struct rec_limits rec_limits = {
 	.max_tensor_bytes = (size_t)1 << 30,
 	.max_record_bytes = (size_t)1 << 31,
+	.max_string = (size_t)1 << 16,
+	.max_records = 1000000,
 };
 
 static const struct {
@@ -335,10 +338,30 @@ rec_copy(struct record *dst, const struct record *src)
 /* ---------------------------------------------------------------- */
 /* reading */
 
+/*
+ * msgpack-c allocates a container's objects as soon as it reads the
+ * container's header, so five bytes announcing 2^32 entries would ask for
+ * 128 GiB.  The reader therefore skims each record's headers first
+ * (skim(), allocating nothing) until the whole record is in its buffer,
+ * and only then hands it to msgpack_unpack_next(): a complete record's
+ * containers cannot announce more entries than it has bytes.
+ */
+#define SKIM_DEPTH 32
+
+struct skim {
+	size_t pos;                    /* next header, from the record's start */
+	size_t want;                   /* bytes the record needs at least */
+	int depth;
+	uint64_t left[SKIM_DEPTH];     /* objects still to come, per open container */
+};
+
 struct rec_reader {
 	FILE *fp;
 	char *name;
-	msgpack_unpacker up;
+	unsigned char *buf;
+	size_t cap, len, off;          /* buf[off..len) is unparsed */
+	size_t consumed;               /* stream bytes before buf[off] */
+	struct skim sk;
 	msgpack_unpacked res;
 	unsigned long long nrec;   /* records returned so far */
 	size_t start;              /* byte offset of the record being parsed */
@@ -357,8 +380,8 @@ rec_reader_new(FILE *fp, const char *name)
 
 	rd->fp = fp;
 	rd->name = estrdup(name);
-	if (!msgpack_unpacker_init(&rd->up, READ_CHUNK))
-		die(EX_OSERR, "out of memory");
+	rd->sk.depth = 1;
+	rd->sk.left[0] = 1;
 	msgpack_unpacked_init(&rd->res);
 	msgpack_sbuffer_init(&rd->xbuf);
 	msgpack_packer_init(&rd->xpk, &rd->xbuf, msgpack_sbuffer_write);
@@ -371,7 +394,7 @@ rec_reader_free(struct rec_reader *rd)
 	if (!rd)
 		return;
 	msgpack_unpacked_destroy(&rd->res);
-	msgpack_unpacker_destroy(&rd->up);
+	free(rd->buf);
 	msgpack_sbuffer_destroy(&rd->xbuf);
 	free(rd->name);
 	free(rd);
@@ -459,6 +482,15 @@ get_num(const msgpack_object *o, double *v)
 	return 0;
 }
 
+/* an id, patient, key or string value past --max-string */
+static void
+check_str(const struct rec_reader *rd, const msgpack_object *o, const char *what)
+{
+	if (o->via.str.size > rec_limits.max_string)
+		bad(rd, "%s is %u bytes long, more than the limit of %zu (--max-string)", what,
+		    o->via.str.size, rec_limits.max_string);
+}
+
 static void
 parse_meta(struct rec_reader *rd, struct record *r, const msgpack_object *o)
 {
@@ -471,6 +503,9 @@ parse_meta(struct rec_reader *rd, struct record *r, const msgpack_object *o)
 
 		if (k->type != MSGPACK_OBJECT_STR)
 			bad(rd, "a 'meta' key is not a string");
+		check_str(rd, k, "a 'meta' key");
+		if (v->type == MSGPACK_OBJECT_STR)
+			check_str(rd, v, "a 'meta' value");
 		m = meta_slot(r, k->via.str.ptr, k->via.str.size);
 		switch (v->type) {
 		case MSGPACK_OBJECT_STR:
@@ -506,6 +541,7 @@ parse_tensor(struct rec_reader *rd, struct record *r, const msgpack_object *k,
 	int tn = (int)k->via.str.size;
 	const char *tname = k->via.str.ptr;
 
+	check_str(rd, k, "a tensor name");
 	if (o->type != MSGPACK_OBJECT_MAP)
 		bad(rd, "tensor '%.*s' is not a map", tn, tname);
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
@@ -564,6 +600,7 @@ parse_record(struct rec_reader *rd, struct record *r, const msgpack_object *o)
 		if (keyis(k, "id")) {
 			if (v->type != MSGPACK_OBJECT_STR)
 				bad(rd, "'id' is not a string");
+			check_str(rd, v, "'id'");
 			setstr(&r->id, &r->idcap, v->via.str.ptr, v->via.str.size);
 			have_id = 1;
 		} else if (keyis(k, "patient")) {
@@ -571,6 +608,7 @@ parse_record(struct rec_reader *rd, struct record *r, const msgpack_object *o)
 				continue;
 			if (v->type != MSGPACK_OBJECT_STR)
 				bad(rd, "'patient' is not a string");
+			check_str(rd, v, "'patient'");
 			setstr(&r->patient, &r->patcap, v->via.str.ptr, v->via.str.size);
 			r->has_patient = 1;
 		} else if (keyis(k, "label")) {
@@ -624,41 +662,141 @@ parse_record(struct rec_reader *rd, struct record *r, const msgpack_object *o)
 	r->extralen = rd->xbuf.size;
 }
 
+static uint64_t
+be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Walk the headers of the record in p[0..n) from where the last call
+ * stopped.  1: the record is complete, sk->pos bytes long; 0: more bytes
+ * are needed (at least sk->want in all); -1: not msgpack, or nested
+ * deeper than SKIM_DEPTH.
+ */
+static int
+skim(struct skim *sk, const unsigned char *p, size_t n)
+{
+	while (sk->depth > 0) {
+		size_t at = sk->pos, hdr, body = 0;
+		uint64_t items = 0;
+		unsigned c;
+
+		if (at >= n) {
+			sk->want = at + 1;
+			return 0;
+		}
+		c = p[at];
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+			hdr = 1;
+		else if (c >= 0x80 && c <= 0x8f)
+			hdr = 1, items = 2 * (uint64_t)(c & 0x0f);
+		else if (c >= 0x90 && c <= 0x9f)
+			hdr = 1, items = c & 0x0f;
+		else if (c >= 0xa0 && c <= 0xbf)
+			hdr = 1, body = c & 0x1f;
+		else if (c == 0xc1)
+			return -1;
+		else {
+			/* header lengths of 0xc4..0xdf: bin, ext, float, uint, int, fixext, str, array, map */
+			static const unsigned char hl[] = { 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9,
+			                                    3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5 };
+			hdr = hl[c - 0xc4];
+			if (at + hdr > n) {
+				sk->want = at + hdr;
+				return 0;
+			}
+			const unsigned char *h = p + at + 1;
+			switch (c) {
+			case 0xc4: case 0xd9: body = h[0]; break;
+			case 0xc5: case 0xda: body = be(h, 2); break;
+			case 0xc6: case 0xdb: body = be(h, 4); break;
+			case 0xc7: body = h[0]; break;
+			case 0xc8: body = be(h, 2); break;
+			case 0xc9: body = be(h, 4); break;
+			case 0xdc: items = be(h, 2); break;
+			case 0xdd: items = be(h, 4); break;
+			case 0xde: items = 2 * be(h, 2); break;
+			case 0xdf: items = 2 * be(h, 4); break;
+			}
+		}
+		if (at + hdr + body > n) {
+			sk->want = at + hdr + body;
+			return 0;
+		}
+		sk->pos = at + hdr + body;
+		sk->left[sk->depth - 1]--;
+		if (items) {
+			if (sk->depth == SKIM_DEPTH)
+				return -1;
+			sk->left[sk->depth++] = items;
+		}
+		while (sk->depth > 0 && sk->left[sk->depth - 1] == 0)
+			sk->depth--;
+	}
+	return 1;
+}
+
 int
 rec_read(struct rec_reader *rd, struct record *r)
 {
 	for (;;) {
-		rd->start = msgpack_unpacker_parsed_size(&rd->up);
-		switch (msgpack_unpacker_next(&rd->up, &rd->res)) {
-		case MSGPACK_UNPACK_SUCCESS:
+		const unsigned char *p = rd->buf ? rd->buf + rd->off : NULL;
+		size_t have = rd->len - rd->off;
+		int k;
+
+		rd->start = rd->consumed;
+		if (have > 0 && (k = skim(&rd->sk, p, have)) != 0) {
+			size_t len = rd->sk.pos, used = 0;
+			if (k < 0)
+				bad(rd, "malformed msgpack; this is not a record stream");
+			switch (msgpack_unpack_next(&rd->res, (const char *)p, len, &used)) {
+			case MSGPACK_UNPACK_SUCCESS:
+				break;
+			case MSGPACK_UNPACK_NOMEM_ERROR:
+				die(EX_OSERR, "%s: out of memory reading record %llu", rd->name, rd->nrec + 1);
+			default:
+				bad(rd, "malformed msgpack; this is not a record stream");
+			}
+			rd->off += len;
+			rd->consumed += len;
+			memset(&rd->sk, 0, sizeof rd->sk);
+			rd->sk.depth = 1;
+			rd->sk.left[0] = 1;
 			parse_record(rd, r, &rd->res.data);
 			rd->nrec++;
 			return 1;
-		case MSGPACK_UNPACK_CONTINUE:
-			break;
-		case MSGPACK_UNPACK_NOMEM_ERROR:
-			die(EX_OSERR, "%s: out of memory reading record %llu", rd->name, rd->nrec + 1);
-		default:
-			bad(rd, "malformed msgpack; this is not a record stream");
 		}
-		if (msgpack_unpacker_message_size(&rd->up) > rec_limits.max_record_bytes)
-			bad(rd, "larger than the record limit (%zu bytes)", rec_limits.max_record_bytes);
+		if (have > 0 && rd->sk.want > rec_limits.max_record_bytes)
+			bad(rd, "larger than the record limit (%zu bytes, --max-record-bytes)",
+			    rec_limits.max_record_bytes);
 		if (rd->eof) {
-			if (msgpack_unpacker_message_size(&rd->up) > 0 ||
-			    rd->up.used > rd->up.off)
+			if (have > 0)
 				bad(rd, "truncated: the stream ends inside it");
 			return 0;
 		}
-		if (!msgpack_unpacker_reserve_buffer(&rd->up, READ_CHUNK))
-			die(EX_OSERR, "%s: out of memory reading record %llu", rd->name, rd->nrec + 1);
-		size_t n = fread(msgpack_unpacker_buffer(&rd->up), 1,
-		                 msgpack_unpacker_buffer_capacity(&rd->up), rd->fp);
+		/* keep the record's bytes at the buffer's start, then read at least
+		 * what the record is known to need */
+		if (rd->off) {
+			memmove(rd->buf, rd->buf + rd->off, have);
+			rd->len = have;
+			rd->off = 0;
+		}
+		size_t need = have ? rd->sk.want - have : 0;
+		if (need < READ_CHUNK)
+			need = READ_CHUNK;
+		egrow((void **)&rd->buf, &rd->cap, have + need);
+		size_t n = fread(rd->buf + rd->len, 1, need, rd->fp);
 		if (n == 0) {
 			if (ferror(rd->fp))
 				die(EX_IOERR, "%s: read error:", rd->name);
 			rd->eof = 1;
 		}
-		msgpack_unpacker_buffer_consumed(&rd->up, n);
+		rd->len += n;
 	}
 }
 

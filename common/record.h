@@ -67,10 +67,14 @@ struct record {
 	int nextra;
 };
 
-/* guards against hostile streams; programs may raise them */
+/* guards against hostile streams; every program takes the options
+ * --max-tensor-bytes, --max-record-bytes, --max-string and --max-records
+ * (cli_common) to change them; osteo(7) LIMITS lists them */
 struct rec_limits {
 	size_t max_tensor_bytes;
 	size_t max_record_bytes;
+	size_t max_string;      /* an id, patient, key or string value; a CSV cell */
+	size_t max_records;     /* records a program holds in memory at once */
 };
 extern struct rec_limits rec_limits;
 

@@ -4,6 +4,7 @@
  */
 #include "table.h"
 #include "util.h"
+#include "record.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -25,7 +26,12 @@ static void
 on_field(void *s, size_t len, void *data)
 {
 	struct loader *l = data;
-	char *cell = emalloc(len + 1);
+	char *cell;
+
+	if (len > rec_limits.max_string)
+		die(EX_DATAERR, "%s: row %zu: a field of %zu bytes, more than the limit of %zu (--max-string)",
+		    l->t->path, l->row + 1, len, rec_limits.max_string);
+	cell = emalloc(len + 1);
 
 	memcpy(cell, s ? s : "", len);
 	cell[len] = '\0';
@@ -40,6 +46,8 @@ on_row(int c, void *data)
 	struct loader *l = data;
 
 	(void)c;
+	if (l->row > rec_limits.max_records)
+		die(EX_DATAERR, "%s: more than %zu rows (--max-records)", l->t->path, rec_limits.max_records);
 	if (l->row == 0)
 		l->t->ncols = l->fields;
 	else if (l->fields != l->t->ncols && !l->ragged) {
@@ -77,6 +85,10 @@ table_load(const char *path)
 		first = 0;
 		if (csv_parse(&p, s, n, on_field, on_row, &l) != n)
 			die(EX_DATAERR, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
+		/* libcsv holds a field until it ends; stop a huge one early */
+		if (p.entry_pos > rec_limits.max_string)
+			die(EX_DATAERR, "%s: row %zu: a field longer than the limit of %zu bytes (--max-string)",
+			    path, l.row + 1, rec_limits.max_string);
 	}
 	if (ferror(fp))
 		die(EX_IOERR, "%s: read error:", path);

@@ -3,9 +3,11 @@
  * numbers, output checks and atomic file writes for every osteo program.
  */
 #include "util.h"
+#include "record.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@ int quiet;
 
 #define MAXCLEANUP 16
 static char *cleanup_paths[MAXCLEANUP];
+void (*quit_hook)(int status);
 
 void
 cli_init(const char *progname)
@@ -35,6 +38,8 @@ quit(int status)
 	for (int i = 0; i < MAXCLEANUP; i++)
 		if (cleanup_paths[i])
 			unlink(cleanup_paths[i]);
+	if (quit_hook)
+		quit_hook(status);
 	exit(status);
 }
 
@@ -115,6 +120,18 @@ cli_common(int c, const char *usage)
 		quit(fshut(stdout, "<stdout>"));
 	case CLI_OPT_VERSION:
 		print_version();
+	case CLI_OPT_LIMIT:
+		rec_limits.max_tensor_bytes = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-tensor-bytes");
+		return;
+	case CLI_OPT_LIMIT + 1:
+		rec_limits.max_record_bytes = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-record-bytes");
+		return;
+	case CLI_OPT_LIMIT + 2:
+		rec_limits.max_string = (size_t)estrtonum(optarg, 1, 1LL << 30, "--max-string");
+		return;
+	case CLI_OPT_LIMIT + 3:
+		rec_limits.max_records = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-records");
+		return;
 	default:
 		usage_error(usage, "unknown option");
 	}

@@ -33,18 +33,27 @@ void print_version(void) __attribute__((noreturn));
 /* the options every program has, ending a getopt_long table:
  * -q/--quiet, -h/--help, --version */
 #define CLI_OPT_VERSION 1000
+#define CLI_OPT_LIMIT 1001     /* 1001..1004: the limits of struct rec_limits */
 #define CLI_COMMON_OPTIONS                          \
 	{ "quiet", no_argument, 0, 'q' },           \
 	{ "help", no_argument, 0, 'h' },            \
 	{ "version", no_argument, 0, CLI_OPT_VERSION }, \
+	{ "max-tensor-bytes", required_argument, 0, CLI_OPT_LIMIT }, \
+	{ "max-record-bytes", required_argument, 0, CLI_OPT_LIMIT + 1 }, \
+	{ "max-string", required_argument, 0, CLI_OPT_LIMIT + 2 }, \
+	{ "max-records", required_argument, 0, CLI_OPT_LIMIT + 3 }, \
 	{ 0, 0, 0, 0 }
-/* for a switch's default: handles those, and dies with 64 on anything else */
+/* for a switch's default: handles those (and the limits), and dies with 64
+ * on anything else */
 void cli_common(int c, const char *usage);
 
 /* paths removed if the program dies: the temporary half of an atomic write */
 void cleanup_push(const char *path);
 void cleanup_pop(const char *path);
 void quit(int status) __attribute__((noreturn));
+/* called by quit() before exit(); a fuzz harness longjmps out of it so a
+ * parser that dies on bad input hands control back for the next input */
+extern void (*quit_hook)(int status);
 
 void *emalloc(size_t n);
 void *ecalloc(size_t n, size_t size);

@@ -245,6 +245,7 @@ balance(const struct opts *o, struct input *in, struct work *wk, struct rec_writ
 			break;
 		}
 		struct record *r = &h.r[h.n++];
+		input_hold(in, r, (size_t)h.n);
 		if (!r->has_label)
 			input_die(in, r, "--balance needs a label on every record");
 		if (r->label >= 100000)

@@ -337,6 +337,7 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 
 			input_expect(&in, &r, &e, 0);
 		}
+		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->f, &cap, (size_t)(d->n + 1) * fz->nfeat * sizeof *d->f);
 		egrow((void **)&d->y, &ycap, (size_t)(d->n + 1) * sizeof *d->y);
 		featurize(fz, &r, d->f + (size_t)d->n * fz->nfeat);

@@ -183,6 +183,7 @@ scan(struct state *s, struct input *in, struct record *r, const struct opts *o, 
 			s->it = erealloc(s->it, s->itcap * sizeof *s->it);
 		}
 		it = &s->it[s->nit++];
+		input_hold(in, r, s->nit);
 		memset(it, 0, sizeof *it);
 		/* without a patient, a record is its own group */
 		if (!r->has_patient)

@@ -194,6 +194,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 		if (k != d->k)
 			input_die(&in, &r, "%d clinical features; the first record has %d", k, d->k);
 		size_t px = (size_t)d->c * d->h * d->w;
+		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->x, &cap, (d->n + 1) * px * sizeof(float));
 		float *x = d->x + (size_t)d->n * px;
 		tensor_to_float(t, x);
@@ -418,7 +419,8 @@ resume(const struct opts *o, struct model *m, struct state *st, const struct dat
 	st->bad = (int)ck_int(o->resume, &r, "train.bad");
 	st->plateau_bad = (int)ck_int(o->resume, &r, "train.plateau_bad");
 	const struct tensor *bp = rec_tensor(&r, "best.params"), *bs = rec_tensor(&r, "best.stats");
-	if (!bp || bp->nbytes != m->net->nparams * sizeof(float) || !bs)
+	if (!bp || bp->dtype != DT_F32 || bp->nbytes != m->net->nparams * sizeof(float) ||
+	    !bs || bs->dtype != DT_F32 || bs->nbytes != m->net->nstats * sizeof(float))
 		die(EX_DATAERR, "%s: no best weights", o->resume);
 	memcpy(st->best_params, bp->data, bp->nbytes);
 	memcpy(st->best_stats, bs->data, m->net->nstats * sizeof(float));

@@ -2,17 +2,21 @@
 # Install the Debian packages osteo builds, tests and runs with, when any
 # is missing.  As root it runs apt-get; otherwise it prints the exact line
 # to run and fails, so `make check` and `make demo` never half-work.
-#   tools/deps.sh [build|check|demo]
+#   tools/deps.sh [build|check|demo|fuzz|valgrind]
 set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev
 libmsgpack-dev libcsv-dev libopenblas-dev libsvm-dev"
 check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk"
 demo="gnuplot-nox jq"
+fuzz="clang libclang-rt-14-dev"
+valgrind="valgrind"
 case "${1:-build}" in
 build) want=$build ;;
 check) want="$build $check" ;;
 demo) want="$build $demo" ;;
-*) echo "usage: tools/deps.sh [build|check|demo]" >&2; exit 64 ;;
+fuzz) want="$build $check $fuzz" ;;
+valgrind) want="$build $check $valgrind" ;;
+*) echo "usage: tools/deps.sh [build|check|demo|fuzz|valgrind]" >&2; exit 64 ;;
 esac
 missing=""
 for p in $want; do
