@@ -270,3 +270,12 @@ img_dhash(const float *src, int h, int w)
 			bits = bits << 1 | (small[y * 9 + x] > small[y * 9 + x + 1]);
 	return bits;
 }
+
+int
+floats_finite(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return 0;
+	return 1;
+}

@@ -16,6 +16,8 @@ enum fit { FIT_PAD, FIT_CROP, FIT_STRETCH };
 
 /* any u8/u16/f32 tensor's values as floats, into dst (tensor_elems long) */
 void tensor_to_float(const struct tensor *t, float *dst);
+/* 1 when none of x[0..n) is NaN or infinite: f32 tensors come from outside */
+int floats_finite(const float *x, size_t n);
 
 /* Rec. 601 luma of a [3,H,W] image; dst [H,W] may not alias src */
 void img_gray(const float *src, float *dst, size_t plane);

@@ -130,3 +130,18 @@ input_hold(struct input *in, const struct record *r, size_t held)
 		input_die(in, r, "more than %zu records to hold in memory (--max-records)",
 		          rec_limits.max_records);
 }
+
+const char *
+input_names(const struct input *in)
+{
+	static char buf[512];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < in->n && len < sizeof buf - 1; i++) {
+		const char *p = strcmp(in->paths[i], "-") ? in->paths[i] : "<stdin>";
+		int k = snprintf(buf + len, sizeof buf - len, "%s%s", i ? ", " : "", p);
+		len = k < 0 ? len : len + (size_t)k;
+	}
+	return buf;
+}

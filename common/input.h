@@ -21,6 +21,9 @@ int input_read(struct input *in, struct record *r);
 /* die with 65 about the record just read, naming file, number and id */
 #define input_die(in, r, ...) rec_die((in)->rd, (r), __VA_ARGS__)
 void input_close(struct input *in);
+/* the inputs' names for a message about all of them ("a.rec, b.rec",
+ * "<stdin>"); valid after input_close too */
+const char *input_names(const struct input *in);
 /* a program that holds records in memory calls this with how many it holds
  * now (r the latest); past --max-records it dies with 65 */
 void input_hold(struct input *in, const struct record *r, size_t held);

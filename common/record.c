@@ -179,8 +179,12 @@ tensor_shape(struct tensor *t, enum dtype dtype, int ndim, const uint32_t *shape
 	for (int i = 0; i < ndim; i++)
 		if (!mul_ok(n, shape[i], &n))
 			return "size overflows";
-	if (n > rec_limits.max_tensor_bytes)
-		return "larger than the tensor limit (--max-tensor-bytes)";
+	if (n > rec_limits.max_tensor_bytes) {
+		static char msg[128];
+		snprintf(msg, sizeof msg, "%zu bytes, more than the limit of %zu (--max-tensor-bytes)", n,
+		         rec_limits.max_tensor_bytes);
+		return msg;
+	}
 	t->dtype = dtype;
 	t->ndim = ndim;
 	memcpy(t->shape, shape, ndim * sizeof *shape);
@@ -754,6 +758,9 @@ rec_read(struct rec_reader *rd, struct record *r)
 			size_t len = rd->sk.pos, used = 0;
 			if (k < 0)
 				bad(rd, "malformed msgpack; this is not a record stream");
+			if (len > rec_limits.max_record_bytes)
+				bad(rd, "%zu bytes, more than the record limit of %zu (--max-record-bytes)", len,
+				    rec_limits.max_record_bytes);
 			switch (msgpack_unpack_next(&rd->res, (const char *)p, len, &used)) {
 			case MSGPACK_UNPACK_SUCCESS:
 				break;
@@ -772,7 +779,7 @@ rec_read(struct rec_reader *rd, struct record *r)
 			return 1;
 		}
 		if (have > 0 && rd->sk.want > rec_limits.max_record_bytes)
-			bad(rd, "larger than the record limit (%zu bytes, --max-record-bytes)",
+			bad(rd, "more than the record limit of %zu bytes (--max-record-bytes)",
 			    rec_limits.max_record_bytes);
 		if (rd->eof) {
 			if (have > 0)

@@ -20,6 +20,8 @@ struct loader {
 	int ragged;
 	int ragged_fields;
 	size_t ragged_row;
+	char *err;           /* the first error: the rest of the file is ignored */
+	size_t errlen;
 };
 
 static void
@@ -28,11 +30,14 @@ on_field(void *s, size_t len, void *data)
 	struct loader *l = data;
 	char *cell;
 
-	if (len > rec_limits.max_string)
-		die(EX_DATAERR, "%s: row %zu: a field of %zu bytes, more than the limit of %zu (--max-string)",
-		    l->t->path, l->row + 1, len, rec_limits.max_string);
+	if (l->err[0])
+		return;
+	if (len > rec_limits.max_string) {
+		snprintf(l->err, l->errlen, "%s: row %zu: a field of %zu bytes, more than the limit of %zu "
+		         "(--max-string)", l->t->path, l->row + 1, len, rec_limits.max_string);
+		return;
+	}
 	cell = emalloc(len + 1);
-
 	memcpy(cell, s ? s : "", len);
 	cell[len] = '\0';
 	egrow((void **)&l->t->cells, &l->cellcap, (l->ncells + 1) * sizeof(char *));
@@ -46,8 +51,13 @@ on_row(int c, void *data)
 	struct loader *l = data;
 
 	(void)c;
-	if (l->row > rec_limits.max_records)
-		die(EX_DATAERR, "%s: more than %zu rows (--max-records)", l->t->path, rec_limits.max_records);
+	if (l->err[0])
+		return;
+	if (l->row > rec_limits.max_records) {
+		snprintf(l->err, l->errlen, "%s: more than %zu rows (--max-records)", l->t->path,
+		         rec_limits.max_records);
+		return;
+	}
 	if (l->row == 0)
 		l->t->ncols = l->fields;
 	else if (l->fields != l->t->ncols && !l->ragged) {
@@ -60,22 +70,29 @@ on_row(int c, void *data)
 }
 
 struct table *
-table_load(const char *path)
+table_read(const char *path, int *status, char *err, size_t errlen)
 {
 	struct csv_parser p;
 	struct loader l = { 0 };
 	char buf[65536];
 	size_t n;
 	FILE *fp = fopen(path, "rb");
+	int first = 1;
 
-	if (!fp)
-		die(EX_NOINPUT, "%s: cannot open:", path);
-	l.t = ecalloc(1, sizeof *l.t);
-	l.t->path = estrdup(path);
+	err[0] = '\0';
+	if (!fp) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		*status = EX_NOINPUT;
+		return NULL;
+	}
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
 		die(EX_OSERR, "out of memory");
-	int first = 1;
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+	l.t = ecalloc(1, sizeof *l.t);
+	l.t->path = estrdup(path);
+	l.err = err;
+	l.errlen = errlen;
+	*status = EX_DATAERR;
+	while (!err[0] && (n = fread(buf, 1, sizeof buf, fp)) > 0) {
 		char *s = buf;
 		/* a byte-order mark is not part of the first column's name */
 		if (first && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) {
@@ -83,26 +100,48 @@ table_load(const char *path)
 			n -= 3;
 		}
 		first = 0;
-		if (csv_parse(&p, s, n, on_field, on_row, &l) != n)
-			die(EX_DATAERR, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
+		if (csv_parse(&p, s, n, on_field, on_row, &l) != n && !err[0])
+			snprintf(err, errlen, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
 		/* libcsv holds a field until it ends; stop a huge one early */
-		if (p.entry_pos > rec_limits.max_string)
-			die(EX_DATAERR, "%s: row %zu: a field longer than the limit of %zu bytes (--max-string)",
-			    path, l.row + 1, rec_limits.max_string);
+		else if (p.entry_pos > rec_limits.max_string && !err[0])
+			snprintf(err, errlen, "%s: row %zu: a field longer than the limit of %zu bytes "
+			         "(--max-string)", path, l.row + 1, rec_limits.max_string);
 	}
-	if (ferror(fp))
-		die(EX_IOERR, "%s: read error:", path);
+	if (!err[0] && ferror(fp)) {
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		*status = EX_IOERR;
+	}
+	if (!err[0] && csv_fini(&p, on_field, on_row, &l) != 0 && !err[0])
+		snprintf(err, errlen, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
 	fclose(fp);
-	if (csv_fini(&p, on_field, on_row, &l) != 0)
-		die(EX_DATAERR, "%s: row %zu: %s", path, l.row + 1, csv_strerror(csv_error(&p)));
 	csv_free(&p);
-	if (l.row == 0)
-		die(EX_DATAERR, "%s: empty file; a header row is needed", path);
-	if (l.ragged)
-		die(EX_DATAERR, "%s: row %zu has %d fields, the header has %d", path,
-		    l.ragged_row + 1, l.ragged_fields, l.t->ncols);
+	if (!err[0] && l.row == 0)
+		snprintf(err, errlen, "%s: empty file; a header row is needed", path);
+	if (!err[0] && l.ragged)
+		snprintf(err, errlen, "%s: row %zu has %d fields, the header has %d", path,
+		         l.ragged_row + 1, l.ragged_fields, l.t->ncols);
+	if (err[0]) {
+		for (size_t i = 0; i < l.ncells; i++)
+			free(l.t->cells[i]);
+		free(l.t->cells);
+		free(l.t->path);
+		free(l.t);
+		return NULL;
+	}
 	l.t->nrows = l.row - 1;
 	return l.t;
+}
+
+struct table *
+table_load(const char *path)
+{
+	char err[512];
+	int status;
+	struct table *t = table_read(path, &status, err, sizeof err);
+
+	if (!t)
+		die(status, "%s", err);
+	return t;
 }
 
 int

@@ -17,7 +17,10 @@ struct table {
 
 /* dies with 66 when the file cannot be read and 65 when it is not a
  * rectangular CSV with a header row */
+/* table_load dies (66 cannot open, 65 bad CSV, 74 read error) naming the
+ * file and row; table_read returns NULL with that status and message */
 struct table *table_load(const char *path);
+struct table *table_read(const char *path, int *status, char *err, size_t errlen);
 int table_col(const struct table *t, const char *name);
 const char *table_cell(const struct table *t, size_t row, int col);
 void table_free(struct table *t);

@@ -327,6 +327,25 @@ fshut(FILE *fp, const char *name)
 	return 0;
 }
 
+/* the rename is durable once the directory is on disk too; a file system
+ * that cannot fsync a directory (EINVAL) has nothing more to do */
+static void
+sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : estrdup(".");
+	int fd;
+
+	if (!dir)
+		die(EX_OSERR, "out of memory");
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0) {
+		if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS)
+			die(EX_IOERR, "%s: fsync:", dir);
+		close(fd);
+	}
+	free(dir);
+}
+
 FILE *
 atomic_open(const char *path, char **tmpname)
 {
@@ -360,5 +379,6 @@ atomic_commit(FILE *fp, char *tmpname, const char *path)
 	if (rename(tmpname, path) < 0)
 		die(EX_IOERR, "%s: cannot rename to %s:", tmpname, path);
 	cleanup_pop(tmpname);
+	sync_dir(path);
 	free(tmpname);
 }

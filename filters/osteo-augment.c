@@ -148,6 +148,8 @@ augment(const struct opts *o, struct input *in, const struct record *src, struct
 	egrow((void **)&wk->a, &wk->cap_a, n * sizeof(float));
 	egrow((void **)&wk->b, &wk->cap_b, n * sizeof(float));
 	tensor_to_float(t, wk->a);
+	if (!floats_finite(wk->a, n))
+		input_die(in, src, "'image' has NaN or infinite values");
 	rng_seed(&g, o->seed, id);
 
 	/* draw every parameter, in a fixed order, whatever is enabled */

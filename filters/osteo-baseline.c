@@ -160,7 +160,7 @@ image_features(const float *x, int c, int h, int w, double *f, struct scratch *s
 	double hist[NHIST] = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		double t = (s->gray[i] - lo) / span;
-		int b = t <= 0 ? 0 : t >= 1 ? NLEVELS - 1 : (int)(t * NLEVELS);
+		int b = !(t > 0) ? 0 : t >= 1 ? NLEVELS - 1 : (int)(t * NLEVELS);
 		s->q[i] = (unsigned char)b;
 		hist[b * NHIST / NLEVELS] += 1.0 / n;
 	}
@@ -222,7 +222,8 @@ struct featurizer {
 	struct scratch s;
 };
 
-static void
+/* -1 when the image or the clinical features hold NaN or infinities */
+static int
 featurize(struct featurizer *fz, const struct record *r, double *f)
 {
 	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
@@ -231,15 +232,20 @@ featurize(struct featurizer *fz, const struct record *r, double *f)
 		size_t px = tensor_elems(t);
 		egrow((void **)&fz->x, &fz->xcap, px * sizeof(float));
 		tensor_to_float(t, fz->x);
+		if (!floats_finite(fz->x, px))
+			return -1;
 		image_features(fz->x, (int)t->shape[0], (int)t->shape[1], (int)t->shape[2], f, &fz->s);
 		f += NIMG;
 	}
 	if (fz->use_clin && fz->nclin) {
 		egrow((void **)&fz->clin, &fz->clincap, fz->nclin * sizeof(float));
 		tensor_to_float(c, fz->clin);
+		if (!floats_finite(fz->clin, (size_t)fz->nclin))
+			return -1;
 		for (int i = 0; i < fz->nclin; i++)
 			f[i] = fz->clin[i];
 	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -340,10 +346,8 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->f, &cap, (size_t)(d->n + 1) * fz->nfeat * sizeof *d->f);
 		egrow((void **)&d->y, &ycap, (size_t)(d->n + 1) * sizeof *d->y);
-		featurize(fz, &r, d->f + (size_t)d->n * fz->nfeat);
-		for (int i = 0; i < fz->nfeat; i++)
-			if (!isfinite(d->f[(size_t)d->n * fz->nfeat + i]))
-				input_die(&in, &r, "NaN or infinite values");
+		if (featurize(fz, &r, d->f + (size_t)d->n * fz->nfeat) < 0)
+			input_die(&in, &r, "the image or clinical features have NaN or infinite values");
 		d->y[d->n++] = (double)r.label;
 	}
 	input_close(&in);
@@ -352,7 +356,7 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 	if (skipped)
 		warn("skipped %ld records without a label", skipped);
 	if (d->n < 2)
-		die(EX_DATAERR, "%d labelled records: too few to fit", d->n);
+		die(EX_DATAERR, "%s: %d labelled records: too few to fit", input_names(&in), d->n);
 }
 
 /* mean and deviation of each feature, rounded to float as the model keeps them */
@@ -577,10 +581,8 @@ predict(const struct opts *o)
 	rec_init(&r);
 	while (input_read(&in, &r)) {
 		input_expect(&in, &r, &L.e, o->check);
-		featurize(&L.fz, &r, f);
-		for (int i = 0; i < nf; i++)
-			if (!isfinite(f[i]))
-				input_die(&in, &r, "NaN or infinite values");
+		if (featurize(&L.fz, &r, f) < 0)
+			input_die(&in, &r, "the image or clinical features have NaN or infinite values");
 		svm_predict_probability(L.sm, to_nodes(f, L.mean, L.sd, nf, x), pk);
 		int best = 0;
 		memset(p, 0, L.cl.n * sizeof *p);

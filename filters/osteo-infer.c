@@ -180,11 +180,13 @@ main(int argc, char **argv)
 			struct record *r = &batch[b];
 			check(&in, r, &m, o.check);
 			tensor_to_float(rec_tensor(r, "image"), x + b * px);
-			for (size_t i = 0; i < px; i++)
-				if (!isfinite(x[b * px + i]))
-					input_die(&in, r, "the image has NaN or infinite values");
-			if (n->nclin)
+			if (!floats_finite(x + b * px, px))
+				input_die(&in, r, "the image has NaN or infinite values");
+			if (n->nclin) {
 				tensor_to_float(rec_tensor(r, "clinical"), clin + (size_t)b * n->nclin);
+				if (!floats_finite(clin + (size_t)b * n->nclin, (size_t)n->nclin))
+					input_die(&in, r, "'clinical' has NaN or infinite values");
+			}
 			b++;
 		}
 		if (b == 0)

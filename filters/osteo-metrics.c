@@ -371,8 +371,8 @@ main(int argc, char **argv)
 	rp.unlabelled = samples_read(&in, o.classes, &s, &cl);
 	input_close(&in);
 	if (!s.n)
-		die(EX_DATAERR, "no record has both a label and probs (%lld without a label)",
-		    rp.unlabelled);
+		die(EX_DATAERR, "%s: no record has both a label and probs (%lld without a label)",
+		    input_names(&in), rp.unlabelled);
 
 	/* compute */
 	rp.cl = &cl;

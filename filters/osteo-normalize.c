@@ -291,9 +291,8 @@ shape_image(struct input *in, struct record *r, const struct opts *o, struct wor
 	n = tensor_elems(t);
 	egrow((void **)&wk->a, &wk->cap_a, n * sizeof(float));
 	tensor_to_float(t, wk->a);
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(wk->a[i]))
-			input_die(in, r, "'image' has NaN or infinite values");
+	if (!floats_finite(wk->a, n))
+		input_die(in, r, "'image' has NaN or infinite values");
 	if (o->gray && c == 3) {
 		egrow((void **)&wk->b, &wk->cap_b, (size_t)h * w * sizeof(float));
 		img_gray(wk->a, wk->b, (size_t)h * w);

@@ -205,7 +205,7 @@ read_predictions(const struct opts *o, struct samples *s, struct classes *cl)
 	samples_read(&in, o->classes, s, cl);
 	input_close(&in);
 	if (!s->n)
-		die(EX_DATAERR, "no record has both a label and probs");
+		die(EX_DATAERR, "%s: no record has both a label and probs", input_names(&in));
 }
 
 struct roc_block {

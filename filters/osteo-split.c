@@ -402,7 +402,7 @@ main(int argc, char **argv)
 	scan(&s, &in, &r, &o, spool);
 	input_close(&in);
 	if (s.nit == 0)
-		die(EX_DATAERR, "no records to split");
+		die(EX_DATAERR, "%s: no records to split", input_names(&in));
 	if (o.dedup)
 		dedup(&s, &o);
 	assign(&s, &o);

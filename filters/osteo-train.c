@@ -198,15 +198,13 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 		egrow((void **)&d->x, &cap, (d->n + 1) * px * sizeof(float));
 		float *x = d->x + (size_t)d->n * px;
 		tensor_to_float(t, x);
-		for (size_t i = 0; i < px; i++)
-			if (!isfinite(x[i]))
-				input_die(&in, &r, "the image has NaN or infinite values");
+		if (!floats_finite(x, px))
+			input_die(&in, &r, "the image has NaN or infinite values");
 		if (k) {
 			egrow((void **)&d->clin, &ccap, (size_t)(d->n + 1) * k * sizeof(float));
 			tensor_to_float(c, d->clin + (size_t)d->n * k);
-			for (int i = 0; i < k; i++)
-				if (!isfinite(d->clin[(size_t)d->n * k + i]))
-					input_die(&in, &r, "'clinical' has NaN or infinite values");
+			if (!floats_finite(d->clin + (size_t)d->n * k, (size_t)k))
+				input_die(&in, &r, "'clinical' has NaN or infinite values");
 		}
 		egrow((void **)&d->y, &ycap, (d->n + 1) * sizeof(int32_t));
 		d->y[d->n++] = (int32_t)r.label;
@@ -214,7 +212,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 	input_close(&in);
 	rec_free(&r);
 	if (d->n == 0)
-		die(EX_DATAERR, "%s: no records", what);
+		die(EX_DATAERR, "%s (%s): no records", what, input_names(&in));
 	info("%s: %d records of %dx%dx%d with %d clinical features, %.1f MiB as f32", what, d->n, d->c,
 	     d->h, d->w, d->k, ((double)d->n * d->c * d->h * d->w + (double)d->n * d->k) * 4 / 1048576);
 }
@@ -367,8 +365,12 @@ save_checkpoint(const char *path, const struct model *m, const struct state *st,
 	rec_meta_int(&extra, "train.seed", (long long)seed);
 	memcpy(rec_tensor_put(&extra, "best.params", DT_F32, 1, s1, &err)->data, st->best_params,
 	       m->net->nparams * sizeof(float));
-	memcpy(rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err)->data, st->best_stats,
-	       (m->net->nstats ? m->net->nstats : 1) * sizeof(float));
+	/* a network without conv layers has no statistics: a 0-element tensor */
+	if (m->net->nstats)
+		memcpy(rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err)->data, st->best_stats,
+		       m->net->nstats * sizeof(float));
+	else
+		rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err);
 	model_save(path, m, &extra, 1);
 	rec_free(&extra);
 }

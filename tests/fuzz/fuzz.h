@@ -9,6 +9,12 @@
  * saves the input.  Limits are lowered so that an input the program would
  * refuse at its real limit is refused here before libFuzzer's own memory
  * cap is reached; the code paths are the same.
+ *
+ * A program that dies leaves its open files and readers to exit(); a
+ * harness that goes on must close them, or a million inputs exhaust file
+ * descriptors and memory.  The harnesses are linked with --wrap for fopen,
+ * fclose, rec_reader_new and rec_reader_free (see the Makefile), and
+ * FUZZ_GUARD releases what a dying parser left open.
  */
 #ifndef OSTEO_FUZZ_H
 #define OSTEO_FUZZ_H
@@ -28,6 +34,73 @@
 static sigjmp_buf fuzz_jmp;
 static int fuzz_status;
 
+#define FUZZ_MAXOPEN 64
+static FILE *fuzz_files[FUZZ_MAXOPEN];
+static struct rec_reader *fuzz_readers[FUZZ_MAXOPEN];
+
+FILE *__real_fopen(const char *path, const char *mode);
+int __real_fclose(FILE *fp);
+struct rec_reader *__real_rec_reader_new(FILE *fp, const char *name);
+void __real_rec_reader_free(struct rec_reader *rd);
+
+static void
+track(void **set, void *p, void *old)
+{
+	for (int i = 0; i < FUZZ_MAXOPEN; i++)
+		if (set[i] == old) {
+			set[i] = p;
+			return;
+		}
+	if (p)
+		abort();    /* more open at once than any parser needs */
+}
+
+FILE *
+__wrap_fopen(const char *path, const char *mode)
+{
+	FILE *fp = __real_fopen(path, mode);
+
+	if (fp)
+		track((void **)fuzz_files, fp, NULL);
+	return fp;
+}
+
+int
+__wrap_fclose(FILE *fp)
+{
+	track((void **)fuzz_files, NULL, fp);
+	return __real_fclose(fp);
+}
+
+struct rec_reader *
+__wrap_rec_reader_new(FILE *fp, const char *name)
+{
+	struct rec_reader *rd = __real_rec_reader_new(fp, name);
+
+	track((void **)fuzz_readers, rd, NULL);
+	return rd;
+}
+
+void
+__wrap_rec_reader_free(struct rec_reader *rd)
+{
+	if (rd)
+		track((void **)fuzz_readers, NULL, rd);
+	__real_rec_reader_free(rd);
+}
+
+/* what a dying parser left open */
+static inline void
+fuzz_release(void)
+{
+	for (int i = 0; i < FUZZ_MAXOPEN; i++) {
+		if (fuzz_readers[i])
+			__wrap_rec_reader_free(fuzz_readers[i]);
+		if (fuzz_files[i])
+			__wrap_fclose(fuzz_files[i]);
+	}
+}
+
 static void
 fuzz_quit(int status)
 {
@@ -37,11 +110,12 @@ fuzz_quit(int status)
 	siglongjmp(fuzz_jmp, 1);
 }
 
-/* run stmt; 0 when it returned, else the status it died with */
+/* run stmt; 0 when it returned, else the status it died with (and what
+ * it left open closed) */
 #define FUZZ_GUARD(stmt)                                  \
-	(sigsetjmp(fuzz_jmp, 0) == 0 ? ((stmt), 0) : fuzz_status)
+	(sigsetjmp(fuzz_jmp, 0) == 0 ? ((stmt), 0) : (fuzz_release(), fuzz_status))
 
-static void
+static inline void
 fuzz_init(void)
 {
 	static int done;

@@ -20,15 +20,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!in)
 		return 0;   /* fmemopen refuses size 0 */
 	rd = rec_reader_new(in, "fuzz");
-	FUZZ_GUARD(({
+	if (FUZZ_GUARD(({
 		while (rec_read(rd, &r)) {
 			rec_write(w, &r);
 			rec_extra_json(fuzz_devnull(), &r);
 			for (int i = 0; i < r.ntensors; i++)
 				(void)tensor_elems(&r.tensors[i]);
 		}
-	}));
-	rec_reader_free(rd);
+	})) == 0)
+		rec_reader_free(rd);    /* else released by FUZZ_GUARD */
 	fclose(in);
 	return 0;
 }
