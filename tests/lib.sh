@@ -36,3 +36,14 @@ decoded() {
 # grep that reads all its input: `producer | grep -q` can stop early, and
 # under pipefail the producer's broken pipe would fail the test
 contains() { grep "$@" >/dev/null; }
+
+# a small cohort for error tests: syn.rec, clin.csv, norm.rec (1x4x4),
+# enc.rec, fused.rec (two clinical features), model.rec, pred.rec
+small_cohort() {
+	osteo-synth -q -n "${1:-8}" --images 1 --size 8x8 --records --clinical clin.csv >syn.rec
+	osteo-normalize --size 4x4 --method zscore syn.rec >norm.rec
+	osteo-fuse -q --clinical clin.csv --columns age,bmd_tscore --missing impute --fit-encoding enc.rec \
+		norm.rec >fused.rec
+	osteo-train -q -o model.rec --arch dense:4 --epochs 1 fused.rec
+	osteo-infer -q -m model.rec fused.rec >pred.rec
+}

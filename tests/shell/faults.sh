@@ -1,12 +1,7 @@
 # faults: a full disk on every program's output, a closed pipe on every
 # filter, a kill while a model is being replaced, SIGINT during training
 . "$TOP/tests/lib.sh"
-osteo-synth -q -n 12 --images 1 --size 8x8 --records --clinical clin.csv >syn.rec
-osteo-normalize --size 4x4 --method zscore syn.rec >norm.rec
-osteo-fuse -q --clinical clin.csv --columns age,bmd_tscore --missing impute --fit-encoding enc.rec \
-	norm.rec >fused.rec
-osteo-train -q -o model.rec --arch dense:4 --epochs 1 fused.rec
-osteo-infer -q -m model.rec fused.rec >pred.rec
+small_cohort 12
 osteo-baseline -q -o svm.rec fused.rec
 osteo-synth -q -n 4 -o imgs
 

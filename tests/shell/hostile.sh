@@ -5,12 +5,7 @@
 H=$FIX/hostile
 
 # valid material: 1x4x4 images with two clinical features, a model, predictions
-osteo-synth -q -n 8 --images 1 --size 8x8 --records --clinical clin.csv >syn.rec
-osteo-normalize --size 4x4 --method zscore syn.rec >norm.rec
-osteo-fuse -q --clinical clin.csv --columns age,bmd_tscore --missing impute --fit-encoding enc.rec \
-	norm.rec >fused.rec
-osteo-train -q -o model.rec --arch dense:4 --epochs 1 fused.rec
-osteo-infer -q -m model.rec fused.rec >pred.rec
+small_cohort 8
 
 # the hostile streams
 : >empty.rec
