@@ -100,11 +100,13 @@ check:
 	@tools/deps.sh check
 	@$(MAKE) --no-print-directory test
 
+# program tests run TEST_JOBS at a time (one per core)
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: all build/tests/unit build/tests/mkrec
 	@echo "== unit tests (Check; the death tests print their expected errors)"
 	@cd tests && ../build/tests/unit
 	@echo "== program tests"
-	@tests/run-shell.sh
+	@OSTEO_TEST_JOBS=$(TEST_JOBS) tests/run-shell.sh
 	@echo "== man pages"
 	@mandoc -Tlint -W warning $(MAN1) $(MAN5) $(MAN7) && echo "mandoc -Tlint: clean"
 
@@ -113,11 +115,12 @@ test: all build/tests/unit build/tests/mkrec
 # Leak checking is off: a program that dies with a documented status leaves
 # its buffers to the kernel by design, and LeakSanitizer would change the
 # status every error test asserts.
+COPY_TREE = tar -cf - --exclude=./build --exclude=./bin --exclude=./demo --exclude=./.git .
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check-asan:
 	@tools/deps.sh check
 	rm -rf build/asan && mkdir -p build/asan
-	tar -cf - --exclude=./build --exclude=./bin --exclude=./demo --exclude=./.git . | tar -xf - -C build/asan
+	$(COPY_TREE) | tar -xf - -C build/asan
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) --no-print-directory -C build/asan test GPU=0 CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)"
 
@@ -147,6 +150,33 @@ fuzz-build:
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
 
+# the program tests with every osteo program run under valgrind memcheck,
+# in a GPU=0 copy of the tree under build/valgrind (the CUDA libraries
+# alone cost valgrind seconds per process).  A memcheck error makes the
+# program exit 98, which fails its test, and is kept in
+# build/valgrind/*.log.  learning and demo are left out by default: they
+# train for minutes on the code train-infer and pipeline-train already run
+# (VALGRIND_TESTS='*' takes them too).  Valgrind cannot run AVX-512 code,
+# so OpenBLAS is pinned to its Haswell kernels when the environment does
+# not choose.
+VALGRIND_TESTS ?= $(filter-out learning demo,$(patsubst tests/shell/%.sh,%,$(wildcard tests/shell/*.sh)))
+VG = build/valgrind
+check-valgrind:
+	@tools/deps.sh valgrind
+	rm -rf $(VG) && mkdir -p $(VG)/tree $(VG)/bin
+	$(COPY_TREE) | tar -xf - -C $(VG)/tree
+	$(MAKE) --no-print-directory -C $(VG)/tree GPU=0 all build/tests/mkrec >/dev/null
+	for p in $(PROGS); do \
+		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=98 --leak-check=no --suppressions=%s --log-file=%s/%s.%%p.log %s "$$@"\n' \
+			$(CURDIR)/tests/valgrind.supp $(CURDIR)/$(VG) $$p $(CURDIR)/$(VG)/tree/bin/$$p >$(VG)/bin/$$p; \
+		chmod +x $(VG)/bin/$$p; \
+	done
+	OSTEO_WRAP=$(CURDIR)/$(VG)/bin OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-Haswell} OSTEO_TEST_JOBS=$(TEST_JOBS) \
+		$(VG)/tree/tests/run-shell.sh $(foreach t,$(VALGRIND_TESTS),'$(t)')
+	@bad=$$(find $(VG) -maxdepth 1 -name '*.log' -size +0 | sort); \
+	if [ -n "$$bad" ]; then echo "valgrind found errors:"; head -n 40 $$bad; exit 1; fi; \
+	echo "valgrind: no errors in $$(ls $(VG)/*.log | wc -l) program runs"
+
 demo:
 	@tools/deps.sh demo
 	@$(MAKE) --no-print-directory all
@@ -175,6 +205,6 @@ install: all
 clean:
 	rm -rf bin build
 
-.PHONY: all gpu-note deps check check-asan test demo bench install clean fuzz fuzz-build
+.PHONY: all gpu-note deps check check-asan check-valgrind test demo bench install clean fuzz fuzz-build
 .DELETE_ON_ERROR:
 .SECONDARY:
