@@ -172,16 +172,19 @@ tensor_slot(struct record *r, const char *name, size_t len)
 static const char *
 tensor_shape(struct tensor *t, enum dtype dtype, int ndim, const uint32_t *shape)
 {
-	size_t n = dtype_size(dtype);
+	size_t n = dtype_size(dtype), span = n;
 
 	if (ndim < 0 || ndim > TENSOR_MAXDIM)
 		return "too many dimensions";
+	/* span treats a 0 as 1, so an empty tensor cannot carry dimensions
+	 * whose products overflow in the code that reads its shape */
 	for (int i = 0; i < ndim; i++)
-		if (!mul_ok(n, shape[i], &n))
+		if (shape[i] > INT32_MAX || !mul_ok(n, shape[i], &n) ||
+		    !mul_ok(span, shape[i] ? shape[i] : 1, &span))
 			return "size overflows";
-	if (n > rec_limits.max_tensor_bytes) {
+	if (span > rec_limits.max_tensor_bytes) {
 		static char msg[128];
-		snprintf(msg, sizeof msg, "%zu bytes, more than the limit of %zu (--max-tensor-bytes)", n,
+		snprintf(msg, sizeof msg, "%zu bytes, more than the limit of %zu (--max-tensor-bytes)", span,
 		         rec_limits.max_tensor_bytes);
 		return msg;
 	}

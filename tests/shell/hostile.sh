@@ -16,6 +16,9 @@ printf '\x82\xa2id\x05\xa7tensors\x80' >wrongtype.rec
 printf '\x82\xa2id\xa1a\xa7tensors\x81\xa5image\x83\xa5dtype\xa2u8\xa5shape\x93\x01\x02\x02\xa4data\xc4\x03abc' \
 	>mismatch.rec
 printf '\xdf\xff\xff\xff\xff' >map32.rec     # announces 2^32 entries in 5 bytes
+# an empty tensor [0,100000,100000]: no data, but its sides multiply past any limit
+printf '\x82\xa2id\xa1a\xa7tensors\x81\xa5image\x83\xa5dtype\xa2u8\xa5shape\x93\x00\xce\x00\x01\x86\xa0\xce\x00\x01\x86\xa0\xa4data\xc4\x00' \
+	>hugedims.rec
 cp "$H/nan.rec" nan.rec
 
 # run NAME KIND CMD...: the status, with checks common to all
@@ -49,7 +52,7 @@ n=0
 while IFS=: read -r name cmd; do
 	pixels=0
 	case $name in *\*) pixels=1; name=${name%\*} ;; esac
-	for kind in empty random truncated wrongtype mismatch map32 nan; do
+	for kind in empty random truncated wrongtype mismatch map32 hugedims nan; do
 		rm -f o.*
 		# shellcheck disable=SC2086
 		st=$(run "$name" "$kind" $cmd "$kind.rec")
@@ -73,7 +76,7 @@ while IFS=: read -r name cmd; do
 done <<EOF2
 $progs
 EOF2
-[ $n = 77 ] || fail "ran $n cases"
+[ $n = 88 ] || fail "ran $n cases"
 
 # model files: infer and baseline refuse a bad one with 65, naming it
 for kind in empty random truncated wrongtype map32; do
