@@ -362,6 +362,110 @@ START_TEST(test_negative_label)
 }
 END_TEST
 
+/* records larger than the reader's 64 KiB reads, between small ones: the
+ * headers are skimmed across reads and the buffer kept between records */
+START_TEST(test_large_records_across_reads)
+{
+	struct record small, big, r;
+	uint32_t shape[3] = { 3, 300, 271 };
+	struct tensor *t;
+	FILE *fp = tmpfile();
+	struct rec_writer *w = rec_writer_new(fp, "tmp");
+	struct rec_reader *rd;
+
+	rec_init(&small);
+	rec_init(&big);
+	rec_init(&r);
+	fill(&small);
+	rec_set_id(&big, "big");
+	t = put(&big, "image", DT_U16, 3, shape);
+	for (size_t i = 0; i < t->nbytes; i++)
+		((unsigned char *)t->data)[i] = (unsigned char)(i * 7 + i / 251);
+	for (int i = 0; i < 3; i++) {
+		rec_write(w, &small);
+		rec_write(w, &big);
+	}
+	ck_assert_int_eq(rec_writer_close(w), 0);
+	rewind(fp);
+	rd = rec_reader_new(fp, "tmp");
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(rec_read(rd, &r), 1);
+		assert_same(&small, &r);
+		ck_assert_int_eq(rec_read(rd, &r), 1);
+		assert_same(&big, &r);
+	}
+	ck_assert_int_eq(rec_read(rd, &r), 0);
+	rec_reader_free(rd);
+	fclose(fp);
+	rec_free(&small);
+	rec_free(&big);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_empty_tensor_huge_sides)
+{
+	struct record r;
+	const char *err = NULL;
+	uint32_t shape[3] = { 0, 100000, 100000 }, ok[3] = { 0, 3, 3 };
+
+	rec_init(&r);
+	ck_assert_ptr_null(rec_tensor_put(&r, "x", DT_U8, 3, shape, &err));
+	ck_assert_ptr_nonnull(strstr(err, "--max-tensor-bytes"));
+	ck_assert_ptr_nonnull(rec_tensor_put(&r, "x", DT_U8, 3, ok, &err));
+	ck_assert_uint_eq(r.tensors[0].nbytes, 0);
+	rec_free(&r);
+}
+END_TEST
+
+START_TEST(test_huge_container_header)
+{
+	/* a map announcing 2^32 - 1 entries, then nothing: truncated, and
+	 * nothing is allocated for the entries (the test would run out of
+	 * memory otherwise) */
+	read_all_bytes("\xdf\xff\xff\xff\xff", 5);
+}
+END_TEST
+
+START_TEST(test_nested_too_deep)
+{
+	/* {"id":"x","tensors":{},"deep":[[[[...]]]]} 40 levels */
+	unsigned char b[128];
+	size_t n = 0;
+
+	memcpy(b, "\x83\xa2id\xa1x\xa7tensors\x80\xa4" "deep", 18);
+	n = 18;
+	for (int i = 0; i < 40; i++)
+		b[n++] = 0x91;
+	b[n++] = 0x01;
+	read_all_bytes(b, n);
+}
+END_TEST
+
+START_TEST(test_string_limit)
+{
+	rec_limits.max_string = 3;
+	/* {"id":"abcd","tensors":{}} */
+	read_all_bytes("\x82\xa2id\xa4" "abcd\xa7tensors\x80", 18);
+}
+END_TEST
+
+START_TEST(test_record_limit)
+{
+	struct record a;
+	FILE *fp;
+	char buf[4096];
+	size_t n;
+
+	rec_init(&a);
+	fill(&a);
+	fp = roundtrip_file(&a, 1);
+	n = fread(buf, 1, sizeof buf, fp);
+	rec_limits.max_record_bytes = n - 1;
+	read_all_bytes(buf, n);
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -382,6 +486,12 @@ record_suite(void)
 	tcase_add_exit_test(tc, test_data_length_disagrees, EX_DATAERR);
 	tcase_add_exit_test(tc, test_bad_dtype, EX_DATAERR);
 	tcase_add_exit_test(tc, test_negative_label, EX_DATAERR);
+	tcase_add_test(tc, test_large_records_across_reads);
+	tcase_add_test(tc, test_empty_tensor_huge_sides);
+	tcase_add_exit_test(tc, test_huge_container_header, EX_DATAERR);
+	tcase_add_exit_test(tc, test_nested_too_deep, EX_DATAERR);
+	tcase_add_exit_test(tc, test_string_limit, EX_DATAERR);
+	tcase_add_exit_test(tc, test_record_limit, EX_DATAERR);
 	suite_add_tcase(s, tc);
 	return s;
 }
