@@ -380,6 +380,15 @@ struct rec_reader {
 
 #define READ_CHUNK 65536
 
+/* ready for the next record: one object to come, at the record's start */
+static void
+skim_reset(struct skim *sk)
+{
+	memset(sk, 0, sizeof *sk);
+	sk->depth = 1;
+	sk->left[0] = 1;
+}
+
 struct rec_reader *
 rec_reader_new(FILE *fp, const char *name)
 {
@@ -387,8 +396,7 @@ rec_reader_new(FILE *fp, const char *name)
 
 	rd->fp = fp;
 	rd->name = estrdup(name);
-	rd->sk.depth = 1;
-	rd->sk.left[0] = 1;
+	skim_reset(&rd->sk);
 	msgpack_unpacked_init(&rd->res);
 	msgpack_sbuffer_init(&rd->xbuf);
 	msgpack_packer_init(&rd->xpk, &rd->xbuf, msgpack_sbuffer_write);
@@ -774,9 +782,7 @@ rec_read(struct rec_reader *rd, struct record *r)
 			}
 			rd->off += len;
 			rd->consumed += len;
-			memset(&rd->sk, 0, sizeof rd->sk);
-			rd->sk.depth = 1;
-			rd->sk.left[0] = 1;
+			skim_reset(&rd->sk);
 			parse_record(rd, r, &rd->res.data);
 			rd->nrec++;
 			return 1;

@@ -117,6 +117,7 @@ cli_common(int c, const char *usage)
 		return;
 	case 'h':
 		printf("usage: %s\n", usage);
+		printf("limits: [--max-tensor-bytes N] [--max-record-bytes N] [--max-string N] [--max-records N]\n");
 		quit(fshut(stdout, "<stdout>"));
 	case CLI_OPT_VERSION:
 		print_version();
