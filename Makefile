@@ -136,7 +136,7 @@ FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/nogpu.o build/
 build/fuzz/common/%.o: common/%.c common/*.h | build/fuzz/common
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS) \
 		-Wl,--wrap=fopen,--wrap=fclose,--wrap=rec_reader_new,--wrap=rec_reader_free
 
