@@ -192,7 +192,8 @@ tensor_shape(struct tensor *t, enum dtype dtype, int ndim, const uint32_t *shape
 	t->ndim = ndim;
 	memcpy(t->shape, shape, ndim * sizeof *shape);
 	t->nbytes = n;
-	egrow(&t->data, &t->cap, n);
+	/* never NULL, even for an empty tensor: callers memcpy to and from it */
+	egrow(&t->data, &t->cap, n ? n : 1);
 	return NULL;
 }
 
