@@ -366,11 +366,8 @@ save_checkpoint(const char *path, const struct model *m, const struct state *st,
 	memcpy(rec_tensor_put(&extra, "best.params", DT_F32, 1, s1, &err)->data, st->best_params,
 	       m->net->nparams * sizeof(float));
 	/* a network without conv layers has no statistics: a 0-element tensor */
-	if (m->net->nstats)
-		memcpy(rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err)->data, st->best_stats,
-		       m->net->nstats * sizeof(float));
-	else
-		rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err);
+	memcpy(rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err)->data, st->best_stats,
+	       m->net->nstats * sizeof(float));
 	model_save(path, m, &extra, 1);
 	rec_free(&extra);
 }
