@@ -21,7 +21,9 @@ GPU ?= auto
 CUDA_HOME ?= /usr/local/cuda
 NVCC := $(if $(filter 0,$(GPU)),,$(realpath $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))))
 CUDA_ARCH ?= -arch=sm_90
-NVCCFLAGS ?= -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra -Werror all-warnings
+# --fmad=false: the kernels are bound by memory, so FMA contraction buys
+# nothing, and without it each does its CPU twin's float arithmetic exactly
+NVCCFLAGS ?= -O2 $(CUDA_ARCH) --fmad=false -Xcompiler -Wall,-Wextra -Werror all-warnings
 ifneq ($(NVCC),)
 NVCC_LIBDIRS := $(filter-out %/stubs,$(patsubst -L%,%,$(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^\#\$$ LIBRARIES=//p' | tr -d '"')))
 CUDA_LIBDIRS = $(NVCC_LIBDIRS) $(dir $(NVCC))../lib64 $(dir $(NVCC))../lib $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib /usr/lib/x86_64-linux-gnu
@@ -32,10 +34,10 @@ NVCC :=
 endif
 endif
 ifneq ($(NVCC),)
-GPU_OBJS = build/gpu/device.o build/common/device.o
+GPU_OBJS = build/gpu/device.o build/gpu/nn.o build/gpu/net.o build/common/device.o build/common/engine.o
 GPU_LIBS = -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
 else
-GPU_OBJS = build/common/nogpu.o build/common/device.o
+GPU_OBJS = build/common/nogpu.o build/common/device.o build/common/engine.o
 GPU_LIBS =
 endif
 
@@ -59,7 +61,7 @@ build/common/%.o: common/%.c common/*.h | build/common
 build/filters/%.o: filters/%.c common/*.h gpu/gpu.h | build/filters
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/gpu/%.o: gpu/%.cu gpu/*.h | build/gpu
+build/gpu/%.o: gpu/%.cu gpu/*.h common/*.h | build/gpu
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
 build/libosteo.a: $(COMMON_OBJS)
@@ -69,7 +71,7 @@ bin/%: build/filters/%.o build/libosteo.a | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
 
 $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libosteo.a $(GPU_OBJS) $(LDLIBS) $(GPU_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 bin/osteo-baseline: LDLIBS += -lsvm
 
@@ -87,6 +89,32 @@ build/tests/unit: $(UNIT_SRCS) tests/unit/*.h build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) build/libosteo.a $(LDLIBS) \
 		$(CHECK_LIBS) -Wl,--allow-multiple-definition
 
+# the CUDA layers against the CPU's (skips, exit 77, without a device)
+build/tests/gpu-check: tests/gpu/check_gpu.c $(GPU_OBJS) build/libosteo.a | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) \
+		$(CHECK_LIBS) $(GPU_LIBS) -Wl,--allow-multiple-definition
+
+# the CUDA backend compiled for the CPU with the stand-in runtime of
+# tests/gpu/emu, so its kernels and plumbing are tested on every machine
+EMU_OBJS = build/emu/nn.o build/emu/net.o build/emu/device.o build/common/device.o build/common/engine.o
+# (with make check-asan's sanitizers, which then see the kernels' accesses)
+EMU_CXXFLAGS = -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/gpu/emu -DTHREADS=32 \
+	$(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
+EMU_BINS = build/emu/bin/osteo-train build/emu/bin/osteo-infer build/emu/bin/osteo-gpuinfo
+
+$(filter build/emu/%,$(EMU_OBJS)): build/emu/%.o: gpu/%.cu gpu/*.h common/*.h tests/gpu/emu/*.h | build/emu/bin
+	$(CXX) $(EMU_CXXFLAGS) $(PKG_CFLAGS) -x c++ -c -o $@ $<
+
+build/emu/gpu-check: tests/gpu/check_gpu.c $(EMU_OBJS) build/libosteo.a
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(EMU_OBJS) build/libosteo.a $(LDLIBS) \
+		$(CHECK_LIBS) -lstdc++ -Wl,--allow-multiple-definition
+
+$(EMU_BINS): build/emu/bin/%: build/filters/%.o $(EMU_OBJS) build/libosteo.a | build/emu/bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_OBJS) build/libosteo.a $(LDLIBS) -lstdc++
+
+build/emu/bin:
+	mkdir -p $@
+
 build/tests/mkrec: tests/mkrec.c build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
 
@@ -102,7 +130,7 @@ check:
 
 # program tests run TEST_JOBS at a time (one per core)
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
-test: all build/tests/unit build/tests/mkrec
+test: all build/tests/unit build/tests/mkrec $(if $(NVCC),build/tests/gpu-check) build/emu/gpu-check $(EMU_BINS)
 	@echo "== unit tests (Check; the death tests print their expected errors)"
 	@cd tests && ../build/tests/unit
 	@echo "== program tests"
@@ -131,7 +159,7 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_TARGETS ?= record model decode archive csv arch options
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
-FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/nogpu.o build/fuzz/common/device.o
+FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/nogpu.o build/fuzz/common/device.o build/fuzz/common/engine.o
 
 build/fuzz/common/%.o: common/%.c common/*.h | build/fuzz/common
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<

@@ -6,20 +6,41 @@
 #include "../gpu/gpu.h"
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* 0 for the CPU; dies with 64 on a bad spec and 69 when CUDA is asked for
- * and cannot be had */
+/* -1 for the CPU, else the device's number; dies with 64 on a bad spec and
+ * 69 when CUDA is asked for and cannot be had */
 int
 device_select(const char *spec, const char *usage)
 {
 	const char *why;
+	struct gpu_info gi;
+	int n, dev = 0;
 
-	if (!strcmp(spec, "auto") || !strcmp(spec, "cpu"))
+	if (!strcmp(spec, "cpu"))
+		return -1;
+	if (!strcmp(spec, "auto")) {
+		/* a card that is there but cannot be used is the CPU's turn, said once */
+		if (gpu_count(&why) == 0)
+			return -1;
+		if (gpu_query(0, &gi, &why) < 0) {
+			warn("--device auto: cuda:0 is not usable (%s); using the CPU", why);
+			return -1;
+		}
+		info("--device auto: cuda:0, %s", gi.name);
 		return 0;
+	}
 	if (strncmp(spec, "cuda", 4) || (spec[4] && spec[4] != ':'))
 		usage_error(usage, "--device: auto, cpu or cuda[:N], not '%s'", spec);
-	if (gpu_count(&why) == 0)
+	if (spec[4] == ':')
+		dev = (int)estrtonum(spec + 5, 0, 255, "--device cuda:N");
+	if ((n = gpu_count(&why)) == 0)
 		die(EX_UNAVAILABLE, "--device %s: no CUDA device: %s", spec, why);
-	die(EX_UNAVAILABLE, "--device %s: the CUDA network backend is not built yet; use --device cpu", spec);
+	if (dev >= n)
+		die(EX_UNAVAILABLE, "--device %s: there %s only %d CUDA device%s", spec, n == 1 ? "is" : "are", n,
+		    n == 1 ? "" : "s");
+	if (gpu_query(dev, &gi, &why) < 0)
+		die(EX_UNAVAILABLE, "--device %s: %s", spec, why);
+	return dev;
 }

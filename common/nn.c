@@ -2,6 +2,7 @@
  * nn.c - the CPU layers of the network; see nn.h for the conventions.
  */
 #include "nn.h"
+#include "nnrow.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -287,14 +288,20 @@ dense_backward(float *dinp, float *dweight, float *dbias, const float *dout, con
 /* dropout, loss, optimiser */
 
 void
-dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, struct rng *g)
+dropout_mask(float *mask, size_t n, float p, struct rng *g)
 {
 	float keep = 1 / (1 - p);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		mask[i] = rng_uniform(g) < p ? 0 : keep;
+}
+
+void
+dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, struct rng *g)
+{
+	dropout_mask(mask, n, p, g);
+	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] * mask[i];
-	}
 }
 
 void
@@ -307,17 +314,8 @@ dropout_backward(float *dinp, const float *dout, const float *mask, size_t n)
 void
 softmax_forward(float *probs, const float *logits, int B, int K)
 {
-	for (int b = 0; b < B; b++) {
-		const float *z = logits + (size_t)b * K;
-		float *p = probs + (size_t)b * K, mx = -FLT_MAX;
-		double s = 0;
-		for (int k = 0; k < K; k++)
-			mx = z[k] > mx ? z[k] : mx;
-		for (int k = 0; k < K; k++)
-			s += p[k] = expf(z[k] - mx);
-		for (int k = 0; k < K; k++)
-			p[k] = (float)(p[k] / s);
-	}
+	for (int b = 0; b < B; b++)
+		softmax_row(probs + (size_t)b * K, logits + (size_t)b * K, K);
 }
 
 float
@@ -328,16 +326,8 @@ softmax_xent_forward(float *probs, const float *logits, const int32_t *labels,
 
 	softmax_forward(probs, logits, B, K);
 	for (int b = 0; b < B; b++) {
-		const float *z = logits + (size_t)b * K;
-		float mx = -FLT_MAX;
-		double s = 0;
-		for (int k = 0; k < K; k++)
-			mx = z[k] > mx ? z[k] : mx;
-		for (int k = 0; k < K; k++)
-			s += exp(z[k] - mx);
 		double w = weights ? weights[labels[b]] : 1;
-		/* log p_y from the logits, not from a rounded probability */
-		loss += w * -(z[labels[b]] - mx - log(s));
+		loss += w * xent_row(logits + (size_t)b * K, labels[b], K);
 		wsum += w;
 	}
 	return wsum > 0 ? (float)(loss / wsum) : 0;
@@ -364,10 +354,6 @@ adam_update(float *param, const float *grad, float *m, float *v, size_t n, float
 {
 	float c1 = 1 - powf(beta1, (float)t), c2 = 1 - powf(beta2, (float)t);
 
-	for (size_t i = 0; i < n; i++) {
-		m[i] = beta1 * m[i] + (1 - beta1) * grad[i];
-		v[i] = beta2 * v[i] + (1 - beta2) * grad[i] * grad[i];
-		float mh = m[i] / c1, vh = v[i] / c2;
-		param[i] -= lr * (mh / (sqrtf(vh) + eps) + weight_decay * param[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		adam_one(&param[i], grad[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, c1, c2);
 }

@@ -66,6 +66,8 @@ void dense_backward(float *dinp, float *dweight, float *dbias, const float *dout
 
 /* ---- inverted dropout: mask holds 0 or 1/(1-p) */
 void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, struct rng *g);
+/* the mask alone, drawn as dropout_forward draws it (the GPU's comes from here) */
+void dropout_mask(float *mask, size_t n, float p, struct rng *g);
 void dropout_backward(float *dinp, const float *dout, const float *mask, size_t n);
 
 /* ---- softmax alone, for inference: logits (B,K) to probs (B,K) */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/engine.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/model.h"
@@ -23,11 +24,11 @@
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check]\n"
 	"       [--heatmap] [--heatmap-class K] [--feature-maps LAYER]\n"
-	"       [--device auto|cpu|cuda[:N]] [FILE|-]...";
+	"       [--device auto|cpu|cuda[:N]] [--tf32] [FILE|-]...";
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class;
-	int batch, check, heatmap, features;
+	int batch, check, heatmap, features, tf32;
 	char **inputs;
 	int ninputs;
 };
@@ -35,7 +36,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_FEATURES };
+	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_FEATURES, O_TF32 };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
@@ -45,6 +46,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "heatmap", no_argument, 0, O_HEAT },
 		{ "heatmap-class", required_argument, 0, O_HEATCLASS },
 		{ "feature-maps", required_argument, 0, O_FEATURES },
+		{ "tf32", no_argument, 0, O_TF32 },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -63,6 +65,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_HEAT: o->heatmap = 1; break;
 		case O_HEATCLASS: o->heat_class = optarg; o->heatmap = 1; break;
 		case O_FEATURES: o->features = (int)estrtonum(optarg, 1, NET_MAXLAYERS, "--feature-maps"); break;
+		case O_TF32: o->tf32 = 1; break;
 		default: cli_common(c, usage);
 		}
 	}
@@ -137,12 +140,13 @@ main(int argc, char **argv)
 	struct input in;
 	struct rec_writer *out;
 	const char *err;
-	int risk = -1, st;
+	int risk = -1, st, dev, set;
+	struct engine e;
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	device_select(o.device, usage);
+	dev = device_select(o.device, usage);
 
 	/* prepare */
 	rec_init(&mr);
@@ -168,7 +172,9 @@ main(int argc, char **argv)
 	batch = ecalloc(o.batch, sizeof *batch);
 	for (int i = 0; i < o.batch; i++)
 		rec_init(&batch[i]);
-	net_reserve(n, o.batch);
+	/* heat maps and feature maps are made on the host from the device's activations */
+	engine_open(&e, n, dev, o.batch, (o.tf32 ? ENGINE_TF32 : 0) | (o.heatmap || o.features ? ENGINE_KEEP : 0));
+	set = engine_dataset(&e, x, clin, NULL, o.batch, 0);
 	float *cam = emalloc((size_t)o.batch * px * sizeof(float)), *big = emalloc(px * sizeof(float));
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o.inputs, o.ninputs);
@@ -191,9 +197,13 @@ main(int argc, char **argv)
 		}
 		if (b == 0)
 			break;
-		net_forward(n, x, clin, b, 0, NULL);
+		engine_stage(&e, set, NULL, b);
+		engine_forward(&e, 0, NULL);
+		const float *probs = engine_probs(&e);
+		if (o.heatmap || o.features)
+			engine_fetch(&e);
 		for (int j = 0; j < b; j++) {
-			const float *q = n->probs + (size_t)j * n->nclasses;
+			const float *q = probs + (size_t)j * n->nclasses;
 			int best = 0;
 			for (int k = 0; k < n->nclasses; k++) {
 				p[k] = q[k];
@@ -216,6 +226,7 @@ main(int argc, char **argv)
 	}
 
 	/* clean up */
+	engine_close(&e);
 	input_close(&in);
 	free(names);
 	st = rec_writer_close(out);

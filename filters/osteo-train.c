@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../common/classes.h"
+#include "../common/engine.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/model.h"
@@ -32,11 +33,11 @@ static const char usage[] =
 	"       [--batch N] [--lr X] [--beta1 X] [--beta2 X] [--adam-eps X] [--weight-decay X]\n"
 	"       [--patience N] [--plateau N] [--plateau-factor X] [--class-weights auto|LIST]\n"
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
-	"       [--freeze N] [--device auto|cpu|cuda[:N]] [--progress] [FILE|-]...";
+	"       [--freeze N] [--device auto|cpu|cuda[:N]] [--tf32] [--progress] [FILE|-]...";
 
 struct opts {
 	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
-	int epochs, batch, patience, plateau, freeze, progress;
+	int epochs, batch, patience, plateau, freeze, progress, tf32;
 	double lr, beta1, beta2, eps, wd, factor;
 	unsigned long long seed;
 	char **inputs;
@@ -66,7 +67,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_DEVICE, O_PROGRESS };
+	       O_FREEZE, O_DEVICE, O_TF32, O_PROGRESS };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -90,6 +91,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "init", required_argument, 0, O_INIT },
 		{ "freeze", required_argument, 0, O_FREEZE },
 		{ "device", required_argument, 0, O_DEVICE },
+		{ "tf32", no_argument, 0, O_TF32 },
 		{ "progress", no_argument, 0, O_PROGRESS },
 		CLI_COMMON_OPTIONS
 	};
@@ -134,6 +136,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_INIT: o->init = optarg; break;
 		case O_FREEZE: o->freeze = (int)estrtonum(optarg, 0, NET_MAXLAYERS, "--freeze"); break;
 		case O_DEVICE: o->device = optarg; break;
+		case O_TF32: o->tf32 = 1; break;
 		case O_PROGRESS: o->progress = 1; break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, usage);
@@ -253,20 +256,6 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-static void
-gather(const struct data *d, const int *order, int start, int b, float *x, float *clin, int32_t *y)
-{
-	size_t px = (size_t)d->c * d->h * d->w;
-
-	for (int j = 0; j < b; j++) {
-		int i = order ? order[start + j] : start + j;
-		memcpy(x + j * px, d->x + i * px, px * sizeof(float));
-		if (d->k)
-			memcpy(clin + (size_t)j * d->k, d->clin + (size_t)i * d->k, (size_t)d->k * sizeof(float));
-		y[j] = d->y[i];
-	}
-}
-
 static int
 argmax(const float *p, int k)
 {
@@ -278,26 +267,41 @@ argmax(const float *p, int k)
 	return best;
 }
 
+/* the right answers in the batch just forwarded */
+static int
+right(struct engine *e, int b)
+{
+	const float *p = engine_probs(e);
+	const int32_t *y = engine_labels(e);
+	int k = e->net->nclasses, r = 0;
+
+	for (int j = 0; j < b; j++)
+		r += argmax(p + (size_t)j * k, k) == y[j];
+	return r;
+}
+
+/* rows: 0..n-1 */
 static struct pass
-evaluate(struct net *n, const struct data *d, int batch, float *x, float *clin, int32_t *y)
+evaluate(struct engine *e, int set, const struct data *d, int batch, const int *rows)
 {
 	struct pass p = { 0 };
 
+	engine_stage(e, set, rows, d->n < batch ? d->n : batch);
 	for (int s = 0; s < d->n; s += batch) {
-		int b = d->n - s < batch ? d->n - s : batch;
-		gather(d, NULL, s, b, x, clin, y);
-		net_forward(n, x, clin, b, 0, NULL);
-		p.loss += net_loss(n, y, NULL, b) * b;
-		for (int j = 0; j < b; j++)
-			p.right += argmax(n->probs + j * n->nclasses, n->nclasses) == y[j];
+		int b = d->n - s < batch ? d->n - s : batch, s2 = s + batch;
+		engine_forward(e, 0, NULL);
+		if (s2 < d->n)
+			engine_stage(e, set, rows + s2, d->n - s2 < batch ? d->n - s2 : batch);
+		p.loss += engine_loss(e, NULL) * b;
+		p.right += right(e, b);
 	}
 	p.loss /= d->n;
 	return p;
 }
 
 static struct pass
-train_epoch(struct net *n, const struct data *d, const struct opts *o, struct state *st,
-            const float *w, float *x, float *clin, int32_t *y, int *order)
+train_epoch(struct engine *e, int set, const struct data *d, const struct opts *o, struct state *st,
+            const float *w, int *order)
 {
 	struct pass p = { 0 };
 	struct rng g;
@@ -314,16 +318,19 @@ train_epoch(struct net *n, const struct data *d, const struct opts *o, struct st
 		order[i] = order[j];
 		order[j] = t;
 	}
+	engine_stage(e, set, order, d->n < o->batch ? d->n : o->batch);
 	for (int bi = 0; bi < nb; bi++) {
-		int s = bi * o->batch, b = d->n - s < o->batch ? d->n - s : o->batch;
-		gather(d, order, s, b, x, clin, y);
+		int s = bi * o->batch, b = d->n - s < o->batch ? d->n - s : o->batch, s2 = s + o->batch;
 		snprintf(key, sizeof key, "dropout:%d:%d", st->epoch + 1, bi);
 		rng_seed(&g, o->seed, key);
-		net_forward(n, x, clin, b, 1, &g);
-		float loss = net_loss(n, y, w, b);
-		net_zero_grads(n);
-		net_backward(n, x, y, w, b);
-		net_adam(n, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
+		engine_forward(e, 1, &g);
+		/* the next batch's copy overlaps this step on a GPU */
+		if (s2 < d->n)
+			engine_stage(e, set, order + s2, d->n - s2 < o->batch ? d->n - s2 : o->batch);
+		float loss = engine_loss(e, w);
+		int r = right(e, b);
+		engine_backward(e, w);
+		engine_adam(e, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
 		if (stop_signal) {
 			if (o->progress)
 				fputc('\n', stderr);
@@ -332,8 +339,7 @@ train_epoch(struct net *n, const struct data *d, const struct opts *o, struct st
 			quit(128 + stop_signal);
 		}
 		p.loss += loss * b;
-		for (int j = 0; j < b; j++)
-			p.right += argmax(n->probs + j * n->nclasses, n->nclasses) == y[j];
+		p.right += r;
 		if (o->progress)
 			fprintf(stderr, "\r%s: epoch %d [%d/%d] loss %.4f", argv0, st->epoch + 1, bi + 1, nb, loss);
 	}
@@ -476,11 +482,13 @@ main(int argc, char **argv)
 	const char *err;
 	FILE *log = NULL;
 	char *ckpt;
+	struct engine e;
+	int dev, tset, vset = -1;
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	device_select(o.device, usage);
+	dev = device_select(o.device, usage);
 
 	/* prepare */
 	classes_parse(&m.classes, o.classes, "--classes");
@@ -525,12 +533,14 @@ main(int argc, char **argv)
 		die(EX_CANTCREAT, "%s: cannot create:", o.log);
 	if (log && !st.epoch)
 		fprintf(log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
-	size_t px = (size_t)tr.c * tr.h * tr.w;
-	float *x = emalloc((size_t)o.batch * px * sizeof(float));
-	float *clin = emalloc((size_t)o.batch * (tr.k ? tr.k : 1) * sizeof(float));
-	int32_t *y = emalloc((size_t)o.batch * sizeof(int32_t));
 	int *order = emalloc((size_t)tr.n * sizeof(int));
-	net_reserve(m.net, o.batch);
+	int *rows = emalloc((size_t)(o.val && va.n > tr.n ? va.n : tr.n) * sizeof(int));
+	for (int i = 0; i < (o.val && va.n > tr.n ? va.n : tr.n); i++)
+		rows[i] = i;
+	engine_open(&e, m.net, dev, o.batch, o.tf32 ? ENGINE_TF32 : 0);
+	tset = engine_dataset(&e, tr.x, tr.clin, tr.y, tr.n, 1);
+	if (o.val)
+		vset = engine_dataset(&e, va.x, va.clin, va.y, va.n, 1);
 	/* a checkpoint before the first epoch, so an early interrupt can resume too */
 	if (!st.epoch)
 		save_checkpoint(ckpt, &m, &st, o.seed);
@@ -541,8 +551,9 @@ main(int argc, char **argv)
 	while (st.epoch < o.epochs && (!o.val || o.patience == 0 || st.bad < o.patience)) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		struct pass p = train_epoch(m.net, &tr, &o, &st, o.weights ? w : NULL, x, clin, y, order);
-		struct pass v = o.val ? evaluate(m.net, &va, o.batch, x, clin, y) : p;
+		struct pass p = train_epoch(&e, tset, &tr, &o, &st, o.weights ? w : NULL, order);
+		struct pass v = o.val ? evaluate(&e, vset, &va, o.batch, rows) : p;
+		engine_pull(&e);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 		double lr_used = st.lr;
@@ -582,6 +593,7 @@ main(int argc, char **argv)
 	}
 
 	/* clean up */
+	engine_close(&e);
 	if (o.val && o.patience && st.bad >= o.patience)
 		info("early stop after epoch %d: no better validation loss for %d epochs", st.epoch, o.patience);
 	memcpy(m.net->params, st.best_params, m.net->nparams * sizeof(float));

@@ -31,12 +31,12 @@ osteo-train $A --patience 0 --epochs $want --resume t.ckpt -o t.model p/train.fu
 osteo-train $A --patience 0 --epochs $want -o u.model p/train.fused.rec
 cmp t.model u.model || fail "resumed after SIGTERM at epoch $done_epochs: differs"
 # inference: probabilities that sum to 1, the arg-max, the risk of osteoporosis
-osteo-infer -m a.model p/test.fused.rec >pred.rec
+osteo-infer --device cpu -m a.model p/test.fused.rec >pred.rec
 osteo-dump pred.rec | jq -s -e 'all(((.probs | add) - 1 | fabs) < 1e-5 and
 	.pred == (.probs | to_entries | max_by(.value) | .key) and .risk == .probs[2])' >/dev/null || fail "probs, pred, risk"
 [ "$(osteo-dump --count pred.rec | tail -n 1)" = "$(osteo-dump --count p/test.fused.rec | tail -n 1)" ] || fail "records lost"
 # batches of any size give the same answers
-osteo-infer --batch 1 -m a.model p/test.fused.rec | cmp - pred.rec || fail "--batch changes results"
+osteo-infer --device cpu --batch 1 -m a.model p/test.fused.rec | cmp - pred.rec || fail "--batch changes results"
 # transfer learning: --init copies matching layers, --freeze keeps the first ones fixed
 osteo-train -q --arch conv:4,pool,conv:8,pool,dense:8,dropout:0.2 --epochs 2 --batch 8 --init a.model --freeze 1 \
 	--seed 5 -o f.model p/train.fused.rec
@@ -83,5 +83,11 @@ expect_status 65 osteo-train -q -o x.model empty.rec 2>err
 grep -q 'no records' err || fail "empty: $(cat err)"
 [ ! -e x.model ] || fail "a model after an error"
 expect_status 64 osteo-train -q --arch conv:4,banana -o x.model p/train.fused.rec 2>/dev/null
-expect_status 69 osteo-train -q --device cuda -o x.model p/train.fused.rec 2>/dev/null
-expect_status 69 osteo-infer -q --device cuda -m a.model p/test.fused.rec 2>/dev/null
+# without a device, --device cuda is refused and auto is the CPU (gpu.sh tests a device)
+if ! osteo-gpuinfo -q; then
+	expect_status 69 osteo-train -q --device cuda -o x.model p/train.fused.rec 2>err
+	grep -q 'no CUDA device' err || fail "--device cuda: $(cat err)"
+	expect_status 69 osteo-infer -q --device cuda -m a.model p/test.fused.rec 2>/dev/null
+	osteo-infer --device auto -m a.model p/test.fused.rec | cmp - pred.rec || fail "--device auto is not the CPU"
+fi
+expect_status 64 osteo-infer -q --device gpu -m a.model p/test.fused.rec 2>/dev/null

@@ -1,0 +1,531 @@
+/*
+ * net.cu - the network of common/net.h on the device: net.c's forward and
+ * backward passes with gnn.h's layers, and the batches that feed them.
+ *
+ * A convolution followed by a pool is one block: batch norm, ReLU and the
+ * pool in one pass over the convolution's output, whose normalised values
+ * are never stored (the backward pass recomputes them from the
+ * convolution's output and the batch statistics).  That halves the memory
+ * traffic of the layers that dominate it.
+ */
+#include <cstring>
+
+#include "check.h"
+#include "gnn.h"
+#include "gpu.h"
+
+extern "C" {
+#include "../common/net.h"
+#include "../common/nn.h"
+}
+
+extern "C" cudaStream_t gnn_stream(void);
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+#define MAXSETS 4
+/* im2col scratch, in floats, beyond one image's */
+#define COL_BUDGET ((size_t)1 << 26)
+
+struct gset {
+	const float *hx, *hclin;
+	const int32_t *hy;
+	int n, resident;
+	float *x, *clin;         /* on the device when resident */
+	int32_t *y;
+};
+
+/* a staged batch: the rows of a resident set, or a copy of the batch */
+struct slot {
+	int set, b;
+	int32_t *hrows, *rows;   /* pinned, device */
+	float *hx, *hclin;       /* pinned */
+	int32_t *hy;             /* pinned: the labels, for the host too */
+	float *x, *clin;         /* device */
+	int32_t *y;
+	cudaEvent_t staged, freed;
+};
+
+struct gnet {
+	struct net *n;
+	int dev, maxb, keep;
+	size_t px;
+	float *params, *grads, *m, *v, *stats, *mean, *rstd;
+	float *z[NET_MAXLAYERS], *a[NET_MAXLAYERS], *mask[NET_MAXLAYERS];
+	uint8_t *idx[NET_MAXLAYERS];
+	int fused_pool[NET_MAXLAYERS];  /* conv i does layer i+1's pool */
+	float *col, *fusedbuf, *probs, *d1, *d2, *scratch, *out;
+	size_t colbudget, maxact;
+	double *part, *wsum;
+	float *loss, *weights;
+	float *x, *clin;         /* the batch in the network's layout */
+	int32_t *y;
+	float *hmask, *hprobs, *hloss, *hweights;
+	cudaEvent_t masks_sent;  /* the last forward's dropout masks have left hmask */
+	int have_weights;
+	struct gset set[MAXSETS];
+	int nsets;
+	struct slot slot[2];
+	int staged, cur;         /* slot staged last, slot forwarded last */
+	cudaStream_t copy;
+};
+
+static size_t
+out_elems(const struct layer *l)
+{
+	return (size_t)l->oc * l->oh * l->ow;
+}
+
+static void *
+pinned(size_t bytes)
+{
+	void *p = NULL;
+
+	CUDA(cudaMallocHost(&p, bytes ? bytes : 1));
+	return p;
+}
+
+static void
+up(void *dst, const void *src, size_t bytes)
+{
+	gnn_put(dst, src, bytes);
+}
+
+extern "C" struct gnet *
+gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
+{
+	struct gnet *g = (struct gnet *)ecalloc(1, sizeof *g);
+	size_t np = n->nparams * sizeof(float), ns = (n->nstats ? n->nstats : 1) * sizeof(float);
+	size_t maxact = (size_t)n->c * n->h * n->w, col = 0, parts = 1, masks = 0;
+
+	gnn_open(dev, tf32);
+	g->n = n;
+	g->dev = dev;
+	g->maxb = maxb;
+	g->keep = keep;
+	g->px = (size_t)n->c * n->h * n->w;
+	g->params = (float *)gnn_alloc(np, "the weights");
+	g->grads = (float *)gnn_alloc(np, "the gradients");
+	g->m = (float *)gnn_alloc(np, "Adam's moments");
+	g->v = (float *)gnn_alloc(np, "Adam's moments");
+	g->stats = (float *)gnn_alloc(ns, "the running statistics");
+	g->mean = (float *)gnn_alloc(ns, "the batch statistics");
+	g->rstd = (float *)gnn_alloc(ns, "the batch statistics");
+	up(g->params, n->params, np);
+	up(g->m, n->m, np);
+	up(g->v, n->v, np);
+	up(g->stats, n->stats, n->nstats * sizeof(float));
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		size_t e = out_elems(l), in = (size_t)l->ic * l->ih * l->iw, be = (size_t)maxb * e * sizeof(float);
+		maxact = e > maxact ? e : maxact;
+		maxact = in > maxact ? in : maxact;
+		g->fused_pool[i] = !keep && l->type == L_CONV && i + 1 < n->nlayers && n->l[i + 1].type == L_POOL;
+		if (l->type == L_CONV || l->type == L_DENSE || l->type == L_CLASSIFIER)
+			g->z[i] = (float *)gnn_alloc(be, "activations");
+		if (l->type != L_CLASSIFIER && !g->fused_pool[i])
+			g->a[i] = (float *)gnn_alloc(be, "activations");
+		if (l->type == L_POOL)
+			g->idx[i] = (uint8_t *)gnn_alloc((size_t)maxb * e, "pool indices");
+		if (l->type == L_DROPOUT) {
+			g->mask[i] = (float *)gnn_alloc(be, "dropout masks");
+			masks += (size_t)maxb * e;
+		}
+		if (l->type == L_CONV) {
+			size_t c = conv_col_size(l->ic, l->k, l->oh, l->ow), p = gnn_bn_parts(l->oc, (size_t)maxb * l->oh * l->ow);
+			col = c > col ? c : col;
+			parts = p > parts ? p : parts;
+		}
+	}
+	g->maxact = maxact;
+	/* one image's im2col at least; the whole batch's when it is small */
+	g->colbudget = col * maxb < COL_BUDGET ? col * maxb : col > COL_BUDGET ? col : COL_BUDGET;
+	g->col = (float *)gnn_alloc(g->colbudget * sizeof(float), "im2col scratch");
+	g->part = (double *)gnn_alloc(parts * sizeof(double), "reduction scratch");
+	g->fusedbuf = (float *)gnn_alloc((size_t)maxb * n->l[n->fuse_at].ic * sizeof(float), "the fusion layer");
+	g->probs = (float *)gnn_alloc((size_t)maxb * n->nclasses * sizeof(float), "probabilities");
+	g->d1 = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "gradients");
+	g->d2 = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "gradients");
+	g->scratch = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "gradients");
+	if (keep)
+		g->out = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "activations for the host");
+	g->x = (float *)gnn_alloc((size_t)maxb * g->px * sizeof(float), "the batch");
+	g->clin = (float *)gnn_alloc((size_t)maxb * (n->nclin ? n->nclin : 1) * sizeof(float), "the batch");
+	g->y = (int32_t *)gnn_alloc((size_t)maxb * sizeof(int32_t), "the batch");
+	g->loss = (float *)gnn_alloc(sizeof(float), "the loss");
+	g->wsum = (double *)gnn_alloc(sizeof(double), "the loss");
+	g->weights = (float *)gnn_alloc((size_t)n->nclasses * sizeof(float), "class weights");
+	g->hmask = (float *)pinned(masks * sizeof(float));
+	g->hprobs = (float *)pinned((size_t)maxb * n->nclasses * sizeof(float));
+	g->hloss = (float *)pinned(sizeof(float));
+	g->hweights = (float *)pinned((size_t)n->nclasses * sizeof(float));
+	CUDA(cudaStreamCreateWithFlags(&g->copy, cudaStreamNonBlocking));
+	CUDA(cudaEventCreateWithFlags(&g->masks_sent, cudaEventDisableTiming));
+	for (int k = 0; k < 2; k++) {
+		struct slot *s = &g->slot[k];
+		s->set = -1;
+		s->hrows = (int32_t *)pinned((size_t)maxb * sizeof(int32_t));
+		s->rows = (int32_t *)gnn_alloc((size_t)maxb * sizeof(int32_t), "the batch's rows");
+		CUDA(cudaEventCreateWithFlags(&s->staged, cudaEventDisableTiming));
+		CUDA(cudaEventCreateWithFlags(&s->freed, cudaEventDisableTiming));
+	}
+	g->staged = g->cur = -1;
+	return g;
+}
+
+/* the staging buffers of a set that is not resident: made on first use */
+static void
+slot_buffers(struct gnet *g, struct slot *s)
+{
+	int K = g->n->nclin ? g->n->nclin : 1;
+
+	if (s->hx)
+		return;
+	s->hx = (float *)pinned((size_t)g->maxb * g->px * sizeof(float));
+	s->hclin = (float *)pinned((size_t)g->maxb * K * sizeof(float));
+	s->x = (float *)gnn_alloc((size_t)g->maxb * g->px * sizeof(float), "a staged batch");
+	s->clin = (float *)gnn_alloc((size_t)g->maxb * K * sizeof(float), "a staged batch");
+	s->y = (int32_t *)gnn_alloc((size_t)g->maxb * sizeof(int32_t), "a staged batch");
+}
+
+extern "C" void
+gnet_close(struct gnet *g)
+{
+	/* the process ends soon after; the driver frees the device's memory,
+	 * but a failed kernel should still be reported rather than lost */
+	if (g)
+		gnn_sync();
+}
+
+extern "C" int
+gnet_dataset(struct gnet *g, const float *x, const float *clin, const int32_t *y, int n, int resident)
+{
+	struct gset *s = &g->set[g->nsets];
+	int K = g->n->nclin;
+	size_t bytes = (size_t)n * (g->px + K) * sizeof(float) + (size_t)n * sizeof(int32_t);
+
+	if (g->nsets == MAXSETS)
+		die(EX_SOFTWARE, "gnet_dataset: more than %d datasets", MAXSETS);
+	s->hx = x;
+	s->hclin = clin;
+	s->hy = y;
+	s->n = n;
+	s->resident = resident && bytes <= gnn_free_memory() / 2;
+	if (s->resident) {
+		s->x = (float *)gnn_alloc((size_t)n * g->px * sizeof(float), "a dataset");
+		s->clin = (float *)gnn_alloc((size_t)n * (K ? K : 1) * sizeof(float), "a dataset");
+		s->y = (int32_t *)gnn_alloc((size_t)n * sizeof(int32_t), "a dataset");
+		up(s->x, x, (size_t)n * g->px * sizeof(float));
+		if (K)
+			up(s->clin, clin, (size_t)n * K * sizeof(float));
+		if (y)
+			up(s->y, y, (size_t)n * sizeof(int32_t));
+		info("cuda:%d: %d images on the device (%.1f MiB)", g->dev, n, bytes / 1048576.0);
+	} else if (resident)
+		info("cuda:%d: %d images (%.1f MiB) do not fit; each batch is copied as it is needed", g->dev,
+		     n, bytes / 1048576.0);
+	return g->nsets++;
+}
+
+extern "C" void
+gnet_stage(struct gnet *g, int set, const int *rows, int b)
+{
+	int k = (g->staged + 1) % 2, K = g->n->nclin;
+	struct slot *s = &g->slot[k];
+	const struct gset *d = &g->set[set];
+
+	if (b < 1 || b > g->maxb)
+		die(EX_SOFTWARE, "gnet_stage: a batch of %d (1 to %d)", b, g->maxb);
+	/* the host side of this slot was last read by a copy two stages ago */
+	CUDA(cudaEventSynchronize(s->staged));
+	s->set = set;
+	s->b = b;
+	if (!s->hy)
+		s->hy = (int32_t *)pinned((size_t)g->maxb * sizeof(int32_t));
+	for (int j = 0; j < b; j++) {
+		s->hrows[j] = rows ? rows[j] : j;
+		if (d->hy)
+			s->hy[j] = d->hy[s->hrows[j]];
+	}
+	/* and the device side by the forward pass that used it */
+	CUDA(cudaStreamWaitEvent(g->copy, s->freed, 0));
+	if (d->resident)
+		CUDA(cudaMemcpyAsync(s->rows, s->hrows, (size_t)b * sizeof(int32_t), cudaMemcpyHostToDevice, g->copy));
+	else {
+		slot_buffers(g, s);
+		for (int j = 0; j < b; j++) {
+			size_t r = (size_t)s->hrows[j];
+			memcpy(s->hx + j * g->px, d->hx + r * g->px, g->px * sizeof(float));
+			if (K)
+				memcpy(s->hclin + (size_t)j * K, d->hclin + r * K, (size_t)K * sizeof(float));
+		}
+		CUDA(cudaMemcpyAsync(s->x, s->hx, (size_t)b * g->px * sizeof(float), cudaMemcpyHostToDevice, g->copy));
+		if (K)
+			CUDA(cudaMemcpyAsync(s->clin, s->hclin, (size_t)b * K * sizeof(float), cudaMemcpyHostToDevice, g->copy));
+		if (d->hy)
+			CUDA(cudaMemcpyAsync(s->y, s->hy, (size_t)b * sizeof(int32_t), cudaMemcpyHostToDevice, g->copy));
+	}
+	CUDA(cudaEventRecord(s->staged, g->copy));
+	g->staged = k;
+}
+
+/* the staged batch into the network's layout */
+static int
+take_batch(struct gnet *g)
+{
+	struct slot *s = &g->slot[g->staged];
+	const struct gset *d = &g->set[s->set];
+	cudaStream_t cs = gnn_stream();
+	int b = s->b, K = g->n->nclin;
+
+	CUDA(cudaStreamWaitEvent(cs, s->staged, 0));
+	if (d->resident) {
+		gnn_gather(g->x, d->x, s->rows, b, g->n->c, g->n->h * g->n->w);
+		gnn_gather_rows(g->clin, d->clin, d->hy ? g->y : NULL, d->y, s->rows, b, K);
+	} else {
+		gnn_gather(g->x, s->x, NULL, b, g->n->c, g->n->h * g->n->w);
+		gnn_gather_rows(g->clin, s->clin, d->hy ? g->y : NULL, s->y, NULL, b, K);
+	}
+	CUDA(cudaEventRecord(s->freed, cs));
+	g->cur = g->staged;
+	return b;
+}
+
+static const float *
+layer_input(const struct gnet *g, int i)
+{
+	if (i == g->n->fuse_at)
+		return g->fusedbuf;
+	return i == 0 ? g->x : g->a[i - 1];
+}
+
+/* a layer's output as (C, HW) planes: before the fusion layer images,
+ * after it rows of features */
+static void
+planes(const struct net *n, int i, int *C, int *HW)
+{
+	const struct layer *l = &n->l[i];
+
+	*C = i < n->fuse_at ? l->oc : 1;
+	*HW = i < n->fuse_at ? l->oh * l->ow : l->oc;
+}
+
+extern "C" void
+gnet_forward(struct gnet *g, int train, struct rng *rng)
+{
+	struct net *n = g->n;
+	cudaStream_t cs = gnn_stream();
+	float *hmask = g->hmask;
+	int b = take_batch(g);
+
+	CUDA(cudaEventSynchronize(g->masks_sent));
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		size_t e = (size_t)b * out_elems(l);
+		int C, HW;
+		if (i == n->fuse_at) {
+			const float *img = i == 0 ? g->x : g->a[i - 1];
+			int ic = i == 0 ? n->c : n->l[i - 1].oc, ihw = i == 0 ? n->h * n->w : n->l[i - 1].oh * n->l[i - 1].ow;
+			gfuse_forward(g->fusedbuf, img, g->clin, ic, b, ihw, n->nclin);
+		}
+		const float *in = layer_input(g, i);
+		const float *P = g->params;
+		planes(n, i, &C, &HW);
+		switch (l->type) {
+		case L_CONV: {
+			int fp = g->fused_pool[i];
+			gconv_forward(g->z[i], in, P + l->w, g->col, g->colbudget, b, l->ic, l->ih, l->iw, l->oc, l->k,
+			              l->stride, l->pad);
+			gbn_relu_forward(fp ? g->a[i + 1] : g->a[i], fp ? g->idx[i + 1] : NULL, g->z[i], g->mean + l->rmean,
+			                 g->rstd + l->rmean, P + l->gamma, P + l->beta, g->stats + l->rmean,
+			                 g->stats + l->rvar, g->part, train, BN_MOMENTUM, BN_EPS, l->oc, b, l->oh,
+			                 l->ow, fp);
+			break;
+		}
+		case L_POOL:
+			if (i == 0 || !g->fused_pool[i - 1])
+				gmaxpool_forward(g->a[i], g->idx[i], in, l->ic * b, l->ih, l->iw);
+			break;
+		case L_DENSE:
+			gdense_forward(g->z[i], g->a[i], in, P + l->w, P + l->b, b, l->ic, l->oc);
+			break;
+		case L_DROPOUT:
+			if (train && l->p > 0) {
+				/* drawn on the host, in net.c's order, so both backends drop the same units */
+				dropout_mask(hmask, e, l->p, rng);
+				CUDA(cudaMemcpyAsync(g->mask[i], hmask, e * sizeof(float), cudaMemcpyHostToDevice, cs));
+				gdropout(g->a[i], in, g->mask[i], C, b, HW);
+				hmask += e;
+			} else
+				CUDA(cudaMemcpyAsync(g->a[i], in, e * sizeof(float), cudaMemcpyDeviceToDevice, cs));
+			break;
+		case L_CLASSIFIER:
+			CUDA(cudaEventRecord(g->masks_sent, cs));
+			gdense_forward(g->z[i], NULL, in, P + l->w, P + l->b, b, l->ic, l->oc);
+			gsoftmax(g->probs, g->z[i], b, l->oc);
+			break;
+		}
+	}
+}
+
+extern "C" const int32_t *
+gnet_labels(struct gnet *g)
+{
+	return g->slot[g->cur].hy;
+}
+
+static const float *
+class_weights(struct gnet *g, const float *w)
+{
+	size_t bytes = (size_t)g->n->nclasses * sizeof(float);
+
+	if (!w)
+		return NULL;
+	if (!g->have_weights || memcmp(g->hweights, w, bytes)) {
+		memcpy(g->hweights, w, bytes);
+		up(g->weights, g->hweights, bytes);
+		g->have_weights = 1;
+	}
+	return g->weights;
+}
+
+extern "C" float
+gnet_loss(struct gnet *g, const float *weights)
+{
+	struct net *n = g->n;
+	int b = g->slot[g->cur].b;
+
+	gxent_forward(g->loss, g->wsum, g->z[n->nlayers - 1], g->y, class_weights(g, weights), b, n->nclasses);
+	CUDA(cudaMemcpyAsync(g->hloss, g->loss, sizeof(float), cudaMemcpyDeviceToHost, gnn_stream()));
+	gnn_sync();
+	return *g->hloss;
+}
+
+extern "C" void
+gnet_backward(struct gnet *g, const float *weights)
+{
+	struct net *n = g->n;
+	cudaStream_t cs = gnn_stream();
+	int b = g->slot[g->cur].b;
+	float *dcur = g->d1, *dprev = g->d2, *G = g->grads;
+	const float *P = g->params;
+
+	gnn_zero(g->grads, n->nparams * sizeof(float));
+	gxent_backward(dcur, g->probs, g->y, class_weights(g, weights), g->wsum, b, n->nclasses);
+	for (int i = n->nlayers - 1; i >= 0; i--) {
+		struct layer *l = &n->l[i];
+		const float *in = layer_input(g, i);
+		size_t e = (size_t)b * out_elems(l);
+		float *dinp = i == 0 ? NULL : dprev;
+		int C, HW, swap = 1;
+		planes(n, i, &C, &HW);
+		switch (l->type) {
+		case L_CLASSIFIER:
+			gdense_backward(dinp, G + l->w, G + l->b, dcur, in, P + l->w, b, l->ic, l->oc);
+			break;
+		case L_DENSE:
+			grelu_backward(g->scratch, dcur, g->a[i], e);
+			gdense_backward(dinp, G + l->w, G + l->b, g->scratch, in, P + l->w, b, l->ic, l->oc);
+			break;
+		case L_DROPOUT:
+			if (l->p > 0)
+				gdropout(dprev, dcur, g->mask[i], C, b, HW);
+			else
+				CUDA(cudaMemcpyAsync(dprev, dcur, e * sizeof(float), cudaMemcpyDeviceToDevice, cs));
+			break;
+		case L_POOL:
+			/* a pool done by the conv below passes its gradient down as it is */
+			if (i > 0 && g->fused_pool[i - 1])
+				swap = 0;
+			else
+				gmaxpool_backward(dprev, dcur, g->idx[i], l->ic * b, l->ih, l->iw);
+			break;
+		case L_CONV: {
+			int fp = g->fused_pool[i];
+			gbn_relu_backward(g->scratch, G + l->gamma, G + l->beta, dcur, fp ? g->idx[i + 1] : NULL, g->z[i],
+			                  g->mean + l->rmean, g->rstd + l->rmean, P + l->gamma, P + l->beta, g->part,
+			                  l->oc, b, l->oh, l->ow);
+			gconv_backward(dinp, G + l->w, g->scratch, in, P + l->w, g->col, g->colbudget, b, l->ic, l->ih,
+			               l->iw, l->oc, l->k, l->stride, l->pad);
+			break;
+		}
+		}
+		if (i == 0)
+			break;
+		if (swap) {
+			float *t = dcur;
+			dcur = dprev;
+			dprev = t;
+		}
+		if (i == n->fuse_at) {
+			/* the image features' part of the fused gradient, as planes again */
+			const struct layer *p = &n->l[i - 1];
+			gfuse_backward(dprev, dcur, p->oc, b, p->oh * p->ow, n->nclin);
+			float *t = dcur;
+			dcur = dprev;
+			dprev = t;
+		}
+	}
+}
+
+extern "C" void
+gnet_adam(struct gnet *g, float lr, float beta1, float beta2, float eps, float wd, int t)
+{
+	struct net *n = g->n;
+
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		if (l->frozen || !l->pcount)
+			continue;
+		gadam(g->params + l->pstart, g->grads + l->pstart, g->m + l->pstart, g->v + l->pstart, l->pcount,
+		      lr, beta1, beta2, eps, wd, t);
+	}
+}
+
+extern "C" const float *
+gnet_probs(struct gnet *g)
+{
+	int b = g->slot[g->cur].b;
+
+	CUDA(cudaMemcpyAsync(g->hprobs, g->probs, (size_t)b * g->n->nclasses * sizeof(float),
+	                     cudaMemcpyDeviceToHost, gnn_stream()));
+	gnn_sync();
+	return g->hprobs;
+}
+
+extern "C" void
+gnet_fetch(struct gnet *g)
+{
+	struct net *n = g->n;
+	int b = g->slot[g->cur].b;
+
+	for (int i = 0; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		size_t e = (size_t)b * out_elems(l);
+		if (g->a[i] && i < n->fuse_at) {
+			gnn_to_bchw(g->out, g->a[i], l->oc, b, l->oh * l->ow);
+			gnn_get(n->a[i], g->out, e * sizeof(float));
+		} else if (g->a[i])
+			gnn_get(n->a[i], g->a[i], e * sizeof(float));
+		if (g->idx[i]) {
+			gnn_pool_offsets((int32_t *)g->out, g->idx[i], l->ic, b, l->ih, l->iw);
+			gnn_get(n->idx[i], g->out, e * sizeof(int32_t));
+		}
+		if (g->z[i] && i >= n->fuse_at)
+			gnn_get(n->z[i], g->z[i], e * sizeof(float));
+	}
+	gnn_get(n->fused, g->fusedbuf, (size_t)b * n->l[n->fuse_at].ic * sizeof(float));
+	memcpy(n->probs, gnet_probs(g), (size_t)b * n->nclasses * sizeof(float));
+}
+
+extern "C" void
+gnet_pull(struct gnet *g)
+{
+	struct net *n = g->n;
+	size_t np = n->nparams * sizeof(float);
+
+	gnn_get(n->params, g->params, np);
+	gnn_get(n->m, g->m, np);
+	gnn_get(n->v, g->v, np);
+	gnn_get(n->stats, g->stats, n->nstats * sizeof(float));
+}
