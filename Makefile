@@ -118,6 +118,10 @@ build/emu/bin:
 build/tests/mkrec: tests/mkrec.c build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
 
+# make bench's GPU figures (bench/run.sh runs it where there is a device)
+build/tests/gpu-bench: bench/gpu-bench.c $(GPU_OBJS) build/libosteo.a | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
+
 build/tests/png-loop: bench/png-loop.c | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
 
@@ -212,7 +216,7 @@ demo:
 
 bench:
 	@tools/deps.sh check
-	@$(MAKE) --no-print-directory all build/tests/png-loop
+	@$(MAKE) --no-print-directory all build/tests/png-loop $(if $(NVCC),build/tests/gpu-bench)
 	@bench/run.sh
 
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions

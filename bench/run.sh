@@ -110,3 +110,41 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 else
 	echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
 fi
+
+# ---- the CNN on a GPU: OsteoNet at 128x128 and 256x256, batch 32 and 256,
+# osteo's CUDA backend (build/tests/gpu-bench: steady-state steps through
+# common/engine.h) against PyTorch eager on the same card, float32 products
+# on both, then TF32 on both; GB/s is what the step's calls read and write
+# over its time, and the fraction is of the card's peak
+echo
+if osteo-gpuinfo -q 2>/dev/null && [ -x "$top/build/tests/gpu-bench" ]; then
+	osteo-gpuinfo
+	# the python3 on PATH: a GPU machine's PyTorch is often not Debian's
+	torch=no
+	python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null && torch=yes
+	printf '%-34s %10s %10s %8s %10s %10s %8s\n' "OsteoNet on $(osteo-gpuinfo | head -n 1 | cut -f 2)" \
+		"train im/s" "GB/s" "of peak" "infer im/s" "GB/s" "of peak"
+	for tf32 in 0 1; do
+		for size in 128 256; do
+			for batch in 32 256; do
+				"$top/build/tests/gpu-bench" "$size" "$batch" "$tf32" >"$work/g"
+				read -r _ _ tr trb trf <<<"$(grep train "$work/g")"
+				read -r _ _ inf inb inff <<<"$(grep infer "$work/g")"
+				label="${size}x$size batch $batch$([ "$tf32" = 1 ] && echo ' tf32')"
+				printf '%-34s %10.0f %10.1f %8.2f %10.0f %10.1f %8.2f\n' "osteo $label" "$tr" "$trb" "$trf" "$inf" "$inb" "$inff"
+				[ $torch = yes ] || continue
+				python3 "$top/bench/torch_osteonet.py" "$(nproc)" "$size" "$batch" 8 cuda "$tf32" >"$work/t"
+				for l in default channels_last; do
+					tt=$(awk -v l=$l '$2 == l && $3 == "train" { print $4 }' "$work/t")
+					ti=$(awk -v l=$l '$2 == l && $3 == "infer" { print $4 }' "$work/t")
+					printf '%-34s %10.0f %10s %8s %10.0f\n' "PyTorch $l" "$tt" - - "$ti"
+					printf '%-34s %10.2f %10s %8s %10.2f\n' "  ratio osteo / PyTorch $l" \
+						"$(echo "$tr / $tt" | bc -l)" "" "" "$(echo "$inf / $ti" | bc -l)"
+				done
+			done
+		done
+	done
+	[ $torch = yes ] || echo "PyTorch with CUDA: not importable here - no reference run"
+else
+	echo "GPU: $(osteo-gpuinfo 2>&1 || true) - no GPU figures (README: the last ones, from a device)"
+fi

@@ -1,16 +1,30 @@
 #!/usr/bin/python3
 # The reference for make bench: OsteoNet (the default --arch of osteo-train)
 # in PyTorch on the same machine, training (forward, backward, Adam) and
-# inference, in the default layout and channels-last.  Prints lines
-# "torch LAYOUT train|infer IMAGES_PER_S".
-#   bench/torch_osteonet.py THREADS SIZE BATCH CLINICAL
+# inference, in the default layout and channels-last, eager mode.  Prints
+# lines "torch LAYOUT train|infer IMAGES_PER_S".
+#   bench/torch_osteonet.py THREADS SIZE BATCH CLINICAL [cpu|cuda [TF32]]
+# On cuda the timings synchronise the device, as osteo's read the loss and
+# probabilities back; TF32 0 (the default) turns it off for cuDNN and
+# cuBLAS, so both sides do float32 products.
 import sys
 import time
 import torch
 
 threads, size, batch, nclin = (int(a) for a in sys.argv[1:5])
+device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
+tf32 = len(sys.argv) > 6 and sys.argv[6] == "1"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
+torch.backends.cudnn.allow_tf32 = tf32
+torch.backends.cuda.matmul.allow_tf32 = tf32
+
+# GPU steps take milliseconds: more of them for a steady median
+steps = 30 if device == "cuda" else 8
+
+def sync():
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 class OsteoNet(torch.nn.Module):
     def __init__(self):
@@ -36,10 +50,10 @@ def median(v):
     return v[len(v) // 2]
 
 for layout in ("default", "channels_last"):
-    net = OsteoNet()
-    x = torch.randn(batch, 1, size, size)
-    clin = torch.randn(batch, nclin)
-    y = torch.randint(0, 3, (batch,))
+    net = OsteoNet().to(device)
+    x = torch.randn(batch, 1, size, size, device=device)
+    clin = torch.randn(batch, nclin, device=device)
+    y = torch.randint(0, 3, (batch,), device=device)
     if layout == "channels_last":
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -47,20 +61,24 @@ for layout in ("default", "channels_last"):
     loss_fn = torch.nn.CrossEntropyLoss()
     net.train()
     rates = []
-    for i in range(8):
+    for i in range(steps):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad()
         loss_fn(net(x, clin), y).backward()
         opt.step()
+        sync()
         if i >= 2:
             rates.append(batch / (time.perf_counter() - t0))
     print("torch %s train %.1f" % (layout, median(rates)), flush=True)
     net.eval()
     rates = []
     with torch.no_grad():
-        for i in range(8):
+        for i in range(steps):
+            sync()
             t0 = time.perf_counter()
             net(x, clin)
+            sync()
             if i >= 2:
                 rates.append(batch / (time.perf_counter() - t0))
     print("torch %s infer %.1f" % (layout, median(rates)), flush=True)

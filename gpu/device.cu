@@ -54,6 +54,10 @@ gpu_query(int dev, struct gpu_info *info, const char **why)
 	info->minor = p.minor;
 	info->memory = p.totalGlobalMem;
 	info->multiprocessors = p.multiProcessorCount;
+	int clock = 0, bus = 0;  /* kHz, bits; two transfers a clock */
+	if (cudaDeviceGetAttribute(&clock, cudaDevAttrMemoryClockRate, dev) == cudaSuccess &&
+	    cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, dev) == cudaSuccess)
+		info->bandwidth = 2.0 * clock * 1000.0 * bus / 8;
 	if ((e = cudaSetDevice(dev)) != cudaSuccess) {
 		snprintf(why_buf, sizeof why_buf, "cudaSetDevice(%d): %s", dev, cudaGetErrorString(e));
 		*why = why_buf;

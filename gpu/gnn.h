@@ -35,6 +35,9 @@ void gnn_put(void *dst, const void *src, size_t bytes);     /* synchronous */
 void gnn_get(void *dst, const void *src, size_t bytes);     /* synchronous */
 void gnn_zero(void *p, size_t bytes);                       /* queued */
 size_t gnn_free_memory(void);
+/* the bytes the calls so far read and wrote in device memory, each
+ * operand counted once (a lower bound of the traffic, for make bench) */
+unsigned long long gnn_bytes(void);
 
 /* row-major C = alpha op(A) op(B) + beta C through cuBLAS, as nn.h's sgemm */
 void gsgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

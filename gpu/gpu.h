@@ -19,6 +19,7 @@ struct gpu_info {
 	size_t memory;          /* bytes */
 	int multiprocessors;
 	int cublas_version;
+	double bandwidth;       /* peak memory bandwidth, bytes/s */
 };
 
 /* 1 when the backend was compiled in */

@@ -23,7 +23,21 @@ static struct {
 	int dev, open;
 	cudaStream_t s;
 	cublasHandle_t h;
+	unsigned long long bytes;    /* what the calls so far read and wrote */
 } G;
+
+/* the bytes a call reads and writes once each, for make bench's bandwidth */
+static void
+moved(double floats)
+{
+	G.bytes += (unsigned long long)(floats * sizeof(float));
+}
+
+extern "C" unsigned long long
+gnn_bytes(void)
+{
+	return G.bytes;
+}
 
 extern "C" cudaStream_t
 gnn_stream(void)
@@ -133,6 +147,7 @@ extern "C" void
 gsgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
        int ldb, float beta, float *C, int ldc)
 {
+	moved((double)M * K + (double)K * N + (double)M * N * (beta != 0 ? 2 : 1));
 	/* row-major C is column-major C^T = op(B)^T op(A)^T */
 	CUBLAS(cublasSgemm(G.h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
 	                   &alpha, B, ldb, A, lda, &beta, C, ldc));
@@ -158,6 +173,7 @@ gnn_gather(float *out, const float *src, const int32_t *rows, int b, int C, int 
 {
 	size_t n = (size_t)C * b * HW;
 
+	moved(2.0 * n);
 	LAUNCH(k_gather, grid(n), THREADS)(out, src, rows, b, C, HW);
 	LAUNCHED("k_gather");
 }
@@ -189,6 +205,7 @@ gnn_gather_rows(float *out, const float *src, int32_t *yout, const int32_t *ysrc
 		out = NULL;
 	if (!out && !yout)
 		return;
+	moved(3.0 * n);
 	LAUNCH(k_gather_rows, grid(n), THREADS)(out, src, yout, ysrc, rows, b, K);
 	LAUNCHED("k_gather_rows");
 }
@@ -209,6 +226,7 @@ gnn_to_bchw(float *out, const float *in, int C, int B, int HW)
 {
 	size_t n = (size_t)B * C * HW;
 
+	moved(2.0 * n);
 	LAUNCH(k_to_bchw, grid(n), THREADS)(out, in, C, B, HW);
 	LAUNCHED("k_to_bchw");
 }
@@ -237,6 +255,7 @@ gnn_im2col(float *col, const float *inp, int C, int B, int H, int W, int k, int 
 {
 	size_t n = (size_t)C * k * k * nb * OH * OW;
 
+	moved((double)n + (double)C * nb * H * W);
 	LAUNCH(k_im2col, grid(n), THREADS)(col, inp, C, B, H, W, k, stride, pad, OH, OW, b0, nb);
 	LAUNCHED("k_im2col");
 }
@@ -275,6 +294,7 @@ gnn_col2im(float *dinp, const float *col, int C, int B, int H, int W, int k, int
 {
 	size_t n = (size_t)C * nb * H * W;
 
+	moved((double)n + (double)C * k * k * nb * OH * OW);
 	LAUNCH(k_col2im, grid(n), THREADS)(dinp, col, C, B, H, W, k, stride, pad, OH, OW, b0, nb);
 	LAUNCHED("k_col2im");
 }
@@ -478,6 +498,8 @@ gbn_relu_forward(float *out, uint8_t *idx, const float *z, float *mean, float *r
 	size_t N = (size_t)B * H * W;
 	size_t n = pool ? (size_t)C * B * (H / 2) * (W / 2) : (size_t)C * N;
 
+	/* training reads z twice (statistics, then the normalisation) */
+	moved((double)C * N * (train ? 2 : 1) + (double)n * (pool ? 1.25 : 1));
 	if (train) {
 		int S = bn_splits(C, N);
 		LAUNCH_BLOCK(k_bn_sums, dim3(S, C), THREADS)(part, z, N);
@@ -584,6 +606,10 @@ gbn_relu_backward(float *dz, float *dgamma, float *dbeta, const float *dout, con
 	size_t N = (size_t)B * H * W;
 	int S = bn_splits(C, N);
 	double *ms = part + (size_t)C * S * 2;
+	size_t nout = idx ? (size_t)C * B * (H / 2) * (W / 2) : (size_t)C * N;
+
+	/* z and the gradient read twice, dz written once */
+	moved(2.0 * C * N + 2.0 * nout * (idx ? 1.25 : 1) + (double)C * N);
 
 	LAUNCH_BLOCK(k_bn_bwd_sums, dim3(S, C), THREADS)(part, dout, idx, z, mean, rstd, gamma, beta, B, H, W);
 	LAUNCHED("k_bn_bwd_sums");
@@ -651,6 +677,7 @@ k_pool_offsets(int32_t *off, const uint8_t *idx, int C, int B, int H, int W)
 extern "C" void
 gmaxpool_forward(float *out, uint8_t *idx, const float *inp, int P, int H, int W)
 {
+	moved((double)P * H * W + 1.25 * P * (H / 2) * (W / 2));
 	LAUNCH(k_maxpool, grid((size_t)P * (H / 2) * (W / 2)), THREADS)(out, idx, inp, P, H, W);
 	LAUNCHED("k_maxpool");
 }
@@ -658,6 +685,7 @@ gmaxpool_forward(float *out, uint8_t *idx, const float *inp, int P, int H, int W
 extern "C" void
 gmaxpool_backward(float *dinp, const float *dout, const uint8_t *idx, int P, int H, int W)
 {
+	moved((double)P * H * W + 1.25 * P * (H / 2) * (W / 2));
 	LAUNCH(k_maxpool_bwd, grid((size_t)P * H * W), THREADS)(dinp, dout, idx, P, H, W);
 	LAUNCHED("k_maxpool_bwd");
 }
@@ -711,10 +739,12 @@ gdense_forward(float *z, float *a, const float *inp, const float *weight, const 
 {
 	size_t n = (size_t)B * OUT;
 
+	moved((double)n);
 	LAUNCH(k_fill_rows, grid(n), THREADS)(z, bias, B, OUT);
 	LAUNCHED("k_fill_rows");
 	gsgemm(0, 1, B, OUT, IN, 1, inp, IN, weight, IN, 1, z, OUT);
 	if (a) {
+		moved(2.0 * n);
 		LAUNCH(k_relu, grid(n), THREADS)(a, z, n);
 		LAUNCHED("k_relu");
 	}
@@ -725,6 +755,7 @@ gdense_backward(float *dinp, float *dweight, float *dbias, const float *dout, co
                 const float *weight, int B, int IN, int OUT)
 {
 	if (dbias) {
+		moved((double)B * OUT);
 		LAUNCH(k_colsum_add, grid(OUT), THREADS)(dbias, dout, B, OUT);
 		LAUNCHED("k_colsum_add");
 	}
@@ -737,6 +768,7 @@ gdense_backward(float *dinp, float *dweight, float *dbias, const float *dout, co
 extern "C" void
 grelu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
+	moved(3.0 * n);
 	LAUNCH(k_relu_bwd, grid(n), THREADS)(dinp, dout, out, n);
 	LAUNCHED("k_relu_bwd");
 }
@@ -755,6 +787,7 @@ k_dropout(float *out, const float *inp, const float *mask, int C, int B, int HW)
 extern "C" void
 gdropout(float *out, const float *inp, const float *mask, int C, int B, int HW)
 {
+	moved(3.0 * C * B * HW);
 	LAUNCH(k_dropout, grid((size_t)C * B * HW), THREADS)(out, inp, mask, C, B, HW);
 	LAUNCHED("k_dropout");
 }
@@ -784,6 +817,7 @@ k_unfuse(float *dimg, const float *dfused, int C, int B, int HW, int K)
 extern "C" void
 gfuse_forward(float *fused, const float *img, const float *clin, int C, int B, int HW, int K)
 {
+	moved(2.0 * B * ((double)C * HW + K));
 	LAUNCH(k_fuse, grid((size_t)B * ((size_t)C * HW + K)), THREADS)(fused, img, clin, C, B, HW, K);
 	LAUNCHED("k_fuse");
 }
@@ -791,6 +825,7 @@ gfuse_forward(float *fused, const float *img, const float *clin, int C, int B, i
 extern "C" void
 gfuse_backward(float *dimg, const float *dfused, int C, int B, int HW, int K)
 {
+	moved(2.0 * C * B * HW);
 	LAUNCH(k_unfuse, grid((size_t)C * B * HW), THREADS)(dimg, dfused, C, B, HW, K);
 	LAUNCHED("k_unfuse");
 }
@@ -873,6 +908,7 @@ gadam(float *param, const float *grad, float *m, float *v, size_t n, float lr, f
 	/* the bias corrections on the host, with nn.c's powf */
 	float c1 = 1 - powf(beta1, (float)t), c2 = 1 - powf(beta2, (float)t);
 
+	moved(7.0 * n);
 	LAUNCH(k_adam, grid(n), THREADS)(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, c1, c2);
 	LAUNCHED("k_adam");
 }
