@@ -534,8 +534,9 @@ main(int argc, char **argv)
 	if (log && !st.epoch)
 		fprintf(log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
 	int *order = emalloc((size_t)tr.n * sizeof(int));
-	int *rows = emalloc((size_t)(o.val && va.n > tr.n ? va.n : tr.n) * sizeof(int));
-	for (int i = 0; i < (o.val && va.n > tr.n ? va.n : tr.n); i++)
+	int nrows = o.val && va.n > tr.n ? va.n : tr.n;
+	int *rows = emalloc((size_t)nrows * sizeof(int));
+	for (int i = 0; i < nrows; i++)
 		rows[i] = i;
 	engine_open(&e, m.net, dev, o.batch, o.tf32 ? ENGINE_TF32 : 0);
 	tset = engine_dataset(&e, tr.x, tr.clin, tr.y, tr.n, 1);

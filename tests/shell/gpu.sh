@@ -8,5 +8,13 @@ if ! osteo-gpuinfo -q; then
 fi
 osteo-gpuinfo
 "$TOP/build/tests/gpu-check" || fail "kernels against the CPU"
+# where CUDA's compute-sanitizer is, the same tests for bad accesses, races
+# between a block's threads and reads of memory nothing wrote
+if command -v compute-sanitizer >/dev/null; then
+	for tool in memcheck racecheck initcheck synccheck; do
+		compute-sanitizer --tool $tool --error-exitcode 1 -q "$TOP/build/tests/gpu-check" >san.log 2>&1 ||
+			{ tail -n 30 san.log; fail "compute-sanitizer --tool $tool"; }
+	done
+fi
 GPU_BIN=$TOP/bin
 . "$TOP/tests/gpu/programs.sh"
