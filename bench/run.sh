@@ -1,7 +1,7 @@
 #!/bin/bash
 # make bench: speed and memory of the osteo programs against a reference run
 # in the same invocation.  Prints a table; quote the medians and ratios.
-#   bench/run.sh [runs]
+#   bench/run.sh [runs [gpu]]      (gpu: the GPU figures alone, for a lent GPU machine)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$top/bin:$PATH"
@@ -20,6 +20,7 @@ echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (OpenBLAS serves osteo-train and osteo-infer only; they run with it as set and unset)"
 echo
 
+if [ "${2:-}" != gpu ]; then
 # ---- decode: 1,000 128x128 PNGs, osteo-decode against a bare libpng loop
 osteo-synth -q -n 1000 --images 1 --size 128x128 --seed 1 -o "$work/png"
 mapfile -t files < <(find "$work/png" -name '*.png' | sort)
@@ -109,6 +110,7 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	done
 else
 	echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
+fi
 fi
 
 # ---- the CNN on a GPU: OsteoNet at 128x128 and 256x256, batch 32 and 256,

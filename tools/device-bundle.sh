@@ -9,7 +9,7 @@
 # then, in the device's command (carry .devbundle.tar.xz, bin, build/tests):
 #   mkdir -p /tmp/b && tar -xJf .devbundle.tar.xz -C /tmp/b &&
 #   export LD_LIBRARY_PATH=/tmp/b/lib PATH=/tmp/b/bin:$PATH &&
-#   tests/run-shell.sh gpu && bench/run.sh 3
+#   tests/run-shell.sh gpu && bench/run.sh 3 gpu
 # The CUDA runtime and cuBLAS are the device's own (its driver must match).
 set -eu
 cd "$(dirname "$0")/.."

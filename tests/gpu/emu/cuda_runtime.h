@@ -7,7 +7,10 @@
  * cannot find races, host/device pointer mix-ups or launch limits; the
  * real device runs the same tests where one is present.
  *
- * A kernel launched with LAUNCH runs its threads one after another; one
+ * A kernel launched with LAUNCH runs its threads one after another, first
+ * to last, or last to first when EMU_REVERSE is set in the environment:
+ * a kernel whose threads read what other threads of the launch write gives
+ * different answers in the two orders, which the tests then see.  One
  * launched with LAUNCH_BLOCK (its threads meet at __syncthreads) runs each
  * block's threads as real threads at a barrier.  __shared__ is static:
  * blocks run one at a time.
@@ -49,14 +52,16 @@ struct emu_launch {
 	template <typename... A>
 	void operator()(A... a) const
 	{
+		static const bool reverse = getenv("EMU_REVERSE") != nullptr;
+
 		for (unsigned by = 0; by < g.y; by++)
 			for (unsigned bx = 0; bx < g.x; bx++) {
 				if (!cooperative) {
 					gridDim = g;
 					blockDim = t;
-					blockIdx = dim3(bx, by);
+					blockIdx = dim3(reverse ? g.x - 1 - bx : bx, reverse ? g.y - 1 - by : by);
 					for (unsigned tx = 0; tx < t.x; tx++) {
-						threadIdx = dim3(tx);
+						threadIdx = dim3(reverse ? t.x - 1 - tx : tx);
 						k(a...);
 					}
 					continue;
