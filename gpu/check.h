@@ -29,6 +29,8 @@ cuda_check(cudaError_t e, const char *call, const char *file, int line)
 static inline void
 cublas_check(cublasStatus_t s, const char *call, const char *file, int line)
 {
+	if (s == CUBLAS_STATUS_ALLOC_FAILED)
+		die(EX_OSERR, "cuBLAS: %s: out of device memory (%s:%d); try a smaller --batch", call, file, line);
 	if (s != CUBLAS_STATUS_SUCCESS)
 		die(EX_SOFTWARE, "cuBLAS: %s: %s (%s:%d)", call, cublasGetStatusString(s), file, line);
 }

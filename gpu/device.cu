@@ -68,7 +68,12 @@ gpu_query(int dev, struct gpu_info *info, const char **why)
 		*why = why_buf;
 		return -1;
 	}
-	cublasGetVersion(h, &info->cublas_version);
+	s = cublasGetVersion(h, &info->cublas_version);
 	cublasDestroy(h);
+	if (s != CUBLAS_STATUS_SUCCESS) {
+		snprintf(why_buf, sizeof why_buf, "cublasGetVersion: %s", cublasGetStatusString(s));
+		*why = why_buf;
+		return -1;
+	}
 	return 0;
 }

@@ -76,12 +76,17 @@ out_elems(const struct layer *l)
 	return (size_t)l->oc * l->oh * l->ow;
 }
 
+/* page-locked host memory, so copies to the device can overlap compute */
 static void *
 pinned(size_t bytes)
 {
 	void *p = NULL;
+	cudaError_t e = cudaMallocHost(&p, bytes ? bytes : 1);
 
-	CUDA(cudaMallocHost(&p, bytes ? bytes : 1));
+	if (e == cudaErrorMemoryAllocation)
+		die(EX_OSERR, "cudaMallocHost: out of page-locked host memory (%.1f MiB wanted); try a smaller --batch",
+		    bytes / 1048576.0);
+	cuda_check(e, "cudaMallocHost", __FILE__, __LINE__);
 	return p;
 }
 

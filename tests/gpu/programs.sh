@@ -37,6 +37,10 @@ close h-cpu.rec h-gpu.rec .tensors.features.data 1e-4 || fail "feature maps diff
 "$GPU_BIN/osteo-train" $A --device cuda --tf32 -o tf.model --log tf.tsv p/train.fused.rec
 awk -F'\t' 'NR > 1 && !($2 > 0 && $2 < 10) { exit 1 }' tf.tsv || fail "--tf32: $(cat tf.tsv)"
 "$GPU_BIN/osteo-infer" --device cuda --tf32 -m tf.model p/test.fused.rec >/dev/null
+# more than the device has (256 GiB of activations): a clear error, no model
+expect_status 71 "$GPU_BIN/osteo-train" -q --device cuda --arch conv:1024 --batch 65536 -o x.model p/train.fused.rec 2>err
+grep -q 'out of memory on cuda:0 for activations.*smaller --batch' err || fail "out of memory: $(cat err)"
+[ ! -e x.model ] || fail "a model after running out of device memory"
 # devices that are not there
 expect_status 69 "$GPU_BIN/osteo-train" -q --device cuda:7 -o x.model p/train.fused.rec 2>err
 grep -q 'only 1 CUDA device\|only [0-9]* CUDA devices' err || fail "cuda:7: $(cat err)"

@@ -10,7 +10,7 @@
 #include "cuda_runtime.h"
 
 typedef struct emu_cublas *cublasHandle_t;
-enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0 };
+enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_ALLOC_FAILED = 3 };
 enum cublasOperation_t { CUBLAS_OP_N, CUBLAS_OP_T };
 enum cublasMath_t { CUBLAS_DEFAULT_MATH, CUBLAS_TF32_TENSOR_OP_MATH };
 

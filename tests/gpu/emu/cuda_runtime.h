@@ -93,6 +93,9 @@ emu_kernel(void (*k)(P...), dim3 g, dim3 t, bool cooperative)
 #define LAUNCH(k, blocks, threads) emu_kernel(k, dim3(blocks), dim3(threads), false)
 #define LAUNCH_BLOCK(k, blocks, threads) emu_kernel(k, dim3(blocks), dim3(threads), true)
 
+/* the stand-in's device has 4 GiB */
+#define EMU_MEMORY ((size_t)1 << 32)
+
 enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 typedef struct emu_stream *cudaStream_t;
@@ -116,7 +119,7 @@ cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
 	strcpy(p->name, "emulated on the CPU (tests/gpu/emu)");
 	p->major = 9;
 	p->multiProcessorCount = 1;
-	p->totalGlobalMem = (size_t)1 << 32;
+	p->totalGlobalMem = EMU_MEMORY;
 	return cudaSuccess;
 }
 enum cudaDeviceAttr { cudaDevAttrMemoryClockRate = 36, cudaDevAttrGlobalMemoryBusWidth = 37 };
@@ -128,13 +131,13 @@ inline cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { re
 inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) { *e = nullptr; return cudaSuccess; }
 inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
-inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *total) { *fr = *total = (size_t)1 << 32; return cudaSuccess; }
+inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *total) { *fr = *total = EMU_MEMORY; return cudaSuccess; }
 inline cudaError_t
 cudaMalloc(void **p, size_t n)
 {
 	/* garbage, as on a device, so a kernel that reads what nothing wrote
 	 * is likely to show */
-	*p = malloc(n);
+	*p = n <= EMU_MEMORY ? malloc(n) : nullptr;
 	if (*p)
 		memset(*p, 0xa5, n);
 	return *p ? cudaSuccess : cudaErrorMemoryAllocation;
