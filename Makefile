@@ -188,10 +188,12 @@ fuzz: fuzz-build
 # program exit 98, which fails its test, and is kept in
 # build/valgrind/*.log.  learning and demo are left out by default: they
 # train for minutes on the code train-infer and pipeline-train already run
-# (VALGRIND_TESTS='*' takes them too).  Valgrind cannot run AVX-512 code,
+# (VALGRIND_TESTS='*' takes them too); so are gpu, which needs a device
+# (compute-sanitizer is its memcheck), and gpu-emu, whose kernels make
+# check-asan checks.  Valgrind cannot run AVX-512 code,
 # so OpenBLAS is pinned to its Haswell kernels when the environment does
 # not choose.
-VALGRIND_TESTS ?= $(filter-out learning demo,$(patsubst tests/shell/%.sh,%,$(wildcard tests/shell/*.sh)))
+VALGRIND_TESTS ?= $(filter-out learning demo gpu gpu-emu,$(patsubst tests/shell/%.sh,%,$(wildcard tests/shell/*.sh)))
 VG = build/valgrind
 check-valgrind:
 	@tools/deps.sh valgrind
