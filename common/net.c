@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BN_EPS 1e-5f
-#define BN_MOMENTUM 0.1f
-
 /* ---------------------------------------------------------------- */
 /* the spec */
 
@@ -418,11 +415,11 @@ net_forward(struct net *n, const float *x, const float *clin, int b, int train, 
 			if (train)
 				batchnorm_forward_train(n->a[i], n->mean + l->rmean, n->rstd + l->rmean, n->z[i],
 				                        n->params + l->gamma, n->params + l->beta,
-				                        n->stats + l->rmean, n->stats + l->rvar, BN_MOMENTUM,
-				                        BN_EPS, b, l->oc, l->oh * l->ow);
+				                        n->stats + l->rmean, n->stats + l->rvar, NET_BN_MOMENTUM,
+				                        NET_BN_EPS, b, l->oc, l->oh * l->ow);
 			else
 				batchnorm_forward_infer(n->a[i], n->z[i], n->params + l->gamma, n->params + l->beta,
-				                        n->stats + l->rmean, n->stats + l->rvar, BN_EPS, b, l->oc,
+				                        n->stats + l->rmean, n->stats + l->rvar, NET_BN_EPS, b, l->oc,
 				                        l->oh * l->ow);
 			relu_forward(n->a[i], n->a[i], e);
 			break;

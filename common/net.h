@@ -31,6 +31,10 @@
 #define NET_MAXPARAMS ((size_t)1 << 25)
 #define NET_MAXACTS ((size_t)1 << 26)
 #define NET_MAXSIDE 65535
+/* batch norm's epsilon and running-statistics momentum (PyTorch's), on
+ * both backends */
+#define NET_BN_EPS 1e-5f
+#define NET_BN_MOMENTUM 0.1f
 
 enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER };
 

@@ -21,8 +21,6 @@ extern "C" {
 
 extern "C" cudaStream_t gnn_stream(void);
 
-#define BN_EPS 1e-5f
-#define BN_MOMENTUM 0.1f
 #define MAXSETS 4
 /* im2col scratch, in floats, beyond one image's */
 #define COL_BUDGET ((size_t)1 << 26)
@@ -90,12 +88,6 @@ pinned(size_t bytes)
 	return p;
 }
 
-static void
-up(void *dst, const void *src, size_t bytes)
-{
-	gnn_put(dst, src, bytes);
-}
-
 extern "C" struct gnet *
 gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 {
@@ -116,10 +108,10 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 	g->stats = (float *)gnn_alloc(ns, "the running statistics");
 	g->mean = (float *)gnn_alloc(ns, "the batch statistics");
 	g->rstd = (float *)gnn_alloc(ns, "the batch statistics");
-	up(g->params, n->params, np);
-	up(g->m, n->m, np);
-	up(g->v, n->v, np);
-	up(g->stats, n->stats, n->nstats * sizeof(float));
+	gnn_put(g->params, n->params, np);
+	gnn_put(g->m, n->m, np);
+	gnn_put(g->v, n->v, np);
+	gnn_put(g->stats, n->stats, n->nstats * sizeof(float));
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
 		size_t e = out_elems(l), in = (size_t)l->ic * l->ih * l->iw, be = (size_t)maxb * e * sizeof(float);
@@ -220,11 +212,11 @@ gnet_dataset(struct gnet *g, const float *x, const float *clin, const int32_t *y
 		s->x = (float *)gnn_alloc((size_t)n * g->px * sizeof(float), "a dataset");
 		s->clin = (float *)gnn_alloc((size_t)n * (K ? K : 1) * sizeof(float), "a dataset");
 		s->y = (int32_t *)gnn_alloc((size_t)n * sizeof(int32_t), "a dataset");
-		up(s->x, x, (size_t)n * g->px * sizeof(float));
+		gnn_put(s->x, x, (size_t)n * g->px * sizeof(float));
 		if (K)
-			up(s->clin, clin, (size_t)n * K * sizeof(float));
+			gnn_put(s->clin, clin, (size_t)n * K * sizeof(float));
 		if (y)
-			up(s->y, y, (size_t)n * sizeof(int32_t));
+			gnn_put(s->y, y, (size_t)n * sizeof(int32_t));
 		info("cuda:%d: %d images on the device (%.1f MiB)", g->dev, n, bytes / 1048576.0);
 	} else if (resident)
 		info("cuda:%d: %d images (%.1f MiB) do not fit; each batch is copied as it is needed", g->dev,
@@ -343,7 +335,7 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 			              l->stride, l->pad);
 			gbn_relu_forward(fp ? g->a[i + 1] : g->a[i], fp ? g->idx[i + 1] : NULL, g->z[i], g->mean + l->rmean,
 			                 g->rstd + l->rmean, P + l->gamma, P + l->beta, g->stats + l->rmean,
-			                 g->stats + l->rvar, g->part, train, BN_MOMENTUM, BN_EPS, l->oc, b, l->oh,
+			                 g->stats + l->rvar, g->part, train, NET_BN_MOMENTUM, NET_BN_EPS, l->oc, b, l->oh,
 			                 l->ow, fp);
 			break;
 		}
@@ -388,7 +380,7 @@ class_weights(struct gnet *g, const float *w)
 		return NULL;
 	if (!g->have_weights || memcmp(g->hweights, w, bytes)) {
 		memcpy(g->hweights, w, bytes);
-		up(g->weights, g->hweights, bytes);
+		gnn_put(g->weights, g->hweights, bytes);
 		g->have_weights = 1;
 	}
 	return g->weights;
