@@ -11,8 +11,9 @@
  * window (0..3), one byte.
  *
  * The kernels are compiled without FMA contraction (--fmad=false), so each
- * does the float arithmetic of its CPU twin in the same order; where they
- * reduce, they sum in double as nn.c does, in another order.
+ * does the float arithmetic of its CPU twin in the same order (CUDA's expf
+ * may differ from glibc's in the last bit); where they reduce, they sum in
+ * double as nn.c does, in another order.
  */
 #ifndef OSTEO_GNN_H
 #define OSTEO_GNN_H
