@@ -14,7 +14,6 @@ engine_open(struct engine *e, struct net *n, int dev, int maxb, int flags)
 {
 	memset(e, 0, sizeof *e);
 	e->net = n;
-	e->maxb = maxb;
 	e->staged = e->cur = -1;
 	if (dev >= 0) {
 		e->gpu = gnet_open(n, dev, flags & ENGINE_TF32, maxb, flags & ENGINE_KEEP);
@@ -54,7 +53,6 @@ engine_dataset(struct engine *e, const float *x, const float *clin, const int32_
 	e->set[e->nsets].x = x;
 	e->set[e->nsets].clin = clin;
 	e->set[e->nsets].y = y;
-	e->set[e->nsets].n = n;
 	return e->nsets++;
 }
 

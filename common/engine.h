@@ -34,12 +34,10 @@ struct gnet;
 struct engine {
 	struct net *net;
 	struct gnet *gpu;        /* NULL on the CPU */
-	int maxb;
 	/* the CPU's datasets and its two staged batches */
 	struct {
 		const float *x, *clin;
 		const int32_t *y;
-		int n;
 	} set[ENGINE_MAXSETS];
 	int nsets, staged, cur;
 	struct {

@@ -75,12 +75,6 @@ parse_layer(const char *tok, size_t len, struct layer *l)
 	return NULL;
 }
 
-static size_t
-out_elems(const struct layer *l)
-{
-	return (size_t)l->oc * l->oh * l->ow;
-}
-
 /* the features a dense layer sees: every activation of the last conv or
  * pool layer, then the clinical features */
 static const char *
@@ -195,7 +189,7 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 			np += l->oc;
 		}
 		l->pcount = np - l->pstart;
-		acts += out_elems(l);
+		acts += layer_elems(l);
 		if (np > NET_MAXPARAMS || acts > NET_MAXACTS) {
 			snprintf(msg, sizeof msg, "layer %d '%.*s': the network grows past %s",
 			         n->nlayers + 1, (int)len, p,
@@ -238,6 +232,15 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 		goto fail;
 	}
 	n->nlayers++;
+	n->maxact = (size_t)c * h * w;
+	for (int i = 0; i < n->nlayers; i++) {
+		const struct layer *q = &n->l[i];
+		size_t e = layer_elems(q), in = (size_t)q->ic * q->ih * q->iw;
+		size_t col = q->type == L_CONV ? conv_col_size(q->ic, q->k, q->oh, q->ow) : 0;
+		n->maxact = e > n->maxact ? e : n->maxact;
+		n->maxact = in > n->maxact ? in : n->maxact;
+		n->maxcol = col > n->maxcol ? col : n->maxcol;
+	}
 	n->nparams = np;
 	n->nstats = ns;
 	n->params = ecalloc(np, sizeof(float));
@@ -325,8 +328,6 @@ net_init(struct net *n, uint64_t seed)
 void
 net_reserve(struct net *n, int b)
 {
-	size_t maxact = (size_t)n->c * n->h * n->w, col = 0;
-
 	if (n->z && b <= n->maxb)
 		return;
 	free_acts(n);
@@ -337,9 +338,7 @@ net_reserve(struct net *n, int b)
 	n->mask = ecalloc(n->nlayers, sizeof *n->mask);
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
-		size_t e = out_elems(l), in = (size_t)l->ic * l->ih * l->iw;
-		maxact = e > maxact ? e : maxact;
-		maxact = in > maxact ? in : maxact;
+		size_t e = layer_elems(l);
 		if (l->type == L_CONV || l->type == L_DENSE || l->type == L_CLASSIFIER)
 			n->z[i] = emalloc((size_t)b * e * sizeof(float));
 		if (l->type != L_CLASSIFIER)
@@ -348,18 +347,13 @@ net_reserve(struct net *n, int b)
 			n->idx[i] = emalloc((size_t)b * e * sizeof(int32_t));
 		if (l->type == L_DROPOUT)
 			n->mask[i] = emalloc((size_t)b * e * sizeof(float));
-		if (l->type == L_CONV) {
-			size_t c = conv_col_size(l->ic, l->k, l->oh, l->ow);
-			col = c > col ? c : col;
-		}
 	}
-	n->maxact = maxact;
-	n->col = emalloc((col ? col : 1) * sizeof(float));
+	n->col = emalloc((n->maxcol ? n->maxcol : 1) * sizeof(float));
 	n->fused = emalloc((size_t)b * n->l[n->fuse_at].ic * sizeof(float));
 	n->probs = emalloc((size_t)b * n->nclasses * sizeof(float));
 	/* three gradient buffers in one: the current, the previous, a scratch */
-	n->d1 = emalloc((size_t)b * maxact * sizeof(float));
-	n->d2 = emalloc(2 * (size_t)b * maxact * sizeof(float));
+	n->d1 = emalloc((size_t)b * n->maxact * sizeof(float));
+	n->d2 = emalloc(2 * (size_t)b * n->maxact * sizeof(float));
 }
 
 /* the input of layer i for this batch */
@@ -395,7 +389,7 @@ net_forward(struct net *n, const float *x, const float *clin, int b, int train, 
 	net_reserve(n, b);
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
-		size_t e = (size_t)b * out_elems(l);
+		size_t e = (size_t)b * layer_elems(l);
 		if (i == n->fuse_at) {
 			/* the fusion layer: flattened image features, then clinical */
 			size_t f = (size_t)l->ic - n->nclin;
@@ -472,7 +466,7 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 	for (int i = n->nlayers - 1; i > stop; i--) {
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(n, i, x);
-		size_t e = (size_t)b * out_elems(l);
+		size_t e = (size_t)b * layer_elems(l);
 		/* the first layer's input gradient is never used */
 		float *dinp = i == 0 ? NULL : dprev;
 		float *gw = train ? n->grads + l->w : NULL, *gb = train ? n->grads + l->b : NULL;

@@ -71,8 +71,17 @@ struct net {
 	float *fused;            /* (B, features + nclin) */
 	float *probs;            /* (B, nclasses) */
 	float *d1, *d2;          /* gradient buffers, the largest activation */
-	size_t maxact;
+	/* per image, from the layers (net_new): the largest activation or
+	 * layer input, the largest im2col scratch; both backends size by them */
+	size_t maxact, maxcol;
 };
+
+/* a layer's output per image */
+static inline size_t
+layer_elems(const struct layer *l)
+{
+	return (size_t)l->oc * l->oh * l->ow;
+}
 
 /* parse spec and size every layer for input c x h x w with nclin clinical
  * features and nclasses classes; NULL and *err set on a bad spec */

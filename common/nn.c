@@ -5,7 +5,6 @@
 #include "nnrow.h"
 
 #include <cblas.h>
-#include <float.h>
 #include <math.h>
 #include <string.h>
 

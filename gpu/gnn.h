@@ -31,7 +31,6 @@ void gnn_open(int dev, int tf32);
 void gnn_sync(void);
 /* device memory: dies naming what and how much when it cannot be had */
 void *gnn_alloc(size_t bytes, const char *what);
-void gnn_free(void *p);
 void gnn_put(void *dst, const void *src, size_t bytes);     /* synchronous */
 void gnn_get(void *dst, const void *src, size_t bytes);     /* synchronous */
 void gnn_zero(void *p, size_t bytes);                       /* queued */
@@ -58,8 +57,6 @@ void gnn_im2col(float *col, const float *inp, int C, int B, int H, int W, int k,
                 int pad, int OH, int OW, int b0, int nb);
 void gnn_col2im(float *dinp, const float *col, int C, int B, int H, int W, int k, int stride,
                 int pad, int OH, int OW, int b0, int nb);
-/* images per im2col chunk so col stays within budget floats */
-int gnn_conv_chunk(int C, int k, int OH, int OW, int B, size_t budget);
 /* out (OC,B,OH,OW) = conv(inp (C,B,H,W)), weight (OC, C*k*k), no bias */
 void gconv_forward(float *out, const float *inp, const float *weight, float *col, size_t colbudget,
                    int B, int C, int H, int W, int OC, int k, int stride, int pad);

@@ -28,7 +28,7 @@ extern "C" cudaStream_t gnn_stream(void);
 struct gset {
 	const float *hx, *hclin;
 	const int32_t *hy;
-	int n, resident;
+	int resident;
 	float *x, *clin;         /* on the device when resident */
 	int32_t *y;
 };
@@ -46,14 +46,14 @@ struct slot {
 
 struct gnet {
 	struct net *n;
-	int dev, maxb, keep;
+	int dev, maxb;
 	size_t px;
 	float *params, *grads, *m, *v, *stats, *mean, *rstd;
 	float *z[NET_MAXLAYERS], *a[NET_MAXLAYERS], *mask[NET_MAXLAYERS];
 	uint8_t *idx[NET_MAXLAYERS];
 	int fused_pool[NET_MAXLAYERS];  /* conv i does layer i+1's pool */
 	float *col, *fusedbuf, *probs, *d1, *d2, *scratch, *out;
-	size_t colbudget, maxact;
+	size_t colbudget;
 	double *part, *wsum;
 	float *loss, *weights;
 	float *x, *clin;         /* the batch in the network's layout */
@@ -67,12 +67,6 @@ struct gnet {
 	int staged, cur;         /* slot staged last, slot forwarded last */
 	cudaStream_t copy;
 };
-
-static size_t
-out_elems(const struct layer *l)
-{
-	return (size_t)l->oc * l->oh * l->ow;
-}
 
 /* page-locked host memory, so copies to the device can overlap compute */
 static void *
@@ -93,13 +87,12 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 {
 	struct gnet *g = (struct gnet *)ecalloc(1, sizeof *g);
 	size_t np = n->nparams * sizeof(float), ns = (n->nstats ? n->nstats : 1) * sizeof(float);
-	size_t maxact = (size_t)n->c * n->h * n->w, col = 0, parts = 1, masks = 0;
+	size_t parts = 1, masks = 0, acts = (size_t)maxb * n->maxact * sizeof(float);
 
 	gnn_open(dev, tf32);
 	g->n = n;
 	g->dev = dev;
 	g->maxb = maxb;
-	g->keep = keep;
 	g->px = (size_t)n->c * n->h * n->w;
 	g->params = (float *)gnn_alloc(np, "the weights");
 	g->grads = (float *)gnn_alloc(np, "the gradients");
@@ -114,9 +107,7 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 	gnn_put(g->stats, n->stats, n->nstats * sizeof(float));
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
-		size_t e = out_elems(l), in = (size_t)l->ic * l->ih * l->iw, be = (size_t)maxb * e * sizeof(float);
-		maxact = e > maxact ? e : maxact;
-		maxact = in > maxact ? in : maxact;
+		size_t e = layer_elems(l), be = (size_t)maxb * e * sizeof(float);
 		g->fused_pool[i] = !keep && l->type == L_CONV && i + 1 < n->nlayers && n->l[i + 1].type == L_POOL;
 		if (l->type == L_CONV || l->type == L_DENSE || l->type == L_CLASSIFIER)
 			g->z[i] = (float *)gnn_alloc(be, "activations");
@@ -129,23 +120,22 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 			masks += (size_t)maxb * e;
 		}
 		if (l->type == L_CONV) {
-			size_t c = conv_col_size(l->ic, l->k, l->oh, l->ow), p = gnn_bn_parts(l->oc, (size_t)maxb * l->oh * l->ow);
-			col = c > col ? c : col;
+			size_t p = gnn_bn_parts(l->oc, (size_t)maxb * l->oh * l->ow);
 			parts = p > parts ? p : parts;
 		}
 	}
-	g->maxact = maxact;
 	/* one image's im2col at least; the whole batch's when it is small */
+	size_t col = n->maxcol;
 	g->colbudget = col * maxb < COL_BUDGET ? col * maxb : col > COL_BUDGET ? col : COL_BUDGET;
 	g->col = (float *)gnn_alloc(g->colbudget * sizeof(float), "im2col scratch");
 	g->part = (double *)gnn_alloc(parts * sizeof(double), "reduction scratch");
 	g->fusedbuf = (float *)gnn_alloc((size_t)maxb * n->l[n->fuse_at].ic * sizeof(float), "the fusion layer");
 	g->probs = (float *)gnn_alloc((size_t)maxb * n->nclasses * sizeof(float), "probabilities");
-	g->d1 = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "gradients");
-	g->d2 = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "gradients");
-	g->scratch = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "gradients");
+	g->d1 = (float *)gnn_alloc(acts, "gradients");
+	g->d2 = (float *)gnn_alloc(acts, "gradients");
+	g->scratch = (float *)gnn_alloc(acts, "gradients");
 	if (keep)
-		g->out = (float *)gnn_alloc((size_t)maxb * maxact * sizeof(float), "activations for the host");
+		g->out = (float *)gnn_alloc(acts, "activations for the host");
 	g->x = (float *)gnn_alloc((size_t)maxb * g->px * sizeof(float), "the batch");
 	g->clin = (float *)gnn_alloc((size_t)maxb * (n->nclin ? n->nclin : 1) * sizeof(float), "the batch");
 	g->y = (int32_t *)gnn_alloc((size_t)maxb * sizeof(int32_t), "the batch");
@@ -197,16 +187,15 @@ gnet_close(struct gnet *g)
 extern "C" int
 gnet_dataset(struct gnet *g, const float *x, const float *clin, const int32_t *y, int n, int resident)
 {
-	struct gset *s = &g->set[g->nsets];
 	int K = g->n->nclin;
 	size_t bytes = (size_t)n * (g->px + K) * sizeof(float) + (size_t)n * sizeof(int32_t);
 
 	if (g->nsets == MAXSETS)
 		die(EX_SOFTWARE, "gnet_dataset: more than %d datasets", MAXSETS);
+	struct gset *s = &g->set[g->nsets];
 	s->hx = x;
 	s->hclin = clin;
 	s->hy = y;
-	s->n = n;
 	s->resident = resident && bytes <= gnn_free_memory() / 2;
 	if (s->resident) {
 		s->x = (float *)gnn_alloc((size_t)n * g->px * sizeof(float), "a dataset");
@@ -318,7 +307,7 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 	CUDA(cudaEventSynchronize(g->masks_sent));
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
-		size_t e = (size_t)b * out_elems(l);
+		size_t e = (size_t)b * layer_elems(l);
 		int C, HW;
 		if (i == n->fuse_at) {
 			const float *img = i == 0 ? g->x : g->a[i - 1];
@@ -412,7 +401,7 @@ gnet_backward(struct gnet *g, const float *weights)
 	for (int i = n->nlayers - 1; i >= 0; i--) {
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(g, i);
-		size_t e = (size_t)b * out_elems(l);
+		size_t e = (size_t)b * layer_elems(l);
 		float *dinp = i == 0 ? NULL : dprev;
 		int C, HW, swap = 1;
 		planes(n, i, &C, &HW);
@@ -498,7 +487,7 @@ gnet_fetch(struct gnet *g)
 
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
-		size_t e = (size_t)b * out_elems(l);
+		size_t e = (size_t)b * layer_elems(l);
 		if (g->a[i] && i < n->fuse_at) {
 			gnn_to_bchw(g->out, g->a[i], l->oc, b, l->oh * l->ow);
 			gnn_get(n->a[i], g->out, e * sizeof(float));

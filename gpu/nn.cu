@@ -12,6 +12,9 @@
 
 #include "check.h"
 #include "gnn.h"
+extern "C" {
+#include "../common/nn.h"
+}
 #include "../common/nnrow.h"
 
 /* threads per block; tests/gpu/emu builds with fewer, each a real thread */
@@ -92,13 +95,6 @@ gnn_alloc(size_t bytes, const char *what)
 	}
 	cuda_check(e, "cudaMalloc", __FILE__, __LINE__);
 	return p;
-}
-
-extern "C" void
-gnn_free(void *p)
-{
-	if (p)
-		CUDA(cudaFree(p));
 }
 
 extern "C" void
@@ -299,18 +295,13 @@ gnn_col2im(float *dinp, const float *col, int C, int B, int H, int W, int k, int
 	LAUNCHED("k_col2im");
 }
 
-extern "C" int
-gnn_conv_chunk(int C, int k, int OH, int OW, int B, size_t budget)
+/* images per im2col chunk so col stays within budget floats */
+static int
+conv_chunk(int C, int k, int OH, int OW, int B, size_t budget)
 {
 	size_t per = (size_t)C * k * k * OH * OW, nb = per ? budget / per : (size_t)B;
 
 	return nb < 1 ? 1 : nb > (size_t)B ? B : (int)nb;
-}
-
-static int
-conv_out(int in, int k, int stride, int pad)
-{
-	return (in + 2 * pad - k) / stride + 1;
 }
 
 extern "C" void
@@ -318,7 +309,7 @@ gconv_forward(float *out, const float *inp, const float *weight, float *col, siz
               int B, int C, int H, int W, int OC, int k, int stride, int pad)
 {
 	int OH = conv_out(H, k, stride, pad), OW = conv_out(W, k, stride, pad), P = OH * OW, CK = C * k * k;
-	int nb = gnn_conv_chunk(C, k, OH, OW, B, colbudget);
+	int nb = conv_chunk(C, k, OH, OW, B, colbudget);
 
 	for (int b0 = 0; b0 < B; b0 += nb) {
 		int m = B - b0 < nb ? B - b0 : nb;
@@ -334,7 +325,7 @@ gconv_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                int pad)
 {
 	int OH = conv_out(H, k, stride, pad), OW = conv_out(W, k, stride, pad), P = OH * OW, CK = C * k * k;
-	int nb = gnn_conv_chunk(C, k, OH, OW, B, colbudget);
+	int nb = conv_chunk(C, k, OH, OW, B, colbudget);
 
 	for (int b0 = 0; b0 < B; b0 += nb) {
 		int m = B - b0 < nb ? B - b0 : nb;
