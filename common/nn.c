@@ -145,7 +145,7 @@ batchnorm_forward_train(float *out, float *mean, float *rstd, const float *inp,
 			const float *x = inp + ((size_t)b * C + c) * HW;
 			float *y = out + ((size_t)b * C + c) * HW;
 			for (int i = 0; i < HW; i++)
-				y[i] = (x[i] - (float)m) * r * gamma[c] + beta[c];
+				y[i] = bn_norm(x[i], (float)m, r, gamma[c], beta[c]);
 		}
 		if (running_mean) {
 			/* PyTorch's convention: the running variance is unbiased */
@@ -162,8 +162,8 @@ batchnorm_forward_infer(float *out, const float *inp, const float *gamma, const 
                         int B, int C, int HW)
 {
 	for (int c = 0; c < C; c++) {
-		float r = 1 / sqrtf(running_var[c] + eps), sc = r * gamma[c];
-		float sh = beta[c] - running_mean[c] * sc;
+		float sc, sh;
+		bn_affine(running_mean[c], running_var[c], gamma[c], beta[c], eps, &sc, &sh);
 		for (int b = 0; b < B; b++) {
 			const float *x = inp + ((size_t)b * C + c) * HW;
 			float *y = out + ((size_t)b * C + c) * HW;
@@ -193,12 +193,12 @@ batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
 		dgamma[c] += (float)sdyx;
 		dbeta[c] += (float)sdy;
 		/* dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) */
-		float a = gamma[c] * rstd[c], mdy = (float)(sdy / n), mdyx = (float)(sdyx / n);
+		float mdy = (float)(sdy / n), mdyx = (float)(sdyx / n);
 		for (int b = 0; b < B; b++) {
 			const float *x = inp + ((size_t)b * C + c) * HW, *dy = dout + ((size_t)b * C + c) * HW;
 			float *dx = dinp + ((size_t)b * C + c) * HW;
 			for (int i = 0; i < HW; i++)
-				dx[i] = a * (dy[i] - mdy - (x[i] - mean[c]) * rstd[c] * mdyx);
+				dx[i] = bn_dx(dy[i], x[i], mean[c], rstd[c], gamma[c], mdy, mdyx);
 		}
 	}
 }
@@ -231,11 +231,9 @@ maxpool_forward(float *out, int32_t *idx, const float *inp, int B, int C, int H,
 		int32_t *ix = idx + bc * OH * OW;
 		for (int oy = 0; oy < OH; oy++)
 			for (int ox = 0; ox < OW; ox++) {
-				int best = 2 * oy * W + 2 * ox;
-				int cand[3] = { best + 1, best + W, best + W + 1 };
-				for (int j = 0; j < 3; j++)
-					if (x[cand[j]] > x[best])
-						best = cand[j];
+				int o = 2 * oy * W + 2 * ox;
+				int j = max4_first(x[o], x[o + 1], x[o + W], x[o + W + 1]);
+				int best = o + (j >> 1) * W + (j & 1);
 				y[oy * OW + ox] = x[best];
 				ix[oy * OW + ox] = best;
 			}

@@ -44,6 +44,46 @@ xent_row(const float *z, int y, int K)
 	return -(z[y] - mx - log(s));
 }
 
+/* batch norm of one value with its batch's mean m and 1/sd r */
+static inline NN_HD float
+bn_norm(float x, float m, float r, float gamma, float beta)
+{
+	return (x - m) * r * gamma + beta;
+}
+
+/* inference: the running statistics as one scale and shift, y = x sc + sh */
+static inline NN_HD void
+bn_affine(float rmean, float rvar, float gamma, float beta, float eps, float *sc, float *sh)
+{
+	float r = 1 / sqrtf(rvar + eps);
+
+	*sc = r * gamma;
+	*sh = beta - rmean * *sc;
+}
+
+/* batch norm's input gradient from dy and the channel's means of dy (mdy)
+ * and of dy * xhat (mdyx) */
+static inline NN_HD float
+bn_dx(float dy, float x, float m, float r, float gamma, float mdy, float mdyx)
+{
+	return gamma * r * (dy - mdy - (x - m) * r * mdyx);
+}
+
+/* the first of the largest of a 2x2 window's four values, in the order
+ * (0,0), (0,1), (1,0), (1,1): 0 to 3 */
+static inline NN_HD int
+max4_first(float v0, float v1, float v2, float v3)
+{
+	int best = 0;
+	float b = v0;
+
+	if (v1 > b) { best = 1; b = v1; }
+	if (v2 > b) { best = 2; b = v2; }
+	if (v3 > b)
+		best = 3;
+	return best;
+}
+
 /* one AdamW update; c1, c2 are the bias corrections 1 - beta^t */
 static inline NN_HD void
 adam_one(float *param, float grad, float *m, float *v, float lr, float beta1, float beta2, float eps,

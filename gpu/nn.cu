@@ -381,11 +381,11 @@ block_sum2(double &a, double &b)
 	b = sb[0];
 }
 
-/* the same float expression as nn.c's batch norm in training, then ReLU */
+/* nn.c's batch norm in training, then ReLU */
 __device__ static inline float
 bn_relu_train(float x, float m, float r, float g, float b)
 {
-	float y = (x - m) * r * g + b;
+	float y = bn_norm(x, m, r, g, b);
 	return y > 0 ? y : 0;
 }
 
@@ -441,7 +441,8 @@ bn_relu(float x, int c, const float *mean, const float *rstd, const float *gamma
 {
 	if (TRAIN)
 		return bn_relu_train(x, mean[c], rstd[c], gamma[c], beta[c]);
-	float r = 1 / sqrtf(rvar[c] + eps), sc = r * gamma[c], sh = beta[c] - rmean[c] * sc;
+	float sc, sh;
+	bn_affine(rmean[c], rvar[c], gamma[c], beta[c], eps, &sc, &sh);
 	float y = x * sc + sh;
 	return y > 0 ? y : 0;
 }
@@ -470,12 +471,9 @@ k_bn_relu_pool(float *out, uint8_t *idx, const float *z, const float *mean, cons
 		int c = (int)(plane / B), oy = (int)(q / OW), ox = (int)(q % OW);
 		const float *x = z + plane * H * W + (size_t)2 * oy * W + 2 * ox;
 		float v[4] = { x[0], x[1], x[W], x[W + 1] };
-		int best = 0;
 		for (int j = 0; j < 4; j++)
 			v[j] = bn_relu<TRAIN>(v[j], c, mean, rstd, gamma, beta, rmean, rvar, eps);
-		for (int j = 1; j < 4; j++)
-			if (v[j] > v[best])
-				best = j;
+		int best = max4_first(v[0], v[1], v[2], v[3]);
 		out[i] = v[best];
 		idx[i] = (uint8_t)best;
 	}
@@ -584,8 +582,7 @@ k_bn_bwd_apply(float *dz, const float *dout, const uint8_t *idx, const float *z,
 		int c = (int)(i / N);
 		float m = mean[c], r = rstd[c], g = gamma[c];
 		float dy = block_grad(i, dout, idx, z[i], m, r, g, beta[c], H, W);
-		float a = g * r, mdy = (float)ms[2 * c], mdyx = (float)ms[2 * c + 1];
-		dz[i] = a * (dy - mdy - (z[i] - m) * r * mdyx);
+		dz[i] = bn_dx(dy, z[i], m, r, g, (float)ms[2 * c], (float)ms[2 * c + 1]);
 	}
 }
 
@@ -624,10 +621,7 @@ k_maxpool(float *out, uint8_t *idx, const float *inp, int P, int H, int W)
 		size_t plane = i / Q, q = i % Q;
 		const float *x = inp + plane * H * W + 2 * (q / OW) * W + 2 * (q % OW);
 		float v[4] = { x[0], x[1], x[W], x[W + 1] };
-		int best = 0;
-		for (int j = 1; j < 4; j++)
-			if (v[j] > v[best])
-				best = j;
+		int best = max4_first(v[0], v[1], v[2], v[3]);
 		out[i] = v[best];
 		idx[i] = (uint8_t)best;
 	}
