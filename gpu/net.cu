@@ -59,6 +59,7 @@ struct gnet {
 	float *x, *clin;         /* the batch in the network's layout */
 	int32_t *y;
 	float *hmask, *hprobs, *hloss, *hweights;
+	int probs_held;          /* hprobs holds the last forward's probabilities */
 	cudaEvent_t masks_sent;  /* the last forward's dropout masks have left hmask */
 	int have_weights;
 	struct gset set[MAXSETS];
@@ -304,6 +305,7 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 	float *hmask = g->hmask;
 	int b = take_batch(g);
 
+	g->probs_held = 0;
 	CUDA(cudaEventSynchronize(g->masks_sent));
 	for (int i = 0; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
@@ -383,7 +385,11 @@ gnet_loss(struct gnet *g, const float *weights)
 
 	gxent_forward(g->loss, g->wsum, g->z[n->nlayers - 1], g->y, class_weights(g, weights), b, n->nclasses);
 	CUDA(cudaMemcpyAsync(g->hloss, g->loss, sizeof(float), cudaMemcpyDeviceToHost, gnn_stream()));
+	/* the probabilities come back in the same round trip: training reads both */
+	CUDA(cudaMemcpyAsync(g->hprobs, g->probs, (size_t)b * n->nclasses * sizeof(float), cudaMemcpyDeviceToHost,
+	                     gnn_stream()));
 	gnn_sync();
+	g->probs_held = 1;
 	return *g->hloss;
 }
 
@@ -473,9 +479,12 @@ gnet_probs(struct gnet *g)
 {
 	int b = g->slot[g->cur].b;
 
-	CUDA(cudaMemcpyAsync(g->hprobs, g->probs, (size_t)b * g->n->nclasses * sizeof(float),
-	                     cudaMemcpyDeviceToHost, gnn_stream()));
-	gnn_sync();
+	if (!g->probs_held) {
+		CUDA(cudaMemcpyAsync(g->hprobs, g->probs, (size_t)b * g->n->nclasses * sizeof(float),
+		                     cudaMemcpyDeviceToHost, gnn_stream()));
+		gnn_sync();
+		g->probs_held = 1;
+	}
 	return g->hprobs;
 }
 
