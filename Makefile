@@ -9,10 +9,11 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O2 -g
 XCFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
-PKGS = libpng libjpeg libarchive msgpack openblas
+PKGS = libpng libjpeg libarchive msgpack
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS = $(PKG_LIBS) -lcsv -lm
+# oneDNN (no .pc file in Debian) runs on OpenMP; so do dnn.c's own passes
+LDLIBS = $(PKG_LIBS) -ldnnl -lgomp -lcsv -lm
 
 # The CUDA backend: built when nvcc is on PATH or under CUDA_HOME, and the
 # runtime and cuBLAS are found where nvcc itself links from (nvcc may be a
@@ -41,7 +42,7 @@ GPU_OBJS = build/common/nogpu.o build/common/device.o build/common/engine.o
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn net model metrics
+COMMON = util record input image imgops table rng strmap classes nn net dnn model metrics
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
@@ -57,6 +58,11 @@ gpu-note:
 
 build/common/%.o: common/%.c common/*.h | build/common
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# the fused passes: OpenMP threads over the batch, loops vectorised
+build/common/dnn.o: common/dnn.c common/*.h | build/common
+	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
+DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 
 build/filters/%.o: filters/%.c common/*.h gpu/gpu.h | build/filters
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -120,6 +126,10 @@ build/tests/mkrec: tests/mkrec.c build/libosteo.a | build/tests
 
 # make bench's GPU figures (bench/run.sh runs it where there is a device)
 build/tests/gpu-bench: bench/gpu-bench.c $(GPU_OBJS) build/libosteo.a | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
+
+# make bench's CPU figures
+build/tests/cpu-bench: bench/cpu-bench.c $(GPU_OBJS) build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 build/tests/png-loop: bench/png-loop.c | build/tests
@@ -218,7 +228,7 @@ demo:
 
 bench:
 	@tools/deps.sh check
-	@$(MAKE) --no-print-directory all build/tests/png-loop $(if $(NVCC),build/tests/gpu-bench)
+	@$(MAKE) --no-print-directory all build/tests/png-loop build/tests/cpu-bench $(if $(NVCC),build/tests/gpu-bench)
 	@bench/run.sh
 
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions

@@ -4,6 +4,7 @@
  */
 #include "engine.h"
 #include "../gpu/gpu.h"
+#include "dnn.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -21,7 +22,15 @@ engine_open(struct engine *e, struct net *n, int dev, int maxb, int flags)
 			net_reserve(n, maxb);
 		return;
 	}
-	net_reserve(n, maxb);
+	/* the oneDNN fast path where it covers the network, unless the
+	 * environment asks for the reference layers */
+	const char *why = "OSTEO_CPU=reference", *ref = getenv("OSTEO_CPU");
+	if (!ref || strcmp(ref, "reference"))
+		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, &why);
+	if (!e->dnn) {
+		info("the CPU runs the network on its reference layers (%s)", why);
+		net_reserve(n, maxb);
+	}
 	for (int k = 0; k < 2; k++) {
 		e->slot[k].x = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
 		e->slot[k].clin = emalloc((size_t)maxb * (n->nclin ? n->nclin : 1) * sizeof(float));
@@ -36,6 +45,7 @@ engine_close(struct engine *e)
 		gnet_close(e->gpu);
 		return;
 	}
+	dnet_close(e->dnn);
 	for (int k = 0; k < 2; k++) {
 		free(e->slot[k].x);
 		free(e->slot[k].clin);
@@ -97,6 +107,10 @@ engine_forward(struct engine *e, int train, struct rng *g)
 		return;
 	}
 	e->cur = e->staged;
+	if (e->dnn) {
+		dnet_forward(e->dnn, e->slot[e->cur].bx, e->slot[e->cur].bclin, e->slot[e->cur].b, train, g);
+		return;
+	}
 	net_forward(e->net, e->slot[e->cur].bx, e->slot[e->cur].bclin, e->slot[e->cur].b, train, g);
 }
 
@@ -128,6 +142,10 @@ engine_backward(struct engine *e, const float *weights)
 		return;
 	}
 	net_zero_grads(e->net);
+	if (e->dnn) {
+		dnet_backward(e->dnn, e->slot[e->cur].y, weights, e->slot[e->cur].b);
+		return;
+	}
 	net_backward(e->net, e->slot[e->cur].bx, e->slot[e->cur].y, weights, e->slot[e->cur].b);
 }
 

@@ -30,10 +30,12 @@
 #define ENGINE_MAXSETS 4
 
 struct gnet;
+struct dnet;
 
 struct engine {
 	struct net *net;
 	struct gnet *gpu;        /* NULL on the CPU */
+	struct dnet *dnn;        /* the CPU's oneDNN path, or NULL: net.c's layers */
 	/* the CPU's datasets and its two staged batches */
 	struct {
 		const float *x, *clin;

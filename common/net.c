@@ -328,17 +328,34 @@ net_init(struct net *n, uint64_t seed)
 void
 net_reserve(struct net *n, int b)
 {
-	if (n->z && b <= n->maxb)
+	net_reserve_from(n, b, 0);
+}
+
+void
+net_reserve_from(struct net *n, int b, int from)
+{
+	/* from the layer whose output layer `from` reads */
+	int first = from > 0 ? from - 1 : 0;
+	size_t big = 0;
+
+	if (n->z && b <= n->maxb && first >= n->first)
 		return;
 	free_acts(n);
 	n->maxb = b;
+	n->first = first;
 	n->z = ecalloc(n->nlayers, sizeof *n->z);
 	n->a = ecalloc(n->nlayers, sizeof *n->a);
 	n->idx = ecalloc(n->nlayers, sizeof *n->idx);
 	n->mask = ecalloc(n->nlayers, sizeof *n->mask);
-	for (int i = 0; i < n->nlayers; i++) {
+	for (int i = first; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
-		size_t e = layer_elems(l);
+		size_t e = layer_elems(l), in = (size_t)l->ic * l->ih * l->iw;
+		big = e > big ? e : big;
+		big = in > big ? in : big;
+		if (i < from) {
+			n->a[i] = emalloc((size_t)b * e * sizeof(float));
+			continue;
+		}
 		if (l->type == L_CONV || l->type == L_DENSE || l->type == L_CLASSIFIER)
 			n->z[i] = emalloc((size_t)b * e * sizeof(float));
 		if (l->type != L_CLASSIFIER)
@@ -348,12 +365,13 @@ net_reserve(struct net *n, int b)
 		if (l->type == L_DROPOUT)
 			n->mask[i] = emalloc((size_t)b * e * sizeof(float));
 	}
-	n->col = emalloc((n->maxcol ? n->maxcol : 1) * sizeof(float));
+	n->col = emalloc((first == 0 && n->maxcol ? n->maxcol : 1) * sizeof(float));
 	n->fused = emalloc((size_t)b * n->l[n->fuse_at].ic * sizeof(float));
 	n->probs = emalloc((size_t)b * n->nclasses * sizeof(float));
 	/* three gradient buffers in one: the current, the previous, a scratch */
-	n->d1 = emalloc((size_t)b * n->maxact * sizeof(float));
-	n->d2 = emalloc(2 * (size_t)b * n->maxact * sizeof(float));
+	n->dmax = first == 0 ? n->maxact : big;
+	n->d1 = emalloc((size_t)b * n->dmax * sizeof(float));
+	n->d2 = emalloc(2 * (size_t)b * n->dmax * sizeof(float));
 }
 
 /* the input of layer i for this batch */
@@ -387,7 +405,14 @@ void
 net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g)
 {
 	net_reserve(n, b);
-	for (int i = 0; i < n->nlayers; i++) {
+	net_forward_from(n, 0, x, clin, b, train, g);
+}
+
+void
+net_forward_from(struct net *n, int from, const float *x, const float *clin, int b, int train,
+                 struct rng *g)
+{
+	for (int i = from; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
 		size_t e = (size_t)b * layer_elems(l);
 		if (i == n->fuse_at) {
@@ -461,7 +486,7 @@ static float *
 backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 {
 	float *dprev = dcur == n->d1 ? n->d2 : n->d1;
-	float *scratch = n->d2 + (size_t)n->maxb * n->maxact;
+	float *scratch = n->d2 + (size_t)n->maxb * n->dmax;
 
 	for (int i = n->nlayers - 1; i > stop; i--) {
 		struct layer *l = &n->l[i];
@@ -515,8 +540,15 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 void
 net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b)
 {
+	net_backward_to(n, x, labels, weights, b, -1);
+}
+
+const float *
+net_backward_to(struct net *n, const float *x, const int32_t *labels, const float *weights, int b,
+                int stop)
+{
 	softmax_xent_backward(n->d1, n->probs, labels, weights, b, n->nclasses);
-	backprop(n, x, n->d1, b, -1, 1);
+	return backprop(n, x, n->d1, b, stop, 1);
 }
 
 void

@@ -70,7 +70,9 @@ struct net {
 	float *col;              /* im2col scratch */
 	float *fused;            /* (B, features + nclin) */
 	float *probs;            /* (B, nclasses) */
-	float *d1, *d2;          /* gradient buffers, the largest activation */
+	float *d1, *d2;          /* gradient buffers, dmax per image */
+	size_t dmax;
+	int first;               /* buffers exist for layers first.. (net_reserve_from) */
 	/* per image, from the layers (net_new): the largest activation or
 	 * layer input, the largest im2col scratch; both backends size by them */
 	size_t maxact, maxcol;
@@ -91,12 +93,23 @@ void net_free(struct net *n);
 void net_init(struct net *n, uint64_t seed);
 /* size the activation buffers for batches of up to b */
 void net_reserve(struct net *n, int b);
+/* the buffers of layers from..  and of the output of the layer before,
+ * for a backend that runs the convolution blocks itself (common/dnn.c) */
+void net_reserve_from(struct net *n, int b, int from);
 /* forward for b images x (b,c,h,w) and clinical (b,nclin); probabilities
  * in n->probs.  train: batch statistics and dropout (from g) */
 void net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g);
+/* the layers from.. only, on the output of layer from-1 in n->a[from-1]
+ * (from = fuse_at: the dense tail, after a backend's convolution blocks) */
+void net_forward_from(struct net *n, int from, const float *x, const float *clin, int b, int train,
+                      struct rng *g);
 /* after net_forward(train): loss, and gradients *added* to n->grads */
 float net_loss(struct net *n, const int32_t *labels, const float *weights, int b);
 void net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b);
+/* the same from the loss down to the output of layer stop only; returns
+ * the gradient there, (b, that layer's output) */
+const float *net_backward_to(struct net *n, const float *x, const int32_t *labels, const float *weights,
+                             int b, int stop);
 void net_zero_grads(struct net *n);
 /* an Adam step over the parameters of unfrozen layers */
 void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);

@@ -4,16 +4,24 @@
 #include "nn.h"
 #include "nnrow.h"
 
-#include <cblas.h>
+#include "util.h"
+
 #include <math.h>
 #include <string.h>
 
+#include <oneapi/dnnl/dnnl.h>
+
+/* oneDNN's sgemm: it picks its kernels by the CPU's features, where
+ * Debian's OpenBLAS 0.3.21 falls back to SSE3 on CPUs newer than it */
 void
 sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
       const float *B, int ldb, float beta, float *C, int ldc)
 {
-	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-	            M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+	if (M == 0 || N == 0)
+		return;
+	dnnl_status_t s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+	if (s != dnnl_success)
+		die(EX_SOFTWARE, "dnnl_sgemm %dx%dx%d failed, status %d", M, N, K, (int)s);
 }
 
 /* ---------------------------------------------------------------- */

@@ -5,7 +5,7 @@
 #   tools/deps.sh [build|check|demo|fuzz|valgrind]
 set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev
-libmsgpack-dev libcsv-dev libopenblas-dev libsvm-dev"
+libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev"
 check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk"
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"

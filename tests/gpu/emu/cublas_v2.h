@@ -1,11 +1,11 @@
 /*
- * cublas_v2.h - the few cuBLAS calls gpu/ makes, on OpenBLAS, for the CPU
+ * cublas_v2.h - the few cuBLAS calls gpu/ makes, on oneDNN's sgemm, for the CPU
  * stand-in of cuda_runtime.h (see there).
  */
 #ifndef EMU_CUBLAS_V2_H
 #define EMU_CUBLAS_V2_H
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include "cuda_runtime.h"
 
@@ -21,15 +21,16 @@ inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUB
 inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 inline cublasStatus_t cublasGetVersion(cublasHandle_t, int *v) { *v = 0; return CUBLAS_STATUS_SUCCESS; }
 
-/* column-major, as cuBLAS */
+/* column-major, as cuBLAS: C^T = op(B)^T op(A)^T row-major */
 inline cublasStatus_t
 cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
             const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
             float *C, int ldc)
 {
-	cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_T ? CblasTrans : CblasNoTrans,
-	            tb == CUBLAS_OP_T ? CblasTrans : CblasNoTrans, m, n, k, *alpha, A, lda, B, ldb, *beta, C, ldc);
-	return CUBLAS_STATUS_SUCCESS;
+	if (m == 0 || n == 0)
+		return CUBLAS_STATUS_SUCCESS;
+	return dnnl_sgemm(tb == CUBLAS_OP_T ? 'T' : 'N', ta == CUBLAS_OP_T ? 'T' : 'N', n, m, k, *alpha, B, ldb, A,
+	                  lda, *beta, C, ldc) == dnnl_success ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_ALLOC_FAILED;
 }
 
 #endif

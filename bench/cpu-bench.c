@@ -1,0 +1,172 @@
+/*
+ * cpu-bench.c - make bench's CPU figures: OsteoNet (the default --arch, 8
+ * clinical features, 3 classes) through common/engine.h on the CPU, as
+ * osteo-train and osteo-infer run it, timed in steady state on one batch
+ * of random images, as bench/torch_osteonet.py times PyTorch.  A training
+ * step is forward, loss, backward and Adam; inference is a forward and
+ * its probabilities.  Threads: OMP_NUM_THREADS, as for the programs.
+ *   cpu-bench train|infer|latency SIZE BATCH
+ *   cpu-bench sgemm N
+ * prints "osteo MODE IMAGES_PER_S GFLOP_PER_S PEAK_RSS_MIB" (latency:
+ * "osteo latency P50_MS P90_MS PEAK_RSS_MIB", single images), or
+ * "sgemm N GFLOP_PER_S", and the kernels oneDNN chose on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "../common/dnn.h"
+#include "../common/engine.h"
+#include "../common/rng.h"
+#include "../common/util.h"
+
+#define REPS 7
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+peak_mib(void)
+{
+	struct rusage u;
+
+	getrusage(RUSAGE_SELF, &u);
+	return u.ru_maxrss / 1024.0;
+}
+
+/* one step of a batch of b */
+static void
+step(struct engine *e, int set, int b, int train, int t, struct rng *g)
+{
+	engine_stage(e, set, NULL, b);
+	engine_forward(e, train, g);
+	if (train) {
+		engine_loss(e, NULL);
+		engine_backward(e, NULL);
+		engine_adam(e, 1e-4f, 0.9f, 0.999f, 1e-8f, 0, t);
+	}
+	engine_probs(e);
+}
+
+/* multiply-adds of one image's forward: the convolutions and dense layers */
+static double
+flops(const struct net *n)
+{
+	double f = 0;
+
+	for (int i = 0; i < n->nlayers; i++) {
+		const struct layer *l = &n->l[i];
+		if (l->type == L_CONV)
+			f += 2.0 * l->oc * l->oh * l->ow * l->ic * l->k * l->k;
+		else if (l->type == L_DENSE || l->type == L_CLASSIFIER)
+			f += 2.0 * l->oc * l->ic;
+	}
+	return f;
+}
+
+static void
+sgemm_peak(int N)
+{
+	float *a = emalloc((size_t)N * N * sizeof(float)), *b = emalloc((size_t)N * N * sizeof(float));
+	float *c = emalloc((size_t)N * N * sizeof(float));
+	double t[REPS];
+
+	for (size_t i = 0; i < (size_t)N * N; i++)
+		a[i] = b[i] = c[i] = (float)(i % 7) * 0.1f;
+	for (int r = -1; r < REPS; r++) {
+		double t0 = now();
+		dnnl_sgemm('N', 'N', N, N, N, 1, a, N, b, N, 0, c, N);
+		if (r >= 0)
+			t[r] = now() - t0;
+	}
+	qsort(t, REPS, sizeof *t, cmp_double);
+	printf("sgemm %d %.1f\n", N, 2.0 * N * N * N / t[REPS / 2] / 1e9);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct engine e;
+	const char *err;
+	int size, b;
+
+	cli_init("cpu-bench");
+	if (argc == 3 && !strcmp(argv[1], "sgemm")) {
+		sgemm_peak((int)estrtonum(argv[2], 16, 8192, "N"));
+		return fshut(stdout, "<stdout>");
+	}
+	if (argc < 4)
+		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH | cpu-bench sgemm N");
+	const char *mode = argv[1];
+	int train = !strcmp(mode, "train"), lat = !strcmp(mode, "latency");
+	size = (int)estrtonum(argv[2], 16, 4096, "SIZE");
+	b = (int)estrtonum(argv[3], 1, 4096, "BATCH");
+	struct net *n = net_new(DEFAULT_ARCH, 1, size, size, 8, 3, &err);
+	if (!n)
+		die(EX_USAGE, "%s", err);
+	net_init(n, 1);
+	size_t px = (size_t)size * size;
+	float *x = emalloc((size_t)b * px * sizeof(float)), *clin = emalloc((size_t)b * 8 * sizeof(float));
+	int32_t *y = emalloc((size_t)b * sizeof(int32_t));
+	struct rng g;
+	rng_seed(&g, 2, "data");
+	for (size_t i = 0; i < (size_t)b * px; i++)
+		x[i] = (float)rng_normal(&g);
+	for (int i = 0; i < b * 8; i++)
+		clin[i] = (float)rng_normal(&g);
+	for (int i = 0; i < b; i++)
+		y[i] = i % 3;
+	engine_open(&e, n, -1, b, 0);
+	int set = engine_dataset(&e, x, clin, y, b, 1), t = 0;
+	if (e.dnn)
+		fprintf(stderr, "cpu-bench: %s\n", dnet_kernels(e.dnn));
+	if (lat) {
+		/* single images, one after another, as a request server sees them */
+		enum { N = 200 };
+		double s[N];
+		for (int i = -20; i < N; i++) {
+			double t0 = now();
+			step(&e, set, 1, 0, 0, &g);
+			if (i >= 0)
+				s[i] = now() - t0;
+		}
+		qsort(s, N, sizeof *s, cmp_double);
+		printf("osteo latency %.3f %.3f %.1f\n", s[N / 2] * 1e3, s[N * 9 / 10] * 1e3, peak_mib());
+	} else {
+		/* about a second of steps per timing */
+		int steps = (int)(0.5e9 / (flops(n) * b * (train ? 3 : 1))) + 2;
+		double s[REPS];
+		for (int r = -1; r < REPS; r++) {
+			double t0 = now();
+			for (int i = 0; i < steps; i++)
+				step(&e, set, b, train, ++t, &g);
+			if (r >= 0)      /* the first round warms up */
+				s[r] = (now() - t0) / steps;
+		}
+		qsort(s, REPS, sizeof *s, cmp_double);
+		/* a training step is about three forwards' multiply-adds */
+		printf("osteo %s %.1f %.1f %.1f\n", mode, b / s[REPS / 2],
+		       flops(n) * b * (train ? 3 : 1) / s[REPS / 2] / 1e9, peak_mib());
+	}
+	engine_close(&e);
+	net_free(n);
+	return fshut(stdout, "<stdout>");
+}
