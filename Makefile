@@ -60,7 +60,7 @@ build/common/%.o: common/%.c common/*.h | build/common
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # the fused passes: OpenMP threads over the batch, loops vectorised
-build/common/dnn.o: common/dnn.c common/*.h | build/common
+build/common/dnn.o build/common/nn.o: build/common/%.o: common/%.c common/*.h | build/common
 	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 

@@ -28,14 +28,14 @@
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
-
-/* the passes below are memory bound: built for AVX-512 and AVX2 as well as
- * the baseline, the loader picks by the CPU it runs on */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VEC __attribute__((target_clones("avx512f", "avx2", "default")))
+#ifdef _OPENMP
+#include <omp.h>
 #else
-#define VEC
+static int omp_get_max_threads(void) { return 1; }
+static int omp_get_thread_num(void) { return 0; }
 #endif
+
+#include "vec.h"
 
 /* ---------------------------------------------------------------- */
 /* oneDNN plumbing */
@@ -53,25 +53,45 @@ struct conv_prims {
 struct blk {
 	int layer;                /* the net's layer (the conv, or a lone pool) */
 	int conv, pool;           /* conv + BN + ReLU; a 2x2 pool follows (or is the block) */
+	int stale;                /* wfold not made yet */
 	int ic, ih, iw, oc, oh, ow;   /* the convolution's (pool: oh = ih, ow = iw) */
 	int ph, pw;               /* the block's output: pooled, or oh x ow */
 	float *z;                 /* (B,oh,ow,oc) convolution output, training */
 	float *out;               /* (B,ph,pw,oc) the block's output */
 	uint8_t *am;              /* (B,ph,pw,oc) which of the window's four won */
 	float *wfold, *bfold;     /* inference: BN folded, (OC,IC,k,k) and (OC) */
+	float *folded;            /* the weights, gamma, beta, running stats folded last */
 	struct conv_prims tr, inf;
+};
+
+/*
+ * Inference runs one image per thread, each thread's oneDNN calls running
+ * alone (inside a parallel region they do not fork): no barrier between
+ * the layers of an image, its maps in that core's cache, and an image's
+ * arithmetic the same whatever images run beside it.  A thread's own
+ * stream, scratchpad, maps and memory objects for the inference
+ * primitives (which are shared: executing one is thread-safe).
+ */
+struct worker {
+	dnnl_stream_t stream;
+	void *scratch;
+	float *t1, *t2, *t3;      /* one image's maps */
+	dnnl_memory_t src[NET_MAXLAYERS], dst[NET_MAXLAYERS], sp[NET_MAXLAYERS];
 };
 
 struct dnet {
 	struct net *n;
 	int keep, maxb, nb;
+	int blk;                  /* activations in nChw16c (else channels-last) */
+	int wino;                 /* Winograd where it pays (else direct only) */
 	struct blk b[NET_MAXLAYERS];
 	dnnl_engine_t eng;
 	dnnl_stream_t stream;
 	float *xin;               /* (B,H,W,C) input, when C > 1 */
 	float *ga, *gb, *gz;      /* gradient buffers, (B, largest activation) */
 	const float *x0;          /* the input of the last training forward */
-	float *t1, *t2, *t3;      /* inference: one image's maps */
+	struct worker *wk;        /* inference's threads */
+	int nwk;
 	double *part;             /* per-image partial sums, (B, 2, largest C) */
 	/* one scratchpad for every primitive (they run one at a time), made
 	 * once: oneDNN's own would be allocated, and its pages touched, at
@@ -240,6 +260,26 @@ prims_free(struct conv_prims *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* a backward primitive's descriptor (weights: of the weights, else of the
+ * data), Winograd falling back to direct */
+static int
+bwd_desc(struct dnet *d, dnnl_primitive_desc_t *pd, dnnl_convolution_desc_t *cd, int weights,
+         dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *w,
+         const dnnl_memory_desc_t *dst, const dnnl_dim_t *strides, const dnnl_dim_t *pl,
+         const dnnl_dim_t *pr, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t fpd)
+{
+	for (;;) {
+		dnnl_status_t s = weights
+			? dnnl_convolution_backward_weights_desc_init(cd, alg, src, w, NULL, dst, strides, pl, pr)
+			: dnnl_convolution_backward_data_desc_init(cd, alg, src, w, dst, strides, pl, pr);
+		if (s == dnnl_success && dnnl_primitive_desc_create(pd, cd, attr, d->eng, fpd) == dnnl_success)
+			return 0;
+		if (alg == dnnl_convolution_direct)
+			return -1;
+		alg = dnnl_convolution_direct;
+	}
+}
+
 /*
  * A block's convolution for mb images: training (forward, backward data
  * unless it is the first layer, backward weights) or inference (bias and a
@@ -259,14 +299,23 @@ prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int trai
 	dnnl_primitive_attr_t attr, battr;
 	dnnl_post_ops_t po = NULL;
 
-	md4(&src, mb, k->ic, k->ih, k->iw, dnnl_nhwc);
-	md4(&dst, mb, k->oc, k->oh, k->ow, dnnl_nhwc);
+	/* the input of the first convolution is the caller's NCHW */
+	md4(&src, mb, k->ic, k->ih, k->iw, !d->blk ? dnnl_nhwc : k->layer == 0 ? dnnl_nchw : dnnl_nChw16c);
+	md4(&dst, mb, k->oc, k->oh, k->ow, d->blk ? dnnl_nChw16c : dnnl_nhwc);
+	/* Winograd (nChw16c only) where it was measured to pay
+	 * (bench/README): for 3x3 stride-1 convolutions from 16 channels,
+	 * but the training forward from 32; direct elsewhere, or when oneDNN
+	 * has none */
+	int w3 = d->wino && l->k == 3 && l->stride == 1 && l->pad == 1;
+	dnnl_alg_kind_t afwd = w3 && k->ic >= (train ? 32 : 16) ? dnnl_convolution_winograd : dnnl_convolution_direct;
+	dnnl_alg_kind_t abwd = w3 && k->ic >= 16 ? dnnl_convolution_winograd : dnnl_convolution_direct;
 	md4(&wuser, k->oc, k->ic, l->k, l->k, dnnl_oihw);
 	md4(&wany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any);
 	dnnl_dims_t bd = { k->oc };
 	DNN(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
+again:
 	if (dnnl_convolution_forward_desc_init(&cd, train ? dnnl_forward_training : dnnl_forward_inference,
-	                                       dnnl_convolution_direct, &src, &wany, train ? NULL : &bias,
+	                                       afwd, &src, &wany, train ? NULL : &bias,
 	                                       &dst, strides, pl, pr) != dnnl_success)
 		return -1;
 	if (!train) {
@@ -279,6 +328,10 @@ prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int trai
 	dnnl_primitive_attr_destroy(attr);
 	if (s != dnnl_success) {
 		dnnl_primitive_attr_destroy(battr);
+		if (afwd == dnnl_convolution_winograd) {
+			afwd = dnnl_convolution_direct;
+			goto again;
+		}
 		return -1;
 	}
 	memset(p, 0, sizeof *p);
@@ -297,9 +350,7 @@ prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int trai
 		return 0;
 	}
 	if (k->layer > 0) {
-		if (dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &src, &wany, &dst,
-		                                             strides, pl, pr) != dnnl_success ||
-		    dnnl_primitive_desc_create(&pd, &cd, battr, d->eng, fpd) != dnnl_success)
+		if (bwd_desc(d, &pd, &cd, 0, abwd, &src, &wany, &dst, strides, pl, pr, battr, fpd) < 0)
 			goto fail;
 		note_impl(d, pd, "conv-bwd-data");
 		p->bwd_data = prim(d, pd, &p->sp_bwd_data);
@@ -313,9 +364,7 @@ prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int trai
 		p->diff_src = mem(d, &src, DNNL_MEMORY_NONE);
 		dnnl_primitive_desc_destroy(pd);
 	}
-	if (dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &src, &wany, NULL, &dst,
-	                                                strides, pl, pr) != dnnl_success ||
-	    dnnl_primitive_desc_create(&pd, &cd, battr, d->eng, fpd) != dnnl_success)
+	if (bwd_desc(d, &pd, &cd, 1, abwd, &src, &wany, &dst, strides, pl, pr, battr, fpd) < 0)
 		goto fail;
 	note_impl(d, pd, "conv-bwd-weights");
 	p->bwd_w = prim(d, pd, &p->sp_bwd_w);
@@ -339,24 +388,28 @@ fail:
 
 /* the per-image mean and sum of squared deviations of each channel of
  * z (P,C), in part[0..C) and part[C..2C) */
-static void stats_image16(double *part, const float *z, int H, int W, int C);
+/* the passes below on 16 channels at a time, in either layout (blk:
+ * nChw16c); the plain loops here are channels-last only */
+static void stats_image16(double *part, const float *z, int H, int W, int C, int blk);
 static void bn_relu_pool_image16(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool,
-                                 const float *m, const float *r, const float *g, const float *be);
+                                 int blk, const float *m, const float *r, const float *g, const float *be);
 static void bn_sums_image16(double *part, const float *dp, const float *out, const uint8_t *am,
-                            const float *z, int H, int W, int C, int pool, const float *m, const float *r);
+                            const float *z, int H, int W, int C, int pool, int blk, const float *m,
+                            const float *r);
 static void bn_dx_image16(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z,
-                          int H, int W, int C, int pool, const float *m, const float *r, const float *g,
-                          const float *mdy, const float *mdyx);
-static void pool_image16(float *out, uint8_t *am, const float *x, int H, int W, int C);
+                          int H, int W, int C, int pool, int blk, const float *m, const float *r,
+                          const float *g, const float *mdy, const float *mdyx);
+static void pool_image16(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk);
+static size_t elem(int blk, int c, size_t p, int C, size_t P);
 
 static VEC void
-stats_image(double *part, const float *z, int H, int W, int C)
+stats_image(double *part, const float *z, int H, int W, int C, int blk)
 {
 	double *m = part, *s2 = part + C;
 	int P = H * W;
 
 	if (C % 16 == 0) {
-		stats_image16(part, z, H, W, C);
+		stats_image16(part, z, H, W, C, blk);
 		return;
 	}
 
@@ -389,7 +442,7 @@ bn_stats(struct dnet *d, const float *z, int B, int H, int W, int C, float *mean
 
 #pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++)
-		stats_image(part + (size_t)b * 2 * C, z + (size_t)b * P * C, H, W, C);
+		stats_image(part + (size_t)b * 2 * C, z + (size_t)b * P * C, H, W, C, d->blk);
 	for (int c = 0; c < C; c++) {
 		double m = part[c], s2 = part[C + c], cnt = P;
 		for (int b = 1; b < B; b++) {
@@ -431,11 +484,11 @@ relu(float x)
 /* one image: out = pool(relu(bn(z))) (pool) or relu(bn(z)); z (H,W,C),
  * out and am (PH,PW,C) */
 static VEC void
-bn_relu_pool_image(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool,
+bn_relu_pool_image(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
                    const float *m, const float *r, const float *g, const float *be)
 {
 	if (C % 16 == 0) {
-		bn_relu_pool_image16(out, am, z, H, W, C, pool, m, r, g, be);
+		bn_relu_pool_image16(out, am, z, H, W, C, pool, blk, m, r, g, be);
 		return;
 	}
 	if (!pool) {
@@ -468,12 +521,12 @@ bn_relu_pool_image(float *out, uint8_t *am, const float *z, int H, int W, int C,
 /* one image: a 2x2 pool of x (H,W,C) into out and am (H/2,W/2,C); am may
  * be NULL */
 static VEC void
-pool_image(float *out, uint8_t *am, const float *x, int H, int W, int C)
+pool_image(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk)
 {
 	int PH = H / 2, PW = W / 2;
 
 	if (C % 16 == 0) {
-		pool_image16(out, am, x, H, W, C);
+		pool_image16(out, am, x, H, W, C, blk);
 		return;
 	}
 	for (int py = 0; py < PH; py++)
@@ -496,24 +549,19 @@ pool_image(float *out, uint8_t *am, const float *x, int H, int W, int C)
 /* one image: the gradient of a 2x2 pool, dx (H,W,C) from dy and am
  * (H/2,W/2,C); the odd edge's row and column get zero */
 static VEC void
-unpool_image(float *dx, const float *dy, const uint8_t *am, int H, int W, int C)
+unpool_image(float *dx, const float *dy, const uint8_t *am, int H, int W, int C, int blk)
 {
 	int PH = H / 2, PW = W / 2;
+	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
 
-	memset(dx, 0, (size_t)H * W * C * sizeof *dx);
-	for (int py = 0; py < PH; py++)
-		for (int px = 0; px < PW; px++) {
-			float *d0 = dx + ((size_t)2 * py * W + 2 * px) * C, *d1 = d0 + C;
-			float *d2 = d0 + (size_t)W * C, *d3 = d2 + C;
-			const float *g = dy + ((size_t)py * PW + px) * C;
-			const uint8_t *a = am + ((size_t)py * PW + px) * C;
-			for (int c = 0; c < C; c++) {
-				d0[c] = a[c] == 0 ? g[c] : 0;
-				d1[c] = a[c] == 1 ? g[c] : 0;
-				d2[c] = a[c] == 2 ? g[c] : 0;
-				d3[c] = a[c] == 3 ? g[c] : 0;
+	memset(dx, 0, HW * C * sizeof *dx);
+	for (int c = 0; c < C; c++)
+		for (int py = 0; py < PH; py++)
+			for (int px = 0; px < PW; px++) {
+				size_t q = elem(blk, c, (size_t)py * PW + px, C, PHW);
+				int a = am[q];
+				dx[elem(blk, c, (size_t)(2 * py + (a >> 1)) * W + 2 * px + (a & 1), C, HW)] = dy[q];
 			}
-		}
 }
 
 /*
@@ -524,13 +572,13 @@ unpool_image(float *dx, const float *dy, const uint8_t *am, int H, int W, int C)
  */
 static VEC void
 bn_sums_image(double *part, const float *dp, const float *out, const uint8_t *am, const float *z, int H,
-              int W, int C, int pool, const float *m, const float *r)
+              int W, int C, int pool, int blk, const float *m, const float *r)
 {
 	double *sdy = part, *sdyx = part + C;
 	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
 
 	if (C % 16 == 0) {
-		bn_sums_image16(part, dp, out, am, z, H, W, C, pool, m, r);
+		bn_sums_image16(part, dp, out, am, z, H, W, C, pool, blk, m, r);
 		return;
 	}
 	for (int c = 0; c < C; c++)
@@ -552,11 +600,11 @@ bn_sums_image(double *part, const float *dp, const float *out, const uint8_t *am
 /* second half: dz (H,W,C), batch norm's input gradient everywhere */
 static VEC void
 bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
-            int C, int pool, const float *m, const float *r, const float *g, const float *mdy,
+            int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
             const float *mdyx)
 {
 	if (C % 16 == 0) {
-		bn_dx_image16(dz, dp, out, am, z, H, W, C, pool, m, r, g, mdy, mdyx);
+		bn_dx_image16(dz, dp, out, am, z, H, W, C, pool, blk, m, r, g, mdy, mdyx);
 		return;
 	}
 	if (!pool) {
@@ -593,38 +641,7 @@ bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, con
 
 /* ---------------------------------------------------------------- */
 /* the same passes on 16 channels at a time, for C a multiple of 16 (every
- * OsteoNet layer): GCC's vector types, one AVX-512 register, two AVX2
- * ones, four SSE ones, whichever clone the CPU runs */
-
-typedef float vf __attribute__((vector_size(64)));
-typedef int vi __attribute__((vector_size(64)));
-typedef unsigned char vb __attribute__((vector_size(16)));
-
-static inline vf
-ld(const float *p)
-{
-	vf v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-static inline void
-st(float *p, vf v)
-{
-	memcpy(p, &v, sizeof v);
-}
-
-static inline vf
-sel(vi m, vf a, vf b)
-{
-	return (vf)((m & (vi)a) | (~m & (vi)b));
-}
-
-static inline vf
-vrelu(vf x)
-{
-	return (vf)((vi)(x > 0) & (vi)x);
-}
+ * OsteoNet layer), in vec.h's vectors */
 
 /* the winner of four as max4_first picks it, its index in *best */
 static inline vf
@@ -670,10 +687,19 @@ add_row(double *acc, vf s)
 		acc[k] += s[k];
 }
 
+/* where channels cb..cb+15 of pixel p (of HW) lie: channels-last, or
+ * oneDNN's nChw16c (blocks of 16 channels, each a (H,W,16) plane) */
+static inline size_t
+at(int blk, int cb, size_t p, int C, size_t HW)
+{
+	return blk ? (size_t)cb * HW + p * 16 : p * C + cb;
+}
+
 static VEC void
-stats_image16(double *part, const float *z, int H, int W, int C)
+stats_image16(double *part, const float *z, int H, int W, int C, int blk)
 {
 	double *m = part, *s2 = part + C;
+	size_t HW = (size_t)H * W;
 
 	for (int c = 0; c < 2 * C; c++)
 		part[c] = 0;
@@ -681,11 +707,11 @@ stats_image16(double *part, const float *z, int H, int W, int C)
 		for (int y = 0; y < H; y++) {
 			vf s = { 0 };
 			for (int x = 0; x < W; x++)
-				s += ld(z + ((size_t)y * W + x) * C + cb);
+				s += ld(z + at(blk, cb, (size_t)y * W + x, C, HW));
 			add_row(m + cb, s);
 		}
 		for (int k = 0; k < 16; k++)
-			m[cb + k] /= (double)H * W;
+			m[cb + k] /= (double)HW;
 		vf mf;
 		for (int k = 0; k < 16; k++)
 			mf[k] = (float)m[cb + k];
@@ -694,41 +720,41 @@ stats_image16(double *part, const float *z, int H, int W, int C)
 		for (int y = 0; y < H; y++) {
 			vf s = { 0 };
 			for (int x = 0; x < W; x++) {
-				vf e = ld(z + ((size_t)y * W + x) * C + cb) - mf;
+				vf e = ld(z + at(blk, cb, (size_t)y * W + x, C, HW)) - mf;
 				s += e * e;
 			}
 			add_row(s2 + cb, s);
 		}
 		for (int k = 0; k < 16; k++) {
 			double dm = m[cb + k] - mf[k];
-			s2[cb + k] -= (double)H * W * dm * dm;
+			s2[cb + k] -= (double)HW * dm * dm;
 			s2[cb + k] = s2[cb + k] > 0 ? s2[cb + k] : 0;
 		}
 	}
 }
 
 static VEC void
-bn_relu_pool_image16(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool,
+bn_relu_pool_image16(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
                      const float *m, const float *r, const float *g, const float *be)
 {
 	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
+	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
 
 	for (int cb = 0; cb < C; cb += 16) {
-		/* (x - m) r g + be as x sc + sh would round differently from
-		 * bn_norm; keep its order */
+		/* bn_norm's order of operations, not a folded x sc + sh */
 		vf vm = ld(m + cb), vr = ld(r + cb), vg = ld(g + cb), vbe = ld(be + cb);
 		for (int py = 0; py < PH; py++)
 			for (int px = 0; px < PW; px++) {
-				size_t q = ((size_t)py * PW + px) * C + cb;
+				size_t q = at(blk, cb, (size_t)py * PW + px, C, PHW);
 				if (!pool) {
 					st(out + q, vrelu((ld(z + q) - vm) * vr * vg + vbe));
 					continue;
 				}
-				const float *z0 = z + ((size_t)2 * py * W + 2 * px) * C + cb;
-				vf v0 = vrelu((ld(z0) - vm) * vr * vg + vbe);
-				vf v1 = vrelu((ld(z0 + C) - vm) * vr * vg + vbe);
-				vf v2 = vrelu((ld(z0 + (size_t)W * C) - vm) * vr * vg + vbe);
-				vf v3 = vrelu((ld(z0 + (size_t)W * C + C) - vm) * vr * vg + vbe);
+				size_t p0 = (size_t)2 * py * W + 2 * px;
+				vf v0 = vrelu((ld(z + at(blk, cb, p0, C, HW)) - vm) * vr * vg + vbe);
+				vf v1 = vrelu((ld(z + at(blk, cb, p0 + 1, C, HW)) - vm) * vr * vg + vbe);
+				vf v2 = vrelu((ld(z + at(blk, cb, p0 + W, C, HW)) - vm) * vr * vg + vbe);
+				vf v3 = vrelu((ld(z + at(blk, cb, p0 + W + 1, C, HW)) - vm) * vr * vg + vbe);
 				vi best;
 				st(out + q, vmax4(v0, v1, v2, v3, &best));
 				st_idx(am + q, best);
@@ -738,9 +764,10 @@ bn_relu_pool_image16(float *out, uint8_t *am, const float *z, int H, int W, int 
 
 static VEC void
 bn_sums_image16(double *part, const float *dp, const float *out, const uint8_t *am, const float *z, int H,
-                int W, int C, int pool, const float *m, const float *r)
+                int W, int C, int pool, int blk, const float *m, const float *r)
 {
 	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
+	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
 
 	for (int c = 0; c < 2 * C; c++)
 		part[c] = 0;
@@ -749,14 +776,14 @@ bn_sums_image16(double *part, const float *dp, const float *out, const uint8_t *
 		for (int py = 0; py < PH; py++) {
 			vf sdy = { 0 }, sdyx = { 0 };
 			for (int px = 0; px < PW; px++) {
-				size_t q = ((size_t)py * PW + px) * C + cb;
+				size_t q = at(blk, cb, (size_t)py * PW + px, C, PHW);
 				vf dy = (vf)((vi)(ld(out + q) > 0) & (vi)ld(dp + q)), x;
 				if (pool) {
-					const float *z0 = z + ((size_t)2 * py * W + 2 * px) * C + cb;
+					size_t p0 = (size_t)2 * py * W + 2 * px;
 					vi a = ld_idx(am + q);
-					x = sel(a == 0, ld(z0), ld(z0 + C));
-					x = sel(a == 2, ld(z0 + (size_t)W * C), x);
-					x = sel(a == 3, ld(z0 + (size_t)W * C + C), x);
+					x = sel(a == 0, ld(z + at(blk, cb, p0, C, HW)), ld(z + at(blk, cb, p0 + 1, C, HW)));
+					x = sel(a == 2, ld(z + at(blk, cb, p0 + W, C, HW)), x);
+					x = sel(a == 3, ld(z + at(blk, cb, p0 + W + 1, C, HW)), x);
 				} else
 					x = ld(z + q);
 				sdy += dy;
@@ -777,25 +804,27 @@ vbn_dx(vf dy, vf x, vf m, vf r, vf g, vf mdy, vf mdyx)
 
 static VEC void
 bn_dx_image16(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
-              int C, int pool, const float *m, const float *r, const float *g, const float *mdy,
+              int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
               const float *mdyx)
 {
 	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
+	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
 
 	for (int cb = 0; cb < C; cb += 16) {
 		vf vm = ld(m + cb), vr = ld(r + cb), vg = ld(g + cb), vmdy = ld(mdy + cb), vmdyx = ld(mdyx + cb);
 		vf zero = { 0 };
 		for (int py = 0; py < PH; py++)
 			for (int px = 0; px < PW; px++) {
-				size_t q = ((size_t)py * PW + px) * C + cb;
+				size_t q = at(blk, cb, (size_t)py * PW + px, C, PHW);
 				vf dy = (vf)((vi)(ld(out + q) > 0) & (vi)ld(dp + q));
 				if (!pool) {
 					st(dz + q, vbn_dx(dy, ld(z + q), vm, vr, vg, vmdy, vmdyx));
 					continue;
 				}
 				vi a = ld_idx(am + q);
-				size_t i0 = ((size_t)2 * py * W + 2 * px) * C + cb, i1 = i0 + C;
-				size_t i2 = i0 + (size_t)W * C, i3 = i2 + C;
+				size_t p0 = (size_t)2 * py * W + 2 * px;
+				size_t i0 = at(blk, cb, p0, C, HW), i1 = at(blk, cb, p0 + 1, C, HW);
+				size_t i2 = at(blk, cb, p0 + W, C, HW), i3 = at(blk, cb, p0 + W + 1, C, HW);
 				st(dz + i0, vbn_dx(sel(a == 0, dy, zero), ld(z + i0), vm, vr, vg, vmdy, vmdyx));
 				st(dz + i1, vbn_dx(sel(a == 1, dy, zero), ld(z + i1), vm, vr, vg, vmdy, vmdyx));
 				st(dz + i2, vbn_dx(sel(a == 2, dy, zero), ld(z + i2), vm, vr, vg, vmdy, vmdyx));
@@ -806,44 +835,53 @@ bn_dx_image16(float *dz, const float *dp, const float *out, const uint8_t *am, c
 		/* the odd edge the pool dropped: no gradient arrives there */
 		for (int y = 0; y < H; y++)
 			for (int x = y < 2 * PH ? 2 * PW : 0; x < W; x++) {
-				size_t i = ((size_t)y * W + x) * C + cb;
+				size_t i = at(blk, cb, (size_t)y * W + x, C, HW);
 				st(dz + i, vbn_dx(zero, ld(z + i), vm, vr, vg, vmdy, vmdyx));
 			}
 	}
 }
 
 static VEC void
-pool_image16(float *out, uint8_t *am, const float *x, int H, int W, int C)
+pool_image16(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk)
 {
 	int PH = H / 2, PW = W / 2;
+	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
 
-	for (int py = 0; py < PH; py++)
-		for (int px = 0; px < PW; px++)
-			for (int cb = 0; cb < C; cb += 16) {
-				const float *x0 = x + ((size_t)2 * py * W + 2 * px) * C + cb;
-				size_t q = ((size_t)py * PW + px) * C + cb;
+	for (int cb = 0; cb < C; cb += 16)
+		for (int py = 0; py < PH; py++)
+			for (int px = 0; px < PW; px++) {
+				size_t p0 = (size_t)2 * py * W + 2 * px, q = at(blk, cb, (size_t)py * PW + px, C, PHW);
 				vi best;
-				st(out + q, vmax4(ld(x0), ld(x0 + C), ld(x0 + (size_t)W * C), ld(x0 + (size_t)W * C + C), &best));
+				st(out + q, vmax4(ld(x + at(blk, cb, p0, C, HW)), ld(x + at(blk, cb, p0 + 1, C, HW)),
+				                  ld(x + at(blk, cb, p0 + W, C, HW)), ld(x + at(blk, cb, p0 + W + 1, C, HW)),
+				                  &best));
 				if (am)
 					st_idx(am + q, best);
 			}
 }
 
-/* (P,C) <-> (C,P), one image */
-static VEC void
-to_planes(float *dst, const float *src, int P, int C)
+/* the element of channel c, pixel p (of P), in either layout */
+static inline size_t
+elem(int blk, int c, size_t p, int C, size_t P)
 {
-	for (int p = 0; p < P; p++)
-		for (int c = 0; c < C; c++)
-			dst[(size_t)c * P + p] = src[(size_t)p * C + c];
+	return blk ? at(1, c & ~15, p, C, P) + (c & 15) : p * C + c;
 }
 
+/* (P,C) or nChw16c <-> (C,P), one image */
 static VEC void
-to_pixels(float *dst, const float *src, int P, int C)
+to_planes(float *dst, const float *src, int P, int C, int blk)
 {
 	for (int c = 0; c < C; c++)
 		for (int p = 0; p < P; p++)
-			dst[(size_t)p * C + c] = src[(size_t)c * P + p];
+			dst[(size_t)c * P + p] = src[elem(blk, c, p, C, P)];
+}
+
+static VEC void
+to_pixels(float *dst, const float *src, int P, int C, int blk)
+{
+	for (int c = 0; c < C; c++)
+		for (int p = 0; p < P; p++)
+			dst[elem(blk, c, p, C, P)] = src[(size_t)c * P + p];
 }
 
 /* ---------------------------------------------------------------- */
@@ -857,8 +895,75 @@ blk_free(struct blk *k)
 	free(k->am);
 	free(k->wfold);
 	free(k->bfold);
+	free(k->folded);
 	prims_free(&k->tr);
 	prims_free(&k->inf);
+}
+
+/* a memory object like the one a primitive's descriptor names */
+static dnnl_memory_t
+mem_like(struct dnet *d, dnnl_primitive_t p, dnnl_query_t what)
+{
+	const_dnnl_primitive_desc_t pd;
+	const dnnl_memory_desc_t *md;
+
+	DNN(dnnl_primitive_get_primitive_desc(p, &pd));
+	md = dnnl_primitive_desc_query_md(pd, what, 0);
+	return md && dnnl_memory_desc_get_size(md) ? mem(d, md, DNNL_MEMORY_NONE) : NULL;
+}
+
+static void
+workers_open(struct dnet *d, size_t big)
+{
+	size_t sp = 0;
+
+	d->nwk = omp_get_max_threads();
+	d->wk = ecalloc((size_t)d->nwk, sizeof *d->wk);
+	for (int i = 0; i < d->nb; i++) {
+		const_dnnl_primitive_desc_t pd;
+		if (!d->b[i].conv)
+			continue;
+		DNN(dnnl_primitive_get_primitive_desc(d->b[i].inf.fwd, &pd));
+		const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+		size_t need = md ? dnnl_memory_desc_get_size(md) : 0;
+		sp = need > sp ? need : sp;
+	}
+	for (int t = 0; t < d->nwk; t++) {
+		struct worker *w = &d->wk[t];
+		DNN(dnnl_stream_create(&w->stream, d->eng, dnnl_stream_default_flags));
+		w->scratch = emalloc(sp ? sp : 1);
+		w->t1 = emalloc(big * sizeof(float));
+		w->t2 = emalloc(big * sizeof(float));
+		w->t3 = emalloc(big * sizeof(float));
+		for (int i = 0; i < d->nb; i++) {
+			if (!d->b[i].conv)
+				continue;
+			w->src[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_src_md);
+			w->dst[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_dst_md);
+			w->sp[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_scratchpad_md);
+		}
+	}
+}
+
+static void
+workers_close(struct dnet *d)
+{
+	for (int t = 0; t < d->nwk; t++) {
+		struct worker *w = &d->wk[t];
+		for (int i = 0; i < d->nb; i++) {
+			dnnl_memory_t ms[] = { w->src[i], w->dst[i], w->sp[i] };
+			for (int k = 0; k < 3; k++)
+				if (ms[k])
+					dnnl_memory_destroy(ms[k]);
+		}
+		if (w->stream)
+			dnnl_stream_destroy(w->stream);
+		free(w->scratch);
+		free(w->t1);
+		free(w->t2);
+		free(w->t3);
+	}
+	free(d->wk);
 }
 
 void
@@ -866,15 +971,13 @@ dnet_close(struct dnet *d)
 {
 	if (!d)
 		return;
+	workers_close(d);
 	for (int i = 0; i < d->nb; i++)
 		blk_free(&d->b[i]);
 	free(d->xin);
 	free(d->ga);
 	free(d->gb);
 	free(d->gz);
-	free(d->t1);
-	free(d->t2);
-	free(d->t3);
 	free(d->part);
 	free(d->scratch);
 	if (d->stream)
@@ -885,7 +988,7 @@ dnet_close(struct dnet *d)
 }
 
 struct dnet *
-dnet_open(struct net *n, int maxb, int keep, const char **why)
+dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 {
 	struct dnet *d;
 	size_t big = (size_t)n->c * n->h * n->w;
@@ -905,6 +1008,14 @@ dnet_open(struct net *n, int maxb, int keep, const char **why)
 	d->n = n;
 	d->keep = keep;
 	d->maxb = maxb;
+	d->wino = wino;
+	/* nChw16c when every block's channels come in sixteens (OsteoNet's
+	 * do): Winograd needs it, and the first convolution then reads the
+	 * caller's NCHW as it is */
+	d->blk = n->l[0].type == L_CONV;
+	for (int i = 0; i < n->fuse_at; i++)
+		if (n->l[i].oc % 16 || (i > 0 && n->l[i].ic % 16))
+			d->blk = 0;
 	if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success ||
 	    dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags) != dnnl_success) {
 		*why = "oneDNN has no CPU engine";
@@ -938,6 +1049,8 @@ dnet_open(struct net *n, int maxb, int keep, const char **why)
 			continue;
 		k->wfold = emalloc((size_t)l->oc * l->ic * l->k * l->k * sizeof(float));
 		k->bfold = emalloc((size_t)l->oc * sizeof(float));
+		k->folded = ecalloc(l->pcount + 2 * (size_t)l->oc, sizeof(float));
+		k->stale = 1;
 		if (prims_make(d, k, &k->inf, 1, 0) < 0) {
 			*why = "oneDNN has no convolution for a layer's shape";
 			dnet_close(d);
@@ -946,9 +1059,7 @@ dnet_open(struct net *n, int maxb, int keep, const char **why)
 	}
 	if (n->c > 1)
 		d->xin = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
-	d->t1 = emalloc(big * sizeof(float));
-	d->t2 = emalloc(big * sizeof(float));
-	d->t3 = emalloc(big * sizeof(float));
+	workers_open(d, big);
 	d->part = emalloc((size_t)maxb * 2 * maxc * sizeof(double));
 	/* the dense tail's buffers (all of them, to hand activations over) */
 	if (keep)
@@ -1007,11 +1118,11 @@ input(struct dnet *d, const float *x, int b)
 	const struct net *n = d->n;
 	size_t P = (size_t)n->h * n->w, px = P * n->c;
 
-	if (n->c == 1)
+	if (n->c == 1 || d->blk)
 		return x;
 #pragma omp parallel for schedule(static)
 	for (int j = 0; j < b; j++)
-		to_pixels(d->xin + j * px, x + j * px, (int)P, n->c);
+		to_pixels(d->xin + j * px, x + j * px, (int)P, n->c, 0);
 	return d->xin;
 }
 
@@ -1025,7 +1136,7 @@ features_out(struct dnet *d, int b)
 
 #pragma omp parallel for schedule(static)
 	for (int j = 0; j < b; j++)
-		to_planes(a + (size_t)j * P * k->oc, k->out + (size_t)j * P * k->oc, P, k->oc);
+		to_planes(a + (size_t)j * P * k->oc, k->out + (size_t)j * P * k->oc, P, k->oc, d->blk);
 }
 
 static void
@@ -1043,7 +1154,7 @@ forward_train(struct dnet *d, const float *x, int b)
 		if (!k->conv) {
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
-				pool_image(k->out + j * pooled, k->am + j * pooled, src + j * in, k->ih, k->iw, k->ic);
+				pool_image(k->out + j * pooled, k->am + j * pooled, src + j * in, k->ih, k->iw, k->ic, d->blk);
 			src = k->out;
 			continue;
 		}
@@ -1061,14 +1172,16 @@ forward_train(struct dnet *d, const float *x, int b)
 #pragma omp parallel for schedule(static)
 		for (int j = 0; j < b; j++)
 			bn_relu_pool_image(k->out + j * pooled, k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh,
-			                   k->ow, k->oc, k->pool, m, r, g, be);
+			                   k->ow, k->oc, k->pool, d->blk, m, r, g, be);
 		src = k->out;
 	}
 	features_out(d, b);
 }
 
 /* BN folded into each convolution's weights and bias, from the running
- * statistics, as bn_affine computes them */
+ * statistics, as bn_affine computes them.  Done again only when the
+ * layer's parameters or statistics changed since (a training step, or a
+ * caller's copy into the net): a copy of what was folded tells */
 static void
 fold(struct dnet *d)
 {
@@ -1080,6 +1193,15 @@ fold(struct dnet *d)
 		size_t per = (size_t)l->ic * l->k * l->k;
 		if (!k->conv)
 			continue;
+		float *keep = k->folded, *st = keep + l->pcount;
+		if (!k->stale && !memcmp(keep, n->params + l->pstart, l->pcount * sizeof(float)) &&
+		    !memcmp(st, n->stats + l->rmean, l->oc * sizeof(float)) &&
+		    !memcmp(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float)))
+			continue;
+		k->stale = 0;
+		memcpy(keep, n->params + l->pstart, l->pcount * sizeof(float));
+		memcpy(st, n->stats + l->rmean, l->oc * sizeof(float));
+		memcpy(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float));
 		for (int o = 0; o < l->oc; o++) {
 			float sc, sh;
 			bn_affine(n->stats[l->rmean + o], n->stats[l->rvar + o], n->params[l->gamma + o],
@@ -1103,7 +1225,7 @@ keep_layer(struct dnet *d, int i, int j, const float *act, const uint8_t *am, in
 	struct net *n = d->n;
 	size_t P = (size_t)PH * PW;
 
-	to_planes(n->a[i] + j * P * C, act, (int)P, C);
+	to_planes(n->a[i] + j * P * C, act, (int)P, C, d->blk);
 	if (!am)
 		return;
 	/* pool argmax: the winner's offset in the input plane, as net.c keeps it */
@@ -1111,9 +1233,49 @@ keep_layer(struct dnet *d, int i, int j, const float *act, const uint8_t *am, in
 	int32_t *idx = n->idx[i] + j * P * C;
 	for (int c = 0; c < C; c++)
 		for (size_t q = 0; q < P; q++) {
-			int a = am[q * C + c], py = (int)(q / PW), px = (int)(q % PW);
+			int a = am[elem(d->blk, c, q, C, P)], py = (int)(q / PW), px = (int)(q % PW);
 			idx[c * P + q] = (2 * py + (a >> 1)) * W + 2 * px + (a & 1);
 		}
+}
+
+/* image j through the convolution blocks on worker w */
+static void
+infer_image(struct dnet *d, struct worker *w, const float *src, int j)
+{
+	for (int i = 0; i < d->nb; i++) {
+		struct blk *k = &d->b[i];
+		size_t pooled = (size_t)k->ph * k->pw * k->oc;
+		/* block outputs alternate between t2 and t3, the last one lands
+		 * in its row of the batch; a pooled conv's full map in t1 */
+		float *out = i == d->nb - 1 ? k->out + j * pooled : src == w->t2 ? w->t3 : w->t2;
+		uint8_t *am = d->keep && k->pool ? k->am + j * pooled : NULL;
+		if (!k->conv) {
+			pool_image(out, am, src, k->ih, k->iw, k->ic, d->blk);
+			if (d->keep)
+				keep_layer(d, k->layer, j, out, am, k->ph, k->pw, k->oc);
+			src = out;
+			continue;
+		}
+		struct conv_prims *p = &k->inf;
+		float *full = k->pool ? w->t1 : out;
+		dnnl_exec_arg_t args[5] = { { DNNL_ARG_SRC, w->src[i] }, { DNNL_ARG_WEIGHTS, p->w_fwd },
+		                            { DNNL_ARG_BIAS, p->bias }, { DNNL_ARG_DST, w->dst[i] },
+		                            { DNNL_ARG_SCRATCHPAD, w->sp[i] } };
+		handle(w->src[i], src);
+		handle(w->dst[i], full);
+		if (w->sp[i])
+			handle(w->sp[i], w->scratch);
+		DNN(dnnl_primitive_execute(p->fwd, w->stream, w->sp[i] ? 5 : 4, args));
+		DNN(dnnl_stream_wait(w->stream));
+		if (d->keep)
+			keep_layer(d, k->layer, j, full, NULL, k->oh, k->ow, k->oc);
+		if (k->pool) {
+			pool_image(out, am, full, k->oh, k->ow, k->oc, d->blk);
+			if (d->keep)
+				keep_layer(d, k->layer + 1, j, out, am, k->ph, k->pw, k->oc);
+		}
+		src = out;
+	}
 }
 
 static void
@@ -1124,38 +1286,9 @@ forward_infer(struct dnet *d, const float *x, int b)
 	size_t px = (size_t)n->c * n->h * n->w;
 
 	fold(d);
-	for (int j = 0; j < b; j++) {
-		const float *src = xs + j * px;
-		for (int i = 0; i < d->nb; i++) {
-			struct blk *k = &d->b[i];
-			size_t pooled = (size_t)k->ph * k->pw * k->oc;
-			/* block outputs alternate between t2 and t3, the last one
-			 * lands in its row of the batch; a pooled conv's full map in t1 */
-			float *out = i == d->nb - 1 ? k->out + j * pooled : src == d->t2 ? d->t3 : d->t2;
-			uint8_t *am = d->keep && k->pool ? k->am + j * pooled : NULL;
-			if (!k->conv) {
-				pool_image(out, am, src, k->ih, k->iw, k->ic);
-				if (d->keep)
-					keep_layer(d, k->layer, j, out, am, k->ph, k->pw, k->oc);
-				src = out;
-				continue;
-			}
-			struct conv_prims *p = &k->inf;
-			float *full = k->pool ? d->t1 : out;
-			handle(p->src, src);
-			handle(p->dst, full);
-			run(d, p->fwd, p->sp_fwd, 4, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
-			                                       { DNNL_ARG_BIAS, p->bias }, { DNNL_ARG_DST, p->dst } });
-			if (d->keep)
-				keep_layer(d, k->layer, j, full, NULL, k->oh, k->ow, k->oc);
-			if (k->pool) {
-				pool_image(out, am, full, k->oh, k->ow, k->oc);
-				if (d->keep)
-					keep_layer(d, k->layer + 1, j, out, am, k->ph, k->pw, k->oc);
-			}
-			src = out;
-		}
-	}
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		infer_image(d, &d->wk[omp_get_thread_num()], xs + j * px, j);
 	features_out(d, b);
 }
 
@@ -1186,7 +1319,7 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 	/* the features' gradient, net.c's layout, back to channels-last */
 #pragma omp parallel for schedule(static)
 	for (int j = 0; j < b; j++)
-		to_pixels(dcur + (size_t)j * P * last->oc, df + (size_t)j * P * last->oc, P, last->oc);
+		to_pixels(dcur + (size_t)j * P * last->oc, df + (size_t)j * P * last->oc, P, last->oc, d->blk);
 	for (int i = d->nb - 1; i >= 0; i--) {
 		struct blk *k = &d->b[i];
 		const struct layer *l = &n->l[k->layer];
@@ -1197,7 +1330,7 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 				break;
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
-				unpool_image(dnext + j * in, dcur + j * pooled, k->am + j * pooled, k->ih, k->iw, k->ic);
+				unpool_image(dnext + j * in, dcur + j * pooled, k->am + j * pooled, k->ih, k->iw, k->ic, d->blk);
 		} else {
 			const float *m = n->mean + l->rmean, *r = n->rstd + l->rmean, *g = n->params + l->gamma;
 			int C = k->oc;
@@ -1205,7 +1338,8 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
 				bn_sums_image(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
-				              k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool, m, r);
+				              k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool, d->blk,
+				              m, r);
 			float mdy[C], mdyx[C];
 			double cnt = (double)b * k->oh * k->ow;
 			for (int c = 0; c < C; c++) {
@@ -1222,8 +1356,8 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
 				bn_dx_image(d->gz + j * full, dcur + j * pooled, k->out + j * pooled,
-				            k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool, m,
-				            r, g, mdy, mdyx);
+				            k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,
+				            d->blk, m, r, g, mdy, mdyx);
 			struct conv_prims *p = &k->tr;
 			handle(p->src, i == 0 ? d->x0 : d->b[i - 1].out);
 			handle(p->diff_dst, d->gz);

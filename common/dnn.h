@@ -21,8 +21,9 @@ struct dnet;
 
 /* NULL when the spec is not covered, or oneDNN has no primitive for a
  * layer's shape (*why says which); keep: every layer's activations land in
- * the host net's buffers at each inference forward (heat maps, feature maps) */
-struct dnet *dnet_open(struct net *n, int maxb, int keep, const char **why);
+ * the host net's buffers at each inference forward (heat maps, feature
+ * maps); wino: Winograd convolutions where they pay (else direct only) */
+struct dnet *dnet_open(struct net *n, int maxb, int keep, int wino, const char **why);
 void dnet_close(struct dnet *d);
 /* x (b,c,h,w), clin (b,nclin): as net_forward.  An inference forward runs
  * each image alone through primitives made for one image, so a record's

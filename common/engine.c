@@ -22,11 +22,12 @@ engine_open(struct engine *e, struct net *n, int dev, int maxb, int flags)
 			net_reserve(n, maxb);
 		return;
 	}
-	/* the oneDNN fast path where it covers the network, unless the
-	 * environment asks for the reference layers */
-	const char *why = "OSTEO_CPU=reference", *ref = getenv("OSTEO_CPU");
-	if (!ref || strcmp(ref, "reference"))
-		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, &why);
+	/* the oneDNN fast path where it covers the network, unless
+	 * OSTEO_CPU asks for the reference layers, or for direct convolutions
+	 * only (no Winograd) */
+	const char *why = "OSTEO_CPU=reference", *cpu = getenv("OSTEO_CPU");
+	if (!cpu || strcmp(cpu, "reference"))
+		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, !cpu || strcmp(cpu, "direct"), &why);
 	if (!e->dnn) {
 		info("the CPU runs the network on its reference layers (%s)", why);
 		net_reserve(n, maxb);

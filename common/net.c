@@ -384,21 +384,19 @@ layer_input(const struct net *n, int i, const float *x)
 }
 
 /*
- * In inference each image goes through the dense layers on its own: BLAS
- * may sum in another order for another batch size, and a record's
- * probabilities must not depend on which records share its batch (or
- * shard).  Convolutions already run image by image.
+ * In inference a record's probabilities must not depend on which records
+ * share its batch (or shard): sgemm may sum in another order for another
+ * batch size, so inference's dense layers sum each row in one fixed order
+ * (dense_forward_rows).  Convolutions already run image by image.
  */
 static void
 dense_rows(float *out, const float *in, const float *w, const float *bias, int b, int ic, int oc,
            int train)
 {
-	if (train) {
+	if (train)
 		dense_forward(out, in, w, bias, b, ic, oc);
-		return;
-	}
-	for (int j = 0; j < b; j++)
-		dense_forward(out + (size_t)j * oc, in + (size_t)j * ic, w, bias, 1, ic, oc);
+	else
+		dense_forward_rows(out, in, w, bias, b, ic, oc);
 }
 
 void

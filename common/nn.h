@@ -4,7 +4,7 @@
  * pointers with explicit sizes, shapes in the comments.  Backward passes
  * *add* into the parameter gradients (the caller zeroes them once per
  * step) and *write* the input gradient.  Every matrix product goes through
- * sgemm() (OpenBLAS).  The CUDA backend mirrors these names and argument
+ * sgemm() (oneDNN's) but inference's dense rows.  The CUDA backend mirrors these names and argument
  * orders in gpu/.
  *
  * This is the correctness reference: tests check each backward pass
@@ -60,6 +60,11 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *idx, int B,
 /* ---- dense: inp (B,IN), weight (OUT,IN), bias (OUT), out (B,OUT) */
 void dense_forward(float *out, const float *inp, const float *weight, const float *bias,
                    int B, int IN, int OUT);
+/* the same, each row of out summed in one fixed order whatever B and
+ * whatever rows share the batch: inference, where a record's
+ * probabilities must not depend on the records around it */
+void dense_forward_rows(float *out, const float *inp, const float *weight, const float *bias,
+                        int B, int IN, int OUT);
 /* dweight and dbias may be NULL when only dinp is wanted */
 void dense_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                     const float *weight, int B, int IN, int OUT);

@@ -18,6 +18,7 @@ main(void)
 	srunner_add_suite(sr, imgops_suite());
 	srunner_add_suite(sr, nn_suite());
 	srunner_add_suite(sr, net_suite());
+	srunner_add_suite(sr, dnn_suite());
 	srunner_add_suite(sr, torch_suite());
 	srunner_add_suite(sr, metrics_suite());
 	srunner_run_all(sr, CK_NORMAL);

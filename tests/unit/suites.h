@@ -10,6 +10,7 @@ Suite *misc_suite(void);
 Suite *imgops_suite(void);
 Suite *nn_suite(void);
 Suite *net_suite(void);
+Suite *dnn_suite(void);
 Suite *torch_suite(void);
 Suite *metrics_suite(void);
 

@@ -1,0 +1,283 @@
+/*
+ * check_dnn.c - the CPU engine's oneDNN path (common/dnn.c) held to the
+ * reference layers of net.c: the same network, the same initial weights,
+ * the same batch, then probabilities, loss, every parameter's gradient,
+ * the running statistics and the weights after one Adam step compared
+ * tensor by tensor as ||fast - ref||_max / ||ref||_max, for specs that take
+ * each of its paths (nChw16c and channels-last, a pooled and an unpooled
+ * block, a lone pool, odd sides, stride 2, 5x5, three input channels).
+ * Direct convolutions are held to 1e-5; Winograd's F(4x4,3x3) rounds
+ * differently, and is held to WINO_TOL (its measured error is about 1e-6
+ * to 2e-6 on these inputs).  Inference: a record's probabilities are the
+ * same bits in a batch of 7 as alone, and two training runs give the
+ * same bits.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/dnn.h"
+#include "../../common/net.h"
+#include "../../common/rng.h"
+#include "suites.h"
+
+#define B 7
+#define TOL 1e-5
+#define WINO_TOL 1e-5
+
+struct arch {
+	const char *spec;
+	int c, h, w, nclin;
+};
+
+static const struct arch archs[] = {
+	{ DEFAULT_ARCH, 1, 32, 32, 3 },
+	{ "conv:16,pool,conv:32,pool,dense:8", 1, 24, 20, 0 },
+	{ "conv:16,pool,pool,conv:32,dense:8,dropout:0.3", 3, 16, 16, 2 },
+	{ "conv:8,conv:8,pool,conv:4:5:2,pool,dense:16", 1, 21, 19, 4 },
+	{ "conv:6,pool,conv:5:1:2,dense:7", 3, 17, 18, 0 },
+};
+
+struct pair {
+	struct net *ref, *fast;
+	struct dnet *d;
+	float *x, *clin;
+	int32_t *y;
+};
+
+static void
+pair_open(struct pair *p, const struct arch *a, int wino, int keep)
+{
+	const char *err;
+	struct rng g;
+
+	p->ref = net_new(a->spec, a->c, a->h, a->w, a->nclin, 3, &err);
+	p->fast = net_new(a->spec, a->c, a->h, a->w, a->nclin, 3, &err);
+	ck_assert_msg(p->ref && p->fast, "%s: %s", a->spec, err);
+	net_init(p->ref, 5);
+	net_init(p->fast, 5);
+	net_reserve(p->ref, B);
+	p->d = dnet_open(p->fast, B, keep, wino, &err);
+	ck_assert_msg(p->d, "%s: dnet_open: %s", a->spec, err);
+	size_t px = (size_t)a->c * a->h * a->w;
+	p->x = malloc(B * px * sizeof(float));
+	p->clin = malloc(B * (a->nclin + 1) * sizeof(float));
+	p->y = malloc(B * sizeof(int32_t));
+	rng_seed(&g, 9, a->spec);
+	for (size_t i = 0; i < B * px; i++)
+		p->x[i] = (float)rng_normal(&g);
+	for (int i = 0; i < B * a->nclin; i++)
+		p->clin[i] = (float)rng_normal(&g);
+	for (int i = 0; i < B; i++)
+		p->y[i] = i % 3;
+}
+
+static void
+pair_close(struct pair *p)
+{
+	dnet_close(p->d);
+	net_free(p->ref);
+	net_free(p->fast);
+	free(p->x);
+	free(p->clin);
+	free(p->y);
+}
+
+/* ||a - r||_max / ||r||_max */
+static double
+rel(const float *a, const float *r, size_t n)
+{
+	double d = 0, m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		d = fmax(d, fabs((double)a[i] - r[i]));
+		m = fmax(m, fabs((double)r[i]));
+	}
+	return m > 0 ? d / m : d;
+}
+
+static void
+expect(const char *spec, const char *what, int layer, double err, double tol)
+{
+	ck_assert_msg(err <= tol, "%s: %s of layer %d off by %g (tolerance %g)", spec, what, layer + 1, err, tol);
+}
+
+/* one training step on both, compared at every stage */
+static void
+train_step(const struct arch *a, int wino)
+{
+	struct pair p;
+	struct rng g1, g2;
+	const float w[3] = { 1, 2, 0.5f };
+	double tol = wino ? WINO_TOL : TOL;
+
+	pair_open(&p, a, wino, 0);
+	rng_seed(&g1, 3, "dropout");
+	rng_seed(&g2, 3, "dropout");
+	net_forward(p.ref, p.x, p.clin, B, 1, &g1);
+	dnet_forward(p.d, p.x, p.clin, B, 1, &g2);
+	expect(a->spec, "probabilities", p.ref->nlayers - 1, rel(p.fast->probs, p.ref->probs, B * 3), tol);
+	float lr = net_loss(p.ref, p.y, w, B), lf = net_loss(p.fast, p.y, w, B);
+	expect(a->spec, "loss", p.ref->nlayers - 1, fabs(lf - lr) / fabs(lr), tol);
+	net_zero_grads(p.ref);
+	net_zero_grads(p.fast);
+	net_backward(p.ref, p.x, p.y, w, B);
+	dnet_backward(p.d, p.y, w, B);
+	for (int i = 0; i < p.ref->nlayers; i++) {
+		const struct layer *l = &p.ref->l[i];
+		if (l->type == L_CONV) {
+			size_t nw = (size_t)l->oc * l->ic * l->k * l->k;
+			expect(a->spec, "weight gradient", i, rel(p.fast->grads + l->w, p.ref->grads + l->w, nw), tol);
+			expect(a->spec, "gamma gradient", i, rel(p.fast->grads + l->gamma, p.ref->grads + l->gamma, l->oc), tol);
+			expect(a->spec, "beta gradient", i, rel(p.fast->grads + l->beta, p.ref->grads + l->beta, l->oc), tol);
+			expect(a->spec, "running mean", i, rel(p.fast->stats + l->rmean, p.ref->stats + l->rmean, l->oc), tol);
+			expect(a->spec, "running variance", i, rel(p.fast->stats + l->rvar, p.ref->stats + l->rvar, l->oc), tol);
+		} else if (l->pcount)
+			expect(a->spec, "gradient", i, rel(p.fast->grads + l->pstart, p.ref->grads + l->pstart, l->pcount), tol);
+	}
+	net_adam(p.ref, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
+	net_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
+	/* Adam's first step moves a weight by about lr whatever the size of
+	 * its gradient, so a gradient of 1e-12 against -1e-12 moves it both
+	 * ways: compare the moments it keeps, and the weights whose gradient
+	 * is not lost in rounding */
+	expect(a->spec, "Adam's first moment", -1, rel(p.fast->m, p.ref->m, p.ref->nparams), tol);
+	expect(a->spec, "Adam's second moment", -1, rel(p.fast->v, p.ref->v, p.ref->nparams), 2 * tol);
+	double gmax = 0;
+	for (size_t i = 0; i < p.ref->nparams; i++)
+		gmax = fmax(gmax, fabs(p.ref->grads[i]));
+	for (size_t i = 0; i < p.ref->nparams; i++)
+		if (fabs(p.ref->grads[i]) > 1e-2 * gmax)
+			ck_assert_msg(fabs(p.fast->params[i] - p.ref->params[i]) <= 1e-5 * fmax(1, fabs(p.ref->params[i])),
+			              "%s: parameter %zu after one Adam step: %g, not %g", a->spec, i, p.fast->params[i],
+			              p.ref->params[i]);
+	pair_close(&p);
+}
+
+START_TEST(test_dnn_train_direct)
+{
+	train_step(&archs[_i], 0);
+}
+END_TEST
+
+START_TEST(test_dnn_train_winograd)
+{
+	train_step(&archs[_i], 1);
+}
+END_TEST
+
+/* inference: against the reference, and batch of B against one by one */
+START_TEST(test_dnn_infer)
+{
+	const struct arch *a = &archs[_i];
+	struct pair p;
+	float all[B * 3];
+	size_t px = (size_t)a->c * a->h * a->w;
+
+	pair_open(&p, a, 1, 0);
+	/* running statistics away from their initial 0 and 1 */
+	struct rng g;
+	rng_seed(&g, 4, "stats");
+	for (int i = 0; i < p.ref->nlayers; i++) {
+		const struct layer *l = &p.ref->l[i];
+		for (int c = 0; l->type == L_CONV && c < l->oc; c++) {
+			p.ref->stats[l->rmean + c] = p.fast->stats[l->rmean + c] = (float)(0.3 * rng_normal(&g));
+			p.ref->stats[l->rvar + c] = p.fast->stats[l->rvar + c] = (float)(0.5 + fabs(rng_normal(&g)));
+		}
+	}
+	net_forward(p.ref, p.x, p.clin, B, 0, NULL);
+	dnet_forward(p.d, p.x, p.clin, B, 0, NULL);
+	expect(a->spec, "inference probabilities", p.ref->nlayers - 1, rel(p.fast->probs, p.ref->probs, B * 3), WINO_TOL);
+	memcpy(all, p.fast->probs, sizeof all);
+	for (int j = 0; j < B; j++) {
+		dnet_forward(p.d, p.x + j * px, p.clin + j * a->nclin, 1, 0, NULL);
+		ck_assert_msg(!memcmp(p.fast->probs, all + j * 3, 3 * sizeof(float)),
+		              "%s: image %d's probabilities depend on its batch", a->spec, j);
+	}
+	pair_close(&p);
+}
+END_TEST
+
+/* keep: the activations handed to net.c's buffers, as Grad-CAM reads them */
+START_TEST(test_dnn_keep)
+{
+	const struct arch *a = &archs[_i];
+	struct pair p;
+
+	pair_open(&p, a, 0, 1);
+	net_reserve(p.fast, B);
+	net_forward(p.ref, p.x, p.clin, B, 0, NULL);
+	dnet_forward(p.d, p.x, p.clin, B, 0, NULL);
+	for (int i = 0; i < p.ref->fuse_at; i++) {
+		const struct layer *l = &p.ref->l[i];
+		size_t e = (size_t)B * layer_elems(l);
+		expect(a->spec, "kept activation", i, rel(p.fast->a[i], p.ref->a[i], e), TOL);
+		/* the same winner of each window, unless two of its values are
+		 * equal to rounding (folded batch norm rounds differently) */
+		size_t plane = (size_t)l->ih * l->iw, oplane = (size_t)l->oh * l->ow;
+		if (l->type == L_POOL && i > 0)
+			for (size_t q = 0; q < e; q++)
+				if (p.ref->a[i][q] > 1e-3f && p.fast->idx[i][q] != p.ref->idx[i][q] &&
+				    fabs(p.ref->a[i - 1][q / oplane * plane + p.fast->idx[i][q]] - p.ref->a[i][q]) >
+				            1e-5 * p.ref->a[i][q])
+					ck_assert_msg(0,
+					              "%s: pool argmax of layer %d at %zu: %d, not %d (value %g)", a->spec, i + 1, q,
+					              p.fast->idx[i][q], p.ref->idx[i][q], p.ref->a[i][q]);
+	}
+	int cls[B];
+	float cr[B * 64 * 64], cf[B * 64 * 64];
+	for (int j = 0; j < B; j++)
+		cls[j] = j % 3;
+	if (net_gradcam(p.ref, cls, B, cr) == 0) {
+		net_gradcam(p.fast, cls, B, cf);
+		const struct layer *l = &p.ref->l[net_last_conv(p.ref)];
+		expect(a->spec, "Grad-CAM", net_last_conv(p.ref), rel(cf, cr, (size_t)B * l->oh * l->ow), TOL);
+	}
+	pair_close(&p);
+}
+END_TEST
+
+/* the same seed: the same weights, bit for bit, after a few steps */
+START_TEST(test_dnn_deterministic)
+{
+	float *w[2];
+	size_t np = 0;
+
+	for (int run = 0; run < 2; run++) {
+		struct pair p;
+		struct rng g;
+		pair_open(&p, &archs[0], 1, 0);
+		rng_seed(&g, 1, "dropout");
+		for (int t = 1; t <= 3; t++) {
+			dnet_forward(p.d, p.x, p.clin, B, 1, &g);
+			net_zero_grads(p.fast);
+			dnet_backward(p.d, p.y, NULL, B);
+			net_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, t);
+		}
+		np = p.fast->nparams;
+		w[run] = malloc(np * sizeof(float));
+		memcpy(w[run], p.fast->params, np * sizeof(float));
+		pair_close(&p);
+	}
+	ck_assert_msg(!memcmp(w[0], w[1], np * sizeof(float)), "two runs from one seed differ");
+	free(w[0]);
+	free(w[1]);
+}
+END_TEST
+
+Suite *
+dnn_suite(void)
+{
+	Suite *s = suite_create("dnn");
+	TCase *tc = tcase_create("dnn");
+	int na = (int)(sizeof archs / sizeof *archs);
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_dnn_train_direct, 0, na);
+	tcase_add_loop_test(tc, test_dnn_train_winograd, 0, na);
+	tcase_add_loop_test(tc, test_dnn_infer, 0, na);
+	tcase_add_loop_test(tc, test_dnn_keep, 0, na);
+	tcase_add_test(tc, test_dnn_deterministic);
+	suite_add_tcase(s, tc);
+	return s;
+}
