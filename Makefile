@@ -42,7 +42,7 @@ GPU_OBJS = build/common/nogpu.o build/common/device.o build/common/engine.o
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn net dnn model metrics
+COMMON = util record input image imgops table rng strmap classes nn kern net dnn model metrics
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
@@ -60,8 +60,8 @@ build/common/%.o: common/%.c common/*.h | build/common
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # the fused passes: OpenMP threads over the batch, loops vectorised
-build/common/dnn.o build/common/nn.o: build/common/%.o: common/%.c common/*.h | build/common
-	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
+build/common/dnn.o build/common/nn.o build/common/kern.o: build/common/%.o: common/%.c common/*.h common/kern.inc | build/common
+	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 
 build/filters/%.o: filters/%.c common/*.h gpu/gpu.h | build/filters

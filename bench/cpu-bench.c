@@ -2,7 +2,8 @@
  * cpu-bench.c - make bench's CPU figures: OsteoNet (the default --arch, 8
  * clinical features, 3 classes) through common/engine.h on the CPU, as
  * osteo-train and osteo-infer run it, timed in steady state on one batch
- * of random images, as bench/torch_osteonet.py times PyTorch.  A training
+ * of random images, as bench/torch_osteonet.py times PyTorch: the median
+ * of 7 rounds of about 0.3 s each, after one round of warm-up.  A training
  * step is forward, loss, backward and Adam; inference is a forward and
  * its probabilities.  Threads: OMP_NUM_THREADS, as for the programs.
  *   cpu-bench train|infer|latency SIZE BATCH
@@ -21,10 +22,11 @@
 
 #include "../common/dnn.h"
 #include "../common/engine.h"
+#include "../common/kern.h"
 #include "../common/rng.h"
 #include "../common/util.h"
 
-#define REPS 7
+#define REPS 21
 
 static double
 now(void)
@@ -137,7 +139,7 @@ main(int argc, char **argv)
 	engine_open(&e, n, -1, b, 0);
 	int set = engine_dataset(&e, x, clin, y, b, 1), t = 0;
 	if (e.dnn)
-		fprintf(stderr, "cpu-bench: %s\n", dnet_kernels(e.dnn));
+		fprintf(stderr, "cpu-bench: %s; passes %s\n", dnet_kernels(e.dnn), kern_get()->name);
 	if (lat) {
 		/* single images, one after another, as a request server sees them */
 		enum { N = 200 };
@@ -151,9 +153,11 @@ main(int argc, char **argv)
 		qsort(s, N, sizeof *s, cmp_double);
 		printf("osteo latency %.3f %.3f %.1f\n", s[N / 2] * 1e3, s[N * 9 / 10] * 1e3, peak_mib());
 	} else {
-		/* about a second of steps per timing */
-		int steps = (int)(0.5e9 / (flops(n) * b * (train ? 3 : 1))) + 2;
-		double s[REPS];
+		/* rounds of about 0.3 s, sized by a warm-up of two steps */
+		double t0 = now(), s[REPS];
+		for (int i = 0; i < 2; i++)
+			step(&e, set, b, train, ++t, &g);
+		int steps = (int)(0.3 / ((now() - t0) / 2)) + 1;
 		for (int r = -1; r < REPS; r++) {
 			double t0 = now();
 			for (int i = 0; i < steps; i++)

@@ -4,9 +4,16 @@
 # inference, in the default layout and channels-last, eager mode.  Prints
 # lines "torch LAYOUT train|infer IMAGES_PER_S".
 #   bench/torch_osteonet.py THREADS SIZE BATCH CLINICAL [cpu|cuda [TF32]]
+# or one measurement alone, in a process of its own (its peak memory is
+# then that measurement's):
+#   bench/torch_osteonet.py THREADS SIZE BATCH CLINICAL cpu 0 MODE LAYOUT
+# MODE train|infer|latency (latency: single images, batch ignored), which
+# prints "torch LAYOUT MODE IMAGES_PER_S PEAK_RSS_MIB" (latency: "torch
+# LAYOUT latency P50_MS P90_MS PEAK_RSS_MIB").
 # On cuda the timings synchronise the device, as osteo's read the loss and
 # probabilities back; TF32 0 (the default) turns it off for cuDNN and
 # cuBLAS, so both sides do float32 products.
+import resource
 import sys
 import time
 import torch
@@ -14,6 +21,7 @@ import torch
 threads, size, batch, nclin = (int(a) for a in sys.argv[1:5])
 device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 tf32 = len(sys.argv) > 6 and sys.argv[6] == "1"
+only = sys.argv[7:9] if len(sys.argv) > 8 else None
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 torch.backends.cudnn.allow_tf32 = tf32
@@ -48,6 +56,59 @@ class OsteoNet(torch.nn.Module):
 def median(v):
     v = sorted(v)
     return v[len(v) // 2]
+
+def peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+def one(mode, layout):
+    """One measurement, as make bench's CPU table takes it: the median of 7
+    rounds of about 0.3 s after a round of warm-up, like bench/cpu-bench.c"""
+    b = 1 if mode == "latency" else batch
+    net = OsteoNet()
+    x = torch.randn(b, 1, size, size)
+    clin = torch.randn(b, nclin)
+    y = torch.randint(0, 3, (b,))
+    if layout == "channels_last":
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    def step():
+        if mode == "train":
+            opt.zero_grad()
+            loss_fn(net(x, clin), y).backward()
+            opt.step()
+        else:
+            with torch.no_grad():
+                net(x, clin)
+    net.train(mode == "train")
+    if mode == "latency":
+        t = []
+        for i in range(220):
+            t0 = time.perf_counter()
+            step()
+            if i >= 20:
+                t.append(time.perf_counter() - t0)
+        t.sort()
+        print("torch %s latency %.3f %.3f %.1f" % (layout, t[len(t) // 2] * 1e3, t[len(t) * 9 // 10] * 1e3,
+                                                  peak_mib()), flush=True)
+        return
+    t0 = time.perf_counter()
+    step()
+    step()
+    steps = int(0.3 / ((time.perf_counter() - t0) / 2)) + 1
+    rates = []
+    for r in range(8):
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step()
+        if r > 0:
+            rates.append(b * steps / (time.perf_counter() - t0))
+    print("torch %s %s %.1f %.1f" % (layout, mode, median(rates), peak_mib()), flush=True)
+
+if only:
+    one(only[0], only[1])
+    sys.exit(0)
 
 for layout in ("default", "channels_last"):
     net = OsteoNet().to(device)

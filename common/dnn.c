@@ -35,7 +35,10 @@ static int omp_get_max_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
 #endif
 
+#include "kern.h"
 #include "vec.h"
+
+#define KERN (kern_get())
 
 /* ---------------------------------------------------------------- */
 /* oneDNN plumbing */
@@ -57,6 +60,8 @@ struct blk {
 	int ic, ih, iw, oc, oh, ow;   /* the convolution's (pool: oh = ih, ow = iw) */
 	int ph, pw;               /* the block's output: pooled, or oh x ow */
 	float *z;                 /* (B,oh,ow,oc) convolution output, training */
+	float *zsel, *z2;         /* (B,ph,pw,oc) each window's winning z and runner-up, training (C % 16 = 0) */
+	uint8_t *am2;             /* the runner-up's index */
 	float *out;               /* (B,ph,pw,oc) the block's output */
 	uint8_t *am;              /* (B,ph,pw,oc) which of the window's four won */
 	float *wfold, *bfold;     /* inference: BN folded, (OC,IC,k,k) and (OC) */
@@ -388,18 +393,6 @@ fail:
 
 /* the per-image mean and sum of squared deviations of each channel of
  * z (P,C), in part[0..C) and part[C..2C) */
-/* the passes below on 16 channels at a time, in either layout (blk:
- * nChw16c); the plain loops here are channels-last only */
-static void stats_image16(double *part, const float *z, int H, int W, int C, int blk);
-static void bn_relu_pool_image16(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool,
-                                 int blk, const float *m, const float *r, const float *g, const float *be);
-static void bn_sums_image16(double *part, const float *dp, const float *out, const uint8_t *am,
-                            const float *z, int H, int W, int C, int pool, int blk, const float *m,
-                            const float *r);
-static void bn_dx_image16(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z,
-                          int H, int W, int C, int pool, int blk, const float *m, const float *r,
-                          const float *g, const float *mdy, const float *mdyx);
-static void pool_image16(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk);
 static size_t elem(int blk, int c, size_t p, int C, size_t P);
 
 static VEC void
@@ -409,7 +402,7 @@ stats_image(double *part, const float *z, int H, int W, int C, int blk)
 	int P = H * W;
 
 	if (C % 16 == 0) {
-		stats_image16(part, z, H, W, C, blk);
+		KERN->stats16(part, z, H, W, C, blk);
 		return;
 	}
 
@@ -434,15 +427,8 @@ stats_image(double *part, const float *z, int H, int W, int C, int blk)
  * is the same for any number of threads.
  */
 static void
-bn_stats(struct dnet *d, const float *z, int B, int H, int W, int C, float *mean, float *rstd, float *rmean,
-         float *rvar)
+bn_combine(const double *part, int B, int P, int C, float *mean, float *rstd, float *rmean, float *rvar)
 {
-	double *part = d->part;
-	int P = H * W;
-
-#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++)
-		stats_image(part + (size_t)b * 2 * C, z + (size_t)b * P * C, H, W, C, d->blk);
 	for (int c = 0; c < C; c++) {
 		double m = part[c], s2 = part[C + c], cnt = P;
 		for (int b = 1; b < B; b++) {
@@ -459,6 +445,25 @@ bn_stats(struct dnet *d, const float *z, int B, int H, int W, int C, float *mean
 		rmean[c] = (float)((1 - NET_BN_MOMENTUM) * rmean[c] + NET_BN_MOMENTUM * m);
 		rvar[c] = (float)((1 - NET_BN_MOMENTUM) * rvar[c] + NET_BN_MOMENTUM * unbiased);
 	}
+}
+
+/*
+ * Batch statistics of z (B,H,W,C): mean and 1/sd (C), running statistics
+ * moved as batchnorm_forward_train moves them.  The images' parts are
+ * combined in image order (Chan et al.'s pairwise update), so the result
+ * is the same for any number of threads.
+ */
+static void
+bn_stats(struct dnet *d, const float *z, int B, int H, int W, int C, float *mean, float *rstd, float *rmean,
+         float *rvar)
+{
+	double *part = d->part;
+	int P = H * W;
+
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++)
+		stats_image(part + (size_t)b * 2 * C, z + (size_t)b * P * C, H, W, C, d->blk);
+	bn_combine(part, B, P, C, mean, rstd, rmean, rvar);
 }
 
 /* the winner of a 2x2 window as max4_first picks it: the first of the
@@ -488,7 +493,7 @@ bn_relu_pool_image(float *out, uint8_t *am, const float *z, int H, int W, int C,
                    const float *m, const float *r, const float *g, const float *be)
 {
 	if (C % 16 == 0) {
-		bn_relu_pool_image16(out, am, z, H, W, C, pool, blk, m, r, g, be);
+		KERN->bn_relu_pool16(out, am, z, H, W, C, pool, blk, m, r, g, be);
 		return;
 	}
 	if (!pool) {
@@ -526,7 +531,7 @@ pool_image(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk
 	int PH = H / 2, PW = W / 2;
 
 	if (C % 16 == 0) {
-		pool_image16(out, am, x, H, W, C, blk);
+		KERN->pool16(out, am, x, H, W, C, blk);
 		return;
 	}
 	for (int py = 0; py < PH; py++)
@@ -578,7 +583,7 @@ bn_sums_image(double *part, const float *dp, const float *out, const uint8_t *am
 	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
 
 	if (C % 16 == 0) {
-		bn_sums_image16(part, dp, out, am, z, H, W, C, pool, blk, m, r);
+		KERN->bn_sums16(part, dp, out, am, z, H, W, C, pool, blk, m, r);
 		return;
 	}
 	for (int c = 0; c < C; c++)
@@ -604,7 +609,7 @@ bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, con
             const float *mdyx)
 {
 	if (C % 16 == 0) {
-		bn_dx_image16(dz, dp, out, am, z, H, W, C, pool, blk, m, r, g, mdy, mdyx);
+		KERN->bn_dx16(dz, dp, out, am, z, H, W, C, pool, blk, m, r, g, mdy, mdyx);
 		return;
 	}
 	if (!pool) {
@@ -639,225 +644,12 @@ bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, con
 			}
 }
 
-/* ---------------------------------------------------------------- */
-/* the same passes on 16 channels at a time, for C a multiple of 16 (every
- * OsteoNet layer), in vec.h's vectors */
-
-/* the winner of four as max4_first picks it, its index in *best */
-static inline vf
-vmax4(vf v0, vf v1, vf v2, vf v3, vi *best)
-{
-	vi b = (vi){ 0 }, m;
-	vf bv = v0;
-
-	m = v1 > bv;
-	b = (m & 1) | (~m & b);
-	bv = sel(m, v1, bv);
-	m = v2 > bv;
-	b = (m & 2) | (~m & b);
-	bv = sel(m, v2, bv);
-	m = v3 > bv;
-	b = (m & 3) | (~m & b);
-	bv = sel(m, v3, bv);
-	*best = b;
-	return bv;
-}
-
-static inline void
-st_idx(uint8_t *p, vi b)
-{
-	vb v = __builtin_convertvector(b, vb);
-	memcpy(p, &v, sizeof v);
-}
-
-static inline vi
-ld_idx(const uint8_t *p)
-{
-	vb v;
-	memcpy(&v, p, sizeof v);
-	return __builtin_convertvector(v, vi);
-}
-
-/* the float sums of a row are added into double ones row by row: a row is
- * short enough (<= 65535 values, usually 128) for float to hold it */
-static inline void
-add_row(double *acc, vf s)
-{
-	for (int k = 0; k < 16; k++)
-		acc[k] += s[k];
-}
-
 /* where channels cb..cb+15 of pixel p (of HW) lie: channels-last, or
  * oneDNN's nChw16c (blocks of 16 channels, each a (H,W,16) plane) */
 static inline size_t
 at(int blk, int cb, size_t p, int C, size_t HW)
 {
 	return blk ? (size_t)cb * HW + p * 16 : p * C + cb;
-}
-
-static VEC void
-stats_image16(double *part, const float *z, int H, int W, int C, int blk)
-{
-	double *m = part, *s2 = part + C;
-	size_t HW = (size_t)H * W;
-
-	for (int c = 0; c < 2 * C; c++)
-		part[c] = 0;
-	for (int cb = 0; cb < C; cb += 16) {
-		for (int y = 0; y < H; y++) {
-			vf s = { 0 };
-			for (int x = 0; x < W; x++)
-				s += ld(z + at(blk, cb, (size_t)y * W + x, C, HW));
-			add_row(m + cb, s);
-		}
-		for (int k = 0; k < 16; k++)
-			m[cb + k] /= (double)HW;
-		vf mf;
-		for (int k = 0; k < 16; k++)
-			mf[k] = (float)m[cb + k];
-		/* deviations from the float mean; the double mean's remainder
-		 * is put back below (sum (x - m)^2 = sum (x - mf)^2 - n (m - mf)^2) */
-		for (int y = 0; y < H; y++) {
-			vf s = { 0 };
-			for (int x = 0; x < W; x++) {
-				vf e = ld(z + at(blk, cb, (size_t)y * W + x, C, HW)) - mf;
-				s += e * e;
-			}
-			add_row(s2 + cb, s);
-		}
-		for (int k = 0; k < 16; k++) {
-			double dm = m[cb + k] - mf[k];
-			s2[cb + k] -= (double)HW * dm * dm;
-			s2[cb + k] = s2[cb + k] > 0 ? s2[cb + k] : 0;
-		}
-	}
-}
-
-static VEC void
-bn_relu_pool_image16(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
-                     const float *m, const float *r, const float *g, const float *be)
-{
-	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
-	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
-
-	for (int cb = 0; cb < C; cb += 16) {
-		/* bn_norm's order of operations, not a folded x sc + sh */
-		vf vm = ld(m + cb), vr = ld(r + cb), vg = ld(g + cb), vbe = ld(be + cb);
-		for (int py = 0; py < PH; py++)
-			for (int px = 0; px < PW; px++) {
-				size_t q = at(blk, cb, (size_t)py * PW + px, C, PHW);
-				if (!pool) {
-					st(out + q, vrelu((ld(z + q) - vm) * vr * vg + vbe));
-					continue;
-				}
-				size_t p0 = (size_t)2 * py * W + 2 * px;
-				vf v0 = vrelu((ld(z + at(blk, cb, p0, C, HW)) - vm) * vr * vg + vbe);
-				vf v1 = vrelu((ld(z + at(blk, cb, p0 + 1, C, HW)) - vm) * vr * vg + vbe);
-				vf v2 = vrelu((ld(z + at(blk, cb, p0 + W, C, HW)) - vm) * vr * vg + vbe);
-				vf v3 = vrelu((ld(z + at(blk, cb, p0 + W + 1, C, HW)) - vm) * vr * vg + vbe);
-				vi best;
-				st(out + q, vmax4(v0, v1, v2, v3, &best));
-				st_idx(am + q, best);
-			}
-	}
-}
-
-static VEC void
-bn_sums_image16(double *part, const float *dp, const float *out, const uint8_t *am, const float *z, int H,
-                int W, int C, int pool, int blk, const float *m, const float *r)
-{
-	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
-	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
-
-	for (int c = 0; c < 2 * C; c++)
-		part[c] = 0;
-	for (int cb = 0; cb < C; cb += 16) {
-		vf vm = ld(m + cb), vr = ld(r + cb);
-		for (int py = 0; py < PH; py++) {
-			vf sdy = { 0 }, sdyx = { 0 };
-			for (int px = 0; px < PW; px++) {
-				size_t q = at(blk, cb, (size_t)py * PW + px, C, PHW);
-				vf dy = (vf)((vi)(ld(out + q) > 0) & (vi)ld(dp + q)), x;
-				if (pool) {
-					size_t p0 = (size_t)2 * py * W + 2 * px;
-					vi a = ld_idx(am + q);
-					x = sel(a == 0, ld(z + at(blk, cb, p0, C, HW)), ld(z + at(blk, cb, p0 + 1, C, HW)));
-					x = sel(a == 2, ld(z + at(blk, cb, p0 + W, C, HW)), x);
-					x = sel(a == 3, ld(z + at(blk, cb, p0 + W + 1, C, HW)), x);
-				} else
-					x = ld(z + q);
-				sdy += dy;
-				sdyx += dy * (x - vm) * vr;
-			}
-			add_row(part + cb, sdy);
-			add_row(part + C + cb, sdyx);
-		}
-	}
-}
-
-/* gamma r (dy - mdy - (x - m) r mdyx), bn_dx's order */
-static inline vf
-vbn_dx(vf dy, vf x, vf m, vf r, vf g, vf mdy, vf mdyx)
-{
-	return g * r * (dy - mdy - (x - m) * r * mdyx);
-}
-
-static VEC void
-bn_dx_image16(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
-              int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
-              const float *mdyx)
-{
-	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
-	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
-
-	for (int cb = 0; cb < C; cb += 16) {
-		vf vm = ld(m + cb), vr = ld(r + cb), vg = ld(g + cb), vmdy = ld(mdy + cb), vmdyx = ld(mdyx + cb);
-		vf zero = { 0 };
-		for (int py = 0; py < PH; py++)
-			for (int px = 0; px < PW; px++) {
-				size_t q = at(blk, cb, (size_t)py * PW + px, C, PHW);
-				vf dy = (vf)((vi)(ld(out + q) > 0) & (vi)ld(dp + q));
-				if (!pool) {
-					st(dz + q, vbn_dx(dy, ld(z + q), vm, vr, vg, vmdy, vmdyx));
-					continue;
-				}
-				vi a = ld_idx(am + q);
-				size_t p0 = (size_t)2 * py * W + 2 * px;
-				size_t i0 = at(blk, cb, p0, C, HW), i1 = at(blk, cb, p0 + 1, C, HW);
-				size_t i2 = at(blk, cb, p0 + W, C, HW), i3 = at(blk, cb, p0 + W + 1, C, HW);
-				st(dz + i0, vbn_dx(sel(a == 0, dy, zero), ld(z + i0), vm, vr, vg, vmdy, vmdyx));
-				st(dz + i1, vbn_dx(sel(a == 1, dy, zero), ld(z + i1), vm, vr, vg, vmdy, vmdyx));
-				st(dz + i2, vbn_dx(sel(a == 2, dy, zero), ld(z + i2), vm, vr, vg, vmdy, vmdyx));
-				st(dz + i3, vbn_dx(sel(a == 3, dy, zero), ld(z + i3), vm, vr, vg, vmdy, vmdyx));
-			}
-		if (!pool)
-			continue;
-		/* the odd edge the pool dropped: no gradient arrives there */
-		for (int y = 0; y < H; y++)
-			for (int x = y < 2 * PH ? 2 * PW : 0; x < W; x++) {
-				size_t i = at(blk, cb, (size_t)y * W + x, C, HW);
-				st(dz + i, vbn_dx(zero, ld(z + i), vm, vr, vg, vmdy, vmdyx));
-			}
-	}
-}
-
-static VEC void
-pool_image16(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk)
-{
-	int PH = H / 2, PW = W / 2;
-	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
-
-	for (int cb = 0; cb < C; cb += 16)
-		for (int py = 0; py < PH; py++)
-			for (int px = 0; px < PW; px++) {
-				size_t p0 = (size_t)2 * py * W + 2 * px, q = at(blk, cb, (size_t)py * PW + px, C, PHW);
-				vi best;
-				st(out + q, vmax4(ld(x + at(blk, cb, p0, C, HW)), ld(x + at(blk, cb, p0 + 1, C, HW)),
-				                  ld(x + at(blk, cb, p0 + W, C, HW)), ld(x + at(blk, cb, p0 + W + 1, C, HW)),
-				                  &best));
-				if (am)
-					st_idx(am + q, best);
-			}
 }
 
 /* the element of channel c, pixel p (of P), in either layout */
@@ -891,6 +683,9 @@ static void
 blk_free(struct blk *k)
 {
 	free(k->z);
+	free(k->zsel);
+	free(k->z2);
+	free(k->am2);
 	free(k->out);
 	free(k->am);
 	free(k->wfold);
@@ -1091,6 +886,13 @@ train_ready(struct dnet *d, int b)
 			big = full > big ? full : big;
 			if (k->conv)
 				k->z = emalloc((size_t)d->maxb * full * sizeof(float));
+			if (k->conv && k->pool && k->oc % 16 == 0)
+			{
+				size_t pooled = (size_t)d->maxb * k->ph * k->pw * k->oc;
+				k->zsel = emalloc(pooled * sizeof(float));
+				k->z2 = emalloc(pooled * sizeof(float));
+				k->am2 = emalloc(pooled);
+			}
 		}
 		d->ga = emalloc((size_t)d->maxb * big * sizeof(float));
 		d->gb = emalloc((size_t)d->maxb * big * sizeof(float));
@@ -1167,8 +969,23 @@ forward_train(struct dnet *d, const float *x, int b)
 		run(d, p->fwd, p->sp_fwd, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
 		                                       { DNNL_ARG_DST, p->dst } });
 		float *m = n->mean + l->rmean, *r = n->rstd + l->rmean;
-		bn_stats(d, k->z, b, k->oh, k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
 		const float *g = n->params + l->gamma, *be = n->params + l->beta;
+		if (k->zsel) {
+			/* one read of z; then batch norm and ReLU on the winners */
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->stats_select16(d->part + (size_t)j * 2 * k->oc, k->zsel + j * pooled, k->am + j * pooled,
+				                     k->z2 + j * pooled, k->am2 + j * pooled, k->z + j * full, k->oh, k->ow,
+				                     k->oc, d->blk, g);
+			bn_combine(d->part, b, k->oh * k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled, k->z2 + j * pooled,
+				                 k->am2 + j * pooled, k->ph, k->pw, k->oc, d->blk, m, r, g, be);
+			src = k->out;
+			continue;
+		}
+		bn_stats(d, k->z, b, k->oh, k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
 #pragma omp parallel for schedule(static)
 		for (int j = 0; j < b; j++)
 			bn_relu_pool_image(k->out + j * pooled, k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh,
@@ -1335,11 +1152,17 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 			const float *m = n->mean + l->rmean, *r = n->rstd + l->rmean, *g = n->params + l->gamma;
 			int C = k->oc;
 			double *part = d->part;
+			/* the sums over the windows' winners: from zsel where the
+			 * forward kept them */
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
-				bn_sums_image(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
-				              k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool, d->blk,
-				              m, r);
+				if (k->zsel)
+					KERN->bn_sums16(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled, NULL,
+					                k->zsel + j * pooled, k->ph, k->pw, C, 0, d->blk, m, r);
+				else
+					bn_sums_image(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
+					              k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,
+					              d->blk, m, r);
 			float mdy[C], mdyx[C];
 			double cnt = (double)b * k->oh * k->ow;
 			for (int c = 0; c < C; c++) {

@@ -4,7 +4,15 @@
 #include "nn.h"
 #include "nnrow.h"
 #include "util.h"
+#include "kern.h"
 #include "vec.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_num_threads(void) { return 1; }
+static int omp_get_thread_num(void) { return 0; }
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -273,54 +281,13 @@ dense_forward(float *out, const float *inp, const float *weight, const float *bi
 	sgemm(0, 1, B, OUT, IN, 1, inp, IN, weight, IN, 1, out, OUT);
 }
 
-/* outputs o0.. (no <= 4) of dense_forward_rows for every row: tiles of 4
- * rows by those outputs, 16 sums of 16 lanes held in registers, each
- * lane's products added in the order of i, then the lanes (a fixed tree)
- * and the tail; a row's arithmetic never depends on the rows beside it */
-static VEC void
-dense_outputs(float *out, const float *inp, const float *weight, const float *bias, int B, int IN, int OUT,
-              int o0, int no)
-{
-	for (int b0 = 0; b0 < B; b0 += 4) {
-		int nb = B - b0 < 4 ? B - b0 : 4;
-		vf acc[4][4];
-		const float *x[4], *w[4];
-		for (int r = 0; r < 4; r++) {
-			x[r] = inp + (size_t)(b0 + (r < nb ? r : 0)) * IN;
-			w[r] = weight + (size_t)(o0 + (r < no ? r : 0)) * IN;
-			for (int q = 0; q < 4; q++)
-				acc[r][q] = (vf){ 0 };
-		}
-		/* all 16 sums always: rows and outputs past the end repeat the
-		 * first, and are not stored */
-		int i = 0;
-		for (; i + 16 <= IN; i += 16) {
-			vf w0 = ld(w[0] + i), w1 = ld(w[1] + i), w2 = ld(w[2] + i), w3 = ld(w[3] + i);
-			for (int r = 0; r < 4; r++) {
-				vf v = ld(x[r] + i);
-				acc[r][0] += v * w0;
-				acc[r][1] += v * w1;
-				acc[r][2] += v * w2;
-				acc[r][3] += v * w3;
-			}
-		}
-		for (int r = 0; r < nb; r++)
-			for (int q = 0; q < no; q++) {
-				float s = hsum(acc[r][q]);
-				for (int j = i; j < IN; j++)
-					s += x[r][j] * w[q][j];
-				out[(size_t)(b0 + r) * OUT + o0 + q] = s + (bias ? bias[o0 + q] : 0);
-			}
-	}
-}
-
 void
 dense_forward_rows(float *out, const float *inp, const float *weight, const float *bias, int B, int IN,
                    int OUT)
 {
 #pragma omp parallel for schedule(static)
 	for (int o0 = 0; o0 < OUT; o0 += 4)
-		dense_outputs(out, inp, weight, bias, B, IN, OUT, o0, OUT - o0 < 4 ? OUT - o0 : 4);
+		kern_get()->dense_outputs(out, inp, weight, bias, B, IN, OUT, o0, OUT - o0 < 4 ? OUT - o0 : 4);
 }
 
 void
@@ -403,12 +370,28 @@ softmax_xent_backward(float *dlogits, const float *probs, const int32_t *labels,
 	}
 }
 
+/* a stretch of the parameters; cloned by instruction set, so the loop is
+ * vectorised for the CPU it runs on */
+static VEC void
+adam_stretch(float *restrict param, const float *restrict grad, float *restrict m, float *restrict v, size_t n,
+             float lr, float beta1, float beta2, float eps, float weight_decay, float c1, float c2)
+{
+	for (size_t i = 0; i < n; i++)
+		adam_one(&param[i], grad[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, c1, c2);
+}
+
 void
-adam_update(float *param, const float *grad, float *m, float *v, size_t n, float lr,
-            float beta1, float beta2, float eps, float weight_decay, int t)
+adam_update(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+            float eps, float weight_decay, int t)
 {
 	float c1 = 1 - powf(beta1, (float)t), c2 = 1 - powf(beta2, (float)t);
 
-	for (size_t i = 0; i < n; i++)
-		adam_one(&param[i], grad[i], &m[i], &v[i], lr, beta1, beta2, eps, weight_decay, c1, c2);
+	/* elementwise, so the threads (for a layer big enough to pay for
+	 * them) change nothing in the result */
+#pragma omp parallel if (n >= 65536)
+	{
+		int nt = omp_get_num_threads(), id = omp_get_thread_num();
+		size_t lo = n * id / nt, hi = n * (id + 1) / nt;
+		adam_stretch(param + lo, grad + lo, m + lo, v + lo, hi - lo, lr, beta1, beta2, eps, weight_decay, c1, c2);
+	}
 }

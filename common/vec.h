@@ -1,8 +1,10 @@
 /*
  * vec.h - sixteen floats as one value, in GCC's vector types: one AVX-512
- * register, two AVX2 ones or four SSE ones, whichever clone of a VEC
- * function the CPU runs (the loader picks by its features).  For the
- * memory-bound passes of dnn.c and the batched dense rows of nn.c.
+ * register, two AVX2 ones or four SSE ones, as kern.c compiles kern.inc
+ * for each.  Nothing here compares: GCC 12 lowers a comparison of these
+ * types for the instruction set of the function it is written in, so a
+ * helper that compares belongs in kern.inc.  VEC marks the plain loops
+ * of dnn.c, which GCC vectorises itself, for cloning by instruction set.
  */
 #ifndef OSTEO_VEC_H
 #define OSTEO_VEC_H
@@ -11,7 +13,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VEC __attribute__((target_clones("avx512f", "avx2", "default")))
+#define VEC __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define VEC
 #endif
@@ -34,18 +36,13 @@ st(float *p, vf v)
 	memcpy(p, &v, sizeof v);
 }
 
-/* m ? a : b, lane by lane (m: all ones or zero) */
+/* m ? a : b, lane by lane (m: all ones or zero, from a comparison) */
 static inline vf
 sel(vi m, vf a, vf b)
 {
 	return (vf)((m & (vi)a) | (~m & (vi)b));
 }
 
-static inline vf
-vrelu(vf x)
-{
-	return (vf)((vi)(x > 0) & (vi)x);
-}
 
 /* the sum of the lanes, always in the same order: a tree of halves */
 static inline float
