@@ -8,9 +8,10 @@
  * its probabilities.  Threads: OMP_NUM_THREADS, as for the programs.
  *   cpu-bench train|infer|latency SIZE BATCH
  *   cpu-bench sgemm N
- * prints "osteo MODE IMAGES_PER_S GFLOP_PER_S PEAK_RSS_MIB" (latency:
- * "osteo latency P50_MS P90_MS PEAK_RSS_MIB", single images), or
- * "sgemm N GFLOP_PER_S", and the kernels oneDNN chose on stderr.
+ * prints "osteo engine MODE IMAGES_PER_S PEAK_RSS_MIB GFLOP_PER_S" (latency:
+ * "osteo engine latency P50_MS P90_MS PEAK_RSS_MIB", single images), as
+ * bench/torch_osteonet.py prints its lines, or "sgemm N GFLOP_PER_S"; and
+ * the kernels oneDNN chose on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 #include "../common/rng.h"
 #include "../common/util.h"
 
-#define REPS 21
+#define REPS 7
 
 static double
 now(void)
@@ -151,7 +152,7 @@ main(int argc, char **argv)
 				s[i] = now() - t0;
 		}
 		qsort(s, N, sizeof *s, cmp_double);
-		printf("osteo latency %.3f %.3f %.1f\n", s[N / 2] * 1e3, s[N * 9 / 10] * 1e3, peak_mib());
+		printf("osteo engine latency %.3f %.3f %.1f\n", s[N / 2] * 1e3, s[N * 9 / 10] * 1e3, peak_mib());
 	} else {
 		/* rounds of about 0.3 s, sized by a warm-up of two steps */
 		double t0 = now(), s[REPS];
@@ -167,8 +168,8 @@ main(int argc, char **argv)
 		}
 		qsort(s, REPS, sizeof *s, cmp_double);
 		/* a training step is about three forwards' multiply-adds */
-		printf("osteo %s %.1f %.1f %.1f\n", mode, b / s[REPS / 2],
-		       flops(n) * b * (train ? 3 : 1) / s[REPS / 2] / 1e9, peak_mib());
+		printf("osteo engine %s %.1f %.1f %.1f\n", mode, b / s[REPS / 2], peak_mib(),
+		       flops(n) * b * (train ? 3 : 1) / s[REPS / 2] / 1e9);
 	}
 	engine_close(&e);
 	net_free(n);

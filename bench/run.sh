@@ -17,7 +17,6 @@ secs() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); echo "$t1 - $t0" | 
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 
 echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (OpenBLAS serves osteo-train and osteo-infer only; they run with it as set and unset)"
 echo
 
 if [ "${2:-}" != gpu ]; then
@@ -71,46 +70,83 @@ for f in "normalize --size 128x128 --method percentile:big" "augment --copies 1 
 done
 echo "ratio: peak memory at 10,000 records over that at 1,000 (constant memory: about 1)"
 
-# ---- the CNN: OsteoNet (the default --arch) at 128x128, batch 32, on the CPU,
-# against PyTorch with as many threads, default layout and channels-last
+# ---- the CNN on the CPU: OsteoNet (the default --arch, 8 clinical features,
+# batch 32) through the engine osteo-train and osteo-infer run it on
+# (build/tests/cpu-bench), against PyTorch on the same machine with as many
+# threads: at its best (channels-last, its allocator kept warm with
+# GLIBC_TUNABLES) and as a user runs it by default (channels-first, glibc's
+# default allocator).  Each measurement is a process of its own (its peak
+# memory is that measurement's); rounds interleave osteo and both PyTorch
+# runs, so a noisy minute hits all three alike; the table has medians.
+#   BENCH_SIZES="64 128 256" (the default) picks the image sides.
 echo
-osteo-synth -q -n 256 --images 1 --size 128x128 --seed 3 --records | osteo-normalize --method percentile >"$work/cnn.rec"
-threads=$(nproc)
-cnn() {
-	/usr/bin/time -f %M -o "$work/mem.train" osteo-train -q --epochs 3 --batch 32 --log "$work/log.tsv" \
-		-o "$work/m.model" "$work/cnn.rec"
-	train=$(tail -n +2 "$work/log.tsv" | cut -f 8 | median)
-	for _ in 1 2 3 4; do cat "$work/cnn.rec"; done >"$work/cnn4.rec"
-	t0=$(now); osteo-infer -m "$work/m.model" --batch 32 "$work/cnn.rec" >/dev/null; t1=$(now)
-	/usr/bin/time -f %M -o "$work/mem.infer" osteo-infer -m "$work/m.model" --batch 32 "$work/cnn4.rec" >/dev/null
-	t2=$(now)
-	# the second run has 768 records more: the difference leaves start-up out
-	infer=$(echo "768 / (($t2 - $t1) - ($t1 - $t0))" | bc -l)
-	printf '%-44s %10.1f %10.1f %12.0f %12.0f\n' "osteo (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" "$train" \
-		"$infer" "$(echo "$(cat "$work/mem.train") / 1024" | bc -l)" "$(echo "$(cat "$work/mem.infer") / 1024" | bc -l)"
-	echo "$train $infer" >"$work/osteo.cnn"
-}
-printf '%-44s %10s %10s %12s %12s\n' "OsteoNet 128x128, batch 32, $threads threads" "train im/s" "infer im/s" \
-	"train MiB" "infer MiB"
-( unset OPENBLAS_CORETYPE; cnn )
-cnn
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-	/usr/bin/python3 "$top/bench/torch_osteonet.py" "$threads" 128 32 0 >"$work/torch"
-	for l in default channels_last; do
-		printf '%-44s %10.1f %10.1f\n' "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), $l" \
-			"$(awk -v l=$l '$2 == l && $3 == "train" { print $4 }' "$work/torch")" \
-			"$(awk -v l=$l '$2 == l && $3 == "infer" { print $4 }' "$work/torch")"
+cb="$top/build/tests/cpu-bench"
+warm=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295
+torch=no
+/usr/bin/python3 -c 'import torch' 2>/dev/null && torch=yes
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores, no OpenBLAS (oneDNN's sgemm)"
+"$cb" infer 64 1 2>&1 >/dev/null | sed 's/^cpu-bench: /oneDNN kernels (inference): /'
+"$cb" train 64 2 2>&1 >/dev/null | sed 's/^cpu-bench: /oneDNN kernels (training): /'
+[ $torch = yes ] && echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'):" \
+	"best = channels-last + GLIBC_TUNABLES=$warm; default = channels-first, glibc's allocator as it comes"
+threads_list=1
+[ "$(nproc)" -ge 2 ] && threads_list="1 2"
+# the median of column c of file f
+col() { awk -v c="$2" '{ print $c }' "$1" | median; }
+for t in $threads_list; do
+	: >"$work/sgemm.$t"
+	for _ in $(seq "$runs"); do OMP_NUM_THREADS=$t "$cb" sgemm 2048 >>"$work/sgemm.$t"; done
+	echo "sgemm 2048x2048x2048 (oneDNN), $t thread(s): $(col "$work/sgemm.$t" 3) GFLOP/s (the peak the engine's share is of)"
+done
+printf '%-34s %9s %9s %8s %8s %9s %9s %10s\n' "OsteoNet, batch 32 (median of $runs)" "train/s" "infer/s" \
+	"lat p50" "lat p90" "train MiB" "infer MiB" "GFLOP/s %"
+for size in ${BENCH_SIZES:-64 128 256}; do
+	for t in $threads_list; do
+		for f in o b d; do for m in train infer latency; do : >"$work/$f.$m"; done; done
+		for _ in $(seq "$runs"); do
+			for m in train infer latency; do
+				OMP_NUM_THREADS=$t "$cb" $m "$size" 32 2>/dev/null >>"$work/o.$m"
+				[ $torch = yes ] || continue
+				GLIBC_TUNABLES=$warm /usr/bin/python3 "$top/bench/torch_osteonet.py" "$t" "$size" 32 8 cpu 0 $m \
+					channels_last >>"$work/b.$m"
+				/usr/bin/python3 "$top/bench/torch_osteonet.py" "$t" "$size" 32 8 cpu 0 $m default >>"$work/d.$m"
+			done
+		done
+		peak=$(col "$work/sgemm.$t" 3)
+		for f in o b d; do
+			[ $f = o ] || [ $torch = yes ] || continue
+			case $f in o) who=osteo ;; b) who="PyTorch best" ;; d) who="PyTorch default" ;; esac
+			tr=$(col "$work/$f.train" 4) in=$(col "$work/$f.infer" 4)
+			p50=$(col "$work/$f.latency" 4) p90=$(col "$work/$f.latency" 5)
+			trm=$(col "$work/$f.train" 5) inm=$(col "$work/$f.infer" 5)
+			gf=-
+			# osteo's lines have GFLOP/s before the memory
+			if [ $f = o ]; then
+				gt=$(col "$work/o.train" 6) gi=$(col "$work/o.infer" 6)
+				gf=$(printf '%.0f/%.0f %.0f/%.0f' "$gt" "$gi" "$(echo "100 * $gt / $peak" | bc -l)" "$(echo "100 * $gi / $peak" | bc -l)")
+			fi
+			printf '%-34s %9.0f %9.0f %8.3f %8.3f %9.0f %9.0f %10s\n' "${size}x$size, $t thr, $who" "$tr" "$in" "$p50" "$p90" \
+				"$trm" "$inm" "$gf"
+			echo "$tr $in $p50 $trm $inm" >"$work/res.$f.$size.$t"
+		done
+		[ $torch = yes ] || continue
+		read -r otr oin op50 otrm oinm <"$work/res.o.$size.$t"
+		for f in b d; do
+			read -r ttr tin tp50 ttrm tinm <"$work/res.$f.$size.$t"
+			printf '  ratio osteo / PyTorch %-7s train %.2f, infer %.2f, latency %.2f, train memory %.2f, infer memory %.2f\n' \
+				"$([ $f = b ] && echo best || echo default)" "$(echo "$otr / $ttr" | bc -l)" "$(echo "$oin / $tin" | bc -l)" \
+				"$(echo "$op50 / $tp50" | bc -l)" "$(echo "$otrm / $ttrm" | bc -l)" "$(echo "$oinm / $tinm" | bc -l)"
+		done
 	done
-	read -r otrain oinfer <"$work/osteo.cnn"
-	for l in default channels_last; do
-		tt=$(awk -v l=$l '$2 == l && $3 == "train" { print $4 }' "$work/torch")
-		ti=$(awk -v l=$l '$2 == l && $3 == "infer" { print $4 }' "$work/torch")
-		printf 'ratio osteo (as the environment sets OpenBLAS) / PyTorch %s: train %.2f, infer %.2f\n' "$l" \
-			"$(echo "$otrain / $tt" | bc -l)" "$(echo "$oinfer / $ti" | bc -l)"
-	done
-else
-	echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
-fi
+	if [ "$threads_list" = "1 2" ]; then
+		read -r a1 b1 _ <"$work/res.o.$size.1"
+		read -r a2 b2 _ <"$work/res.o.$size.2"
+		printf '  osteo 2 threads / 1 thread at %dx%d: train %.2f, infer %.2f\n' "$size" "$size" \
+			"$(echo "$a2 / $a1" | bc -l)" "$(echo "$b2 / $b1" | bc -l)"
+	fi
+done
+echo "GFLOP/s %: the engine's GFLOP/s in training/inference (3 and 1 forwards' multiply-adds), then as % of sgemm's"
+[ $torch = yes ] || echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
 fi
 
 # ---- the CNN on a GPU: OsteoNet at 128x128 and 256x256, batch 32 and 256,

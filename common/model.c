@@ -50,7 +50,7 @@ void
 model_to_record(const struct model *m, struct record *r, int checkpoint)
 {
 	const struct net *n = m->net;
-	char name[64], shape[64];
+	char shape[64];
 	char *cls = joined(&m->classes);
 
 	rec_set_id(r, checkpoint ? "checkpoint" : "model");
@@ -70,28 +70,8 @@ model_to_record(const struct model *m, struct record *r, int checkpoint)
 	rec_meta_int(r, "parameters", (long long)n->nparams);
 	rec_meta_int(r, "best_epoch", m->best_epoch);
 	free(cls);
-	for (int i = 0; i < n->nlayers; i++) {
-		const struct layer *l = &n->l[i];
-		if (l->type == L_CONV) {
-			uint32_t s[4] = { (uint32_t)l->oc, (uint32_t)l->ic, (uint32_t)l->k, (uint32_t)l->k };
-			snprintf(name, sizeof name, "L%d.w", i + 1);
-			put(r, name, n->params + l->w, 4, s);
-			snprintf(name, sizeof name, "L%d.gamma", i + 1);
-			put1(r, name, n->params + l->gamma, l->oc);
-			snprintf(name, sizeof name, "L%d.beta", i + 1);
-			put1(r, name, n->params + l->beta, l->oc);
-			snprintf(name, sizeof name, "L%d.mean", i + 1);
-			put1(r, name, n->stats + l->rmean, l->oc);
-			snprintf(name, sizeof name, "L%d.var", i + 1);
-			put1(r, name, n->stats + l->rvar, l->oc);
-		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
-			uint32_t s[2] = { (uint32_t)l->oc, (uint32_t)l->ic };
-			snprintf(name, sizeof name, "L%d.w", i + 1);
-			put(r, name, n->params + l->w, 2, s);
-			snprintf(name, sizeof name, "L%d.b", i + 1);
-			put1(r, name, n->params + l->b, l->oc);
-		}
-	}
+	for (int i = 0; i < n->ntensors; i++)
+		put(r, n->pt[i].name, ptensor_data(n, &n->pt[i]), n->pt[i].ndim, n->pt[i].shape);
 	if (m->nhist) {
 		uint32_t s[2] = { (uint32_t)m->nhist, 6 };
 		put(r, "history", m->hist, 2, s);
@@ -141,7 +121,6 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	const struct metaval *v;
 	const char *arch, *cls, *input;
 	int c, h, w, nclin;
-	char name[64];
 
 	params_load(path, MODEL_FORMAT, r);
 	memset(m, 0, sizeof *m);
@@ -170,28 +149,10 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	if (!m->net)
 		return -1;
 	struct net *n = m->net;
-	for (int i = 0; i < n->nlayers; i++) {
-		const struct layer *l = &n->l[i];
-		int bad = 0;
-		if (l->type == L_CONV) {
-			snprintf(name, sizeof name, "L%d.w", i + 1);
-			bad |= take(r, name, n->params + l->w, (size_t)l->oc * l->ic * l->k * l->k);
-			snprintf(name, sizeof name, "L%d.gamma", i + 1);
-			bad |= take(r, name, n->params + l->gamma, l->oc);
-			snprintf(name, sizeof name, "L%d.beta", i + 1);
-			bad |= take(r, name, n->params + l->beta, l->oc);
-			snprintf(name, sizeof name, "L%d.mean", i + 1);
-			bad |= take(r, name, n->stats + l->rmean, l->oc);
-			snprintf(name, sizeof name, "L%d.var", i + 1);
-			bad |= take(r, name, n->stats + l->rvar, l->oc);
-		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
-			snprintf(name, sizeof name, "L%d.w", i + 1);
-			bad |= take(r, name, n->params + l->w, (size_t)l->oc * l->ic);
-			snprintf(name, sizeof name, "L%d.b", i + 1);
-			bad |= take(r, name, n->params + l->b, l->oc);
-		}
-		if (bad) {
-			snprintf(msg, sizeof msg, "layer %d's weights are missing or of the wrong shape", i + 1);
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
+		if (take(r, t->name, ptensor_data(n, t), t->count)) {
+			snprintf(msg, sizeof msg, "layer %d's weights are missing or of the wrong shape", t->layer + 1);
 			*err = msg;
 			return -1;
 		}

@@ -88,6 +88,45 @@ flatten(int *ic, int ih, int iw, int nclin)
 	return NULL;
 }
 
+static void
+entry(struct net *n, int layer, enum pkind kind, const char *what, size_t off, int ndim, const uint32_t *shape)
+{
+	struct ptensor *t = &n->pt[n->ntensors++];
+
+	t->layer = layer;
+	t->kind = kind;
+	snprintf(t->name, sizeof t->name, "L%d.%s", layer + 1, what);
+	t->off = off;
+	t->ndim = ndim;
+	t->count = 1;
+	for (int d = 0; d < ndim; d++) {
+		t->shape[d] = shape[d];
+		t->count *= shape[d];
+	}
+}
+
+/* the parameter table, from the layers' offsets */
+static void
+table(struct net *n)
+{
+	for (int i = 0; i < n->nlayers; i++) {
+		const struct layer *l = &n->l[i];
+		uint32_t oc[1] = { (uint32_t)l->oc };
+		if (l->type == L_CONV) {
+			uint32_t w[4] = { (uint32_t)l->oc, (uint32_t)l->ic, (uint32_t)l->k, (uint32_t)l->k };
+			entry(n, i, P_WEIGHT, "w", l->w, 4, w);
+			entry(n, i, P_GAMMA, "gamma", l->gamma, 1, oc);
+			entry(n, i, P_BETA, "beta", l->beta, 1, oc);
+			entry(n, i, P_MEAN, "mean", l->rmean, 1, oc);
+			entry(n, i, P_VAR, "var", l->rvar, 1, oc);
+		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
+			uint32_t w[2] = { (uint32_t)l->oc, (uint32_t)l->ic };
+			entry(n, i, P_WEIGHT, "w", l->w, 2, w);
+			entry(n, i, P_BIAS, "b", l->b, 1, oc);
+		}
+	}
+}
+
 struct net *
 net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const char **err)
 {
@@ -243,6 +282,7 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	}
 	n->nparams = np;
 	n->nstats = ns;
+	table(n);
 	n->params = ecalloc(np, sizeof(float));
 	n->grads = ecalloc(np, sizeof(float));
 	n->m = ecalloc(np, sizeof(float));
@@ -304,23 +344,19 @@ net_init(struct net *n, uint64_t seed)
 
 	rng_seed(&g, seed, "he-init");
 	memset(n->params, 0, n->nparams * sizeof(float));
-	for (int i = 0; i < n->nlayers; i++) {
-		struct layer *l = &n->l[i];
-		if (l->type == L_CONV) {
-			size_t fan = (size_t)l->ic * l->k * l->k, cnt = fan * l->oc;
-			float sd = sqrtf(2.0f / (float)fan);
-			for (size_t j = 0; j < cnt; j++)
-				n->params[l->w + j] = sd * (float)rng_normal(&g);
-			for (int j = 0; j < l->oc; j++) {
-				n->params[l->gamma + j] = 1;
-				n->stats[l->rvar + j] = 1;
-			}
-		} else if (l->type == L_DENSE || l->type == L_CLASSIFIER) {
-			size_t cnt = (size_t)l->ic * l->oc;
-			float sd = sqrtf(2.0f / (float)l->ic);
-			for (size_t j = 0; j < cnt; j++)
-				n->params[l->w + j] = sd * (float)rng_normal(&g);
-		}
+	memset(n->stats, 0, n->nstats * sizeof(float));
+	/* He: weights ~ N(0, 2 / fan-in), drawn in the table's order;
+	 * batch norm starts as the identity */
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
+		float *v = ptensor_data(n, t);
+		if (t->kind == P_WEIGHT) {
+			float sd = sqrtf(2.0f / (float)(t->count / t->shape[0]));
+			for (size_t j = 0; j < t->count; j++)
+				v[j] = sd * (float)rng_normal(&g);
+		} else if (t->kind == P_GAMMA || t->kind == P_VAR)
+			for (size_t j = 0; j < t->count; j++)
+				v[j] = 1;
 	}
 }
 
@@ -552,12 +588,12 @@ net_backward_to(struct net *n, const float *x, const int32_t *labels, const floa
 void
 net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t)
 {
-	for (int i = 0; i < n->nlayers; i++) {
-		struct layer *l = &n->l[i];
-		if (l->frozen || !l->pcount)
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *p = &n->pt[i];
+		if (n->l[p->layer].frozen || p->kind == P_MEAN || p->kind == P_VAR)
 			continue;
-		adam_update(n->params + l->pstart, n->grads + l->pstart, n->m + l->pstart, n->v + l->pstart,
-		            l->pcount, lr, beta1, beta2, eps, wd, t);
+		adam_update(n->params + p->off, n->grads + p->off, n->m + p->off, n->v + p->off, p->count, lr, beta1,
+		            beta2, eps, wd, t);
 	}
 }
 

@@ -38,6 +38,25 @@
 
 enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER };
 
+/*
+ * The parameter table: every named tensor of the network, in the order
+ * the model file stores them (per layer: a convolution's weights, batch
+ * norm's gamma and beta, its running mean and variance; a dense layer's
+ * weights and bias).  Initialisation, the model file, --init, and Adam all
+ * walk it.  Trained ones live in params (gradients and Adam's moments at
+ * the same offsets), the running statistics in stats.
+ */
+enum pkind { P_WEIGHT, P_BIAS, P_GAMMA, P_BETA, P_MEAN, P_VAR };
+struct ptensor {
+	int layer;               /* index in l[] */
+	enum pkind kind;
+	char name[16];           /* the model file's key, "L3.w", "L3.gamma", ... */
+	size_t off, count;       /* in params (P_MEAN, P_VAR: in stats) */
+	int ndim;
+	uint32_t shape[4];
+};
+#define NET_MAXTENSORS (5 * NET_MAXLAYERS)
+
 struct layer {
 	enum ltype type;
 	int n;                   /* conv filters, dense units */
@@ -59,6 +78,8 @@ struct net {
 	int nclasses;
 	int fuse_at;             /* index of the first dense layer (or the classifier) */
 	size_t nparams, nstats;
+	int ntensors;
+	struct ptensor pt[NET_MAXTENSORS];
 	float *params, *grads, *m, *v;
 	float *stats;            /* batch norm running means and variances */
 	/* activations for up to maxb images, allocated once */
@@ -77,6 +98,13 @@ struct net {
 	 * layer input, the largest im2col scratch; both backends size by them */
 	size_t maxact, maxcol;
 };
+
+/* where a table entry's values are */
+static inline float *
+ptensor_data(const struct net *n, const struct ptensor *t)
+{
+	return (t->kind == P_MEAN || t->kind == P_VAR ? n->stats : n->params) + t->off;
+}
 
 /* a layer's output per image */
 static inline size_t

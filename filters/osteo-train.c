@@ -449,15 +449,31 @@ init_from(const char *path, struct net *n)
 	rec_init(&r);
 	if (model_load(path, &src, &r, &err) < 0)
 		die(EX_DATAERR, "%s: %s", path, err);
+	/* a layer is copied whole when every tensor of it has its twin,
+	 * by name and shape, in the other model */
 	for (int i = 0; i < n->nlayers && i < src.net->nlayers; i++) {
-		struct layer *a = &n->l[i], *b = &src.net->l[i];
-		if (a->type != b->type || a->pcount != b->pcount || a->ic != b->ic || a->oc != b->oc || !a->pcount)
+		int want = 0, have = 0;
+		if (n->l[i].type != src.net->l[i].type)
 			continue;
-		memcpy(n->params + a->pstart, src.net->params + b->pstart, a->pcount * sizeof(float));
-		if (a->type == L_CONV) {
-			memcpy(n->stats + a->rmean, src.net->stats + b->rmean, a->oc * sizeof(float));
-			memcpy(n->stats + a->rvar, src.net->stats + b->rvar, a->oc * sizeof(float));
+		for (int k = 0; k < n->ntensors; k++) {
+			const struct ptensor *a = &n->pt[k];
+			if (a->layer != i)
+				continue;
+			want++;
+			for (int q = 0; q < src.net->ntensors; q++) {
+				const struct ptensor *b = &src.net->pt[q];
+				if (!strcmp(a->name, b->name) && a->ndim == b->ndim &&
+				    !memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape))
+					have++;
+			}
 		}
+		if (!want || want != have)
+			continue;
+		for (int k = 0; k < n->ntensors; k++)
+			for (int q = 0; q < src.net->ntensors; q++)
+				if (n->pt[k].layer == i && !strcmp(n->pt[k].name, src.net->pt[q].name))
+					memcpy(ptensor_data(n, &n->pt[k]), ptensor_data(src.net, &src.net->pt[q]),
+					       n->pt[k].count * sizeof(float));
 		copied++;
 	}
 	info("--init: %d layers' weights from %s", copied, path);
