@@ -35,15 +35,18 @@ NVCC :=
 endif
 endif
 ifneq ($(NVCC),)
-GPU_OBJS = build/gpu/device.o build/gpu/nn.o build/gpu/net.o build/common/device.o build/common/engine.o
+GPU_OBJS = build/gpu/device.o build/gpu/nn.o build/gpu/net.o $(ENGINE_OBJS)
 GPU_LIBS = -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
 else
-GPU_OBJS = build/common/nogpu.o build/common/device.o build/common/engine.o
+GPU_OBJS = build/gpu/nogpu.o $(ENGINE_OBJS)
 GPU_LIBS =
 endif
 
 COMMON = util record input image imgops table rng strmap classes nn kern net dnn model metrics
 COMMON_OBJS = $(COMMON:%=build/common/%.o)
+# engine/ picks the backend (common/'s CPU ones, gpu/'s CUDA one or its
+# stub); it is linked only into the programs that run the network
+ENGINE_OBJS = build/engine/engine.o build/engine/device.o
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
@@ -64,7 +67,14 @@ build/common/dnn.o build/common/nn.o build/common/kern.o: build/common/%.o: comm
 	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 
-build/filters/%.o: filters/%.c common/*.h gpu/gpu.h | build/filters
+build/engine/%.o: engine/%.c engine/*.h common/*.h gpu/gpu.h | build/engine
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# the CUDA backend's stand-in when it is not built: "no device"
+build/gpu/nogpu.o: gpu/nogpu.c gpu/gpu.h common/*.h | build/gpu
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/filters/%.o: filters/%.c common/*.h engine/*.h gpu/gpu.h | build/filters
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/gpu/%.o: gpu/%.cu gpu/*.h common/*.h | build/gpu
@@ -81,7 +91,7 @@ $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bi
 
 bin/osteo-baseline: LDLIBS += -lsvm
 
-bin build/common build/filters build/gpu build/tests:
+bin build/common build/engine build/filters build/gpu build/tests:
 	mkdir -p $@
 
 # ---------------------------------------------------------------- tests
@@ -102,7 +112,7 @@ build/tests/gpu-check: tests/gpu/check_gpu.c $(GPU_OBJS) build/libosteo.a | buil
 
 # the CUDA backend compiled for the CPU with the stand-in runtime of
 # tests/gpu/emu, so its kernels and plumbing are tested on every machine
-EMU_OBJS = build/emu/nn.o build/emu/net.o build/emu/device.o build/common/device.o build/common/engine.o
+EMU_OBJS = build/emu/nn.o build/emu/net.o build/emu/device.o $(ENGINE_OBJS)
 # (with make check-asan's sanitizers, which then see the kernels' accesses)
 EMU_CXXFLAGS = -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/gpu/emu -DTHREADS=32 \
 	$(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
@@ -173,9 +183,17 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_TARGETS ?= record model decode archive csv arch options
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
-FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/nogpu.o build/fuzz/common/device.o build/fuzz/common/engine.o
+FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/gpu/nogpu.o build/fuzz/engine/device.o build/fuzz/engine/engine.o
 
-build/fuzz/common/%.o: common/%.c common/*.h | build/fuzz/common
+build/fuzz/common/%.o: common/%.c common/*.h common/kern.inc | build/fuzz/common
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/engine/%.o: engine/%.c engine/*.h common/*.h gpu/gpu.h | build/fuzz/common
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/gpu/nogpu.o: gpu/nogpu.c gpu/gpu.h common/*.h | build/fuzz/common
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common

@@ -1,6 +1,6 @@
 /*
  * cpu-bench.c - make bench's CPU figures: OsteoNet (the default --arch, 8
- * clinical features, 3 classes) through common/engine.h on the CPU, as
+ * clinical features, 3 classes) through engine/engine.h on the CPU, as
  * osteo-train and osteo-infer run it, timed in steady state on one batch
  * of random images, as bench/torch_osteonet.py times PyTorch: the median
  * of 7 rounds of about 0.3 s each, after one round of warm-up.  A training
@@ -21,30 +21,11 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "../common/dnn.h"
-#include "../common/engine.h"
-#include "../common/kern.h"
+#include "../engine/engine.h"
+#include "bench.h"
 #include "../common/rng.h"
 #include "../common/util.h"
 
-#define REPS 7
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static double
 peak_mib(void)
@@ -107,8 +88,7 @@ sgemm_peak(int N)
 int
 main(int argc, char **argv)
 {
-	struct engine e;
-	const char *err;
+	struct engine *e;
 	int size, b;
 
 	cli_init("cpu-bench");
@@ -122,32 +102,21 @@ main(int argc, char **argv)
 	int train = !strcmp(mode, "train"), lat = !strcmp(mode, "latency");
 	size = (int)estrtonum(argv[2], 16, 4096, "SIZE");
 	b = (int)estrtonum(argv[3], 1, 4096, "BATCH");
-	struct net *n = net_new(DEFAULT_ARCH, 1, size, size, 8, 3, &err);
-	if (!n)
-		die(EX_USAGE, "%s", err);
-	net_init(n, 1);
-	size_t px = (size_t)size * size;
-	float *x = emalloc((size_t)b * px * sizeof(float)), *clin = emalloc((size_t)b * 8 * sizeof(float));
-	int32_t *y = emalloc((size_t)b * sizeof(int32_t));
+	float *x, *clin;
+	int32_t *y;
+	struct net *n = osteonet_batch(size, b, &x, &clin, &y);
 	struct rng g;
-	rng_seed(&g, 2, "data");
-	for (size_t i = 0; i < (size_t)b * px; i++)
-		x[i] = (float)rng_normal(&g);
-	for (int i = 0; i < b * 8; i++)
-		clin[i] = (float)rng_normal(&g);
-	for (int i = 0; i < b; i++)
-		y[i] = i % 3;
-	engine_open(&e, n, -1, b, 0);
-	int set = engine_dataset(&e, x, clin, y, b, 1), t = 0;
-	if (e.dnn)
-		fprintf(stderr, "cpu-bench: %s; passes %s\n", dnet_kernels(e.dnn), kern_get()->name);
+
+	rng_seed(&g, 1, "bench");
+	e = engine_open(n, -1, b, 0);
+	int set = engine_dataset(e, x, clin, y, b, 1), t = 0;
 	if (lat) {
 		/* single images, one after another, as a request server sees them */
 		enum { N = 200 };
 		double s[N];
 		for (int i = -20; i < N; i++) {
 			double t0 = now();
-			step(&e, set, 1, 0, 0, &g);
+			step(e, set, 1, 0, 0, &g);
 			if (i >= 0)
 				s[i] = now() - t0;
 		}
@@ -157,12 +126,12 @@ main(int argc, char **argv)
 		/* rounds of about 0.3 s, sized by a warm-up of two steps */
 		double t0 = now(), s[REPS];
 		for (int i = 0; i < 2; i++)
-			step(&e, set, b, train, ++t, &g);
+			step(e, set, b, train, ++t, &g);
 		int steps = (int)(0.3 / ((now() - t0) / 2)) + 1;
 		for (int r = -1; r < REPS; r++) {
 			double t0 = now();
 			for (int i = 0; i < steps; i++)
-				step(&e, set, b, train, ++t, &g);
+				step(e, set, b, train, ++t, &g);
 			if (r >= 0)      /* the first round warms up */
 				s[r] = (now() - t0) / steps;
 		}
@@ -171,7 +140,8 @@ main(int argc, char **argv)
 		printf("osteo engine %s %.1f %.1f %.1f\n", mode, b / s[REPS / 2], peak_mib(),
 		       flops(n) * b * (train ? 3 : 1) / s[REPS / 2] / 1e9);
 	}
-	engine_close(&e);
+	fprintf(stderr, "cpu-bench: %s\n", engine_kernels(e));
+	engine_close(e);
 	net_free(n);
 	return fshut(stdout, "<stdout>");
 }

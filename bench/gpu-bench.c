@@ -1,6 +1,6 @@
 /*
  * gpu-bench.c - make bench's GPU figures: OsteoNet (the default --arch, 8
- * clinical features, 3 classes) on cuda:0 through common/engine.h as
+ * clinical features, 3 classes) on cuda:0 through engine/engine.h as
  * osteo-train and osteo-infer run it, timed in steady state on one batch of
  * random images held on the device, as bench/torch_osteonet.py times
  * PyTorch.  A training step is forward, loss (read back), backward and
@@ -14,30 +14,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../common/engine.h"
+#include "../engine/engine.h"
+#include "bench.h"
 #include "../common/rng.h"
 #include "../common/util.h"
 #include "../gpu/gnn.h"
 #include "../gpu/gpu.h"
 
-#define REPS 7
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* seconds per step, median of REPS timings of n steps, and bytes per step */
 static void
@@ -74,8 +57,8 @@ int
 main(int argc, char **argv)
 {
 	struct gpu_info gi;
-	struct engine e;
-	const char *why, *err;
+	struct engine *e;
+	const char *why;
 	int size, b, tf32;
 
 	cli_init("gpu-bench");
@@ -86,32 +69,20 @@ main(int argc, char **argv)
 	tf32 = argc > 3 && atoi(argv[3]);
 	if (gpu_count(&why) == 0 || gpu_query(0, &gi, &why) < 0)
 		die(EX_UNAVAILABLE, "no CUDA device: %s", why);
-	struct net *n = net_new(DEFAULT_ARCH, 1, size, size, 8, 3, &err);
-	if (!n)
-		die(EX_USAGE, "%s", err);
-	net_init(n, 1);
-	size_t px = (size_t)size * size;
-	float *x = emalloc((size_t)b * px * sizeof(float)), *clin = emalloc((size_t)b * 8 * sizeof(float));
-	int32_t *y = emalloc((size_t)b * sizeof(int32_t));
-	struct rng g;
-	rng_seed(&g, 2, "data");
-	for (size_t i = 0; i < (size_t)b * px; i++)
-		x[i] = (float)rng_normal(&g);
-	for (int i = 0; i < b * 8; i++)
-		clin[i] = (float)rng_normal(&g);
-	for (int i = 0; i < b; i++)
-		y[i] = i % 3;
+	float *x, *clin;
+	int32_t *y;
+	struct net *n = osteonet_batch(size, b, &x, &clin, &y);
 	quiet = 1;
-	engine_open(&e, n, 0, b, tf32 ? ENGINE_TF32 : 0);
-	int set = engine_dataset(&e, x, clin, y, b, 1);
+	e = engine_open(n, 0, b, tf32 ? ENGINE_TF32 : 0);
+	int set = engine_dataset(e, x, clin, y, b, 1);
 	/* about a second of steps per timing */
-	int steps = argc > 4 ? atoi(argv[4]) : 2048 * 128 * 128 / ((int)px * b) + 1;
+	int steps = argc > 4 ? atoi(argv[4]) : 2048 * 128 * 128 / (size * size * b) + 1;
 	for (int train = 1; train >= 0; train--) {
 		double secs, bytes;
-		timed(&e, set, b, train, steps, &secs, &bytes);
+		timed(e, set, b, train, steps, &secs, &bytes);
 		printf("osteo %s %.1f %.1f %.3f\n", train ? "train" : "infer", b / secs, bytes / secs / 1e9,
 		       gi.bandwidth > 0 ? bytes / secs / gi.bandwidth : 0);
 	}
-	engine_close(&e);
+	engine_close(e);
 	return fshut(stdout, "<stdout>");
 }

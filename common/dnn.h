@@ -3,7 +3,7 @@
  * net.h network on oneDNN's primitives, batch norm + ReLU + 2x2 max pool
  * fused into passes of our own, the dense tail on net.c's layers.  The
  * results are net.c's to float rounding; tests/unit/check_dnn.c holds them
- * to it.  common/engine.c calls these; programs call engine.h.
+ * to it.  engine/engine.c calls these; programs call engine/engine.h.
  *
  * Covered: every spec whose layers before the first dense layer are conv
  * and pool; a network with dropout there, or none of them, runs on the

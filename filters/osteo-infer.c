@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/engine.h"
+#include "../engine/engine.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/model.h"
@@ -88,8 +88,8 @@ check(struct input *in, const struct record *r, const struct model *m, int stric
 
 /* Grad-CAM maps of the batch, upsampled to the input and scaled to [0,1] */
 static void
-add_heatmaps(struct net *n, struct record *batch, int b, int heat, float *cam, float *big,
-             struct input *in)
+add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b, int heat, float *cam,
+             float *big, struct input *in)
 {
 	int cls[b], lc = net_last_conv(n);
 	const struct layer *l = &n->l[lc];
@@ -99,7 +99,7 @@ add_heatmaps(struct net *n, struct record *batch, int b, int heat, float *cam, f
 
 	for (int j = 0; j < b; j++)
 		cls[j] = heat >= 0 ? heat : (int)batch[j].pred;
-	net_gradcam(n, cls, b, cam);
+	engine_gradcam(e, cls, b, cam);
 	for (int j = 0; j < b; j++) {
 		struct tensor *t = rec_tensor_put(&batch[j], "heatmap", DT_F32, 3, shape, &err);
 		if (!t)
@@ -115,10 +115,11 @@ add_heatmaps(struct net *n, struct record *batch, int b, int heat, float *cam, f
 }
 
 static void
-add_features(const struct net *n, struct record *batch, int b, int layer, struct input *in)
+add_features(struct engine *e, const struct net *n, struct record *batch, int b, int layer, struct input *in)
 {
+	const float *a = engine_activations(e, layer - 1);
 	const struct layer *l = &n->l[layer - 1];
-	size_t e = (size_t)l->oc * l->oh * l->ow;
+	size_t per = (size_t)l->oc * l->oh * l->ow;
 	uint32_t shape[3] = { (uint32_t)l->oc, (uint32_t)l->oh, (uint32_t)l->ow };
 	const char *err;
 
@@ -126,7 +127,7 @@ add_features(const struct net *n, struct record *batch, int b, int layer, struct
 		struct tensor *t = rec_tensor_put(&batch[j], "features", DT_F32, 3, shape, &err);
 		if (!t)
 			input_die(in, &batch[j], "features: %s", err);
-		memcpy(t->data, n->a[layer - 1] + j * e, e * sizeof(float));
+		memcpy(t->data, a + j * per, per * sizeof(float));
 		rec_meta_int(&batch[j], "infer.features_layer", layer);
 	}
 }
@@ -141,7 +142,7 @@ main(int argc, char **argv)
 	struct rec_writer *out;
 	const char *err;
 	int risk = -1, st, dev, set;
-	struct engine e;
+	struct engine *e;
 
 	/* arguments */
 	cli_init(argv[0]);
@@ -173,8 +174,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < o.batch; i++)
 		rec_init(&batch[i]);
 	/* heat maps and feature maps are made on the host from the device's activations */
-	engine_open(&e, n, dev, o.batch, (o.tf32 ? ENGINE_TF32 : 0) | (o.heatmap || o.features ? ENGINE_KEEP : 0));
-	set = engine_dataset(&e, x, clin, NULL, o.batch, 0);
+	e = engine_open(n, dev, o.batch, (o.tf32 ? ENGINE_TF32 : 0) | (o.heatmap || o.features ? ENGINE_KEEP : 0));
+	set = engine_dataset(e, x, clin, NULL, o.batch, 0);
 	float *cam = emalloc((size_t)o.batch * px * sizeof(float)), *big = emalloc(px * sizeof(float));
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o.inputs, o.ninputs);
@@ -197,11 +198,9 @@ main(int argc, char **argv)
 		}
 		if (b == 0)
 			break;
-		engine_stage(&e, set, NULL, b);
-		engine_forward(&e, 0, NULL);
-		const float *probs = engine_probs(&e);
-		if (o.heatmap || o.features)
-			engine_fetch(&e);
+		engine_stage(e, set, NULL, b);
+		engine_forward(e, 0, NULL);
+		const float *probs = engine_probs(e);
 		for (int j = 0; j < b; j++) {
 			const float *q = probs + (size_t)j * n->nclasses;
 			int best = 0;
@@ -218,15 +217,15 @@ main(int argc, char **argv)
 			rec_meta_str(&batch[j], "infer.classes", names);
 		}
 		if (o.heatmap)
-			add_heatmaps(n, batch, b, heat, cam, big, &in);
+			add_heatmaps(e, n, batch, b, heat, cam, big, &in);
 		if (o.features)
-			add_features(n, batch, b, o.features, &in);
+			add_features(e, n, batch, b, o.features, &in);
 		for (int j = 0; j < b; j++)
 			rec_write(out, &batch[j]);
 	}
 
 	/* clean up */
-	engine_close(&e);
+	engine_close(e);
 	input_close(&in);
 	free(names);
 	st = rec_writer_close(out);

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "../common/classes.h"
-#include "../common/engine.h"
+#include "../engine/engine.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/model.h"
@@ -46,6 +46,7 @@ struct opts {
 
 struct data {
 	int n, c, h, w, k;
+	int classes;             /* the model's */
 	float *x, *clin;
 	int32_t *y;
 	char *norm_size, *norm_method, *norm_stats, *features, *encoding;
@@ -269,11 +270,11 @@ argmax(const float *p, int k)
 
 /* the right answers in the batch just forwarded */
 static int
-right(struct engine *e, int b)
+right(struct engine *e, int b, int k)
 {
 	const float *p = engine_probs(e);
 	const int32_t *y = engine_labels(e);
-	int k = e->net->nclasses, r = 0;
+	int r = 0;
 
 	for (int j = 0; j < b; j++)
 		r += argmax(p + (size_t)j * k, k) == y[j];
@@ -293,7 +294,7 @@ evaluate(struct engine *e, int set, const struct data *d, int batch, const int *
 		if (s2 < d->n)
 			engine_stage(e, set, rows + s2, d->n - s2 < batch ? d->n - s2 : batch);
 		p.loss += engine_loss(e, NULL) * b;
-		p.right += right(e, b);
+		p.right += right(e, b, d->classes);
 	}
 	p.loss /= d->n;
 	return p;
@@ -328,7 +329,7 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct opts *
 		if (s2 < d->n)
 			engine_stage(e, set, order + s2, d->n - s2 < o->batch ? d->n - s2 : o->batch);
 		float loss = engine_loss(e, w);
-		int r = right(e, b);
+		int r = right(e, b, d->classes);
 		engine_backward(e, w);
 		engine_adam(e, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
 		if (stop_signal) {
@@ -498,7 +499,7 @@ main(int argc, char **argv)
 	const char *err;
 	FILE *log = NULL;
 	char *ckpt;
-	struct engine e;
+	struct engine *e;
 	int dev, tset, vset = -1;
 
 	/* arguments */
@@ -554,10 +555,11 @@ main(int argc, char **argv)
 	int *rows = emalloc((size_t)nrows * sizeof(int));
 	for (int i = 0; i < nrows; i++)
 		rows[i] = i;
-	engine_open(&e, m.net, dev, o.batch, o.tf32 ? ENGINE_TF32 : 0);
-	tset = engine_dataset(&e, tr.x, tr.clin, tr.y, tr.n, 1);
+	tr.classes = va.classes = m.classes.n;
+	e = engine_open(m.net, dev, o.batch, o.tf32 ? ENGINE_TF32 : 0);
+	tset = engine_dataset(e, tr.x, tr.clin, tr.y, tr.n, 1);
 	if (o.val)
-		vset = engine_dataset(&e, va.x, va.clin, va.y, va.n, 1);
+		vset = engine_dataset(e, va.x, va.clin, va.y, va.n, 1);
 	/* a checkpoint before the first epoch, so an early interrupt can resume too */
 	if (!st.epoch)
 		save_checkpoint(ckpt, &m, &st, o.seed);
@@ -568,9 +570,9 @@ main(int argc, char **argv)
 	while (st.epoch < o.epochs && (!o.val || o.patience == 0 || st.bad < o.patience)) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		struct pass p = train_epoch(&e, tset, &tr, &o, &st, o.weights ? w : NULL, order);
-		struct pass v = o.val ? evaluate(&e, vset, &va, o.batch, rows) : p;
-		engine_pull(&e);
+		struct pass p = train_epoch(e, tset, &tr, &o, &st, o.weights ? w : NULL, order);
+		struct pass v = o.val ? evaluate(e, vset, &va, o.batch, rows) : p;
+		engine_pull(e);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 		double lr_used = st.lr;
@@ -610,7 +612,7 @@ main(int argc, char **argv)
 	}
 
 	/* clean up */
-	engine_close(&e);
+	engine_close(e);
 	if (o.val && o.patience && st.bad >= o.patience)
 		info("early stop after epoch %d: no better validation loss for %d epochs", st.epoch, o.patience);
 	memcpy(m.net->params, st.best_params, m.net->nparams * sizeof(float));

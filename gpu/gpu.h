@@ -28,9 +28,6 @@ int gpu_compiled(void);
 int gpu_count(const char **why);
 /* 0, or -1 with *why set */
 int gpu_query(int dev, struct gpu_info *info, const char **why);
-/* --device auto|cpu|cuda[:N] (common/device.c): -1 for the CPU, else the
- * CUDA device's number */
-int device_select(const char *spec, const char *usage);
 
 /*
  * The network of common/net.h on a device (gpu/net.cu); common/engine.h is

@@ -3,8 +3,9 @@
  * network.  Linked with the GPU backend (or its stand-in), not into
  * libosteo, so programs without a network do not pull in CUDA.
  */
+#include "engine.h"
+#include "../common/util.h"
 #include "../gpu/gpu.h"
-#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * (make GPU=0): every answer is "no device", so device_select() never
  * picks one and the gnet_* functions are never reached.
  */
-#include "../gpu/gpu.h"
-#include "util.h"
+#include "gpu.h"
+#include "../common/util.h"
 
 #define NO_GPU "built without the CUDA backend (GPU=0, or no nvcc)"
 

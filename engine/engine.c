@@ -1,26 +1,53 @@
 /*
- * engine.c - engine.h: the CPU twin here, the CUDA one in gpu/.  Linked with
- * the GPU backend (or nogpu.c), like device.c.
+ * engine.c - engine.h: the CPU's datasets and staging here, its two paths
+ * in common/ (dnn.c, net.c), the CUDA one in gpu/.  Linked with the GPU
+ * backend (or gpu/nogpu.c), like device.c.
  */
 #include "engine.h"
+#include "../common/dnn.h"
+#include "../common/kern.h"
+#include "../common/util.h"
 #include "../gpu/gpu.h"
-#include "dnn.h"
-#include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void
-engine_open(struct engine *e, struct net *n, int dev, int maxb, int flags)
+#define ENGINE_MAXSETS 4
+
+struct engine {
+	struct net *net;
+	struct gnet *gpu;        /* NULL on the CPU */
+	struct dnet *dnn;        /* the CPU's oneDNN path, or NULL: net.c's layers */
+	int keep, fetched;        /* ENGINE_KEEP; the last forward's activations are on the host */
+	/* the CPU's datasets and its two staged batches */
+	struct {
+		const float *x, *clin;
+		const int32_t *y;
+	} set[ENGINE_MAXSETS];
+	int nsets, staged, cur;
+	struct {
+		float *x, *clin;
+		int32_t *y;
+		const float *bx, *bclin;     /* the batch: x and clin, or the set's own rows */
+		int b;
+	} slot[2];
+	char kernels[640];
+};
+
+struct engine *
+engine_open(struct net *n, int dev, int maxb, int flags)
 {
-	memset(e, 0, sizeof *e);
+	struct engine *e = ecalloc(1, sizeof *e);
+
 	e->net = n;
+	e->keep = flags & ENGINE_KEEP;
 	e->staged = e->cur = -1;
 	if (dev >= 0) {
 		e->gpu = gnet_open(n, dev, flags & ENGINE_TF32, maxb, flags & ENGINE_KEEP);
 		if (flags & ENGINE_KEEP)
 			net_reserve(n, maxb);
-		return;
+		return e;
 	}
 	/* the oneDNN fast path where it covers the network, unless
 	 * OSTEO_CPU asks for the reference layers, or for direct convolutions
@@ -37,21 +64,21 @@ engine_open(struct engine *e, struct net *n, int dev, int maxb, int flags)
 		e->slot[k].clin = emalloc((size_t)maxb * (n->nclin ? n->nclin : 1) * sizeof(float));
 		e->slot[k].y = emalloc((size_t)maxb * sizeof(int32_t));
 	}
+	return e;
 }
 
 void
 engine_close(struct engine *e)
 {
-	if (e->gpu) {
+	if (e->gpu)
 		gnet_close(e->gpu);
-		return;
-	}
 	dnet_close(e->dnn);
 	for (int k = 0; k < 2; k++) {
 		free(e->slot[k].x);
 		free(e->slot[k].clin);
 		free(e->slot[k].y);
 	}
+	free(e);
 }
 
 int
@@ -103,6 +130,7 @@ engine_stage(struct engine *e, int set, const int *rows, int b)
 void
 engine_forward(struct engine *e, int train, struct rng *g)
 {
+	e->fetched = 0;
 	if (e->gpu) {
 		gnet_forward(e->gpu, train, g);
 		return;
@@ -159,11 +187,40 @@ engine_adam(struct engine *e, float lr, float beta1, float beta2, float eps, flo
 		net_adam(e->net, lr, beta1, beta2, eps, wd, t);
 }
 
-void
-engine_fetch(struct engine *e)
+/* the activations of the last inference forward, on the host */
+static void
+fetch(struct engine *e)
+{
+	if (!e->keep)
+		die(EX_SOFTWARE, "engine: activations asked for of an engine opened without ENGINE_KEEP");
+	if (e->gpu && !e->fetched)
+		gnet_fetch(e->gpu);
+	e->fetched = 1;
+}
+
+int
+engine_gradcam(struct engine *e, const int *cls, int b, float *cam)
+{
+	fetch(e);
+	return net_gradcam(e->net, cls, b, cam);
+}
+
+const float *
+engine_activations(struct engine *e, int i)
+{
+	fetch(e);
+	return e->net->a[i];
+}
+
+const char *
+engine_kernels(struct engine *e)
 {
 	if (e->gpu)
-		gnet_fetch(e->gpu);
+		return "CUDA (cuBLAS, gpu/nn.cu)";
+	if (!e->dnn)
+		return "the reference layers (common/net.c, nn.c)";
+	snprintf(e->kernels, sizeof e->kernels, "%s; passes %s", dnet_kernels(e->dnn), kern_get()->name);
+	return e->kernels;
 }
 
 void

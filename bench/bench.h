@@ -1,0 +1,62 @@
+/*
+ * bench.h - what cpu-bench.c and gpu-bench.c share: a clock, a comparison
+ * for qsort, and OsteoNet (the default --arch, 8 clinical features, 3
+ * classes) with one batch of random images, as bench/torch_osteonet.py
+ * builds its own.
+ */
+#ifndef OSTEO_BENCH_H
+#define OSTEO_BENCH_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "../common/net.h"
+#include "../common/rng.h"
+#include "../common/util.h"
+
+#define REPS 7
+
+static inline double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static inline int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* the network for size x size images, and a batch of b: x (b,1,size,size),
+ * clin (b,8), y (b) */
+static inline struct net *
+osteonet_batch(int size, int b, float **x, float **clin, int32_t **y)
+{
+	const char *err;
+	struct net *n = net_new(DEFAULT_ARCH, 1, size, size, 8, 3, &err);
+	struct rng g;
+	size_t px = (size_t)size * size;
+
+	if (!n)
+		die(EX_USAGE, "%s", err);
+	net_init(n, 1);
+	*x = emalloc((size_t)b * px * sizeof(float));
+	*clin = emalloc((size_t)b * 8 * sizeof(float));
+	*y = emalloc((size_t)b * sizeof(int32_t));
+	rng_seed(&g, 2, "data");
+	for (size_t i = 0; i < (size_t)b * px; i++)
+		(*x)[i] = (float)rng_normal(&g);
+	for (int i = 0; i < b * 8; i++)
+		(*clin)[i] = (float)rng_normal(&g);
+	for (int i = 0; i < b; i++)
+		(*y)[i] = i % 3;
+	return n;
+}
+
+#endif
