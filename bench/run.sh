@@ -151,7 +151,7 @@ fi
 
 # ---- the CNN on a GPU: OsteoNet at 128x128 and 256x256, batch 32 and 256,
 # osteo's CUDA backend (build/tests/gpu-bench: steady-state steps through
-# common/engine.h) against PyTorch eager on the same card, float32 products
+# engine/engine.h) against PyTorch eager on the same card, float32 products
 # on both, then TF32 on both; GB/s is what the step's calls read and write
 # over its time, and the fraction is of the card's peak
 echo

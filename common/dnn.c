@@ -93,7 +93,7 @@ struct dnet {
 	dnnl_engine_t eng;
 	dnnl_stream_t stream;
 	float *xin;               /* (B,H,W,C) input, when C > 1 */
-	float *ga, *gb, *gz;      /* gradient buffers, (B, largest activation) */
+	float *ga, *gb;           /* gradient buffers, (B, largest activation) */
 	const float *x0;          /* the input of the last training forward */
 	struct worker *wk;        /* inference's threads */
 	int nwk;
@@ -237,13 +237,15 @@ static void
 note_impl(struct dnet *d, const_dnnl_primitive_desc_t pd, const char *what)
 {
 	const char *impl = NULL;
+	char one[128];
 	size_t k = strlen(d->kernels);
 
 	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
 		return;
-	if (strstr(d->kernels, impl) || k + strlen(impl) + strlen(what) + 4 >= sizeof d->kernels)
+	snprintf(one, sizeof one, "%s %s", what, impl);
+	if (strstr(d->kernels, one) || k + strlen(one) + 3 >= sizeof d->kernels)
 		return;
-	snprintf(d->kernels + k, sizeof d->kernels - k, "%s%s %s", k ? ", " : "", what, impl);
+	snprintf(d->kernels + k, sizeof d->kernels - k, "%s%s", k ? ", " : "", one);
 }
 
 static void
@@ -602,7 +604,8 @@ bn_sums_image(double *part, const float *dp, const float *out, const uint8_t *am
 		}
 }
 
-/* second half: dz (H,W,C), batch norm's input gradient everywhere */
+/* second half: dz (H,W,C), batch norm's input gradient everywhere; dz may
+ * be z itself (the training backward writes it over z, not needed again) */
 static VEC void
 bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
             int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
@@ -772,7 +775,6 @@ dnet_close(struct dnet *d)
 	free(d->xin);
 	free(d->ga);
 	free(d->gb);
-	free(d->gz);
 	free(d->part);
 	free(d->scratch);
 	if (d->stream)
@@ -896,7 +898,6 @@ train_ready(struct dnet *d, int b)
 		}
 		d->ga = emalloc((size_t)d->maxb * big * sizeof(float));
 		d->gb = emalloc((size_t)d->maxb * big * sizeof(float));
-		d->gz = emalloc((size_t)d->maxb * big * sizeof(float));
 	}
 	for (int i = 0; i < d->nb; i++) {
 		struct blk *k = &d->b[i];
@@ -1178,12 +1179,12 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 			}
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
-				bn_dx_image(d->gz + j * full, dcur + j * pooled, k->out + j * pooled,
+				bn_dx_image(k->z + j * full, dcur + j * pooled, k->out + j * pooled,
 				            k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,
 				            d->blk, m, r, g, mdy, mdyx);
 			struct conv_prims *p = &k->tr;
 			handle(p->src, i == 0 ? d->x0 : d->b[i - 1].out);
-			handle(p->diff_dst, d->gz);
+			handle(p->diff_dst, k->z);
 			run(d, p->bwd_w, p->sp_bwd_w, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_DIFF_DST, p->diff_dst },
 			                                         { DNNL_ARG_DIFF_WEIGHTS, p->dw } });
 			handle(p->dw_user, n->grads + l->w);

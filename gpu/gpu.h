@@ -1,6 +1,6 @@
 /*
  * gpu.h - what the CUDA backend offers the programs.  Built from the .cu files here
- * when nvcc is found; without it, common/nogpu.c gives the same functions
+ * when nvcc is found; without it, gpu/nogpu.c gives the same functions
  * answering "no device", so no program needs an #ifdef.
  */
 #ifndef OSTEO_GPU_H
@@ -30,7 +30,7 @@ int gpu_count(const char **why);
 int gpu_query(int dev, struct gpu_info *info, const char **why);
 
 /*
- * The network of common/net.h on a device (gpu/net.cu); common/engine.h is
+ * The network of common/net.h on a device (gpu/net.cu); engine/engine.h is
  * what programs call, and it calls these.  A gnet keeps the weights, Adam's
  * moments, the running statistics and a batch's activations on the device
  * from gnet_open to gnet_close; the host net's arrays are read at open and
