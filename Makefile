@@ -135,11 +135,11 @@ build/tests/mkrec: tests/mkrec.c build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
 
 # make bench's GPU figures (bench/run.sh runs it where there is a device)
-build/tests/gpu-bench: bench/gpu-bench.c $(GPU_OBJS) build/libosteo.a | build/tests
+build/tests/gpu-bench: bench/gpu-bench.c bench/bench.h $(GPU_OBJS) build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 # make bench's CPU figures
-build/tests/cpu-bench: bench/cpu-bench.c $(GPU_OBJS) build/libosteo.a | build/tests
+build/tests/cpu-bench: bench/cpu-bench.c bench/bench.h $(GPU_OBJS) build/libosteo.a | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 build/tests/png-loop: bench/png-loop.c | build/tests

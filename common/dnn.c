@@ -98,6 +98,7 @@ struct dnet {
 	struct worker *wk;        /* inference's threads */
 	int nwk;
 	double *part;             /* per-image partial sums, (B, 2, largest C) */
+	double *dwpart;           /* the first layer's, (B, C, 9), or NULL */
 	/* one scratchpad for every primitive (they run one at a time), made
 	 * once: oneDNN's own would be allocated, and its pages touched, at
 	 * each execution */
@@ -776,6 +777,7 @@ dnet_close(struct dnet *d)
 	free(d->ga);
 	free(d->gb);
 	free(d->part);
+	free(d->dwpart);
 	free(d->scratch);
 	if (d->stream)
 		dnnl_stream_destroy(d->stream);
@@ -896,6 +898,11 @@ train_ready(struct dnet *d, int b)
 				k->am2 = emalloc(pooled);
 			}
 		}
+		/* the first layer's weight gradient made with its batch norm
+		 * gradient, where it is a 3x3 "same" convolution of one channel */
+		const struct layer *l0 = &d->n->l[d->b[0].layer];
+		if (d->b[0].zsel && l0->ic == 1 && l0->k == 3 && l0->stride == 1 && l0->pad == 1)
+			d->dwpart = emalloc((size_t)d->maxb * 9 * l0->oc * sizeof(double));
 		d->ga = emalloc((size_t)d->maxb * big * sizeof(float));
 		d->gb = emalloc((size_t)d->maxb * big * sizeof(float));
 	}
@@ -1125,6 +1132,30 @@ dnet_forward(struct dnet *d, const float *x, const float *clin, int b, int train
 /* ---------------------------------------------------------------- */
 /* backward */
 
+/* the first layer's batch norm input gradient and weight gradient in one
+ * pass (kern.inc's bn_dx_dw1_16), its images' parts added in order */
+static void
+first_dw(struct dnet *d, struct blk *k, const float *dp, int b, const float *m, const float *r, const float *g,
+         const float *mdy, const float *mdyx)
+{
+	struct net *n = d->n;
+	const struct layer *l = &n->l[k->layer];
+	size_t full = (size_t)k->oh * k->ow * k->oc, pooled = (size_t)k->ph * k->pw * k->oc, px = (size_t)k->ih * k->iw;
+	size_t per = (size_t)k->oc * 9;
+
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		KERN->bn_dx_dw1_16(d->dwpart + j * per, dp + j * pooled, k->out + j * pooled, k->am + j * pooled,
+		                   k->z + j * full, d->x0 + j * px, k->oh, k->ow, k->oc, d->blk, m, r, g, mdy, mdyx);
+	for (int o = 0; o < k->oc; o++)
+		for (int t = 0; t < 9; t++) {
+			double s = 0;
+			for (int j = 0; j < b; j++)
+				s += d->dwpart[j * per + (size_t)(o / 16) * 9 * 16 + t * 16 + o % 16];
+			n->grads[l->w + (size_t)o * 9 + t] += (float)s;
+		}
+}
+
 void
 dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b)
 {
@@ -1176,6 +1207,10 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 				n->grads[l->beta + c] += (float)sdy;
 				mdy[c] = (float)(sdy / cnt);
 				mdyx[c] = (float)(sdyx / cnt);
+			}
+			if (d->dwpart && i == 0) {
+				first_dw(d, k, dcur, b, m, r, g, mdy, mdyx);
+				break;
 			}
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)

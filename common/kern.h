@@ -25,6 +25,9 @@ struct kern {
 	void (*bn_dx16)(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
 	                int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
 	                const float *mdyx);
+	void (*bn_dx_dw1_16)(double *part, const float *dp, const float *out, const uint8_t *am, const float *z,
+	                     const float *x, int H, int W, int C, int blk, const float *m, const float *r,
+	                     const float *g, const float *mdy, const float *mdyx);
 	void (*pool16)(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk);
 	void (*dense_outputs)(float *out, const float *inp, const float *weight, const float *bias, int B, int IN,
 	                      int OUT, int o0, int no);
