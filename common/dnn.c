@@ -60,8 +60,8 @@ struct blk {
 	int ic, ih, iw, oc, oh, ow;   /* the convolution's (pool: oh = ih, ow = iw) */
 	int ph, pw;               /* the block's output: pooled, or oh x ow */
 	float *z;                 /* (B,oh,ow,oc) convolution output, training */
-	float *zsel, *z2;         /* (B,ph,pw,oc) each window's winning z and runner-up, training (C % 16 = 0) */
-	uint8_t *am2;             /* the runner-up's index */
+	float *zsel;              /* (B,ph,pw,oc) each window's winning z, training (C % 16 = 0) */
+	uint8_t *gap;             /* the binary exponent of its lead over the runner-up */
 	float *out;               /* (B,ph,pw,oc) the block's output */
 	uint8_t *am;              /* (B,ph,pw,oc) which of the window's four won */
 	float *wfold, *bfold;     /* inference: BN folded, (OC,IC,k,k) and (OC) */
@@ -688,8 +688,7 @@ blk_free(struct blk *k)
 {
 	free(k->z);
 	free(k->zsel);
-	free(k->z2);
-	free(k->am2);
+	free(k->gap);
 	free(k->out);
 	free(k->am);
 	free(k->wfold);
@@ -894,8 +893,7 @@ train_ready(struct dnet *d, int b)
 			{
 				size_t pooled = (size_t)d->maxb * k->ph * k->pw * k->oc;
 				k->zsel = emalloc(pooled * sizeof(float));
-				k->z2 = emalloc(pooled * sizeof(float));
-				k->am2 = emalloc(pooled);
+				k->gap = emalloc(pooled);
 			}
 		}
 		/* the first layer's weight gradient made with its batch norm
@@ -983,13 +981,13 @@ forward_train(struct dnet *d, const float *x, int b)
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
 				KERN->stats_select16(d->part + (size_t)j * 2 * k->oc, k->zsel + j * pooled, k->am + j * pooled,
-				                     k->z2 + j * pooled, k->am2 + j * pooled, k->z + j * full, k->oh, k->ow,
-				                     k->oc, d->blk, g);
+				                     k->gap + j * pooled, k->z + j * full, k->oh, k->ow, k->oc, d->blk, g);
 			bn_combine(d->part, b, k->oh * k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
-				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled, k->z2 + j * pooled,
-				                 k->am2 + j * pooled, k->ph, k->pw, k->oc, d->blk, m, r, g, be);
+				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled,
+				                       k->gap + j * pooled, k->z + j * full, k->oh, k->ow, k->oc, d->blk, m, r, g,
+				                       be);
 			src = k->out;
 			continue;
 		}

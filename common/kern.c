@@ -7,6 +7,7 @@
  * only.
  */
 #include "kern.h"
+#include "nnrow.h"
 #include "vec.h"
 
 #include <math.h>

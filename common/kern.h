@@ -13,10 +13,10 @@
 struct kern {
 	const char *name;
 	void (*stats16)(double *part, const float *z, int H, int W, int C, int blk);
-	void (*stats_select16)(double *part, float *zsel, uint8_t *am, float *z2, uint8_t *am2, const float *z,
-	                       int H, int W, int C, int blk, const float *g);
-	void (*bn_relu_select16)(float *out, float *zsel, uint8_t *am, const float *z2, const uint8_t *am2, int PH,
-	                         int PW, int C, int blk, const float *m, const float *r, const float *g,
+	void (*stats_select16)(double *part, float *zsel, uint8_t *am, uint8_t *gap, const float *z, int H, int W,
+	                       int C, int blk, const float *g);
+	void (*bn_relu_select16)(float *out, float *zsel, uint8_t *am, const uint8_t *gap, const float *z, int H,
+	                         int W, int C, int blk, const float *m, const float *r, const float *g,
 	                         const float *be);
 	void (*bn_relu_pool16)(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
 	                       const float *m, const float *r, const float *g, const float *be);
