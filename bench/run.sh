@@ -85,8 +85,8 @@ warm=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295
 torch=no
 /usr/bin/python3 -c 'import torch' 2>/dev/null && torch=yes
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores, no OpenBLAS (oneDNN's sgemm)"
-"$cb" infer 64 1 2>&1 >/dev/null | sed 's/^cpu-bench: /oneDNN kernels (inference): /'
-"$cb" train 64 2 2>&1 >/dev/null | sed 's/^cpu-bench: /oneDNN kernels (training): /'
+"$cb" infer 128 1 2>&1 >/dev/null | sed 's/^cpu-bench: /engine at 128x128, inference: /'
+"$cb" train 128 2 2>&1 >/dev/null | sed 's/^cpu-bench: /engine at 128x128, inference and training: /'
 [ $torch = yes ] && echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'):" \
 	"best = channels-last + GLIBC_TUNABLES=$warm; default = channels-first, glibc's allocator as it comes"
 threads_list=1
