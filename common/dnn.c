@@ -3,19 +3,26 @@
  * API, in the shape of oneDNN's examples/cnn_training_f32.c: descriptors
  * once, primitives reused, reorders only where a layout changes).
  *
- * Activations are channels-last, (B,H,W,C): oneDNN's direct and brgemm
- * convolutions run on it, and our own passes read each pixel's channels as
- * one vector.  What oneDNN leaves unfused is ours:
- *   forward (training)  conv -> batch statistics -> BN + ReLU + pool in one
- *                       pass writing the pooled map and a 1-byte argmax;
- *                       the normalised full-size map is never stored
- *   backward            un-pool + ReLU mask + BN's two sums over the pooled
- *                       positions only, then BN's input gradient in one pass
+ * Activations are in oneDNN's nChw16c (blocks of 16 channels) when every
+ * block's channels come in sixteens, else channels-last (B,H,W,C); either
+ * way our passes read a pixel's channels as vectors (kern.inc).  What
+ * oneDNN leaves unfused is ours:
+ *   forward (training)  conv -> one read of its output z for the batch
+ *                       statistics and each 2x2 window's winner (batch norm
+ *                       is monotonic per channel) -> BN + ReLU on the
+ *                       pooled quarter, with a 1-byte argmax; the
+ *                       normalised full-size map is never stored
+ *   backward            BN's two sums over the windows' winners only, then
+ *                       BN's input gradient in one pass, written over z (for
+ *                       the first layer multiplied at once into its weight
+ *                       gradient instead)
  *   inference           BN folded into the weights and a bias, ReLU as the
- *                       convolution's post-op, then a pool pass
- * Each pass runs its images on OpenMP's threads; a sum over the batch is
- * made of per-image parts added in image order, so it does not depend on
- * the number of threads.  Layers from the first dense one on are net.c's.
+ *                       convolution's post-op, then a pool pass; one image
+ *                       per thread
+ * Winograd where it was measured faster.  Each pass runs its images on
+ * OpenMP's threads; a sum over the batch is made of per-image parts added
+ * in image order, so it does not depend on the number of threads.  Layers
+ * from the first dense one on are net.c's.
  */
 #include "dnn.h"
 #include "nn.h"
@@ -99,6 +106,11 @@ struct dnet {
 	int nwk;
 	double *part;             /* per-image partial sums, (B, 2, largest C) */
 	double *dwpart;           /* the first layer's, (B, C, 9), or NULL */
+	/* the first layer a 3x3 "same" convolution of one channel, which the
+	 * training passes compute themselves (z never stored): its weights
+	 * tap by tap, (9, C) */
+	int conv1;
+	float *wT;
 	/* one scratchpad for every primitive (they run one at a time), made
 	 * once: oneDNN's own would be allocated, and its pages touched, at
 	 * each execution */
@@ -777,6 +789,7 @@ dnet_close(struct dnet *d)
 	free(d->gb);
 	free(d->part);
 	free(d->dwpart);
+	free(d->wT);
 	free(d->scratch);
 	if (d->stream)
 		dnnl_stream_destroy(d->stream);
@@ -855,6 +868,11 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 			return NULL;
 		}
 	}
+	/* the first layer computed by the training passes themselves: its z
+	 * costs 9 products a value to make again, less than storing it */
+	const struct layer *l0 = &n->l[0];
+	d->conv1 = d->b[0].conv && d->b[0].pool && l0->oc % 16 == 0 && l0->ic == 1 && l0->k == 3 && l0->stride == 1 &&
+	           l0->pad == 1;
 	if (n->c > 1)
 		d->xin = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
 	workers_open(d, big);
@@ -887,7 +905,7 @@ train_ready(struct dnet *d, int b)
 			struct blk *k = &d->b[i];
 			size_t full = (size_t)k->oh * k->ow * k->oc;
 			big = full > big ? full : big;
-			if (k->conv)
+			if (k->conv && !(i == 0 && d->conv1))
 				k->z = emalloc((size_t)d->maxb * full * sizeof(float));
 			if (k->conv && k->pool && k->oc % 16 == 0)
 			{
@@ -896,17 +914,16 @@ train_ready(struct dnet *d, int b)
 				k->gap = emalloc(pooled);
 			}
 		}
-		/* the first layer's weight gradient made with its batch norm
-		 * gradient, where it is a 3x3 "same" convolution of one channel */
-		const struct layer *l0 = &d->n->l[d->b[0].layer];
-		if (d->b[0].zsel && l0->ic == 1 && l0->k == 3 && l0->stride == 1 && l0->pad == 1)
-			d->dwpart = emalloc((size_t)d->maxb * 9 * l0->oc * sizeof(double));
+		if (d->conv1) {
+			d->dwpart = emalloc((size_t)d->maxb * 9 * d->b[0].oc * sizeof(double));
+			d->wT = emalloc((size_t)9 * d->b[0].oc * sizeof(float));
+		}
 		d->ga = emalloc((size_t)d->maxb * big * sizeof(float));
 		d->gb = emalloc((size_t)d->maxb * big * sizeof(float));
 	}
 	for (int i = 0; i < d->nb; i++) {
 		struct blk *k = &d->b[i];
-		if (!k->conv)
+		if (!k->conv || (i == 0 && d->conv1))
 			continue;
 		prims_free(&k->tr);
 		if (prims_make(d, k, &k->tr, b, 1) < 0)
@@ -966,6 +983,26 @@ forward_train(struct dnet *d, const float *x, int b)
 			src = k->out;
 			continue;
 		}
+		float *m = n->mean + l->rmean, *r = n->rstd + l->rmean;
+		const float *g = n->params + l->gamma, *be = n->params + l->beta;
+		if (i == 0 && d->conv1) {
+			size_t px = (size_t)k->ih * k->iw;
+			for (int o = 0; o < k->oc; o++)
+				for (int t = 0; t < 9; t++)
+					d->wT[t * k->oc + o] = n->params[l->w + (size_t)o * 9 + t];
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->stats_select16(d->part + (size_t)j * 2 * k->oc, k->zsel + j * pooled, k->am + j * pooled,
+				                     k->gap + j * pooled, NULL, src + j * px, d->wT, k->oh, k->ow, k->oc, d->blk, g);
+			bn_combine(d->part, b, k->oh * k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled,
+				                       k->gap + j * pooled, NULL, src + j * px, d->wT, k->oh, k->ow, k->oc, d->blk,
+				                       m, r, g, be);
+			src = k->out;
+			continue;
+		}
 		struct conv_prims *p = &k->tr;
 		handle(p->w_user, n->params + l->w);
 		if (p->to_fwd_w)
@@ -974,20 +1011,19 @@ forward_train(struct dnet *d, const float *x, int b)
 		handle(p->dst, k->z);
 		run(d, p->fwd, p->sp_fwd, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
 		                                       { DNNL_ARG_DST, p->dst } });
-		float *m = n->mean + l->rmean, *r = n->rstd + l->rmean;
-		const float *g = n->params + l->gamma, *be = n->params + l->beta;
 		if (k->zsel) {
 			/* one read of z; then batch norm and ReLU on the winners */
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
 				KERN->stats_select16(d->part + (size_t)j * 2 * k->oc, k->zsel + j * pooled, k->am + j * pooled,
-				                     k->gap + j * pooled, k->z + j * full, k->oh, k->ow, k->oc, d->blk, g);
+				                     k->gap + j * pooled, k->z + j * full, NULL, NULL, k->oh, k->ow, k->oc, d->blk,
+				                     g);
 			bn_combine(d->part, b, k->oh * k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
 				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled,
-				                       k->gap + j * pooled, k->z + j * full, k->oh, k->ow, k->oc, d->blk, m, r, g,
-				                       be);
+				                       k->gap + j * pooled, k->z + j * full, NULL, NULL, k->oh, k->ow, k->oc,
+				                       d->blk, m, r, g, be);
 			src = k->out;
 			continue;
 		}
@@ -1138,13 +1174,13 @@ first_dw(struct dnet *d, struct blk *k, const float *dp, int b, const float *m, 
 {
 	struct net *n = d->n;
 	const struct layer *l = &n->l[k->layer];
-	size_t full = (size_t)k->oh * k->ow * k->oc, pooled = (size_t)k->ph * k->pw * k->oc, px = (size_t)k->ih * k->iw;
+	size_t pooled = (size_t)k->ph * k->pw * k->oc, px = (size_t)k->ih * k->iw;
 	size_t per = (size_t)k->oc * 9;
 
 #pragma omp parallel for schedule(static)
 	for (int j = 0; j < b; j++)
-		KERN->bn_dx_dw1_16(d->dwpart + j * per, dp + j * pooled, k->out + j * pooled, k->am + j * pooled,
-		                   k->z + j * full, d->x0 + j * px, k->oh, k->ow, k->oc, d->blk, m, r, g, mdy, mdyx);
+		KERN->bn_dx_dw1_16(d->dwpart + j * per, dp + j * pooled, k->out + j * pooled, k->am + j * pooled, NULL,
+		                   d->x0 + j * px, d->wT, k->oh, k->ow, k->oc, d->blk, m, r, g, mdy, mdyx);
 	for (int o = 0; o < k->oc; o++)
 		for (int t = 0; t < 9; t++) {
 			double s = 0;
