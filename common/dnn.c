@@ -507,8 +507,10 @@ static VEC void
 bn_relu_pool_image(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
                    const float *m, const float *r, const float *g, const float *be)
 {
-	if (C % 16 == 0) {
-		KERN->bn_relu_pool16(out, am, z, H, W, C, pool, blk, m, r, g, be);
+	/* (a pooled block of sixteens takes stats_select16 and
+	 * bn_relu_select16 instead; the loops below are channels-last) */
+	if (C % 16 == 0 && !pool) {
+		KERN->bn_relu16(out, z, (size_t)H * W, C, blk, m, r, g, be);
 		return;
 	}
 	if (!pool) {
@@ -597,8 +599,9 @@ bn_sums_image(double *part, const float *dp, const float *out, const uint8_t *am
 	double *sdy = part, *sdyx = part + C;
 	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
 
-	if (C % 16 == 0) {
-		KERN->bn_sums16(part, dp, out, am, z, H, W, C, pool, blk, m, r);
+	/* (a pooled block of sixteens sums over zsel, in dnet_backward) */
+	if (C % 16 == 0 && !pool) {
+		KERN->bn_sums16(part, dp, out, z, H, W, C, blk, m, r);
 		return;
 	}
 	for (int c = 0; c < C; c++)
@@ -1223,8 +1226,8 @@ dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
 				if (k->zsel)
-					KERN->bn_sums16(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled, NULL,
-					                k->zsel + j * pooled, k->ph, k->pw, C, 0, d->blk, m, r);
+					KERN->bn_sums16(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
+					                k->zsel + j * pooled, k->ph, k->pw, C, d->blk, m, r);
 				else
 					bn_sums_image(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
 					              k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,

@@ -20,10 +20,10 @@ struct kern {
 	void (*bn_relu_select16)(float *out, float *zsel, uint8_t *am, const uint8_t *gap, const float *z,
 	                         const float *x, const float *wT, int H, int W, int C, int blk, const float *m,
 	                         const float *r, const float *g, const float *be);
-	void (*bn_relu_pool16)(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
-	                       const float *m, const float *r, const float *g, const float *be);
-	void (*bn_sums16)(double *part, const float *dp, const float *out, const uint8_t *am, const float *z, int H,
-	                  int W, int C, int pool, int blk, const float *m, const float *r);
+	void (*bn_relu16)(float *out, const float *z, size_t P, int C, int blk, const float *m, const float *r,
+	                  const float *g, const float *be);
+	void (*bn_sums16)(double *part, const float *dp, const float *out, const float *x, int PH, int PW, int C,
+	                  int blk, const float *m, const float *r);
 	void (*bn_dx16)(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
 	                int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
 	                const float *mdyx);
