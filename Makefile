@@ -23,7 +23,9 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC := $(if $(filter 0,$(GPU)),,$(realpath $(or $(shell command -v nvcc 2>/dev/null),$(wildcard $(CUDA_HOME)/bin/nvcc))))
 CUDA_ARCH ?= -arch=sm_90
 # --fmad=false: the kernels are bound by memory, so FMA contraction buys
-# nothing, and without it each does its CPU twin's float arithmetic exactly
+# nothing, and without it each does its twin's float arithmetic (the CPU's
+# reference layers, common/nn.c) exactly, but for Adam, which nn.c
+# vectorises per CPU and may fuse
 NVCCFLAGS ?= -O2 $(CUDA_ARCH) --fmad=false -Xcompiler -Wall,-Wextra -Werror all-warnings
 ifneq ($(NVCC),)
 NVCC_LIBDIRS := $(filter-out %/stubs,$(patsubst -L%,%,$(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/^\#\$$ LIBRARIES=//p' | tr -d '"')))

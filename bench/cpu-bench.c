@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -25,7 +24,6 @@
 #include "bench.h"
 #include "../common/rng.h"
 #include "../common/util.h"
-
 
 static double
 peak_mib(void)
@@ -100,6 +98,8 @@ main(int argc, char **argv)
 		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH | cpu-bench sgemm N");
 	const char *mode = argv[1];
 	int train = !strcmp(mode, "train"), lat = !strcmp(mode, "latency");
+	if (!train && !lat && strcmp(mode, "infer"))
+		die(EX_USAGE, "%s: not train, infer, latency or sgemm", mode);
 	size = (int)estrtonum(argv[2], 16, 4096, "SIZE");
 	b = (int)estrtonum(argv[3], 1, 4096, "BATCH");
 	float *x, *clin;

@@ -8,6 +8,7 @@
  */
 #include "kern.h"
 #include "nnrow.h"
+#include "util.h"
 #include "vec.h"
 
 #include <math.h>
@@ -45,6 +46,8 @@ choose(void)
 {
 	const char *want = getenv("OSTEO_KERN");
 
+	if (want && *want && strcmp(want, "base") && strcmp(want, "v3"))
+		die(EX_USAGE, "OSTEO_KERN=%s: not base or v3 (or unset)", want);
 	if (want && !strcmp(want, "base"))
 		return &kern_base;
 #ifdef KERN_X86

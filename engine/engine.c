@@ -53,6 +53,9 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	 * OSTEO_CPU asks for the reference layers, or for direct convolutions
 	 * only (no Winograd) */
 	const char *why = "OSTEO_CPU=reference", *cpu = getenv("OSTEO_CPU");
+	if (cpu && *cpu && strcmp(cpu, "reference") && strcmp(cpu, "direct"))
+		die(EX_USAGE, "OSTEO_CPU=%s: not reference or direct (or unset)", cpu);
+	kern_get();              /* OSTEO_KERN is checked here, before any output */
 	if (!cpu || strcmp(cpu, "reference"))
 		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, !cpu || strcmp(cpu, "direct"), &why);
 	if (!e->dnn) {
