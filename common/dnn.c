@@ -22,7 +22,8 @@
  * Winograd where it was measured faster.  Each pass runs its images on
  * OpenMP's threads; a sum over the batch is made of per-image parts added
  * in image order, so it does not depend on the number of threads.  Layers
- * from the first dense one on are net.c's.
+ * from the first that is not conv or pool (gap, dropout, dense) on are
+ * net.c's.
  */
 #include "dnn.h"
 #include "nn.h"
@@ -94,6 +95,7 @@ struct worker {
 struct dnet {
 	struct net *n;
 	int keep, maxb, nb;
+	int tail;                 /* the first layer that is not conv or pool: net.c's from there */
 	int blk;                  /* activations in nChw16c (else channels-last) */
 	int wino;                 /* Winograd where it pays (else direct only) */
 	struct blk b[NET_MAXLAYERS];
@@ -808,18 +810,24 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 	size_t big = (size_t)n->c * n->h * n->w;
 	int maxc = 1;
 
+	/* the blocks: conv and pool layers from the first; what follows them
+	 * (gap, dropout, the dense tail) is net.c's */
+	int tail = 0;
 	*why = NULL;
-	if (n->fuse_at == 0) {
+	while (tail < n->fuse_at && (n->l[tail].type == L_CONV || n->l[tail].type == L_POOL))
+		tail++;
+	if (tail == 0) {
 		*why = "no convolution";
 		return NULL;
 	}
-	for (int i = 0; i < n->fuse_at; i++)
-		if (n->l[i].type != L_CONV && n->l[i].type != L_POOL) {
-			*why = "dropout before the first dense layer";
+	for (int i = tail; i < n->fuse_at; i++)
+		if (n->l[i].type == L_CONV || n->l[i].type == L_POOL) {
+			*why = "a conv or pool layer after dropout";
 			return NULL;
 		}
 	d = ecalloc(1, sizeof *d);
 	d->n = n;
+	d->tail = tail;
 	d->keep = keep;
 	d->maxb = maxb;
 	d->wino = wino;
@@ -827,7 +835,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 	 * do): Winograd needs it, and the first convolution then reads the
 	 * caller's NCHW as it is */
 	d->blk = n->l[0].type == L_CONV;
-	for (int i = 0; i < n->fuse_at; i++)
+	for (int i = 0; i < tail; i++)
 		if (n->l[i].oc % 16 || (i > 0 && n->l[i].ic % 16))
 			d->blk = 0;
 	if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success ||
@@ -837,12 +845,12 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 		return NULL;
 	}
 	/* blocks: a conv with the pool after it, a conv alone, a pool alone */
-	for (int i = 0; i < n->fuse_at; i++) {
+	for (int i = 0; i < tail; i++) {
 		const struct layer *l = &n->l[i];
 		struct blk *k = &d->b[d->nb++];
 		k->layer = i;
 		k->conv = l->type == L_CONV;
-		k->pool = !k->conv || (i + 1 < n->fuse_at && n->l[i + 1].type == L_POOL);
+		k->pool = !k->conv || (i + 1 < tail && n->l[i + 1].type == L_POOL);
 		k->ic = l->ic;
 		k->ih = l->ih;
 		k->iw = l->iw;
@@ -884,7 +892,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 	if (keep)
 		net_reserve(n, maxb);
 	else
-		net_reserve_from(n, maxb, n->fuse_at);
+		net_reserve_from(n, maxb, tail);
 	return d;
 }
 
@@ -954,13 +962,13 @@ input(struct dnet *d, const float *x, int b)
 	return d->xin;
 }
 
-/* the last block's output into n->a[fuse_at - 1] as net.c lays it out */
+/* the last block's output into n->a[tail - 1] as net.c lays it out */
 static void
 features_out(struct dnet *d, int b)
 {
 	const struct blk *k = &d->b[d->nb - 1];
 	int P = k->ph * k->pw;
-	float *a = d->n->a[d->n->fuse_at - 1];
+	float *a = d->n->a[d->tail - 1];
 
 #pragma omp parallel for schedule(static)
 	for (int j = 0; j < b; j++)
@@ -1163,7 +1171,7 @@ dnet_forward(struct dnet *d, const float *x, const float *clin, int b, int train
 		forward_train(d, x, b);
 	else
 		forward_infer(d, x, b);
-	net_forward_from(d->n, d->n->fuse_at, x, clin, b, train, g);
+	net_forward_from(d->n, d->tail, x, clin, b, train, g);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1197,7 +1205,7 @@ void
 dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b)
 {
 	struct net *n = d->n;
-	const float *df = net_backward_to(n, NULL, labels, weights, b, n->fuse_at - 1);
+	const float *df = net_backward_to(n, NULL, labels, weights, b, d->tail - 1);
 	float *dcur = d->ga, *dnext = d->gb;
 	const struct blk *last = &d->b[d->nb - 1];
 	int P = last->ph * last->pw;

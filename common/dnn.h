@@ -5,9 +5,10 @@
  * results are net.c's to float rounding; tests/unit/check_dnn.c holds them
  * to it.  engine/engine.c calls these; programs call engine/engine.h.
  *
- * Covered: every spec whose layers before the first dense layer are conv
- * and pool; a network with dropout there, or none of them, runs on the
- * reference layers of net.c (dnet_open returns NULL).
+ * Covered: every spec that begins with conv and pool layers and has none
+ * after its first gap or dropout (those and the dense tail run on net.c's
+ * layers); a network without them, or with a conv after dropout, runs on
+ * the reference layers of net.c (dnet_open returns NULL).
  */
 #ifndef OSTEO_DNN_H
 #define OSTEO_DNN_H

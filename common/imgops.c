@@ -279,3 +279,33 @@ floats_finite(const float *x, size_t n)
 			return 0;
 	return 1;
 }
+
+float *
+mask_load(const struct record *r, int h, int w, float **buf, size_t *cap, const char **err)
+{
+	const struct tensor *t = rec_tensor(r, "mask");
+
+	*err = NULL;
+	if (!t)
+		return NULL;
+	if (t->ndim != 3 || t->shape[0] != 1 || t->shape[1] != (uint32_t)h || t->shape[2] != (uint32_t)w) {
+		*err = "'mask' is not [1,H,W] of the image's size";
+		return NULL;
+	}
+	egrow((void **)buf, cap, (size_t)h * w * sizeof(float));
+	tensor_to_float(t, *buf);
+	return *buf;
+}
+
+void
+mask_store(struct record *r, const float *v, int h, int w)
+{
+	uint32_t shape[3] = { 1, (uint32_t)h, (uint32_t)w };
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, "mask", DT_U8, 3, shape, &err);
+
+	if (!t)
+		die(EX_SOFTWARE, "mask %dx%d: %s", w, h, err);
+	for (size_t i = 0; i < (size_t)h * w; i++)
+		((uint8_t *)t->data)[i] = v[i] >= 0.5f;
+}

@@ -19,6 +19,15 @@ void tensor_to_float(const struct tensor *t, float *dst);
 /* 1 when none of x[0..n) is NaN or infinite: f32 tensors come from outside */
 int floats_finite(const float *x, size_t n);
 
+/*
+ * A record's `mask` (0 and 1, [1,h,w] like its image) through the image's
+ * geometric steps: mask_load gives it as floats in *buf (grown), NULL when
+ * the record has none, and sets *err when its shape is not [1,h,w];
+ * mask_store puts a transformed one back, 1 from one half up.
+ */
+float *mask_load(const struct record *r, int h, int w, float **buf, size_t *cap, const char **err);
+void mask_store(struct record *r, const float *v, int h, int w);
+
 /* Rec. 601 luma of a [3,H,W] image; dst [H,W] may not alias src */
 void img_gray(const float *src, float *dst, size_t plane);
 

@@ -56,6 +56,12 @@ parse_layer(const char *tok, size_t len, struct layer *l)
 		l->pad = l->k / 2;
 	} else if (name == 4 && !memcmp(tok, "pool", 4) && !arg) {
 		l->type = L_POOL;
+	} else if (name == 3 && !memcmp(tok, "gap", 3) && !arg) {
+		l->type = L_GAP;
+	} else if (name == 4 && !memcmp(tok, "clin", 4)) {
+		l->type = L_CLIN;
+		if (!arg || !parse_int(arg, alen, 1, 1 << 16, &l->n))
+			return "clin needs a number of units, clin:N";
 	} else if (name == 5 && !memcmp(tok, "dense", 5)) {
 		l->type = L_DENSE;
 		if (!arg || !parse_int(arg, alen, 1, 1 << 16, &l->n))
@@ -71,12 +77,12 @@ parse_layer(const char *tok, size_t len, struct layer *l)
 		if (*end || !(l->p >= 0 && l->p < 1))
 			return "dropout probability must be in [0, 1)";
 	} else
-		return "unknown layer (conv:N, pool, dense:N, dropout:P)";
+		return "unknown layer (conv:N, pool, gap, clin:N, dense:N, dropout:P)";
 	return NULL;
 }
 
-/* the features a dense layer sees: every activation of the last conv or
- * pool layer, then the clinical features */
+/* the features a dense layer sees: every activation of the last conv,
+ * pool or gap layer, then the clinical values (the branch's output) */
 static const char *
 flatten(int *ic, int ih, int iw, int nclin)
 {
@@ -112,6 +118,15 @@ table(struct net *n)
 	for (int i = 0; i < n->nlayers; i++) {
 		const struct layer *l = &n->l[i];
 		uint32_t oc[1] = { (uint32_t)l->oc };
+		for (int j = 0; i == n->fuse_at && j < n->nbranch; j++) {
+			/* the clinical branch, stored with the fusion layer it feeds */
+			const struct layer *c = &n->cl[j];
+			uint32_t w[2] = { (uint32_t)c->oc, (uint32_t)c->ic }, co[1] = { (uint32_t)c->oc };
+			entry(n, i, P_WEIGHT, "w", c->w, 2, w);
+			snprintf(n->pt[n->ntensors - 1].name, sizeof n->pt[0].name, "C%d.w", j + 1);
+			entry(n, i, P_BIAS, "b", c->b, 1, co);
+			snprintf(n->pt[n->ntensors - 1].name, sizeof n->pt[0].name, "C%d.b", j + 1);
+		}
 		if (l->type == L_CONV) {
 			uint32_t w[4] = { (uint32_t)l->oc, (uint32_t)l->ic, (uint32_t)l->k, (uint32_t)l->k };
 			entry(n, i, P_WEIGHT, "w", l->w, 4, w);
@@ -133,7 +148,7 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	static char msg[256];
 	struct net *n = ecalloc(1, sizeof *n);
 	const char *p = spec;
-	int dense_seen = 0;
+	int dense_seen = 0, gap_seen = 0, kc = nclin;
 	size_t np = 0, ns = 0, acts = 0;
 	const char *e;
 
@@ -164,22 +179,52 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 			*err = msg;
 			goto fail;
 		}
+		if (l->type == L_CLIN) {
+			/* the clinical branch: beside the image layers, not among them */
+			if (dense_seen) {
+				snprintf(msg, sizeof msg, "layer %d: clin after a dense layer", n->nlayers + 1);
+				*err = msg;
+				goto fail;
+			}
+			if (nclin && n->nbranch == NET_MAXCLIN) {
+				*err = "more than 8 clin layers";
+				goto fail;
+			}
+			if (nclin) {
+				struct layer *c = &n->cl[n->nbranch++];
+				*c = *l;
+				c->ic = kc;
+				c->ih = c->iw = c->oh = c->ow = 1;
+				c->oc = kc = c->n;
+				c->pstart = c->w = np;
+				np += (size_t)c->oc * c->ic;
+				c->b = np;
+				np += c->oc;
+				c->pcount = np - c->pstart;
+			}
+			if (!p[len])
+				break;
+			p += len + 1;
+			continue;
+		}
 		if (l->type == L_DENSE && !dense_seen) {
 			n->fuse_at = n->nlayers;
 			dense_seen = 1;
-			if ((e = flatten(&ic, ih, iw, nclin))) {
+			if ((e = flatten(&ic, ih, iw, kc))) {
 				snprintf(msg, sizeof msg, "layer %d '%.*s': %s", n->nlayers + 1, (int)len, p, e);
 				*err = msg;
 				goto fail;
 			}
 			ih = iw = 1;
 		}
-		if (dense_seen && (l->type == L_CONV || l->type == L_POOL)) {
-			snprintf(msg, sizeof msg, "layer %d: %s after a dense layer", n->nlayers + 1,
-			         l->type == L_CONV ? "conv" : "pool");
+		if ((dense_seen || gap_seen) && (l->type == L_CONV || l->type == L_POOL || l->type == L_GAP)) {
+			snprintf(msg, sizeof msg, "layer %d: %s after a %s layer", n->nlayers + 1,
+			         l->type == L_CONV ? "conv" : l->type == L_POOL ? "pool" : "gap",
+			         dense_seen ? "dense" : "gap");
 			*err = msg;
 			goto fail;
 		}
+		gap_seen |= l->type == L_GAP;
 		l->ic = ic;
 		l->ih = ih;
 		l->iw = iw;
@@ -196,6 +241,10 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 			break;
 		case L_DENSE:
 			l->oc = l->n;
+			l->oh = l->ow = 1;
+			break;
+		case L_GAP:
+			l->oc = ic;
 			l->oh = l->ow = 1;
 			break;
 		default:
@@ -250,7 +299,7 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 	l->type = L_CLASSIFIER;
 	if (n->fuse_at < 0) {
 		n->fuse_at = n->nlayers;
-		if ((e = flatten(&ic, ih, iw, nclin))) {
+		if ((e = flatten(&ic, ih, iw, kc))) {
 			snprintf(msg, sizeof msg, "the classifier: %s", e);
 			*err = msg;
 			goto fail;
@@ -271,6 +320,7 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 		goto fail;
 	}
 	n->nlayers++;
+	n->kfuse = kc;
 	n->maxact = (size_t)c * h * w;
 	for (int i = 0; i < n->nlayers; i++) {
 		const struct layer *q = &n->l[i];
@@ -313,6 +363,12 @@ free_acts(struct net *n)
 	free(n->a);
 	free(n->idx);
 	free(n->mask);
+	for (int j = 0; j < n->nbranch; j++) {
+		free(n->cz[j]);
+		free(n->ca[j]);
+	}
+	free(n->cd1);
+	free(n->cd2);
 	free(n->col);
 	free(n->fused);
 	free(n->probs);
@@ -403,6 +459,14 @@ net_reserve_from(struct net *n, int b, int from)
 	}
 	n->col = emalloc((first == 0 && n->maxcol ? n->maxcol : 1) * sizeof(float));
 	n->fused = emalloc((size_t)b * n->l[n->fuse_at].ic * sizeof(float));
+	int wide = n->nclin;
+	for (int j = 0; j < n->nbranch; j++) {
+		n->cz[j] = emalloc((size_t)b * n->cl[j].oc * sizeof(float));
+		n->ca[j] = emalloc((size_t)b * n->cl[j].oc * sizeof(float));
+		wide = n->cl[j].oc > wide ? n->cl[j].oc : wide;
+	}
+	n->cd1 = emalloc((size_t)b * (wide ? wide : 1) * sizeof(float));
+	n->cd2 = emalloc((size_t)b * (wide ? wide : 1) * sizeof(float));
 	n->probs = emalloc((size_t)b * n->nclasses * sizeof(float));
 	/* three gradient buffers in one: the current, the previous, a scratch */
 	n->dmax = first == 0 ? n->maxact : big;
@@ -450,14 +514,22 @@ net_forward_from(struct net *n, int from, const float *x, const float *clin, int
 		struct layer *l = &n->l[i];
 		size_t e = (size_t)b * layer_elems(l);
 		if (i == n->fuse_at) {
-			/* the fusion layer: flattened image features, then clinical */
-			size_t f = (size_t)l->ic - n->nclin;
-			const float *img = i == 0 ? x : n->a[i - 1];
+			/* the fusion layer: flattened image features, then clinical
+			 * values, from the clinical branch when there is one */
+			size_t f = (size_t)l->ic - n->kfuse;
+			const float *img = i == 0 ? x : n->a[i - 1], *cv = clin;
+			n->clin_in = clin;
+			for (int j = 0; j < n->nbranch; j++) {
+				const struct layer *c = &n->cl[j];
+				dense_rows(n->cz[j], cv, n->params + c->w, n->params + c->b, b, c->ic, c->oc, train);
+				relu_forward(n->ca[j], n->cz[j], (size_t)b * c->oc);
+				cv = n->ca[j];
+			}
 			for (int j = 0; j < b; j++) {
 				memcpy(n->fused + (size_t)j * l->ic, img + (size_t)j * f, f * sizeof(float));
-				if (n->nclin)
-					memcpy(n->fused + (size_t)j * l->ic + f, clin + (size_t)j * n->nclin,
-					       (size_t)n->nclin * sizeof(float));
+				if (n->kfuse)
+					memcpy(n->fused + (size_t)j * l->ic + f, cv + (size_t)j * n->kfuse,
+					       (size_t)n->kfuse * sizeof(float));
 			}
 		}
 		const float *in = layer_input(n, i, x);
@@ -478,6 +550,12 @@ net_forward_from(struct net *n, int from, const float *x, const float *clin, int
 			break;
 		case L_POOL:
 			maxpool_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw);
+			break;
+		case L_GAP:
+			gap_forward(n->a[i], in, b * l->ic, l->ih * l->iw);
+			break;
+		case L_CLIN:
+			/* the branch's layers are cl[], never in l[] */
 			break;
 		case L_DENSE:
 			dense_rows(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc, train);
@@ -510,6 +588,29 @@ net_zero_grads(struct net *n)
 }
 
 /*
+ * The clinical branch's parameter gradients from dfused, the fusion
+ * layer's input gradient (B, ic): its last kfuse values per image are the
+ * branch's output gradient.  The clinical vector's own gradient is not
+ * needed.
+ */
+static void
+branch_backward(struct net *n, const float *dfused, int b)
+{
+	int ic = n->l[n->fuse_at].ic, f = ic - n->kfuse;
+	float *dcur = n->cd1, *dz = n->cd2;
+
+	for (int j = 0; j < b; j++)
+		memcpy(dcur + (size_t)j * n->kfuse, dfused + (size_t)j * ic + f, (size_t)n->kfuse * sizeof(float));
+	for (int k = n->nbranch - 1; k >= 0; k--) {
+		const struct layer *c = &n->cl[k];
+		relu_backward(dz, dcur, n->ca[k], (size_t)b * c->oc);
+		/* dz is read whole before dcur is written */
+		dense_backward(k ? dcur : NULL, n->grads + c->w, n->grads + c->b, dz, k ? n->ca[k - 1] : n->clin_in,
+		               n->params + c->w, b, c->ic, c->oc);
+	}
+}
+
+/*
  * Back-propagate dcur, the gradient at the logits, from the classifier down
  * to the output of layer `stop` (-1: through layer 0), and return the
  * buffer holding the gradient there.  train: parameter gradients are added
@@ -526,8 +627,9 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(n, i, x);
 		size_t e = (size_t)b * layer_elems(l);
-		/* the first layer's input gradient is never used */
-		float *dinp = i == 0 ? NULL : dprev;
+		/* the first layer's input gradient is never used, unless it is
+		 * the fusion layer's and the clinical branch's part is */
+		float *dinp = i == 0 && !(i == n->fuse_at && n->nbranch && train) ? NULL : dprev;
 		float *gw = train ? n->grads + l->w : NULL, *gb = train ? n->grads + l->b : NULL;
 		switch (l->type) {
 		case L_CLASSIFIER:
@@ -546,6 +648,11 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 		case L_POOL:
 			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
 			break;
+		case L_GAP:
+			gap_backward(dprev, dcur, b * l->ic, l->ih * l->iw);
+			break;
+		case L_CLIN:
+			break;
 		case L_CONV:
 			/* batch statistics: only after a training forward */
 			relu_backward(scratch, dcur, n->a[i], e);
@@ -556,11 +663,13 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 			              l->ih, l->iw, l->oc, l->k, l->stride, l->pad);
 			break;
 		}
+		if (i == n->fuse_at && train && n->nbranch)
+			branch_backward(n, dinp, b);
 		if (i == 0)
 			break;
 		if (i == n->fuse_at) {
 			/* keep the image features' part of the fused gradient */
-			size_t f = (size_t)l->ic - n->nclin;
+			size_t f = (size_t)l->ic - n->kfuse;
 			for (int j = 0; j < b; j++)
 				memmove(dprev + (size_t)j * f, dprev + (size_t)j * l->ic, f * sizeof(float));
 		}
@@ -644,18 +753,24 @@ net_gradcam(struct net *n, const int *cls, int b, float *cam)
 void
 net_describe(const struct net *n, void (*line)(const char *))
 {
-	static const char *const names[] = { "conv", "pool", "dense", "dropout", "classifier" };
+	static const char *const names[] = { "conv", "pool", "dense", "dropout", "classifier", "gap", "clin" };
 	char buf[256];
 
 	for (int i = 0; i < n->nlayers; i++) {
 		const struct layer *l = &n->l[i];
+		for (int j = 0; i == n->fuse_at && j < n->nbranch; j++) {
+			const struct layer *c = &n->cl[j];
+			snprintf(buf, sizeof buf, "C%d clin       dense +relu on %d clinical -> %d, %zu parameters", j + 1,
+			         c->ic, c->oc, c->pcount);
+			line(buf);
+		}
 		int k = snprintf(buf, sizeof buf, "%2d %-10s", i + 1, names[l->type]);
 		if (l->type == L_CONV)
 			k += snprintf(buf + k, sizeof buf - k, " %dx%d/%d +bn +relu", l->k, l->k, l->stride);
 		if (l->type == L_DROPOUT)
 			k += snprintf(buf + k, sizeof buf - k, " p=%.2f", l->p);
 		if (i == n->fuse_at)
-			k += snprintf(buf + k, sizeof buf - k, " fusing %d clinical", n->nclin);
+			k += snprintf(buf + k, sizeof buf - k, " fusing %d clinical", n->kfuse);
 		snprintf(buf + k, sizeof buf - k, " -> %dx%dx%d, %zu parameters", l->oc, l->oh, l->ow, l->pcount);
 		line(buf);
 	}

@@ -9,10 +9,15 @@
  * conv:N[:K[:S]] is a KxK convolution (default 3, stride S default 1, same
  * padding) + batch norm + ReLU; pool is 2x2 max pooling; dense:N is a
  * fully connected layer + ReLU; dropout:P drops with probability P in
- * training.  Before the first dense layer the image features are
- * flattened and the record's clinical vector (K values) is appended: the
- * fusion layer.  The classifier (dense to the number of classes, softmax)
- * is added at the end.
+ * training; gap averages each channel over the image (global average
+ * pooling), after the last conv or pool.  Before the first dense layer the
+ * image features are flattened and the record's clinical vector (K values)
+ * is appended: the fusion layer.  clin:N, anywhere before the first dense
+ * layer, is a layer of the clinical branch instead: dense:N + ReLU on the
+ * clinical vector (then on the branch's previous layer), whose output is
+ * what the fusion layer appends; records without a clinical vector leave
+ * the branch out.  The classifier (dense to the number of classes,
+ * softmax) is added at the end.
  */
 #ifndef OSTEO_NET_H
 #define OSTEO_NET_H
@@ -24,6 +29,7 @@
 
 #define DEFAULT_ARCH "conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5"
 #define NET_MAXLAYERS 64
+#define NET_MAXCLIN 8
 /* a spec (or a model file) that sizes a network beyond these is refused
  * before anything is allocated: 32 Mi parameters (OsteoNet has 0.3 Mi), and
  * 64 Mi activations of one image summed over the layers; an input side or
@@ -36,7 +42,7 @@
 #define NET_BN_EPS 1e-5f
 #define NET_BN_MOMENTUM 0.1f
 
-enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER };
+enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER, L_GAP, L_CLIN };
 
 /*
  * The parameter table: every named tensor of the network, in the order
@@ -48,14 +54,14 @@ enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER };
  */
 enum pkind { P_WEIGHT, P_BIAS, P_GAMMA, P_BETA, P_MEAN, P_VAR };
 struct ptensor {
-	int layer;               /* index in l[] */
+	int layer;               /* index in l[] (the clinical branch's: fuse_at) */
 	enum pkind kind;
 	char name[16];           /* the model file's key, "L3.w", "L3.gamma", ... */
 	size_t off, count;       /* in params (P_MEAN, P_VAR: in stats) */
 	int ndim;
 	uint32_t shape[4];
 };
-#define NET_MAXTENSORS (5 * NET_MAXLAYERS)
+#define NET_MAXTENSORS (5 * NET_MAXLAYERS + 2 * NET_MAXCLIN)
 
 struct layer {
 	enum ltype type;
@@ -74,7 +80,10 @@ struct net {
 	int nlayers;
 	struct layer l[NET_MAXLAYERS];
 	int c, h, w;             /* input image */
-	int nclin;               /* clinical features fused */
+	int nclin;               /* clinical features of a record */
+	int nbranch;             /* layers of the clinical branch, cl[] */
+	struct layer cl[NET_MAXCLIN];
+	int kfuse;               /* clinical values the fusion layer appends (the branch's output) */
 	int nclasses;
 	int fuse_at;             /* index of the first dense layer (or the classifier) */
 	size_t nparams, nstats;
@@ -89,7 +98,10 @@ struct net {
 	int32_t **idx;           /* pool argmax */
 	float **mask;            /* dropout masks */
 	float *col;              /* im2col scratch */
-	float *fused;            /* (B, features + nclin) */
+	float *fused;            /* (B, features + kfuse) */
+	float *cz[NET_MAXCLIN], *ca[NET_MAXCLIN];  /* the branch's pre-activations and outputs */
+	float *cd1, *cd2;        /* the branch's gradients */
+	const float *clin_in;    /* the clinical vectors of the last forward */
 	float *probs;            /* (B, nclasses) */
 	float *d1, *d2;          /* gradient buffers, dmax per image */
 	size_t dmax;

@@ -267,6 +267,25 @@ maxpool_backward(float *dinp, const float *dout, const int32_t *idx, int B, int 
 			dinp[bc * H * W + idx[bc * OH * OW + i]] += dout[bc * OH * OW + i];
 }
 
+void
+gap_forward(float *out, const float *inp, int n, int P)
+{
+	for (size_t i = 0; i < (size_t)n; i++) {
+		float s = 0;
+		for (int p = 0; p < P; p++)
+			s += inp[i * P + p];
+		out[i] = s / (float)P;
+	}
+}
+
+void
+gap_backward(float *dinp, const float *dout, int n, int P)
+{
+	for (size_t i = 0; i < (size_t)n; i++)
+		for (int p = 0; p < P; p++)
+			dinp[i * P + p] = dout[i] / (float)P;
+}
+
 /* ---------------------------------------------------------------- */
 /* dense */
 

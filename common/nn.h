@@ -57,6 +57,10 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 void maxpool_forward(float *out, int32_t *idx, const float *inp, int B, int C, int H, int W);
 void maxpool_backward(float *dinp, const float *dout, const int32_t *idx, int B, int C, int H, int W);
 
+/* ---- global average pooling: each of n planes of P values to its mean */
+void gap_forward(float *out, const float *inp, int n, int P);
+void gap_backward(float *dinp, const float *dout, int n, int P);
+
 /* ---- dense: inp (B,IN), weight (OUT,IN), bias (OUT), out (B,OUT) */
 void dense_forward(float *out, const float *inp, const float *weight, const float *bias,
                    int B, int IN, int OUT);

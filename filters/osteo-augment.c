@@ -42,8 +42,8 @@ struct opts {
 };
 
 struct work {
-	float *a, *b;
-	size_t cap_a, cap_b;
+	float *a, *b, *m, *mo;
+	size_t cap_a, cap_b, cap_m, cap_mo;
 	struct record copy;
 };
 
@@ -168,6 +168,15 @@ augment(const struct opts *o, struct input *in, const struct record *src, struct
 	if (deg != 0 || sc != 1 || tx != 0 || ty != 0 || hf || vf) {
 		img_warp(wk->a, wk->b, c, h, w, deg, sc, tx, ty, hf, vf);
 		img = wk->b;
+		/* a mask moves with its image */
+		float *m = mask_load(dst, h, w, &wk->m, &wk->cap_m, &err);
+		if (err)
+			input_die(in, src, "%s", err);
+		if (m) {
+			egrow((void **)&wk->mo, &wk->cap_mo, (size_t)h * w * sizeof(float));
+			img_warp(m, wk->mo, 1, h, w, deg, sc, tx, ty, hf, vf);
+			mask_store(dst, wk->mo, h, w);
+		}
 	}
 	if ((c_on && o->contrast.v > 0) || (b_on && o->brightness.v > 0)) {
 		for (int k = 0; k < c; k++) {

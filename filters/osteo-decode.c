@@ -3,7 +3,10 @@
  *
  * Each image becomes one record with an `image` tensor [C,H,W] (u8, or
  * u16 for 16-bit files), a label from a path component that names a class
- * or from a manifest, and provenance in `meta`.  Directories are walked
+ * or from a manifest, and provenance in `meta`.  A manifest's `mask`
+ * column names each image's mask (a segmentation, 0 outside), read from
+ * the same tree into a `mask` tensor [1,H,W] of 0 and 1; the mask files
+ * themselves are not images of the stream.  Directories are walked
  * recursively in byte order of their names, so a tree always gives the
  * same stream.  Archives are read with libarchive and never extracted: a
  * member's name is only data.
@@ -47,8 +50,9 @@ struct opts {
 struct manifest {
 	struct table *t;
 	struct strmap paths;   /* path -> row */
+	struct strmap masks;   /* mask path -> row */
 	int *labels;           /* per row */
-	int cpatient, cmodality, cregion;
+	int cpatient, cmodality, cregion, cmask;
 	dev_t dev;
 	ino_t ino;
 	size_t unmatched;
@@ -59,10 +63,11 @@ struct decoder {
 	struct manifest *m;
 	struct rec_writer *w;
 	struct record rec;
-	unsigned char *buf;
-	size_t cap;
+	unsigned char *buf, *mbuf;
+	size_t cap, mcap;
 	int status;            /* first failure, reported at exit */
 	unsigned long long skipped;
+	int mask_note;         /* told once that archives' masks are not read */
 };
 
 /* ---------------------------------------------------------------- */
@@ -139,8 +144,10 @@ manifest_load(const char *path, const struct classes *cl)
 	m->cpatient = table_col(m->t, "patient");
 	m->cmodality = table_col(m->t, "modality");
 	m->cregion = table_col(m->t, "region");
+	m->cmask = table_col(m->t, "mask");
 	m->labels = ecalloc(m->t->nrows, sizeof *m->labels);
 	strmap_init(&m->paths);
+	strmap_init(&m->masks);
 	for (size_t i = 0; i < m->t->nrows; i++) {
 		const char *p = table_cell(m->t, i, cpath);
 		const char *l = table_cell(m->t, i, clabel);
@@ -153,21 +160,45 @@ manifest_load(const char *path, const struct classes *cl)
 		if (strmap_put(&m->paths, p, (long)i))
 			die(EX_DATAERR, "%s: row %zu: path '%s' listed twice", path, i + 2, p);
 	}
+	for (size_t i = 0; m->cmask >= 0 && i < m->t->nrows; i++) {
+		const char *p = table_cell(m->t, i, m->cmask);
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		if (*p && (strmap_get(&m->paths, p) >= 0 || strmap_put(&m->masks, p, (long)i)))
+			die(EX_DATAERR, "%s: row %zu: mask '%s' is listed as an image or as another mask", path, i + 2, p);
+	}
 	return m;
 }
 
-/* the manifest row for a path, matching the longest suffix at a '/' */
+/* the row of a path in map, matching the longest suffix at a '/'; *at:
+ * where the match begins in path */
 static long
-manifest_row(const struct manifest *m, const char *path)
+suffix_row(const struct strmap *map, const char *path, const char **at)
 {
 	for (const char *p = path; p; p = strchr(p, '/')) {
 		while (*p == '/')
 			p++;
-		long row = strmap_get(&m->paths, p);
-		if (row >= 0)
+		long row = strmap_get(map, p);
+		if (row >= 0) {
+			if (at)
+				*at = p;
 			return row;
+		}
 	}
 	return -1;
+}
+
+static long
+manifest_row(const struct manifest *m, const char *path, const char **at)
+{
+	return suffix_row(&m->paths, path, at);
+}
+
+/* a file the manifest names as a mask: read with its image, not on its own */
+static int
+is_mask(const struct manifest *m, const char *path)
+{
+	return m && m->cmask >= 0 && suffix_row(&m->masks, path, NULL) >= 0;
 }
 
 /* the deepest directory component of path that names a class, or -1 */
@@ -221,6 +252,74 @@ fail(struct decoder *d, int status)
 }
 
 /*
+ * The mask of the image at path (its manifest path beginning at `at`),
+ * named mrel in the manifest, from the same tree into r's `mask`: 1 where
+ * the file is not 0.  An archive's masks are not read (its members come
+ * in the archive's order, a mask perhaps after its image).  Returns -1
+ * (reported, the record dropped) when the mask is unreadable or not the
+ * image's size.
+ */
+static int
+read_mask(struct decoder *d, struct record *r, const char *path, const char *at, const char *mrel,
+          const char *source, const char *member)
+{
+	struct imginfo mi;
+	char err[512];
+	size_t len = 0;
+
+	if (member) {
+		if (!d->mask_note++)
+			info("%s: masks are read from directories, not archives; its images go without", source);
+		return 0;
+	}
+	while (mrel[0] == '.' && mrel[1] == '/')
+		mrel += 2;
+	char *mpath = emalloc((size_t)(at - path) + strlen(mrel) + 1);
+	memcpy(mpath, path, (size_t)(at - path));
+	strcpy(mpath + (at - path), mrel);
+	FILE *fp = fopen(mpath, "rb");
+	if (fp) {
+		for (size_t got = 1; got > 0 && len <= d->o->max_member; len += got) {
+			egrow((void **)&d->mbuf, &d->mcap, len + 65536);
+			got = fread(d->mbuf + len, 1, d->mcap - len, fp);
+		}
+	}
+	int bad = !fp || ferror(fp);
+	if (fp)
+		fclose(fp);
+	const struct tensor *img = rec_tensor(r, "image");
+	if (bad)
+		warn("%s: its mask %s cannot be read:", source, mpath);
+	else if (len > d->o->max_member)
+		warn("%s: its mask %s is larger than the limit of %zu bytes (--max-member-bytes)", source, mpath,
+		     d->o->max_member);
+	else if (img_decode(d->mbuf, len, r, "mask", &mi, err, sizeof err) < 0)
+		warn("%s: its mask %s: %s", source, mpath, err);
+	else {
+		struct tensor *t = rec_tensor(r, "mask");
+		if (t->shape[0] != 1 || t->shape[1] != img->shape[1] || t->shape[2] != img->shape[2])
+			warn("%s: its mask %s is %ux%ux%u; the image is %ux%u with one channel", source, mpath,
+			     t->shape[0], t->shape[2], t->shape[1], img->shape[2], img->shape[1]);
+		else {
+			/* 0 and 1, whatever depth the file had */
+			uint8_t *m = emalloc(tensor_elems(t));
+			for (size_t i = 0; i < tensor_elems(t); i++)
+				m[i] = t->dtype == DT_U16 ? ((uint16_t *)t->data)[i] != 0 : ((uint8_t *)t->data)[i] != 0;
+			uint32_t shape[3] = { 1, t->shape[1], t->shape[2] };
+			const char *e;
+			t = rec_tensor_put(r, "mask", DT_U8, 3, shape, &e);
+			memcpy(t->data, m, tensor_elems(t));
+			free(m);
+			free(mpath);
+			return 0;
+		}
+	}
+	free(mpath);
+	fail(d, EX_DATAERR);
+	return -1;
+}
+
+/*
  * Decode the image in d->buf and write its record.  `path` is where labels
  * and manifest rows are looked for; `source` and `member` go into meta.
  */
@@ -256,7 +355,11 @@ emit(struct decoder *d, size_t len, const char *id, const char *path,
 	if (d->o->patient_dir)
 		patient_from_dir(r, path);
 	if (d->m) {
-		long row = manifest_row(d->m, path);
+		const char *at;
+		long row = manifest_row(d->m, path, &at);
+		if (row >= 0 && d->m->cmask >= 0 && *table_cell(d->m->t, row, d->m->cmask) &&
+		    read_mask(d, r, path, at, table_cell(d->m->t, row, d->m->cmask), source, member) < 0)
+			return;
 		if (row >= 0) {
 			const struct table *t = d->m->t;
 			label = d->m->labels[row];
@@ -373,6 +476,8 @@ read_archive(struct decoder *d, struct archive *a, const char *name)
 		}
 		if (archive_format(a) == ARCHIVE_FORMAT_RAW)
 			member = "-";
+		else if (is_mask(d->m, member))
+			continue;
 		if (img_sniff(d->buf, len) == IMG_UNKNOWN) {
 			not_image(d, name, member);
 			continue;
@@ -542,7 +647,7 @@ walk(struct decoder *d, const char *dir, const char *rel)
 		}
 		if (type == DT_DIR)
 			walk(d, full, id);
-		else if (type == DT_REG)
+		else if (type == DT_REG && !is_mask(d->m, full))
 			decode_file(d, full, id);
 		free(full);
 		free(id);

@@ -61,8 +61,8 @@ struct params {
 
 /* buffers reused from record to record */
 struct work {
-	float *a, *b, *c;
-	size_t cap_a, cap_b, cap_c;
+	float *a, *b, *c, *m, *mo;
+	size_t cap_a, cap_b, cap_c, cap_m, cap_mo;
 };
 
 /* ---------------------------------------------------------------- */
@@ -319,6 +319,16 @@ shape_image(struct input *in, struct record *r, const struct opts *o, struct wor
 	else {
 		egrow((void **)&wk->c, &wk->cap_c, (size_t)c * dh * dw * sizeof(float));
 		img_fit(wk->a, c, h, w, out->data, dh, dw, o->fit, fill, wk->c);
+		/* a mask goes where its image goes; margins are not bone */
+		float *m = mask_load(r, h, w, &wk->m, &wk->cap_m, &err);
+		if (err)
+			input_die(in, r, "%s", err);
+		if (m) {
+			egrow((void **)&wk->mo, &wk->cap_mo, (size_t)dh * dw * sizeof(float));
+			img_fit(m, 1, h, w, wk->mo, dh, dw, o->fit, 0, wk->c);
+			mask_store(r, wk->mo, dh, dw);
+			out = rec_tensor(r, "image");
+		}
 	}
 	return out;
 }

@@ -33,8 +33,8 @@
 
 static const char usage[] =
 	"osteo-synth [-q] [-n PATIENTS] [--seed N] [--images MAX] [--size WxH]\n"
-	"       [--prevalence H,P,O] [--leak] (-o DIR | --tar -o FILE.tar.gz |\n"
-	"       --records [--clinical FILE.csv])";
+	"       [--prevalence H,P,O] [--leak] [--masks] (-o DIR | --tar -o FILE.tar.gz |\n"
+	"       --records [--clinical FILE.csv] [--truth FILE.csv])";
 
 static const char *const classnames[3] = { "healthy", "osteopenia", "osteoporosis" };
 static const char *const modalities[3] = { "xray", "ct", "dexa" };
@@ -49,10 +49,12 @@ struct opts {
 	int w, h;               /* 0: per modality */
 	double prev[3];
 	int leak;
+	int masks;
 	int tar;
 	int records;
 	const char *out;
 	const char *clinical;
+	const char *truth;
 };
 
 struct patient {
@@ -100,7 +102,7 @@ parse_prev(const char *s, double p[3])
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_SEED = 256, O_IMAGES, O_SIZE, O_PREV, O_LEAK, O_TAR, O_RECORDS, O_CLIN };
+	enum { O_SEED = 256, O_IMAGES, O_SIZE, O_PREV, O_LEAK, O_MASKS, O_TAR, O_RECORDS, O_CLIN, O_TRUTH };
 	static const struct option longopts[] = {
 		{ "patients", required_argument, 0, 'n' },
 		{ "seed", required_argument, 0, O_SEED },
@@ -108,6 +110,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "size", required_argument, 0, O_SIZE },
 		{ "prevalence", required_argument, 0, O_PREV },
 		{ "leak", no_argument, 0, O_LEAK },
+		{ "masks", no_argument, 0, O_MASKS },
+		{ "truth", required_argument, 0, O_TRUTH },
 		{ "tar", no_argument, 0, O_TAR },
 		{ "records", no_argument, 0, O_RECORDS },
 		{ "clinical", required_argument, 0, O_CLIN },
@@ -129,6 +133,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_SIZE: eparse_size(optarg, &o->w, &o->h, "--size"); break;
 		case O_PREV: parse_prev(optarg, o->prev); break;
 		case O_LEAK: o->leak = 1; break;
+		case O_MASKS: o->masks = 1; break;
+		case O_TRUTH: o->truth = optarg; break;
 		case O_TAR: o->tar = 1; break;
 		case O_RECORDS: o->records = 1; break;
 		case O_CLIN: o->clinical = optarg; break;
@@ -142,6 +148,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage_error(usage, "give either -o (a directory, or a .tar.gz with --tar) or --records");
 	if (o->clinical && !o->records)
 		usage_error(usage, "--clinical goes with --records; -o writes clinical.csv itself");
+	if (o->truth && !o->records)
+		usage_error(usage, "--truth goes with --records; -o writes truth.csv itself");
 }
 
 /* ---------------------------------------------------------------- */
@@ -153,10 +161,42 @@ clamp(double v, double lo, double hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* a class's bone quality: normal around its mean, clamped to [Q_LO, Q_HI] */
+static const double qmean[3] = { 0.72, 0.50, 0.30 };
+#define Q_SD 0.09
+#define Q_LO 0.05
+#define Q_HI 0.95
+
+/*
+ * P(class | q) under the cohort's own model, and the class that maximises
+ * it: the best any reader could do who knew the latent quality exactly.
+ * Clinical columns and images depend on the class only through q, so no
+ * model of them can beat this rule on average; it is the demo's ceiling.
+ * A clamped q is a point mass: its likelihood is the tail beyond the end.
+ */
+static int
+bayes_class(const struct opts *o, double q, double post[3])
+{
+	double sum = 0;
+	int best = 0;
+
+	for (int c = 0; c < 3; c++) {
+		double z = (q - qmean[c]) / Q_SD;
+		double like = q <= Q_LO ? 0.5 * erfc(-z / M_SQRT2) : q >= Q_HI ? 0.5 * erfc(z / M_SQRT2) :
+		              exp(-0.5 * z * z);
+		post[c] = o->prev[c] * like;
+		sum += post[c];
+	}
+	for (int c = 0; c < 3; c++) {
+		post[c] = sum > 0 ? post[c] / sum : 1.0 / 3;
+		best = post[c] > post[best] ? c : best;
+	}
+	return best;
+}
+
 static void
 make_patient(const struct opts *o, int i, struct patient *p)
 {
-	static const double qmean[3] = { 0.72, 0.50, 0.30 };
 	struct rng g;
 	double u, bad;
 
@@ -164,7 +204,7 @@ make_patient(const struct opts *o, int i, struct patient *p)
 	rng_seed(&g, o->seed, p->key);
 	u = rng_uniform(&g);
 	p->label = u < o->prev[0] ? 0 : u < o->prev[0] + o->prev[1] ? 1 : 2;
-	p->q = clamp(qmean[p->label] + 0.09 * rng_normal(&g), 0.05, 0.95);
+	p->q = clamp(qmean[p->label] + Q_SD * rng_normal(&g), Q_LO, Q_HI);
 	bad = 1.0 - p->q;
 	p->age = (int)lround(clamp(42 + 45 * bad + 7 * rng_normal(&g), 30, 95));
 	p->sex = rng_uniform(&g) < 0.40 + 0.45 * bad ? 'F' : 'M';
@@ -425,8 +465,15 @@ render(const struct opts *o, const struct patient *p, int k, struct record *r)
 	}
 
 	uint32_t shape[3] = { 1, (uint32_t)h, (uint32_t)w };
-	struct tensor *t = rec_tensor_put(r, "image", p->modality == CT ? DT_U16 : DT_U8, 3, shape, &err);
-	if (!t)
+	struct tensor *t;
+	if (o->masks) {
+		/* where the bone is: 1 inside its edge, before blur and noise */
+		if (!(t = rec_tensor_put(r, "mask", DT_U8, 3, shape, &err)))
+			die(EX_USAGE, "mask %dx%d: %s", w, h, err);
+		for (size_t i = 0; i < n; i++)
+			((uint8_t *)t->data)[i] = cv.bone[i] < 0;
+	}
+	if (!(t = rec_tensor_put(r, "image", p->modality == CT ? DT_U16 : DT_U8, 3, shape, &err)))
 		die(EX_USAGE, "image %dx%d: %s", w, h, err);
 	if (p->modality == CT) {
 		/* HU: air outside the body, soft tissue, marrow to cortical bone */
@@ -546,36 +593,7 @@ sink_file(struct sink *s, const char *rel, const void *data, size_t len)
 		die(EX_IOERR, "%s: write error:", path);
 }
 
-static void
-sink_close(struct sink *s, const char *clinical, size_t clen, const char *manifest, size_t mlen)
-{
-	if (s->w) {
-		int st = rec_writer_close(s->w);
-		if (st)
-			quit(st);
-		if (s->o->clinical) {
-			char *tmp;
-			FILE *fp = atomic_open(s->o->clinical, &tmp);
-			if (fwrite(clinical, 1, clen, fp) != clen)
-				die(EX_IOERR, "%s: write error:", tmp);
-			atomic_commit(fp, tmp, s->o->clinical);
-		}
-		return;
-	}
-	sink_file(s, "clinical.csv", clinical, clen);
-	sink_file(s, "manifest.csv", manifest, mlen);
-	if (s->ar) {
-		if (archive_write_close(s->ar) != ARCHIVE_OK)
-			die(EX_IOERR, "%s: %s", s->tartmp, archive_error_string(s->ar));
-		archive_write_free(s->ar);
-		if (rename(s->tartmp, s->o->out) < 0)
-			die(EX_IOERR, "%s: cannot rename to %s:", s->tartmp, s->o->out);
-		cleanup_pop(s->tartmp);
-	} else if (rename(s->dir, s->o->out) < 0)
-		die(EX_IOERR, "%s: cannot rename to %s:", s->dir, s->o->out);
-}
-
-/* a growing text buffer for the two CSVs */
+/* a growing text buffer for the CSVs */
 struct text {
 	char *s;
 	size_t len, cap;
@@ -598,10 +616,49 @@ text_add(struct text *t, const char *fmt, ...)
 	t->len += (size_t)n;
 }
 
+/* write a text to path atomically (beside a record stream) */
+static void
+write_text(const char *path, const struct text *t)
+{
+	char *tmp;
+	FILE *fp = atomic_open(path, &tmp);
+
+	if (fwrite(t->s, 1, t->len, fp) != t->len)
+		die(EX_IOERR, "%s: write error:", tmp);
+	atomic_commit(fp, tmp, path);
+}
+
+static void
+sink_close(struct sink *s, const struct text *clinical, const struct text *manifest, const struct text *truth)
+{
+	if (s->w) {
+		int st = rec_writer_close(s->w);
+		if (st)
+			quit(st);
+		if (s->o->clinical)
+			write_text(s->o->clinical, clinical);
+		if (s->o->truth)
+			write_text(s->o->truth, truth);
+		return;
+	}
+	sink_file(s, "clinical.csv", clinical->s, clinical->len);
+	sink_file(s, "manifest.csv", manifest->s, manifest->len);
+	sink_file(s, "truth.csv", truth->s, truth->len);
+	if (s->ar) {
+		if (archive_write_close(s->ar) != ARCHIVE_OK)
+			die(EX_IOERR, "%s: %s", s->tartmp, archive_error_string(s->ar));
+		archive_write_free(s->ar);
+		if (rename(s->tartmp, s->o->out) < 0)
+			die(EX_IOERR, "%s: cannot rename to %s:", s->tartmp, s->o->out);
+		cleanup_pop(s->tartmp);
+	} else if (rename(s->dir, s->o->out) < 0)
+		die(EX_IOERR, "%s: cannot rename to %s:", s->dir, s->o->out);
+}
+
 static void
 emit_patient(struct sink *s, const struct patient *p, struct text *manifest)
 {
-	char rel[256], err[256];
+	char rel[256], mrel[256], err[256];
 	size_t len;
 
 	for (int k = 1; k <= p->nimages; k++) {
@@ -622,8 +679,20 @@ emit_patient(struct sink *s, const struct patient *p, struct text *manifest)
 		if (img_png_encode(rec_tensor(r, "image"), 6, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
 			die(EX_SOFTWARE, "%s: %s", rel, err);
 		sink_file(s, rel, s->png, len);
-		text_add(manifest, "%s,%s,%s,%s,%s\n", rel, classnames[p->label], p->key,
+		text_add(manifest, "%s,%s,%s,%s,%s", rel, classnames[p->label], p->key,
 		         modalities[p->modality], regions[p->region]);
+		if (s->o->masks) {
+			/* beside the image, 0 and 255 so that it can be looked at */
+			struct tensor *m = rec_tensor(r, "mask");
+			for (size_t i = 0; i < tensor_elems(m); i++)
+				((uint8_t *)m->data)[i] *= 255;
+			snprintf(mrel, sizeof mrel, "%.*s.mask.png", (int)strlen(rel) - 4, rel);
+			if (img_png_encode(m, 9, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
+				die(EX_SOFTWARE, "%s: %s", mrel, err);
+			sink_file(s, mrel, s->png, len);
+			text_add(manifest, ",%s", mrel);
+		}
+		text_add(manifest, "\n");
 	}
 }
 
@@ -633,7 +702,8 @@ main(int argc, char **argv)
 	struct opts o;
 	struct sink s;
 	struct patient p;
-	struct text clinical = { 0 }, manifest = { 0 };
+	struct text clinical = { 0 }, manifest = { 0 }, truth = { 0 };
+	double post[3];
 	unsigned long long nimages = 0, per[3] = { 0 };
 
 	/* arguments */
@@ -643,7 +713,8 @@ main(int argc, char **argv)
 	/* prepare */
 	sink_open(&s, &o);
 	text_add(&clinical, "patient,age,sex,bmd_tscore,fracture_history,modality,region,label\n");
-	text_add(&manifest, "path,label,patient,modality,region\n");
+	text_add(&manifest, "path,label,patient,modality,region%s\n", o.masks ? ",mask" : "");
+	text_add(&truth, "patient,quality,bayes_class,p_healthy,p_osteopenia,p_osteoporosis\n");
 
 	/* process */
 	for (int i = 0; i < o.n; i++) {
@@ -651,17 +722,21 @@ main(int argc, char **argv)
 		text_add(&clinical, "%s,%d,%c,%.1f,%s,%s,%s,%s\n", p.key, p.age, p.sex, p.tscore,
 		         p.fracture ? "yes" : "no", modalities[p.modality], regions[p.region],
 		         classnames[p.label]);
+		int best = bayes_class(&o, p.q, post);
+		text_add(&truth, "%s,%.4f,%s,%.4f,%.4f,%.4f\n", p.key, p.q, classnames[best], post[0], post[1],
+		         post[2]);
 		emit_patient(&s, &p, &manifest);
 		nimages += p.nimages;
 		per[p.label]++;
 	}
 
 	/* clean up */
-	sink_close(&s, clinical.s, clinical.len, manifest.s, manifest.len);
+	sink_close(&s, &clinical, &manifest, &truth);
 	info("%d patients (%llu healthy, %llu osteopenia, %llu osteoporosis), %llu images%s%s",
 	     o.n, per[0], per[1], per[2], nimages, o.out ? " in " : "", o.out ? o.out : "");
 	free(clinical.s);
 	free(manifest.s);
+	free(truth.s);
 	rec_free(&s.rec);
 	return 0;
 }

@@ -107,6 +107,12 @@ void gdropout(float *out, const float *inp, const float *mask, int C, int B, int
  * backward the image part of dfused to dimg (C,B,HW) */
 void gfuse_forward(float *fused, const float *img, const float *clin, int C, int B, int HW, int K);
 void gfuse_backward(float *dimg, const float *dfused, int C, int B, int HW, int K);
+/* the clinical part of dfused (B, F + K) to dclin (B, K) */
+void gfuse_clin_backward(float *dclin, const float *dfused, int F, int B, int K);
+
+/* global average pooling: n planes of P values (any layout of planes) */
+void ggap_forward(float *out, const float *inp, int n, int P);
+void ggap_backward(float *dinp, const float *dout, int n, int P);
 
 /* softmax of logits (B,K); the weighted cross-entropy of labels into
  * *loss and its weight sum into *wsum (device scalars); the gradient */

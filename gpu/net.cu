@@ -53,6 +53,7 @@ struct gnet {
 	uint8_t *idx[NET_MAXLAYERS];
 	int fused_pool[NET_MAXLAYERS];  /* conv i does layer i+1's pool */
 	float *col, *fusedbuf, *probs, *d1, *d2, *scratch, *out;
+	float *cz[NET_MAXCLIN], *ca[NET_MAXCLIN], *cd1, *cd2;  /* the clinical branch, (B, units) */
 	size_t colbudget;
 	double *part, *wsum;
 	float *loss, *weights;
@@ -131,6 +132,15 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 	g->col = (float *)gnn_alloc(g->colbudget * sizeof(float), "im2col scratch");
 	g->part = (double *)gnn_alloc(parts * sizeof(double), "reduction scratch");
 	g->fusedbuf = (float *)gnn_alloc((size_t)maxb * n->l[n->fuse_at].ic * sizeof(float), "the fusion layer");
+	int wide = 1;
+	for (int j = 0; j < n->nbranch; j++) {
+		size_t be = (size_t)maxb * n->cl[j].oc * sizeof(float);
+		g->cz[j] = (float *)gnn_alloc(be, "the clinical branch");
+		g->ca[j] = (float *)gnn_alloc(be, "the clinical branch");
+		wide = n->cl[j].oc > wide ? n->cl[j].oc : wide;
+	}
+	g->cd1 = (float *)gnn_alloc((size_t)maxb * wide * sizeof(float), "the clinical branch");
+	g->cd2 = (float *)gnn_alloc((size_t)maxb * wide * sizeof(float), "the clinical branch");
 	g->probs = (float *)gnn_alloc((size_t)maxb * n->nclasses * sizeof(float), "probabilities");
 	g->d1 = (float *)gnn_alloc(acts, "gradients");
 	g->d2 = (float *)gnn_alloc(acts, "gradients");
@@ -312,9 +322,14 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 		size_t e = (size_t)b * layer_elems(l);
 		int C, HW;
 		if (i == n->fuse_at) {
-			const float *img = i == 0 ? g->x : g->a[i - 1];
+			const float *img = i == 0 ? g->x : g->a[i - 1], *cv = g->clin;
 			int ic = i == 0 ? n->c : n->l[i - 1].oc, ihw = i == 0 ? n->h * n->w : n->l[i - 1].oh * n->l[i - 1].ow;
-			gfuse_forward(g->fusedbuf, img, g->clin, ic, b, ihw, n->nclin);
+			for (int j = 0; j < n->nbranch; j++) {
+				const struct layer *c = &n->cl[j];
+				gdense_forward(g->cz[j], g->ca[j], cv, g->params + c->w, g->params + c->b, b, c->ic, c->oc);
+				cv = g->ca[j];
+			}
+			gfuse_forward(g->fusedbuf, img, cv, ic, b, ihw, n->kfuse);
 		}
 		const float *in = layer_input(g, i);
 		const float *P = g->params;
@@ -334,8 +349,13 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 			if (i == 0 || !g->fused_pool[i - 1])
 				gmaxpool_forward(g->a[i], g->idx[i], in, l->ic * b, l->ih, l->iw);
 			break;
+		case L_GAP:
+			ggap_forward(g->a[i], in, l->ic * b, l->ih * l->iw);
+			break;
 		case L_DENSE:
 			gdense_forward(g->z[i], g->a[i], in, P + l->w, P + l->b, b, l->ic, l->oc);
+			break;
+		case L_CLIN:
 			break;
 		case L_DROPOUT:
 			if (train && l->p > 0) {
@@ -393,6 +413,24 @@ gnet_loss(struct gnet *g, const float *weights)
 	return *g->hloss;
 }
 
+/* the clinical branch's parameter gradients from dfused (B, fusion layer's
+ * ic), as net.c's branch_backward */
+static void
+branch_backward(struct gnet *g, const float *dfused, int b)
+{
+	struct net *n = g->n;
+	int f = n->l[n->fuse_at].ic - n->kfuse;
+	float *dcur = g->cd1, *dz = g->cd2;
+
+	gfuse_clin_backward(dcur, dfused, f, b, n->kfuse);
+	for (int k = n->nbranch - 1; k >= 0; k--) {
+		const struct layer *c = &n->cl[k];
+		grelu_backward(dz, dcur, g->ca[k], (size_t)b * c->oc);
+		gdense_backward(k ? dcur : NULL, g->grads + c->w, g->grads + c->b, dz, k ? g->ca[k - 1] : g->clin,
+		                g->params + c->w, b, c->ic, c->oc);
+	}
+}
+
 extern "C" void
 gnet_backward(struct gnet *g, const float *weights)
 {
@@ -408,7 +446,9 @@ gnet_backward(struct gnet *g, const float *weights)
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(g, i);
 		size_t e = (size_t)b * layer_elems(l);
-		float *dinp = i == 0 ? NULL : dprev;
+		/* the first layer's input gradient is not needed, unless the
+		 * clinical branch's part of it is */
+		float *dinp = i == 0 && !(i == n->fuse_at && n->nbranch) ? NULL : dprev;
 		int C, HW, swap = 1;
 		planes(n, i, &C, &HW);
 		switch (l->type) {
@@ -424,6 +464,11 @@ gnet_backward(struct gnet *g, const float *weights)
 				gdropout(dprev, dcur, g->mask[i], C, b, HW);
 			else
 				CUDA(cudaMemcpyAsync(dprev, dcur, e * sizeof(float), cudaMemcpyDeviceToDevice, cs));
+			break;
+		case L_GAP:
+			ggap_backward(dprev, dcur, l->ic * b, l->ih * l->iw);
+			break;
+		case L_CLIN:
 			break;
 		case L_POOL:
 			/* a pool done by the conv below passes its gradient down as it is */
@@ -442,6 +487,8 @@ gnet_backward(struct gnet *g, const float *weights)
 			break;
 		}
 		}
+		if (i == n->fuse_at && n->nbranch)
+			branch_backward(g, dinp, b);
 		if (i == 0)
 			break;
 		if (swap) {
@@ -452,7 +499,7 @@ gnet_backward(struct gnet *g, const float *weights)
 		if (i == n->fuse_at) {
 			/* the image features' part of the fused gradient, as planes again */
 			const struct layer *p = &n->l[i - 1];
-			gfuse_backward(dprev, dcur, p->oc, b, p->oh * p->ow, n->nclin);
+			gfuse_backward(dprev, dcur, p->oc, b, p->oh * p->ow, n->kfuse);
 			float *t = dcur;
 			dcur = dprev;
 			dprev = t;
@@ -465,9 +512,10 @@ gnet_adam(struct gnet *g, float lr, float beta1, float beta2, float eps, float w
 {
 	struct net *n = g->n;
 
-	for (int i = 0; i < n->nlayers; i++) {
-		struct layer *l = &n->l[i];
-		if (l->frozen || !l->pcount)
+	for (int i = 0; i < n->nlayers + n->nbranch; i++) {
+		/* the clinical branch goes with the fusion layer it feeds, as in net.c's table */
+		struct layer *l = i < n->nlayers ? &n->l[i] : &n->cl[i - n->nlayers];
+		if ((i < n->nlayers ? l->frozen : n->l[n->fuse_at].frozen) || !l->pcount)
 			continue;
 		gadam(g->params + l->pstart, g->grads + l->pstart, g->m + l->pstart, g->v + l->pstart, l->pcount,
 		      lr, beta1, beta2, eps, wd, t);

@@ -815,6 +815,58 @@ gfuse_backward(float *dimg, const float *dfused, int C, int B, int HW, int K)
 	LAUNCHED("k_unfuse");
 }
 
+__global__ static void
+k_fuse_clin(float *dclin, const float *dfused, int F, int B, int K)
+{
+	FOR_EACH(i, (size_t)B * K)
+		dclin[i] = dfused[i / K * ((size_t)F + K) + F + i % K];
+}
+
+extern "C" void
+gfuse_clin_backward(float *dclin, const float *dfused, int F, int B, int K)
+{
+	moved(2.0 * B * K);
+	LAUNCH(k_fuse_clin, grid((size_t)B * K), THREADS)(dclin, dfused, F, B, K);
+	LAUNCHED("k_fuse_clin");
+}
+
+/* ---------------------------------------------------------------- */
+/* global average pooling: a thread per plane, summed in net.c's order */
+
+__global__ static void
+k_gap(float *out, const float *inp, int n, int P)
+{
+	FOR_EACH(i, (size_t)n) {
+		float s = 0;
+		for (int p = 0; p < P; p++)
+			s += inp[i * P + p];
+		out[i] = s / (float)P;
+	}
+}
+
+__global__ static void
+k_gap_backward(float *dinp, const float *dout, int n, int P)
+{
+	FOR_EACH(i, (size_t)n * P)
+		dinp[i] = dout[i / P] / (float)P;
+}
+
+extern "C" void
+ggap_forward(float *out, const float *inp, int n, int P)
+{
+	moved((double)n * P + n);
+	LAUNCH(k_gap, grid(n), THREADS)(out, inp, n, P);
+	LAUNCHED("k_gap");
+}
+
+extern "C" void
+ggap_backward(float *dinp, const float *dout, int n, int P)
+{
+	moved((double)n * P + n);
+	LAUNCH(k_gap_backward, grid((size_t)n * P), THREADS)(dinp, dout, n, P);
+	LAUNCHED("k_gap_backward");
+}
+
 /* ---------------------------------------------------------------- */
 /* softmax, loss, Adam */
 

@@ -8,13 +8,15 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"
+. "$top/pipelines/defaults.sh"
 out=${DEMO_DIR:-demo}
-n=${DEMO_N:-300}
-seed=${DEMO_SEED:-1}
-size=${DEMO_SIZE:-64x64}
-epochs=${DEMO_EPOCHS:-30}
-copies=${DEMO_COPIES:-1}
-arch=${DEMO_ARCH:-conv:16,pool,conv:32,pool,conv:64,pool,dense:64,dropout:0.5}
+n=$DEMO_N
+seed=$DEMO_SEED
+size=$DEMO_SIZE
+epochs=$DEMO_EPOCHS
+copies=$DEMO_COPIES
+arch=$DEMO_ARCH
+train=$DEMO_TRAIN
 device=${DEMO_DEVICE:-auto}
 report=$out/report
 rm -rf "$out"
@@ -30,7 +32,7 @@ for s in train val test; do
 done
 
 step "osteo-train: $epochs epochs, $arch, device $device"
-osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" \
+osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train \
 	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
 
 step "osteo-infer: test records, with Grad-CAM heatmaps"

@@ -36,7 +36,7 @@ all: $(SPLITS:%=$(OUT)/%.fused.rec)
 $(OUT)/cohort/manifest.csv $(OUT)/cohort/clinical.csv &:
 	@mkdir -p $(OUT)
 	rm -rf $(OUT)/cohort
-	$(BIN)osteo-synth -q -n $(N) --seed $(SEED) -o $(OUT)/cohort
+	$(BIN)osteo-synth -q -n $(N) --seed $(SEED) $(if $(MASKS),--masks) -o $(OUT)/cohort
 
 $(OUT)/decoded.rec: $(MANIFEST)
 	$(BIN)osteo-decode -q --manifest $(MANIFEST) $(IMAGES) > $@.tmp && mv $@.tmp $@

@@ -306,6 +306,20 @@ START_TEST(dropout_fuse_gather_match_cpu)
 		ck_assert_int_eq(y[b], ys[rows[b]]);
 	gnn_to_bchw(d_f, d_out, C, B, HW);
 	ck_assert(!memcmp(dgetf(d_f, n), want, n * 4));
+
+	/* the clinical part of a fused gradient */
+	float *d_k = gnn_alloc(B * K * 4, "t");
+	gfuse_clin_backward(d_k, dput(fused, B * row * 4), C * HW, B, K);
+	ck_assert(!memcmp(dgetf(d_k, B * K), clin, B * K * 4));
+
+	/* global average pooling, summed as net.c sums: the same bits */
+	float *gap = emalloc((size_t)B * C * 4), *dgap = emalloc(n * 4);
+	gap_forward(gap, x, B * C, HW);
+	ggap_forward(d_f, d_x, C * B, HW);
+	ck_assert(!memcmp(to_bchw(dgetf(d_f, (size_t)B * C), C, B, 1), gap, (size_t)B * C * 4));
+	gap_backward(dgap, gap, B * C, HW);
+	ggap_backward(d_out, d_f, C * B, HW);
+	ck_assert(!memcmp(to_bchw(dgetf(d_out, n), C, B, HW), dgap, n * 4));
 }
 END_TEST
 
@@ -357,6 +371,8 @@ static const char *const archs[] = {
 	"conv:4:3:2,conv:6,dropout:0.25,pool,pool,dense:8",      /* no conv+pool fusion; pool after pool */
 	"conv:3:5,pool",                                          /* straight to the classifier */
 	"dense:12",                                               /* no image stage at all */
+	"conv:4,pool,conv:8,gap,dropout:0.2,clin:5,clin:4,dense:8", /* gap, the clinical branch */
+	"clin:6,dense:8",                                         /* the branch beside the raw image */
 };
 
 START_TEST(network_step_matches_cpu)

@@ -36,6 +36,8 @@ static const struct arch archs[] = {
 	{ "conv:16,pool,pool,conv:32,dense:8,dropout:0.3", 3, 16, 16, 2 },
 	{ "conv:8,conv:8,pool,conv:4:5:2,pool,dense:16", 1, 21, 19, 4 },
 	{ "conv:6,pool,conv:5:1:2,dense:7", 3, 17, 18, 0 },
+	/* net.c's tail from gap and dropout on, with the clinical branch */
+	{ "conv:16,pool,conv:32,pool,gap,dropout:0.2,clin:5,clin:4,dense:8", 1, 24, 20, 3 },
 };
 
 struct pair {
@@ -134,6 +136,11 @@ train_step(const struct arch *a, int wino)
 			expect(a->spec, "running variance", i, rel(p.fast->stats + l->rvar, p.ref->stats + l->rvar, l->oc), tol);
 		} else if (l->pcount)
 			expect(a->spec, "gradient", i, rel(p.fast->grads + l->pstart, p.ref->grads + l->pstart, l->pcount), tol);
+	}
+	for (int j = 0; j < p.ref->nbranch; j++) {
+		const struct layer *l = &p.ref->cl[j];
+		expect(a->spec, "clinical branch gradient", j, rel(p.fast->grads + l->pstart, p.ref->grads + l->pstart,
+		       l->pcount), tol);
 	}
 	net_adam(p.ref, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
 	net_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);

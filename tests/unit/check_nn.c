@@ -330,10 +330,18 @@ nn_suite(void)
 
 #include "../../common/net.h"
 
+/* with plain fusion, with gap and a clinical branch, the branch straight
+ * into the classifier, and the branch beside the image itself */
+static const char *const grad_specs[] = {
+	"conv:3,pool,conv:2:3:2,dense:5", "conv:3,pool,conv:4,gap,clin:3,clin:2,dense:5", "conv:3,gap,clin:4",
+	"clin:3,dense:4",
+};
+
+#define H 3e-3f
 START_TEST(test_net_gradients)
 {
 	const char *err;
-	struct net *n = net_new("conv:3,pool,conv:2:3:2,dense:5", 1, 8, 6, 2, 3, &err);
+	struct net *n = net_new(grad_specs[_i], 1, 8, 6, 2, 3, &err);
 	int32_t labels[4] = { 0, 2, 1, 2 };
 	float w[3] = { 1, 2, 0.5f };
 	struct rng dr;
@@ -352,29 +360,31 @@ START_TEST(test_net_gradients)
 	double num2 = 0, diff2 = 0;
 	for (size_t i = 0; i < n->nparams; i++) {
 		float keep = n->params[i];
-		n->params[i] = keep + 1e-2f;
+		n->params[i] = keep + H;
 		net_forward(n, x, clin, 4, 1, &dr);
 		double lp = net_loss(n, labels, w, 4);
-		n->params[i] = keep - 1e-2f;
+		n->params[i] = keep - H;
 		net_forward(n, x, clin, 4, 1, &dr);
 		double lm = net_loss(n, labels, w, 4);
 		n->params[i] = keep;
-		double num = (lp - lm) / 2e-2;
+		double num = (lp - lm) / (2 * H);
 		num2 += num * num;
 		diff2 += (num - n->grads[i]) * (num - n->grads[i]);
 	}
-	ck_assert_msg(sqrt(diff2 / num2) < 5e-3, "network gradient error %g over %zu parameters",
-	              sqrt(diff2 / num2), n->nparams);
+	ck_assert_msg(sqrt(diff2 / num2) < 5e-3, "%s: network gradient error %g over %zu parameters",
+	              grad_specs[_i], sqrt(diff2 / num2), n->nparams);
 	free(x);
 	free(clin);
 	net_free(n);
 }
 END_TEST
+#undef H
 
 START_TEST(test_net_specs)
 {
 	const char *err;
-	struct net *n = net_new(DEFAULT_ARCH, 1, 128, 128, 4, 3, &err);
+	struct net *n = net_new("conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5", 1,
+	                        128, 128, 4, 3, &err);
 
 	ck_assert_msg(n != NULL, "%s", err ? err : "");
 	/* 4 conv blocks, 4 pools, dense, dropout, classifier */
@@ -391,6 +401,27 @@ START_TEST(test_net_specs)
 	ck_assert_ptr_null(net_new("dropout:1.5", 1, 4, 4, 0, 3, &err));
 	ck_assert_ptr_null(net_new("conv:8:3:1:9", 1, 4, 4, 0, 3, &err));
 	ck_assert_ptr_null(net_new("banana", 1, 4, 4, 0, 3, &err));
+	/* gap and the clinical branch */
+	n = net_new("conv:8,pool,conv:16,gap,clin:6,dense:4", 1, 16, 16, 3, 3, &err);
+	ck_assert_msg(n != NULL, "%s", err ? err : "");
+	ck_assert_int_eq(n->nlayers, 6);
+	ck_assert_int_eq(n->nbranch, 1);
+	ck_assert_int_eq(n->kfuse, 6);
+	ck_assert_int_eq(n->l[n->fuse_at].ic, 16 + 6);
+	ck_assert_uint_eq(n->nparams, (8 * 9 + 16) + (16 * 8 * 9 + 32) + (6 * 3 + 6) + (4 * 22 + 4) + (3 * 4 + 3));
+	net_free(n);
+	/* records without a clinical vector: no branch */
+	n = net_new("conv:8,gap,clin:6,dense:4", 1, 16, 16, 0, 3, &err);
+	ck_assert_msg(n != NULL, "%s", err ? err : "");
+	ck_assert_int_eq(n->nbranch, 0);
+	ck_assert_int_eq(n->l[n->fuse_at].ic, 8);
+	net_free(n);
+	ck_assert_ptr_null(net_new("conv:8,gap,pool", 1, 16, 16, 0, 3, &err));
+	ck_assert_ptr_nonnull(strstr(err, "after a gap"));
+	ck_assert_ptr_null(net_new("conv:8,dense:4,clin:2", 1, 16, 16, 2, 3, &err));
+	ck_assert_ptr_nonnull(strstr(err, "clin after a dense"));
+	ck_assert_ptr_null(net_new("conv:8,clin", 1, 16, 16, 2, 3, &err));
+	ck_assert_ptr_null(net_new("conv:8,gap:2", 1, 16, 16, 2, 3, &err));
 }
 END_TEST
 
@@ -437,7 +468,7 @@ net_suite(void)
 	Suite *s = suite_create("net");
 	TCase *tc = tcase_create("network");
 
-	tcase_add_test(tc, test_net_gradients);
+	tcase_add_loop_test(tc, test_net_gradients, 0, (int)(sizeof grad_specs / sizeof *grad_specs));
 	tcase_add_test(tc, test_net_specs);
 	tcase_add_test(tc, test_gradcam);
 	suite_add_tcase(s, tc);

@@ -1,9 +1,11 @@
 /*
  * check_torch.c - the network against PyTorch: fixed weights and inputs
- * (tests/fixtures/torch/small.txt, made by make-fixtures.py beside it with
- * Debian's python3-torch, in double precision); the forward output, the
- * class-weighted loss, every gradient, the batch norm running statistics
- * and one Adam step agree to 1e-4, relative to each tensor's norm.
+ * (tests/fixtures/torch/small.txt and branch.txt, made by make-fixtures.py
+ * beside them with Debian's python3-torch, in double precision); the
+ * forward output, the class-weighted loss, every gradient, the batch norm
+ * running statistics and one Adam step agree to 1e-4, relative to each
+ * tensor's norm.  The fixtures name tensors as the model file does, so the
+ * test walks the network's parameter table.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,7 +15,6 @@
 #include "../../common/net.h"
 #include "suites.h"
 
-#define FIXTURE "fixtures/torch/small.txt"
 #define TOL 1e-4
 
 struct fix {
@@ -22,17 +23,19 @@ struct fix {
 	double *v;
 };
 
-static struct fix fx[64];
+static struct fix fx[128];
 static int nfx;
 
 static void
-load(void)
+load(const char *path)
 {
-	FILE *fp = fopen(FIXTURE, "r");
+	FILE *fp = fopen(path, "r");
 
-	ck_assert_msg(fp != NULL, "cannot open %s (run the tests from tests/)", FIXTURE);
+	ck_assert_msg(fp != NULL, "cannot open %s (run the tests from tests/)", path);
+	for (int i = 0; i < nfx; i++)
+		free(fx[i].v);
 	nfx = 0;
-	while (nfx < 64 && fscanf(fp, "%63s %d", fx[nfx].name, &fx[nfx].n) == 2) {
+	while (nfx < 128 && fscanf(fp, "%63s %d", fx[nfx].name, &fx[nfx].n) == 2) {
 		fx[nfx].v = malloc(fx[nfx].n * sizeof(double));
 		for (int i = 0; i < fx[nfx].n; i++)
 			ck_assert_int_eq(fscanf(fp, "%lf", &fx[nfx].v[i]), 1);
@@ -76,35 +79,28 @@ same(const float *got, const char *name, int n)
 	              sqrt(d2 / (r2 > 0 ? r2 : 1)));
 }
 
-/* name, offset of that parameter, count */
-struct slot {
-	const char *name;
-	size_t off;
-	int n;
-};
-
-START_TEST(test_against_pytorch)
+/* one training step of spec (input 1x8x6, 2 clinical features, 3 classes)
+ * against the fixture at path */
+static void
+against(const char *path, const char *spec)
 {
 	const char *err;
 	struct net *n;
 	float x[4 * 48], clin[8], w[3];
 	int32_t labels[4];
 	float lab[4];
+	size_t total = 0;
 
-	load();
-	n = net_new("conv:3,pool,conv:2:3:2,dense:5", 1, 8, 6, 2, 3, &err);
+	load(path);
+	n = net_new(spec, 1, 8, 6, 2, 3, &err);
 	ck_assert_msg(n != NULL, "%s", err ? err : "");
 	net_init(n, 1);
-	struct layer *l1 = &n->l[0], *l3 = &n->l[2], *l4 = &n->l[3], *l5 = &n->l[4];
-	struct slot s[] = {
-		{ "L1.w", l1->w, 27 }, { "L1.gamma", l1->gamma, 3 }, { "L1.beta", l1->beta, 3 },
-		{ "L3.w", l3->w, 54 }, { "L3.gamma", l3->gamma, 2 }, { "L3.beta", l3->beta, 2 },
-		{ "L4.w", l4->w, 50 }, { "L4.b", l4->b, 5 }, { "L5.w", l5->w, 15 }, { "L5.b", l5->b, 3 },
-	};
-	size_t total = 0;
-	for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
-		set(n->params + s[i].off, s[i].name, s[i].n);
-		total += s[i].n;
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
+		if (t->kind != P_MEAN && t->kind != P_VAR) {
+			set(n->params + t->off, t->name, (int)t->count);
+			total += t->count;
+		}
 	}
 	ck_assert_uint_eq(total, n->nparams);
 	set(x, "x", 4 * 48);
@@ -120,22 +116,38 @@ START_TEST(test_against_pytorch)
 	same(&loss, "loss", 1);
 	net_zero_grads(n);
 	net_backward(n, x, labels, w, 4);
-	for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
 		char g[64];
-		snprintf(g, sizeof g, "grad.%s", s[i].name);
-		same(n->grads + s[i].off, g, s[i].n);
+		if (t->kind == P_MEAN || t->kind == P_VAR) {
+			same(n->stats + t->off, t->name, (int)t->count);
+			continue;
+		}
+		snprintf(g, sizeof g, "grad.%s", t->name);
+		same(n->grads + t->off, g, (int)t->count);
 	}
-	same(n->stats + l1->rmean, "L1.mean", 3);
-	same(n->stats + l1->rvar, "L1.var", 3);
-	same(n->stats + l3->rmean, "L3.mean", 2);
-	same(n->stats + l3->rvar, "L3.var", 2);
 	net_adam(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0, 1);
-	for (size_t i = 0; i < sizeof s / sizeof *s; i++) {
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
 		char a[64];
-		snprintf(a, sizeof a, "adam.%s", s[i].name);
-		same(n->params + s[i].off, a, s[i].n);
+		if (t->kind == P_MEAN || t->kind == P_VAR)
+			continue;
+		snprintf(a, sizeof a, "adam.%s", t->name);
+		same(n->params + t->off, a, (int)t->count);
 	}
 	net_free(n);
+}
+
+START_TEST(test_against_pytorch)
+{
+	against("fixtures/torch/small.txt", "conv:3,pool,conv:2:3:2,dense:5");
+}
+END_TEST
+
+/* global average pooling and a two-layer clinical branch */
+START_TEST(test_branch_against_pytorch)
+{
+	against("fixtures/torch/branch.txt", "conv:3,pool,conv:4,gap,clin:3,clin:2,dense:5");
 }
 END_TEST
 
@@ -146,6 +158,7 @@ torch_suite(void)
 	TCase *tc = tcase_create("fixtures");
 
 	tcase_add_test(tc, test_against_pytorch);
+	tcase_add_test(tc, test_branch_against_pytorch);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,75 @@
+#!/bin/bash
+# make models: how good the demo's models are, over several cohorts.  For
+# each seed it prepares make demo's cohort (pipelines/prep.mk), trains the
+# fused CNN and the same CNN on images alone, fits the SVM baseline on the
+# same split, and scores each on the test patients together with the
+# ceiling: the Bayes-optimal class of each patient's latent bone quality
+# (osteo-synth's truth.csv), which no model of the images and clinical data
+# can beat on average.  Prints one row per seed and the mean and range.
+#
+# Settable (defaults: make demo's): SEEDS, N, SIZE, COPIES, ARCH, EPOCHS,
+# TRAIN (more osteo-train options), WORK (kept between runs: the prepared
+# cohorts are reused when only the models change), ONLY (cnn,img,svm: the
+# models to run).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$top/bin:$PATH"
+. "$top/pipelines/defaults.sh"
+seeds=${SEEDS:-1 2 3 4 5}
+n=${N:-$DEMO_N}
+size=${SIZE:-$DEMO_SIZE}
+copies=${COPIES:-$DEMO_COPIES}
+arch=${ARCH:-$DEMO_ARCH}
+epochs=${EPOCHS:-$DEMO_EPOCHS}
+train=${TRAIN:-$DEMO_TRAIN}
+only=${ONLY:-cnn,img,svm}
+work=${WORK:-$(mktemp -d)}
+[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"
+
+# accuracy and macro F1 of the images' Bayes classes (column 2 of truth.csv
+# joined by patient); stdin: "patient label" per test image
+ceiling() {
+	awk -F, -v classes=healthy,osteopenia,osteoporosis '
+		BEGIN { split(classes, c, ","); for (k in c) id[c[k]] = k - 1 }
+		FNR == NR { if (FNR > 1) bayes[$1] = id[$3]; next }
+		{ split($0, f, " "); y = f[2]; p = bayes[f[1]]; n++; ok += p == y; tp[y] += p == y; np[p]++; ny[y]++ }
+		END {
+			for (k = 0; k < 3; k++) { pr = np[k] ? tp[k] / np[k] : 0; rc = ny[k] ? tp[k] / ny[k] : 0
+				f1 += pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0 }
+			printf "%.4f\t%.4f\n", ok / n, f1 / 3 }' "$1" -
+}
+score() { jq -r '[.accuracy, .macro.f1] | @tsv' "$1"; }
+
+echo "osteo models, $(date -u +%Y-%m-%d), $(nproc) cores: $n patients, $size, $arch, $epochs epochs $train"
+printf 'seed\tceiling acc\tceiling F1\tCNN acc\tCNN F1\timage-only acc\timage-only F1\tSVM acc\tSVM F1\ttest images\tCNN s\n'
+for s in $seeds; do
+	d=$work/n$n-$size-c$copies-s$s
+	make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$d" N="$n" SEED="$s" SIZE="$size" \
+		COPIES="$copies" MASKS= >/dev/null
+	row=$(osteo-dump "$d/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$d/cohort/truth.csv")
+	t0=$(date +%s.%N)
+	for m in cnn img svm; do
+		case ",$only," in *",$m,"*) ;; *) row="$row	-	-"; continue ;; esac
+		case $m in
+		cnn) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --val "$d/val.fused.rec" \
+			-o "$d/$m.model" "$d/train.fused.rec"
+		     osteo-infer -m "$d/$m.model" "$d/test.fused.rec" >"$d/$m.pred.rec"
+		     t1=$(date +%s.%N) ;;
+		img) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --val "$d/val.norm.rec" \
+			-o "$d/$m.model" "$d/train.aug.rec"
+		     osteo-infer -m "$d/$m.model" "$d/test.norm.rec" >"$d/$m.pred.rec" ;;
+		svm) osteo-baseline -q --seed "$s" -o "$d/$m.model" "$d/train.fused.rec"
+		     osteo-baseline -m "$d/$m.model" "$d/test.fused.rec" >"$d/$m.pred.rec" ;;
+		esac
+		osteo-metrics --json "$d/$m.pred.rec" >"$d/$m.json"
+		row="$row	$(score "$d/$m.json")"
+	done
+	images=$(osteo-dump --count "$d/test.fused.rec" | awk -F'\t' '$1 == "all" { print $3 }')
+	printf '%s\t%s\t%s\t%s\n' "$s" "$row" "$images" "$(echo "${t1:-$t0} - $t0" | bc -l | xargs printf %.0f)"
+done | tee "$work/rows.tsv"
+# mean and range of each column over the seeds
+awk -F'\t' '{ for (i = 2; i <= 9; i++) if ($i != "-") { s[i] += $i; if (!(i in lo) || $i < lo[i]) lo[i] = $i
+		if (!(i in hi) || $i > hi[i]) hi[i] = $i; n[i]++ } }
+	END { printf "mean"; for (i = 2; i <= 9; i++) printf "\t%s", n[i] ? sprintf("%.3f", s[i] / n[i]) : "-"; print ""
+	      printf "range"; for (i = 2; i <= 9; i++) printf "\t%s", n[i] ? sprintf("%.3f-%.3f", lo[i], hi[i]) : "-"; print "" }' "$work/rows.tsv"
