@@ -69,6 +69,33 @@ name_classes(struct classes *cl, const char *names, const struct record *r, int 
 		          names ? "--classes" : "meta.infer.classes");
 }
 
+/* where a heat map lies against the record's mask (the bone, for
+ * osteo-synth --masks): its mass inside over all of it */
+static void
+map_in_mask(struct samples *s, const struct tensor *heat, const struct tensor *mask)
+{
+	size_t n = heat ? tensor_elems(heat) : 0;
+	double in = 0, all = 0, bone = 0;
+
+	if (!n || !mask || tensor_elems(mask) != n || heat->dtype != DT_F32 || mask->dtype != DT_U8)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		float v = ((const float *)heat->data)[i];
+		int m = ((const uint8_t *)mask->data)[i] != 0;
+		v = v > 0 ? v : 0;
+		all += v;
+		in += m ? v : 0;
+		bone += m;
+	}
+	s->nmaps++;
+	if (all <= 0) {
+		s->nblank++;
+		return;
+	}
+	s->in_mask += in / all;
+	s->mask_share += bone / (double)n;
+}
+
 long long
 samples_read(struct input *in, const char *names, struct samples *s, struct classes *cl)
 {
@@ -109,6 +136,7 @@ samples_read(struct input *in, const char *names, struct samples *s, struct clas
 				strmap_put(&units, r.patient, unit);
 		}
 		samples_add(s, (int)r.label, r.probs, (size_t)unit);
+		map_in_mask(s, rec_tensor(&r, "heatmap"), rec_tensor(&r, "mask"));
 	}
 	strmap_free(&units);
 	rec_free(&r);

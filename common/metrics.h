@@ -24,6 +24,11 @@ struct samples {
 	double *p;             /* n x k */
 	size_t *unit;          /* resampling unit: the patient's number */
 	size_t nunits;
+	/* heat maps of records that carry a `mask` too: how many, how many
+	 * empty, the sums of each map's share of its mass inside the mask and
+	 * of the mask's share of the image */
+	size_t nmaps, nblank;
+	double in_mask, mask_share;
 };
 
 struct class_metrics {

@@ -744,8 +744,6 @@ net_gradcam(struct net *n, const int *cls, int b, float *cam)
 			for (size_t p = 0; p < plane; p++)
 				c[p] += (float)alpha * a[p];
 		}
-		for (size_t p = 0; p < plane; p++)
-			c[p] = c[p] > 0 ? c[p] : 0;
 	}
 	return 0;
 }

@@ -157,9 +157,11 @@ void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, floa
 int net_last_conv(const struct net *n);
 /*
  * Grad-CAM after an inference net_forward of b images: for image j and
- * class cls[j], the ReLU of the last convolution block's feature maps
- * weighted by the spatial mean of the class score's gradient, in cam
- * (b, oh, ow) of that layer.  Returns 0, or -1 when there is no convolution.
+ * class cls[j], the last convolution block's feature maps weighted by the
+ * spatial mean of the class score's gradient, in cam (b, oh, ow) of that
+ * layer, signed: Grad-CAM proper is its positive part (the caller's ReLU),
+ * evidence against the class is its negative part.  Returns 0, or -1 when
+ * there is no convolution.
  */
 int net_gradcam(struct net *n, const int *cls, int b, float *cam);
 /* a one-line summary of each layer, for people */

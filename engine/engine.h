@@ -67,7 +67,7 @@ void engine_pull(struct engine *e);
 /*
  * After an inference forward of b images with ENGINE_KEEP: Grad-CAM of
  * image j for class cls[j] in cam (b, oh, ow of the last convolution
- * block), as net_gradcam computes it (returns -1 when there is no
+ * block), signed, as net_gradcam computes it (returns -1 when there is no
  * convolution); and the output of layer i (0-based) for the batch,
  * (b, that layer's output), as net.c lays it out.
  */

@@ -23,12 +23,16 @@
 
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check]\n"
-	"       [--heatmap] [--heatmap-class K] [--feature-maps LAYER]\n"
+	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute]\n"
+	"       [--feature-maps LAYER]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [FILE|-]...";
+
+enum { CAM_AUTO, CAM_GRADCAM, CAM_ABSOLUTE };
+static const char *const cam_modes[] = { "auto", "gradcam", "absolute" };
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class;
-	int batch, check, heatmap, features, tf32;
+	int batch, check, heatmap, cam_mode, features, tf32;
 	char **inputs;
 	int ninputs;
 };
@@ -36,7 +40,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_FEATURES, O_TF32 };
+	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32 };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
@@ -45,6 +49,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "heatmap", no_argument, 0, O_HEAT },
 		{ "heatmap-class", required_argument, 0, O_HEATCLASS },
+		{ "heatmap-mode", required_argument, 0, O_HEATMODE },
 		{ "feature-maps", required_argument, 0, O_FEATURES },
 		{ "tf32", no_argument, 0, O_TF32 },
 		CLI_COMMON_OPTIONS
@@ -64,6 +69,13 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_DEVICE: o->device = optarg; break;
 		case O_HEAT: o->heatmap = 1; break;
 		case O_HEATCLASS: o->heat_class = optarg; o->heatmap = 1; break;
+		case O_HEATMODE:
+			for (o->cam_mode = 0; o->cam_mode < 3 && strcmp(optarg, cam_modes[o->cam_mode]); o->cam_mode++)
+				;
+			if (o->cam_mode == 3)
+				usage_error(usage, "--heatmap-mode: '%s' is not auto, gradcam or absolute", optarg);
+			o->heatmap = 1;
+			break;
 		case O_FEATURES: o->features = (int)estrtonum(optarg, 1, NET_MAXLAYERS, "--feature-maps"); break;
 		case O_TF32: o->tf32 = 1; break;
 		default: cli_common(c, usage);
@@ -86,10 +98,17 @@ check(struct input *in, const struct record *r, const struct model *m, int stric
 	input_expect(in, r, &e, strict);
 }
 
-/* Grad-CAM maps of the batch, upsampled to the input and scaled to [0,1] */
+/*
+ * Heat maps of the batch, upsampled to the input and scaled to [0,1]:
+ * Grad-CAM (the positive part of the class-weighted feature maps), or
+ * their absolute value, which keeps the evidence against the class too.
+ * Auto takes Grad-CAM unless it is empty, as it is where the evidence for
+ * a class is an absence (osteoporosis: struts that are not there); the
+ * record says which it got, and whether Grad-CAM was empty.
+ */
 static void
-add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b, int heat, float *cam,
-             float *big, struct input *in)
+add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b, int heat, int mode,
+             float *cam, float *big, struct input *in)
 {
 	int cls[b], lc = net_last_conv(n);
 	const struct layer *l = &n->l[lc];
@@ -104,13 +123,22 @@ add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b,
 		struct tensor *t = rec_tensor_put(&batch[j], "heatmap", DT_F32, 3, shape, &err);
 		if (!t)
 			input_die(in, &batch[j], "heatmap: %s", err);
-		img_resize(cam + j * plane, 1, l->oh, l->ow, big, n->h, n->w);
+		float *c = cam + j * plane;
+		int empty = 1;
+		for (size_t p = 0; p < plane; p++)
+			empty &= !(c[p] > 0);
+		int absolute = mode == CAM_ABSOLUTE || (mode == CAM_AUTO && empty);
+		for (size_t p = 0; p < plane; p++)
+			c[p] = absolute ? fabsf(c[p]) : c[p] > 0 ? c[p] : 0;
+		img_resize(c, 1, l->oh, l->ow, big, n->h, n->w);
 		float mx = 0;
 		for (size_t p = 0; p < (size_t)n->h * n->w; p++)
 			mx = big[p] > mx ? big[p] : mx;
 		for (size_t p = 0; p < (size_t)n->h * n->w; p++)
 			((float *)t->data)[p] = mx > 0 ? big[p] / mx : 0;
 		rec_meta_int(&batch[j], "infer.heatmap_class", cls[j]);
+		rec_meta_str(&batch[j], "infer.heatmap_mode", absolute ? "absolute" : "gradcam");
+		rec_meta_bool(&batch[j], "infer.gradcam_empty", empty);
 	}
 }
 
@@ -217,7 +245,7 @@ main(int argc, char **argv)
 			rec_meta_str(&batch[j], "infer.classes", names);
 		}
 		if (o.heatmap)
-			add_heatmaps(e, n, batch, b, heat, cam, big, &in);
+			add_heatmaps(e, n, batch, b, heat, o.cam_mode, cam, big, &in);
 		if (o.features)
 			add_features(e, n, batch, b, o.features, &in);
 		for (int j = 0; j < b; j++)

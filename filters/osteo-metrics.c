@@ -90,7 +90,15 @@ struct report {
 	int has_bin;
 	long long unlabelled;
 	size_t patients;
+	const struct samples *s;
 };
+
+/* means over the maps that are not blank */
+static double
+map_mean(const struct samples *s, double sum)
+{
+	return s->nmaps > s->nblank ? sum / (double)(s->nmaps - s->nblank) : NAN;
+}
 
 static void
 text_row(const char *name, const struct class_metrics *c)
@@ -147,6 +155,12 @@ print_text(const struct report *rp)
 		       "PPV %.4f, NPV %.4f (TP %lld FP %lld TN %lld FN %lld)\n",
 		       rp->cl->names[b->c], b->threshold, b->sens, b->spec, b->ppv, b->npv, b->tp,
 		       b->fp, b->tn, b->fn);
+	}
+	const struct samples *s = rp->s;
+	if (s->nmaps) {
+		double in = map_mean(s, s->in_mask), share = map_mean(s, s->mask_share);
+		printf("\nheat maps against masks: %zu maps, %zu blank; mass inside the mask %.3f, "
+		       "the mask's share of the image %.3f, ratio %.2f\n", s->nmaps, s->nblank, in, share, in / share);
 	}
 }
 
@@ -224,6 +238,17 @@ print_json(const struct report *rp)
 	printf(",\"ece\":");
 	json_num(stdout, m->ece, 9);
 	printf(",\"ece_bins\":%d", m->ece_bins);
+	if (rp->s->nmaps) {
+		const struct samples *s = rp->s;
+		double in = map_mean(s, s->in_mask), share = map_mean(s, s->mask_share);
+		printf(",\"maps\":{\"n\":%zu,\"blank\":%zu,\"in_mask\":", s->nmaps, s->nblank);
+		json_num(stdout, in, 9);
+		printf(",\"mask_share\":");
+		json_num(stdout, share, 9);
+		printf(",\"ratio\":");
+		json_num(stdout, in / share, 9);
+		putchar('}');
+	}
 	if (rp->ci.reps) {
 		printf(",\"ci\":{\"level\":%g,\"bootstrap\":%d,\"seed\":%llu,\"unit\":\"patient\"",
 		       rp->ci.level, rp->ci.reps, rp->o->seed);
@@ -378,6 +403,7 @@ main(int argc, char **argv)
 	rp.cl = &cl;
 	rp.o = &o;
 	rp.patients = s.nunits;
+	rp.s = &s;
 	metrics_init(&rp.m, s.k, o.bins);
 	metrics_compute(&s, NULL, s.n, &rp.m, &w);
 	if (o.reps)

@@ -160,6 +160,22 @@ meta_dup(const struct record *r, const char *key)
 	return estrdup(m && m->type == MV_STR ? m->s : "");
 }
 
+/* a record prepared otherwise than the first (`cat a.rec b.rec` of two
+ * normalisations) would train a model that fits neither: refuse it */
+static void
+same_preparation(struct input *in, const struct record *r, const struct data *d)
+{
+	static const char *const what[] = { "normalised by method", "normalised with statistics",
+	                                    "clinical features", "clinical encoding" };
+	const char *first[] = { d->norm_method, d->norm_stats, d->features, d->encoding };
+	const char *key[] = { "norm.method", "norm.stats", "fuse.features", "fuse.encoding" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(rec_meta_s(r, key[i]), first[i]))
+			input_die(in, r, "%s '%s'; the first record's is '%s' (%s): prepare all training records alike",
+			          what[i], rec_meta_s(r, key[i]), first[i], key[i]);
+}
+
 /* the whole stream as f32, checked record by record */
 static void
 load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
@@ -197,6 +213,8 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 			          t->shape[0], t->shape[1], t->shape[2], d->c, d->h, d->w);
 		if (k != d->k)
 			input_die(&in, &r, "%d clinical features; the first record has %d", k, d->k);
+		if (d->n > 0)
+			same_preparation(&in, &r, d);
 		size_t px = (size_t)d->c * d->h * d->w;
 		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->x, &cap, (d->n + 1) * px * sizeof(float));
