@@ -250,6 +250,12 @@ bench:
 	@$(MAKE) --no-print-directory all build/tests/png-loop build/tests/cpu-bench $(if $(NVCC),build/tests/gpu-bench)
 	@bench/run.sh
 
+# how good the demo's models are, over seeds (bench/models.sh; README)
+models:
+	@tools/deps.sh demo
+	@$(MAKE) --no-print-directory all
+	@bench/models.sh
+
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DATADIR ?= $(PREFIX)/share/osteo
 PIPELINES = pipelines/prep.mk pipelines/train.mk pipelines/nightly pipelines/dicom2rec pipelines/shard.sh pipelines/demo.sh pipelines/defaults.sh
@@ -268,6 +274,6 @@ install: all
 clean:
 	rm -rf bin build
 
-.PHONY: all gpu-note deps check check-asan check-valgrind test demo bench install clean fuzz fuzz-build
+.PHONY: all gpu-note deps check check-asan check-valgrind test demo bench models install clean fuzz fuzz-build
 .DELETE_ON_ERROR:
 .SECONDARY:

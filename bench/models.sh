@@ -27,18 +27,6 @@ work=${WORK:-$(mktemp -d)}
 [ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"
 
-# accuracy and macro F1 of the images' Bayes classes (column 2 of truth.csv
-# joined by patient); stdin: "patient label" per test image
-ceiling() {
-	awk -F, -v classes=healthy,osteopenia,osteoporosis '
-		BEGIN { split(classes, c, ","); for (k in c) id[c[k]] = k - 1 }
-		FNR == NR { if (FNR > 1) bayes[$1] = id[$3]; next }
-		{ split($0, f, " "); y = f[2]; p = bayes[f[1]]; n++; ok += p == y; tp[y] += p == y; np[p]++; ny[y]++ }
-		END {
-			for (k = 0; k < 3; k++) { pr = np[k] ? tp[k] / np[k] : 0; rc = ny[k] ? tp[k] / ny[k] : 0
-				f1 += pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0 }
-			printf "%.4f\t%.4f\n", ok / n, f1 / 3 }' "$1" -
-}
 score() { jq -r '[.accuracy, .macro.f1] | @tsv' "$1"; }
 
 echo "osteo models, $(date -u +%Y-%m-%d), $(nproc) cores: $n patients, $size, $arch, $epochs epochs $train"
@@ -46,7 +34,7 @@ printf 'seed\tceiling acc\tceiling F1\tCNN acc\tCNN F1\timage-only acc\timage-on
 for s in $seeds; do
 	d=$work/n$n-$size-c$copies-s$s
 	make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$d" N="$n" SEED="$s" SIZE="$size" \
-		COPIES="$copies" MASKS= >/dev/null
+		COPIES="$copies" >/dev/null
 	row=$(osteo-dump "$d/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$d/cohort/truth.csv")
 	t0=$(date +%s.%N)
 	for m in cnn img svm; do

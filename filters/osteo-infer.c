@@ -23,12 +23,12 @@
 
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check]\n"
-	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute]\n"
+	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
 	"       [--feature-maps LAYER]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [FILE|-]...";
 
-enum { CAM_AUTO, CAM_GRADCAM, CAM_ABSOLUTE };
-static const char *const cam_modes[] = { "auto", "gradcam", "absolute" };
+enum { CAM_AUTO, CAM_GRADCAM, CAM_ABSOLUTE, CAM_OCCLUSION, NCAM };
+static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occlusion" };
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class;
@@ -70,10 +70,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_HEAT: o->heatmap = 1; break;
 		case O_HEATCLASS: o->heat_class = optarg; o->heatmap = 1; break;
 		case O_HEATMODE:
-			for (o->cam_mode = 0; o->cam_mode < 3 && strcmp(optarg, cam_modes[o->cam_mode]); o->cam_mode++)
+			for (o->cam_mode = 0; o->cam_mode < NCAM && strcmp(optarg, cam_modes[o->cam_mode]); o->cam_mode++)
 				;
-			if (o->cam_mode == 3)
-				usage_error(usage, "--heatmap-mode: '%s' is not auto, gradcam or absolute", optarg);
+			if (o->cam_mode == NCAM)
+				usage_error(usage, "--heatmap-mode: '%s' is not auto, gradcam, absolute or occlusion", optarg);
 			o->heatmap = 1;
 			break;
 		case O_FEATURES: o->features = (int)estrtonum(optarg, 1, NET_MAXLAYERS, "--feature-maps"); break;
@@ -142,6 +142,81 @@ add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b,
 	}
 }
 
+/*
+ * Occlusion sensitivity: how much the class's probability moves when a
+ * square of the image (an eighth of its side, every sixteenth) is painted
+ * over with the image's mean; a pixel's value is the mean move of the
+ * squares that cover it, scaled to [0,1].  It keeps evidence for and
+ * against the class, needs no gradient, and costs a forward pass per square
+ * (225 for any image size), run in batches on the engine.
+ */
+struct occluder {
+	int set, cap;            /* the engine's dataset over x, clin; its rows */
+	float *x, *clin, *acc, *cnt;
+};
+
+static void
+add_occlusion(struct engine *e, const struct net *n, struct record *batch, const float *x, const float *clin,
+              int b, int heat, struct occluder *oc, struct input *in)
+{
+	int H = n->h, W = n->w, K = n->nclin, C = n->c;
+	int sh = H / 8 > 0 ? H / 8 : 1, sw = W / 8 > 0 ? W / 8 : 1;
+	int th = sh / 2 > 0 ? sh / 2 : 1, tw = sw / 2 > 0 ? sw / 2 : 1;
+	int ny = (H - sh) / th + 1, nx = (W - sw) / tw + 1, np = ny * nx;
+	size_t px = (size_t)C * H * W, plane = (size_t)H * W;
+	uint32_t shape[3] = { 1, (uint32_t)H, (uint32_t)W };
+	const char *err;
+
+	for (int j = 0; j < b; j++) {
+		int cls = heat >= 0 ? heat : (int)batch[j].pred;
+		double p0 = batch[j].probs[cls], mean = 0;
+		const float *img = x + j * px;
+		for (size_t i = 0; i < px; i++)
+			mean += img[i];
+		mean /= (double)px;
+		memset(oc->acc, 0, plane * sizeof(float));
+		memset(oc->cnt, 0, plane * sizeof(float));
+		for (int p0i = 0; p0i < np; p0i += oc->cap) {
+			int nb = np - p0i < oc->cap ? np - p0i : oc->cap;
+			for (int q = 0; q < nb; q++) {
+				int y0 = (p0i + q) / nx * th, x0 = (p0i + q) % nx * tw;
+				float *o = oc->x + (size_t)q * px;
+				memcpy(o, img, px * sizeof(float));
+				for (int c = 0; c < C; c++)
+					for (int y = y0; y < y0 + sh; y++)
+						for (int xx = x0; xx < x0 + sw; xx++)
+							o[(size_t)c * plane + (size_t)y * W + xx] = (float)mean;
+				if (K)
+					memcpy(oc->clin + (size_t)q * K, clin + (size_t)j * K, (size_t)K * sizeof(float));
+			}
+			engine_stage(e, oc->set, NULL, nb);
+			engine_forward(e, 0, NULL);
+			const float *pr = engine_probs(e);
+			for (int q = 0; q < nb; q++) {
+				int y0 = (p0i + q) / nx * th, x0 = (p0i + q) % nx * tw;
+				float d = (float)fabs(p0 - pr[(size_t)q * n->nclasses + cls]);
+				for (int y = y0; y < y0 + sh; y++)
+					for (int xx = x0; xx < x0 + sw; xx++) {
+						oc->acc[(size_t)y * W + xx] += d;
+						oc->cnt[(size_t)y * W + xx] += 1;
+					}
+			}
+		}
+		struct tensor *t = rec_tensor_put(&batch[j], "heatmap", DT_F32, 3, shape, &err);
+		if (!t)
+			input_die(in, &batch[j], "heatmap: %s", err);
+		float mx = 0, *v = t->data;
+		for (size_t i = 0; i < plane; i++) {
+			v[i] = oc->cnt[i] > 0 ? oc->acc[i] / oc->cnt[i] : 0;
+			mx = v[i] > mx ? v[i] : mx;
+		}
+		for (size_t i = 0; i < plane; i++)
+			v[i] = mx > 0 ? v[i] / mx : 0;
+		rec_meta_int(&batch[j], "infer.heatmap_class", cls);
+		rec_meta_str(&batch[j], "infer.heatmap_mode", "occlusion");
+	}
+}
+
 static void
 add_features(struct engine *e, const struct net *n, struct record *batch, int b, int layer, struct input *in)
 {
@@ -187,8 +262,8 @@ main(int argc, char **argv)
 	struct net *n = m.net;
 	int heat = -1;
 	char *names = classes_join(&m.classes);
-	if (o.heatmap && net_last_conv(n) < 0)
-		die(EX_USAGE, "--heatmap: the model has no convolution to explain");
+	if (o.heatmap && o.cam_mode != CAM_OCCLUSION && net_last_conv(n) < 0)
+		die(EX_USAGE, "--heatmap: the model has no convolution to explain (--heatmap-mode occlusion has no need of one)");
 	if (o.heat_class && (heat = classes_label(&m.classes, o.heat_class)) < 0)
 		die(EX_USAGE, "--heatmap-class: '%s' is not one of the model's classes", o.heat_class);
 	if (o.features && (o.features >= n->fuse_at + 1 || n->l[o.features - 1].type == L_DROPOUT))
@@ -202,8 +277,18 @@ main(int argc, char **argv)
 	for (int i = 0; i < o.batch; i++)
 		rec_init(&batch[i]);
 	/* heat maps and feature maps are made on the host from the device's activations */
-	e = engine_open(n, dev, o.batch, (o.tf32 ? ENGINE_TF32 : 0) | (o.heatmap || o.features ? ENGINE_KEEP : 0));
+	int keep = (o.heatmap && o.cam_mode != CAM_OCCLUSION) || o.features;
+	e = engine_open(n, dev, o.batch, (o.tf32 ? ENGINE_TF32 : 0) | (keep ? ENGINE_KEEP : 0));
 	set = engine_dataset(e, x, clin, NULL, o.batch, 0);
+	struct occluder oc = { 0 };
+	if (o.heatmap && o.cam_mode == CAM_OCCLUSION) {
+		oc.cap = o.batch;
+		oc.x = emalloc((size_t)o.batch * px * sizeof(float));
+		oc.clin = emalloc((size_t)o.batch * (n->nclin ? n->nclin : 1) * sizeof(float));
+		oc.acc = emalloc((size_t)n->h * n->w * sizeof(float));
+		oc.cnt = emalloc((size_t)n->h * n->w * sizeof(float));
+		oc.set = engine_dataset(e, oc.x, oc.clin, NULL, o.batch, 0);
+	}
 	float *cam = emalloc((size_t)o.batch * px * sizeof(float)), *big = emalloc(px * sizeof(float));
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o.inputs, o.ninputs);
@@ -244,7 +329,9 @@ main(int argc, char **argv)
 			rec_meta_str(&batch[j], "infer.class", m.classes.names[best]);
 			rec_meta_str(&batch[j], "infer.classes", names);
 		}
-		if (o.heatmap)
+		if (o.heatmap && o.cam_mode == CAM_OCCLUSION)
+			add_occlusion(e, n, batch, x, clin, b, heat, &oc, &in);
+		else if (o.heatmap)
 			add_heatmaps(e, n, batch, b, heat, o.cam_mode, cam, big, &in);
 		if (o.features)
 			add_features(e, n, batch, b, o.features, &in);

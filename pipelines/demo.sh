@@ -2,9 +2,12 @@
 # make demo: the main job on the built-in synthetic cohort, end to end:
 # synth -> decode -> split -> normalize -> augment -> fuse (pipelines/prep.mk)
 # -> train -> infer -> metrics -> plots -> baseline, with a report in
-# $DEMO_DIR/report (default demo/report).  Settable: DEMO_DIR, DEMO_N
-# (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES, DEMO_ARCH,
-# DEMO_DEVICE (auto: the GPU when there is one).
+# $DEMO_DIR/report (default demo/report): each model against the ceiling
+# (the Bayes-optimal class of each test patient's latent bone quality), and
+# where the CNN's heat maps lie against the bone masks.  Settable: DEMO_DIR,
+# DEMO_N (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES,
+# DEMO_ARCH, DEMO_TRAIN (more osteo-train options), DEMO_DEVICE (auto: the
+# GPU when there is one); defaults in pipelines/defaults.sh.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PATH="$top/bin:$PATH"
@@ -25,7 +28,8 @@ start=$(date +%s)
 step() { echo "== [$(($(date +%s) - start))s] $*"; }
 
 step "pipelines/prep.mk: synthesize $n patients (seed $seed), decode, split by patient, normalise to $size, augment, fuse"
-make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$out/prep" N="$n" SEED="$seed" SIZE="$size" COPIES="$copies"
+make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$out/prep" N="$n" SEED="$seed" SIZE="$size" COPIES="$copies" \
+	MASKS=1
 for s in train val test; do
 	printf '   %-5s ' "$s"
 	osteo-dump --count "$out/prep/$s.fused.rec" | awk -F'\t' 'NR > 1 { printf "%s=%s ", $2 == "-" ? "all" : $2, $3 } END { print "" }'
@@ -35,7 +39,7 @@ step "osteo-train: $epochs epochs, $arch, device $device"
 osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train \
 	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
 
-step "osteo-infer: test records, with Grad-CAM heatmaps"
+step "osteo-infer: test records, with heat maps (Grad-CAM; its absolute value where Grad-CAM is empty)"
 osteo-infer -m "$out/osteonet.model" --heatmap --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
 
 step "osteo-baseline: an SVM on the same split (clinical data and image features)"
@@ -71,8 +75,13 @@ row() {
 	echo "|---|---|---|---|---|---|"
 	row "OsteoNet CNN ($arch, $epochs epochs)" "$report/cnn-metrics.json"
 	row "SVM baseline (RBF, clinical + image features)" "$report/svm-metrics.json"
+	osteo-dump "$out/prep/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$out/prep/cohort/truth.csv" |
+		awk -F'\t' '{ printf "| ceiling: each patient'"'"'s Bayes-optimal class, from osteo-synth'"'"'s truth.csv | %.3f | %.3f | - | - | - |\n", $1, $2 }'
+	echo
+	jq -r '.maps | "Heat maps: \(.n) test images, \(.blank) blank; \(.in_mask * 1000 | round / 10)% of their mass lies in bone, which covers \(.mask_share * 1000 | round / 10)% of the image: \(.ratio * 100 | round / 100) times its share."' "$report/cnn-metrics.json"
+	echo "The whole job took $(($(date +%s) - start)) s on $(nproc) cores."
 } >"$report/summary.md"
 cat "$report/summary.md"
 echo
 cat "$report/cnn-metrics.txt"
-step "done: the report is in $report/ (summary.md, *-metrics.txt, *-metrics.json, *.png)"
+step "done in $(($(date +%s) - start)) s: the report is in $report/ (summary.md, *-metrics.txt, *-metrics.json, *.png)"

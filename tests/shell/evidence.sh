@@ -53,6 +53,11 @@ blank=$(osteo-dump g.rec | jq -s 'map(select(.tensors.heatmap.max == 0)) | lengt
 flagged=$(osteo-dump g.rec | jq -s 'map(select(.meta["infer.gradcam_empty"])) | length')
 [ "$blank" = "$flagged" ] || fail "empty Grad-CAM maps: $blank blank, $flagged said so"
 expect_status 64 osteo-infer -m m.model --heatmap-mode banana p/test.fused.rec 2>/dev/null
+# occlusion: a map at the input's size for every image, whatever the batch
+osteo-infer -m m.model --heatmap-mode occlusion p/test.fused.rec >o.rec
+osteo-dump o.rec | jq -s -e 'all(.meta["infer.heatmap_mode"] == "occlusion" and .tensors.heatmap.shape == [1,32,32] and
+	.tensors.heatmap.min >= 0 and .tensors.heatmap.max <= 1)' >/dev/null || fail "--heatmap-mode occlusion"
+osteo-infer -m m.model --heatmap-mode occlusion --batch 3 p/test.fused.rec | cmp - o.rec || fail "occlusion maps depend on --batch"
 # osteo-metrics: the maps' mass inside the masks against the masks' share
 # of the image, by hand for the records of a.rec
 osteo-metrics --json a.rec >a.json
