@@ -5,12 +5,14 @@
 # same split, and scores each on the test patients together with the
 # ceiling: the Bayes-optimal class of each patient's latent bone quality
 # (osteo-synth's truth.csv), which no model of the images and clinical data
-# can beat on average.  Prints one row per seed and the mean and range.
+# can beat on average, and where the CNN's occlusion maps lie against the
+# bone masks (their mass inside bone over the bone's share of the image).
+# Prints one row per seed and the mean and range.
 #
-# Settable (defaults: make demo's): SEEDS, N, SIZE, COPIES, ARCH, EPOCHS,
-# TRAIN (more osteo-train options), WORK (kept between runs: the prepared
-# cohorts are reused when only the models change), ONLY (cnn,img,svm: the
-# models to run).
+# Settable (defaults: make demo's): SEEDS, N, SIZE, COPIES, COLUMNS (the
+# clinical columns fused), ARCH, EPOCHS, TRAIN (more osteo-train options),
+# WORK (kept between runs: the prepared cohorts are reused when only the
+# models change), ONLY (cnn,img,svm: the models to run).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$top/bin:$PATH"
@@ -19,6 +21,7 @@ seeds=${SEEDS:-1 2 3 4 5}
 n=${N:-$DEMO_N}
 size=${SIZE:-$DEMO_SIZE}
 copies=${COPIES:-$DEMO_COPIES}
+columns=${COLUMNS:-$DEMO_COLUMNS}
 arch=${ARCH:-$DEMO_ARCH}
 epochs=${EPOCHS:-$DEMO_EPOCHS}
 train=${TRAIN:-$DEMO_TRAIN}
@@ -29,21 +32,22 @@ mkdir -p "$work"
 
 score() { jq -r '[.accuracy, .macro.f1] | @tsv' "$1"; }
 
-echo "osteo models, $(date -u +%Y-%m-%d), $(nproc) cores: $n patients, $size, $arch, $epochs epochs $train"
-printf 'seed\tceiling acc\tceiling F1\tCNN acc\tCNN F1\timage-only acc\timage-only F1\tSVM acc\tSVM F1\ttest images\tCNN s\n'
+echo "osteo models, $(date -u +%Y-%m-%d), $(nproc) cores: $n patients, $size, copies $copies, columns $columns,"
+echo "  $arch, $epochs epochs $train"
+printf 'seed\tceiling acc\tceiling F1\tCNN acc\tCNN F1\timage-only acc\timage-only F1\tSVM acc\tSVM F1\tmaps in bone\ttest images\tCNN s\n'
 for s in $seeds; do
-	d=$work/n$n-$size-c$copies-s$s
+	d=$work/n$n-$size-c$copies-$(echo "$columns" | cksum | cut -c1-6)-m-s$s
 	make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$d" N="$n" SEED="$s" SIZE="$size" \
-		COPIES="$copies" >/dev/null
+		COPIES="$copies" COLUMNS="$columns" MASKS=1 >/dev/null
 	row=$(osteo-dump "$d/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$d/cohort/truth.csv")
-	t0=$(date +%s.%N)
+	t0=$(date +%s.%N) t1= maps=-
 	for m in cnn img svm; do
 		case ",$only," in *",$m,"*) ;; *) row="$row	-	-"; continue ;; esac
 		case $m in
 		cnn) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --val "$d/val.fused.rec" \
 			-o "$d/$m.model" "$d/train.fused.rec"
-		     osteo-infer -m "$d/$m.model" "$d/test.fused.rec" >"$d/$m.pred.rec"
-		     t1=$(date +%s.%N) ;;
+		     t1=$(date +%s.%N)
+		     osteo-infer -m "$d/$m.model" --heatmap-mode occlusion "$d/test.fused.rec" >"$d/$m.pred.rec" ;;
 		img) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --val "$d/val.norm.rec" \
 			-o "$d/$m.model" "$d/train.aug.rec"
 		     osteo-infer -m "$d/$m.model" "$d/test.norm.rec" >"$d/$m.pred.rec" ;;
@@ -52,12 +56,13 @@ for s in $seeds; do
 		esac
 		osteo-metrics --json "$d/$m.pred.rec" >"$d/$m.json"
 		row="$row	$(score "$d/$m.json")"
+		[ $m != cnn ] || maps=$(jq -r '.maps.ratio' "$d/$m.json")
 	done
 	images=$(osteo-dump --count "$d/test.fused.rec" | awk -F'\t' '$1 == "all" { print $3 }')
-	printf '%s\t%s\t%s\t%s\n' "$s" "$row" "$images" "$(echo "${t1:-$t0} - $t0" | bc -l | xargs printf %.0f)"
+	printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$row" "$maps" "$images" "$(echo "${t1:-$t0} - $t0" | bc -l | xargs printf %.0f)"
 done | tee "$work/rows.tsv"
 # mean and range of each column over the seeds
-awk -F'\t' '{ for (i = 2; i <= 9; i++) if ($i != "-") { s[i] += $i; if (!(i in lo) || $i < lo[i]) lo[i] = $i
+awk -F'\t' '{ for (i = 2; i <= 10; i++) if ($i != "-") { s[i] += $i; if (!(i in lo) || $i < lo[i]) lo[i] = $i
 		if (!(i in hi) || $i > hi[i]) hi[i] = $i; n[i]++ } }
-	END { printf "mean"; for (i = 2; i <= 9; i++) printf "\t%s", n[i] ? sprintf("%.3f", s[i] / n[i]) : "-"; print ""
-	      printf "range"; for (i = 2; i <= 9; i++) printf "\t%s", n[i] ? sprintf("%.3f-%.3f", lo[i], hi[i]) : "-"; print "" }' "$work/rows.tsv"
+	END { printf "mean"; for (i = 2; i <= 10; i++) printf "\t%s", n[i] ? sprintf("%.3f", s[i] / n[i]) : "-"; print ""
+	      printf "range"; for (i = 2; i <= 10; i++) printf "\t%s", n[i] ? sprintf("%.3f-%.3f", lo[i], hi[i]) : "-"; print "" }' "$work/rows.tsv"

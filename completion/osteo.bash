@@ -16,8 +16,10 @@ _osteo() {
 	--method) COMPREPLY=($(compgen -W "minmax zscore percentile window" -- "$cur")); return ;;
 	--fit) COMPREPLY=($(compgen -W "pad crop stretch" -- "$cur")); return ;;
 	--threshold) COMPREPLY=($(compgen -W "youden 0.5" -- "$cur")); return ;;
+	--heatmap-mode) COMPREPLY=($(compgen -W "auto gradcam absolute occlusion" -- "$cur")); return ;;
 	--png | -o | --output | --log | --checkpoint | --resume | --init | -m | --model | --val | --roc | --data | \
-	--manifest | --clinical | --stats | --fit-stats | --encoding | --fit-encoding | --train | --test | --files-from)
+	--manifest | --clinical | --stats | --fit-stats | --encoding | --fit-encoding | --train | --test | --files-from | \
+	--truth)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	esac
 	if [ "$prog" = osteo-plot ] && [ "$COMP_CWORD" = 1 ]; then

@@ -144,12 +144,16 @@ add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b,
 
 /*
  * Occlusion sensitivity: how much the class's probability moves when a
- * square of the image (an eighth of its side, every sixteenth) is painted
- * over with the image's mean; a pixel's value is the mean move of the
- * squares that cover it, scaled to [0,1].  It keeps evidence for and
- * against the class, needs no gradient, and costs a forward pass per square
- * (225 for any image size), run in batches on the engine.
+ * square of the image (a sixteenth of its side, side by side) is painted
+ * over with the image's mean; a pixel's value is the move of the square
+ * that covers it (the mean, where squares overlap at an edge that does not
+ * divide), scaled to [0,1].  It keeps evidence for and against the class,
+ * needs no gradient, and costs a forward pass per square (256 for any
+ * image size), run in batches on the engine.  The size was measured on the
+ * demo's cohort: of squares of 1/4, 1/8, 1/12, 1/16 and 1/32 of the side,
+ * with and without overlap, 1/16 put the most of the maps' mass in bone.
  */
+#define OCC_PARTS 16
 struct occluder {
 	int set, cap;            /* the engine's dataset over x, clin; its rows */
 	float *x, *clin, *acc, *cnt;
@@ -160,9 +164,10 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
               int b, int heat, struct occluder *oc, struct input *in)
 {
 	int H = n->h, W = n->w, K = n->nclin, C = n->c;
-	int sh = H / 8 > 0 ? H / 8 : 1, sw = W / 8 > 0 ? W / 8 : 1;
-	int th = sh / 2 > 0 ? sh / 2 : 1, tw = sw / 2 > 0 ? sw / 2 : 1;
-	int ny = (H - sh) / th + 1, nx = (W - sw) / tw + 1, np = ny * nx;
+	int sh = H / OCC_PARTS > 0 ? H / OCC_PARTS : 1, sw = W / OCC_PARTS > 0 ? W / OCC_PARTS : 1;
+	int th = sh, tw = sw;
+	/* the last row and column of squares end at the edge */
+	int ny = (H - sh + th - 1) / th + 1, nx = (W - sw + tw - 1) / tw + 1, np = ny * nx;
 	size_t px = (size_t)C * H * W, plane = (size_t)H * W;
 	uint32_t shape[3] = { 1, (uint32_t)H, (uint32_t)W };
 	const char *err;
@@ -180,6 +185,8 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 			int nb = np - p0i < oc->cap ? np - p0i : oc->cap;
 			for (int q = 0; q < nb; q++) {
 				int y0 = (p0i + q) / nx * th, x0 = (p0i + q) % nx * tw;
+				y0 = y0 < H - sh ? y0 : H - sh;
+				x0 = x0 < W - sw ? x0 : W - sw;
 				float *o = oc->x + (size_t)q * px;
 				memcpy(o, img, px * sizeof(float));
 				for (int c = 0; c < C; c++)
@@ -194,6 +201,8 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 			const float *pr = engine_probs(e);
 			for (int q = 0; q < nb; q++) {
 				int y0 = (p0i + q) / nx * th, x0 = (p0i + q) % nx * tw;
+				y0 = y0 < H - sh ? y0 : H - sh;
+				x0 = x0 < W - sw ? x0 : W - sw;
 				float d = (float)fabs(p0 - pr[(size_t)q * n->nclasses + cls]);
 				for (int y = y0; y < y0 + sh; y++)
 					for (int xx = x0; xx < x0 + sw; xx++) {

@@ -5,7 +5,7 @@
  *   roc          ROC curves per class with their AUC, from predictions
  *   confusion    the confusion matrix as a labelled heatmap
  *   correlation  each clinical feature's correlation with each class
- *   heatmaps     Grad-CAM maps laid over their images, a grid
+ *   heatmaps     heat maps (Grad-CAM, occlusion) laid over their images, a grid
  *
  * The program computes (with common/metrics.c, as osteo-metrics does) and
  * writes a gnuplot script with the data inline; gnuplot renders it to a
@@ -460,6 +460,7 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 	struct input in;
 	struct record r;
 	int shown = 0, h = 0, w = 0;
+	const char *how = "Grad-CAM";
 	float *img = NULL, *tmp = NULL, *heat = NULL;
 	char **titles = emalloc(o->max * sizeof *titles);
 	int taken[MAXCLASSES] = { 0 };
@@ -499,6 +500,11 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 		         r.has_patient ? " " : "", blen > 40 ? 40 : blen, base, cls, *pred ? " -> " : "", pred);
 		if (data)
 			fprintf(data, "%s\t%s\n", r.id, pred);
+		if (!shown) {
+			/* what the maps are, as osteo-infer says, for the title */
+			const char *m = rec_meta_s(&r, "infer.heatmap_mode");
+			how = !strcmp(m, "occlusion") ? "occlusion sensitivity" : !strcmp(m, "absolute") ? "|Grad-CAM|" : "Grad-CAM";
+		}
 		shown++;
 	}
 	input_close(&in);
@@ -510,7 +516,9 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 		fprintf(fp, "set terminal pngcairo enhanced size %d,%d font 'sans,9'\n", 40 + cols * 220,
 		        60 + rows * 240);
 	fprintf(fp, "set multiplot layout %d,%d title ", rows, cols);
-	gp_label(fp, o->title ? o->title : "where the model looked (Grad-CAM)");
+	char deftitle[64];
+	snprintf(deftitle, sizeof deftitle, "where the model looked (%s)", how);
+	gp_label(fp, o->title ? o->title : deftitle);
 	fprintf(fp, " font 'sans,12'\nunset key\nunset tics\nunset border\nset size ratio -1\n"
 	            "set xrange [-0.5:%d.5]\nset yrange [%d.5:-0.5]\n", w - 1, h - 1);
 	for (int i = 0; i < shown; i++) {

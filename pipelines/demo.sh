@@ -5,7 +5,7 @@
 # $DEMO_DIR/report (default demo/report): each model against the ceiling
 # (the Bayes-optimal class of each test patient's latent bone quality), and
 # where the CNN's heat maps lie against the bone masks.  Settable: DEMO_DIR,
-# DEMO_N (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES,
+# DEMO_N (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES, DEMO_COLUMNS,
 # DEMO_ARCH, DEMO_TRAIN (more osteo-train options), DEMO_DEVICE (auto: the
 # GPU when there is one); defaults in pipelines/defaults.sh.
 set -eu
@@ -18,6 +18,7 @@ seed=$DEMO_SEED
 size=$DEMO_SIZE
 epochs=$DEMO_EPOCHS
 copies=$DEMO_COPIES
+columns=$DEMO_COLUMNS
 arch=$DEMO_ARCH
 train=$DEMO_TRAIN
 device=${DEMO_DEVICE:-auto}
@@ -29,7 +30,7 @@ step() { echo "== [$(($(date +%s) - start))s] $*"; }
 
 step "pipelines/prep.mk: synthesize $n patients (seed $seed), decode, split by patient, normalise to $size, augment, fuse"
 make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$out/prep" N="$n" SEED="$seed" SIZE="$size" COPIES="$copies" \
-	MASKS=1
+	COLUMNS="$columns" MASKS=1
 for s in train val test; do
 	printf '   %-5s ' "$s"
 	osteo-dump --count "$out/prep/$s.fused.rec" | awk -F'\t' 'NR > 1 { printf "%s=%s ", $2 == "-" ? "all" : $2, $3 } END { print "" }'
@@ -39,8 +40,8 @@ step "osteo-train: $epochs epochs, $arch, device $device"
 osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train \
 	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
 
-step "osteo-infer: test records, with heat maps (Grad-CAM; its absolute value where Grad-CAM is empty)"
-osteo-infer -m "$out/osteonet.model" --heatmap --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
+step "osteo-infer: test records, with heat maps (occlusion sensitivity: where hiding the image moves the answer)"
+osteo-infer -m "$out/osteonet.model" --heatmap-mode occlusion --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
 
 step "osteo-baseline: an SVM on the same split (clinical data and image features)"
 osteo-baseline -q -o "$out/svm.model" --seed "$seed" "$out/prep/train.fused.rec"

@@ -15,12 +15,13 @@
 
 include $(dir $(lastword $(MAKEFILE_LIST)))prep.mk
 
-ARCH      ?= conv:16,pool,conv:32,pool,conv:64,pool,dense:64,dropout:0.5
+# make demo's network and recipe (pipelines/defaults.sh, measured by bench/models.sh)
+ARCH      ?= conv:16,pool,conv:32,pool,conv:64,pool,conv:64,pool,dense:64,dropout:0.3
 EPOCHS    ?= 30
 BATCH     ?= 32
 LR        ?= 0.001
 DEVICE    ?= auto
-TRAINOPTS ?=
+TRAINOPTS ?= --weight-decay 0.02
 BOOTSTRAP ?= 1000
 
 MODEL = $(OUT)/osteonet.model
