@@ -369,6 +369,7 @@ free_acts(struct net *n)
 	}
 	free(n->cd1);
 	free(n->cd2);
+	free(n->cmask);
 	free(n->col);
 	free(n->fused);
 	free(n->probs);
@@ -465,6 +466,7 @@ net_reserve_from(struct net *n, int b, int from)
 		n->ca[j] = emalloc((size_t)b * n->cl[j].oc * sizeof(float));
 		wide = n->cl[j].oc > wide ? n->cl[j].oc : wide;
 	}
+	n->cmask = emalloc((size_t)b * sizeof(float));
 	n->cd1 = emalloc((size_t)b * (wide ? wide : 1) * sizeof(float));
 	n->cd2 = emalloc((size_t)b * (wide ? wide : 1) * sizeof(float));
 	n->probs = emalloc((size_t)b * n->nclasses * sizeof(float));
@@ -481,6 +483,17 @@ layer_input(const struct net *n, int i, const float *x)
 	if (i == n->fuse_at)
 		return n->fused;
 	return i == 0 ? x : n->a[i - 1];
+}
+
+/* which records keep their clinical values: dropout's draws (the same on
+ * every backend), 1 kept and 0 hidden, not rescaled, since inference sees
+ * every record's */
+void
+clin_keep(float *keep, int b, float p, struct rng *g)
+{
+	dropout_mask(keep, (size_t)b, p, g);
+	for (int j = 0; j < b; j++)
+		keep[j] = keep[j] > 0;
 }
 
 /*
@@ -525,9 +538,14 @@ net_forward_from(struct net *n, int from, const float *x, const float *clin, int
 				relu_forward(n->ca[j], n->cz[j], (size_t)b * c->oc);
 				cv = n->ca[j];
 			}
+			int hide = train && n->clin_drop > 0 && n->kfuse;
+			if (hide)
+				clin_keep(n->cmask, b, n->clin_drop, g);
 			for (int j = 0; j < b; j++) {
 				memcpy(n->fused + (size_t)j * l->ic, img + (size_t)j * f, f * sizeof(float));
-				if (n->kfuse)
+				if (n->kfuse && hide && !n->cmask[j])
+					memset(n->fused + (size_t)j * l->ic + f, 0, (size_t)n->kfuse * sizeof(float));
+				else if (n->kfuse)
 					memcpy(n->fused + (size_t)j * l->ic + f, cv + (size_t)j * n->kfuse,
 					       (size_t)n->kfuse * sizeof(float));
 			}
@@ -601,6 +619,10 @@ branch_backward(struct net *n, const float *dfused, int b)
 
 	for (int j = 0; j < b; j++)
 		memcpy(dcur + (size_t)j * n->kfuse, dfused + (size_t)j * ic + f, (size_t)n->kfuse * sizeof(float));
+	/* a record whose clinical values were hidden taught the branch nothing */
+	for (int j = 0; n->clin_drop > 0 && j < b; j++)
+		if (!n->cmask[j])
+			memset(dcur + (size_t)j * n->kfuse, 0, (size_t)n->kfuse * sizeof(float));
 	for (int k = n->nbranch - 1; k >= 0; k--) {
 		const struct layer *c = &n->cl[k];
 		relu_backward(dz, dcur, n->ca[k], (size_t)b * c->oc);

@@ -102,6 +102,12 @@ struct net {
 	float *cz[NET_MAXCLIN], *ca[NET_MAXCLIN];  /* the branch's pre-activations and outputs */
 	float *cd1, *cd2;        /* the branch's gradients */
 	const float *clin_in;    /* the clinical vectors of the last forward */
+	/* training only (osteo-train --clinical-dropout): the probability that a
+	 * record's clinical values are hidden from the fusion layer (zeros) in
+	 * a training forward, drawn per record from the forward's generator in
+	 * layer order (at the fusion layer); cmask (B) 1 kept, 0 hidden */
+	float clin_drop;
+	float *cmask;
 	float *probs;            /* (B, nclasses) */
 	float *d1, *d2;          /* gradient buffers, dmax per image */
 	size_t dmax;
@@ -153,6 +159,9 @@ const float *net_backward_to(struct net *n, const float *x, const int32_t *label
 void net_zero_grads(struct net *n);
 /* an Adam step over the parameters of unfrozen layers */
 void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);
+/* keep (b): 1 or 0 for each record of a training batch, hiding clinical
+ * values with probability p (the draws of net.c and the GPU) */
+void clin_keep(float *keep, int b, float p, struct rng *g);
 /* the index of the last convolution block, or -1 */
 int net_last_conv(const struct net *n);
 /*

@@ -33,12 +33,13 @@ static const char usage[] =
 	"       [--batch N] [--lr X] [--beta1 X] [--beta2 X] [--adam-eps X] [--weight-decay X]\n"
 	"       [--patience N] [--plateau N] [--plateau-factor X] [--class-weights auto|LIST]\n"
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
-	"       [--freeze N] [--device auto|cpu|cuda[:N]] [--tf32] [--progress] [FILE|-]...";
+	"       [--freeze N] [--clinical-dropout P] [--device auto|cpu|cuda[:N]] [--tf32] [--progress]\n"
+	"       [FILE|-]...";
 
 struct opts {
 	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
 	int epochs, batch, patience, plateau, freeze, progress, tf32;
-	double lr, beta1, beta2, eps, wd, factor;
+	double lr, beta1, beta2, eps, wd, factor, clin_drop;
 	unsigned long long seed;
 	char **inputs;
 	int ninputs;
@@ -68,7 +69,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_DEVICE, O_TF32, O_PROGRESS };
+	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -91,6 +92,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "resume", required_argument, 0, O_RESUME },
 		{ "init", required_argument, 0, O_INIT },
 		{ "freeze", required_argument, 0, O_FREEZE },
+		{ "clinical-dropout", required_argument, 0, O_CLINDROP },
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "tf32", no_argument, 0, O_TF32 },
 		{ "progress", no_argument, 0, O_PROGRESS },
@@ -136,6 +138,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_RESUME: o->resume = optarg; break;
 		case O_INIT: o->init = optarg; break;
 		case O_FREEZE: o->freeze = (int)estrtonum(optarg, 0, NET_MAXLAYERS, "--freeze"); break;
+		case O_CLINDROP: o->clin_drop = estrtod(optarg, 0, 0.999, "--clinical-dropout"); break;
 		case O_DEVICE: o->device = optarg; break;
 		case O_TF32: o->tf32 = 1; break;
 		case O_PROGRESS: o->progress = 1; break;
@@ -546,6 +549,10 @@ main(int argc, char **argv)
 		init_from(o.init, m.net);
 	for (int i = 0; i < o.freeze && i < m.net->nlayers; i++)
 		m.net->l[i].frozen = 1;
+	/* images must carry the answer alone for some records, or the clinical
+	 * vector, the same on every augmented copy, is learnt first and cuts
+	 * the images' learning short */
+	m.net->clin_drop = (float)o.clin_drop;
 	net_describe(m.net, describe_line);
 	info("%zu parameters", m.net->nparams);
 	if (o.weights)

@@ -107,6 +107,8 @@ void gdropout(float *out, const float *inp, const float *mask, int C, int B, int
  * backward the image part of dfused to dimg (C,B,HW) */
 void gfuse_forward(float *fused, const float *img, const float *clin, int C, int B, int HW, int K);
 void gfuse_backward(float *dimg, const float *dfused, int C, int B, int HW, int K);
+/* zeros over the clinical part of fused (B, F + K) where keep[b] is 0 */
+void gfuse_hide(float *fused, const float *keep, int F, int B, int K);
 /* the clinical part of dfused (B, F + K) to dclin (B, K) */
 void gfuse_clin_backward(float *dclin, const float *dfused, int F, int B, int K);
 

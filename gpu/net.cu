@@ -54,6 +54,7 @@ struct gnet {
 	int fused_pool[NET_MAXLAYERS];  /* conv i does layer i+1's pool */
 	float *col, *fusedbuf, *probs, *d1, *d2, *scratch, *out;
 	float *cz[NET_MAXCLIN], *ca[NET_MAXCLIN], *cd1, *cd2;  /* the clinical branch, (B, units) */
+	float *ckeep;            /* (B) the records whose clinical values a training forward kept */
 	size_t colbudget;
 	double *part, *wsum;
 	float *loss, *weights;
@@ -140,6 +141,8 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 		wide = n->cl[j].oc > wide ? n->cl[j].oc : wide;
 	}
 	g->cd1 = (float *)gnn_alloc((size_t)maxb * wide * sizeof(float), "the clinical branch");
+	g->ckeep = (float *)gnn_alloc((size_t)maxb * sizeof(float), "the clinical branch");
+	masks += maxb;
 	g->cd2 = (float *)gnn_alloc((size_t)maxb * wide * sizeof(float), "the clinical branch");
 	g->probs = (float *)gnn_alloc((size_t)maxb * n->nclasses * sizeof(float), "probabilities");
 	g->d1 = (float *)gnn_alloc(acts, "gradients");
@@ -330,6 +333,13 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 				cv = g->ca[j];
 			}
 			gfuse_forward(g->fusedbuf, img, cv, ic, b, ihw, n->kfuse);
+			if (train && n->clin_drop > 0 && n->kfuse) {
+				/* drawn on the host in layer order, as net.c draws them */
+				clin_keep(hmask, b, n->clin_drop, rng);
+				CUDA(cudaMemcpyAsync(g->ckeep, hmask, (size_t)b * sizeof(float), cudaMemcpyHostToDevice, cs));
+				gfuse_hide(g->fusedbuf, g->ckeep, ic * ihw, b, n->kfuse);
+				hmask += b;
+			}
 		}
 		const float *in = layer_input(g, i);
 		const float *P = g->params;
@@ -416,12 +426,14 @@ gnet_loss(struct gnet *g, const float *weights)
 /* the clinical branch's parameter gradients from dfused (B, fusion layer's
  * ic), as net.c's branch_backward */
 static void
-branch_backward(struct gnet *g, const float *dfused, int b)
+branch_backward(struct gnet *g, float *dfused, int b)
 {
 	struct net *n = g->n;
 	int f = n->l[n->fuse_at].ic - n->kfuse;
 	float *dcur = g->cd1, *dz = g->cd2;
 
+	if (n->clin_drop > 0)
+		gfuse_hide(dfused, g->ckeep, f, b, n->kfuse);
 	gfuse_clin_backward(dcur, dfused, f, b, n->kfuse);
 	for (int k = n->nbranch - 1; k >= 0; k--) {
 		const struct layer *c = &n->cl[k];

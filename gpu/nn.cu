@@ -822,6 +822,22 @@ k_fuse_clin(float *dclin, const float *dfused, int F, int B, int K)
 		dclin[i] = dfused[i / K * ((size_t)F + K) + F + i % K];
 }
 
+__global__ static void
+k_fuse_hide(float *fused, const float *keep, int F, int B, int K)
+{
+	FOR_EACH(i, (size_t)B * K)
+		if (!keep[i / K])
+			fused[i / K * ((size_t)F + K) + F + i % K] = 0;
+}
+
+extern "C" void
+gfuse_hide(float *fused, const float *keep, int F, int B, int K)
+{
+	moved((double)B * K + B);
+	LAUNCH(k_fuse_hide, grid((size_t)B * K), THREADS)(fused, keep, F, B, K);
+	LAUNCHED("k_fuse_hide");
+}
+
 extern "C" void
 gfuse_clin_backward(float *dclin, const float *dfused, int F, int B, int K)
 {

@@ -41,6 +41,14 @@ osteo-augment -q --seed 1 --copies 1 --hflip 1 n.rec | osteo-dump --data | jq -s
 # every image gets a map: Grad-CAM, or its absolute value where Grad-CAM is empty
 make -s -f "$TOP/pipelines/prep.mk" OUT=p N=30 SEED=2 SIZE=32x32 COPIES=0 MASKS=1 >/dev/null 2>&1
 osteo-train -q --arch conv:4,pool,conv:8,pool,gap,clin:4,dense:8 --epochs 2 --batch 8 -o m.model p/train.fused.rec
+# --clinical-dropout: reproducible, and it changes what is learnt
+osteo-train -q --arch conv:4,pool,conv:8,pool,gap,clin:4,dense:8 --epochs 2 --batch 8 --clinical-dropout 0.5 \
+	-o cd1.model p/train.fused.rec
+osteo-train -q --arch conv:4,pool,conv:8,pool,gap,clin:4,dense:8 --epochs 2 --batch 8 --clinical-dropout 0.5 \
+	-o cd2.model p/train.fused.rec
+cmp cd1.model cd2.model || fail "--clinical-dropout: the same seed gave different models"
+! cmp -s cd1.model m.model || fail "--clinical-dropout 0.5 trained the same model as none"
+expect_status 64 osteo-train -q --clinical-dropout 1 -o x.model p/train.fused.rec 2>/dev/null
 osteo-infer -m m.model --heatmap p/test.fused.rec >auto.rec
 osteo-dump auto.rec | jq -s -e 'all(.tensors.heatmap.max == 1 and .tensors.mask != null and
 	(.meta["infer.heatmap_mode"] == (if .meta["infer.gradcam_empty"] then "absolute" else "gradcam" end)))' >/dev/null ||
