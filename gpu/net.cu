@@ -141,9 +141,9 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 		wide = n->cl[j].oc > wide ? n->cl[j].oc : wide;
 	}
 	g->cd1 = (float *)gnn_alloc((size_t)maxb * wide * sizeof(float), "the clinical branch");
-	g->ckeep = (float *)gnn_alloc((size_t)maxb * sizeof(float), "the clinical branch");
-	masks += maxb;
 	g->cd2 = (float *)gnn_alloc((size_t)maxb * wide * sizeof(float), "the clinical branch");
+	g->ckeep = (float *)gnn_alloc((size_t)maxb * sizeof(float), "the clinical branch");
+	masks += maxb;           /* the host's draws of ckeep go through hmask too */
 	g->probs = (float *)gnn_alloc((size_t)maxb * n->nclasses * sizeof(float), "probabilities");
 	g->d1 = (float *)gnn_alloc(acts, "gradients");
 	g->d2 = (float *)gnn_alloc(acts, "gradients");
