@@ -24,6 +24,7 @@
 
 #include "../common/classes.h"
 #include "../common/image.h"
+#include "../common/imgops.h"
 #include "../common/record.h"
 #include "../common/strmap.h"
 #include "../common/table.h"
@@ -65,6 +66,8 @@ struct decoder {
 	struct record rec;
 	unsigned char *buf, *mbuf;
 	size_t cap, mcap;
+	float *mfloat;         /* a mask's values, on their way to 0 and 1 */
+	size_t mfcap;
 	int status;            /* first failure, reported at exit */
 	unsigned long long skipped;
 	int mask_note;         /* told once that archives' masks are not read */
@@ -125,6 +128,16 @@ parse_args(int argc, char **argv, struct opts *o)
 /* ---------------------------------------------------------------- */
 /* labels and patients */
 
+/* a relative path without its leading "./"s, as manifests and archives
+ * may write them */
+static const char *
+undot(const char *p)
+{
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	return p;
+}
+
 static struct manifest *
 manifest_load(const char *path, const struct classes *cl)
 {
@@ -149,10 +162,8 @@ manifest_load(const char *path, const struct classes *cl)
 	strmap_init(&m->paths);
 	strmap_init(&m->masks);
 	for (size_t i = 0; i < m->t->nrows; i++) {
-		const char *p = table_cell(m->t, i, cpath);
+		const char *p = undot(table_cell(m->t, i, cpath));
 		const char *l = table_cell(m->t, i, clabel);
-		while (p[0] == '.' && p[1] == '/')
-			p += 2;
 		if (!*l)
 			m->labels[i] = -1;
 		else if ((m->labels[i] = classes_label(cl, l)) < 0)
@@ -161,9 +172,7 @@ manifest_load(const char *path, const struct classes *cl)
 			die(EX_DATAERR, "%s: row %zu: path '%s' listed twice", path, i + 2, p);
 	}
 	for (size_t i = 0; m->cmask >= 0 && i < m->t->nrows; i++) {
-		const char *p = table_cell(m->t, i, m->cmask);
-		while (p[0] == '.' && p[1] == '/')
-			p += 2;
+		const char *p = undot(table_cell(m->t, i, m->cmask));
 		if (*p && (strmap_get(&m->paths, p) >= 0 || strmap_put(&m->masks, p, (long)i)))
 			die(EX_DATAERR, "%s: row %zu: mask '%s' is listed as an image or as another mask", path, i + 2, p);
 	}
@@ -272,8 +281,7 @@ read_mask(struct decoder *d, struct record *r, const char *path, const char *at,
 			info("%s: masks are read from directories, not archives; its images go without", source);
 		return 0;
 	}
-	while (mrel[0] == '.' && mrel[1] == '/')
-		mrel += 2;
+	mrel = undot(mrel);
 	char *mpath = emalloc((size_t)(at - path) + strlen(mrel) + 1);
 	memcpy(mpath, path, (size_t)(at - path));
 	strcpy(mpath + (at - path), mrel);
@@ -301,15 +309,12 @@ read_mask(struct decoder *d, struct record *r, const char *path, const char *at,
 			warn("%s: its mask %s is %ux%ux%u; the image is %ux%u with one channel", source, mpath,
 			     t->shape[0], t->shape[2], t->shape[1], img->shape[2], img->shape[1]);
 		else {
-			/* 0 and 1, whatever depth the file had */
-			uint8_t *m = emalloc(tensor_elems(t));
-			for (size_t i = 0; i < tensor_elems(t); i++)
-				m[i] = t->dtype == DT_U16 ? ((uint16_t *)t->data)[i] != 0 : ((uint8_t *)t->data)[i] != 0;
-			uint32_t shape[3] = { 1, t->shape[1], t->shape[2] };
-			const char *e;
-			t = rec_tensor_put(r, "mask", DT_U8, 3, shape, &e);
-			memcpy(t->data, m, tensor_elems(t));
-			free(m);
+			/* 0 and 1, whatever depth the file had (its values are
+			 * whole numbers, so "from one half up" is "not 0") */
+			int h = (int)t->shape[1], w = (int)t->shape[2];
+			egrow((void **)&d->mfloat, &d->mfcap, (size_t)h * w * sizeof(float));
+			tensor_to_float(t, d->mfloat);
+			mask_store(r, d->mfloat, h, w);
 			free(mpath);
 			return 0;
 		}
@@ -443,8 +448,7 @@ read_archive(struct decoder *d, struct archive *a, const char *name)
 
 		if (archive_entry_filetype(e) != AE_IFREG || !member)
 			continue;
-		while (member[0] == '.' && member[1] == '/')
-			member += 2;
+		member = undot(member);
 		if (archive_entry_size_is_set(e) && archive_entry_size(e) > (la_int64_t)d->o->max_member) {
 			warn("%s: member %s: %lld bytes, larger than the limit of %zu (--max-member-bytes)",
 			     name, member, (long long)archive_entry_size(e), d->o->max_member);

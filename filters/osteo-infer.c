@@ -98,6 +98,27 @@ check(struct input *in, const struct record *r, const struct model *m, int stric
 	input_expect(in, r, &e, strict);
 }
 
+/* a record's heat map from v (H x W, not negative) scaled to [0,1], with
+ * the class it explains and the kind of map */
+static void
+put_map(struct record *r, const float *v, int H, int W, int cls, const char *mode, struct input *in)
+{
+	uint32_t shape[3] = { 1, (uint32_t)H, (uint32_t)W };
+	size_t plane = (size_t)H * W;
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, "heatmap", DT_F32, 3, shape, &err);
+	float mx = 0;
+
+	if (!t)
+		input_die(in, r, "heatmap: %s", err);
+	for (size_t p = 0; p < plane; p++)
+		mx = v[p] > mx ? v[p] : mx;
+	for (size_t p = 0; p < plane; p++)
+		((float *)t->data)[p] = mx > 0 ? v[p] / mx : 0;
+	rec_meta_int(r, "infer.heatmap_class", cls);
+	rec_meta_str(r, "infer.heatmap_mode", mode);
+}
+
 /*
  * Heat maps of the batch, upsampled to the input and scaled to [0,1]:
  * Grad-CAM (the positive part of the class-weighted feature maps), or
@@ -113,16 +134,11 @@ add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b,
 	int cls[b], lc = net_last_conv(n);
 	const struct layer *l = &n->l[lc];
 	size_t plane = (size_t)l->oh * l->ow;
-	uint32_t shape[3] = { 1, (uint32_t)n->h, (uint32_t)n->w };
-	const char *err;
 
 	for (int j = 0; j < b; j++)
 		cls[j] = heat >= 0 ? heat : (int)batch[j].pred;
 	engine_gradcam(e, cls, b, cam);
 	for (int j = 0; j < b; j++) {
-		struct tensor *t = rec_tensor_put(&batch[j], "heatmap", DT_F32, 3, shape, &err);
-		if (!t)
-			input_die(in, &batch[j], "heatmap: %s", err);
 		float *c = cam + j * plane;
 		int empty = 1;
 		for (size_t p = 0; p < plane; p++)
@@ -131,13 +147,7 @@ add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b,
 		for (size_t p = 0; p < plane; p++)
 			c[p] = absolute ? fabsf(c[p]) : c[p] > 0 ? c[p] : 0;
 		img_resize(c, 1, l->oh, l->ow, big, n->h, n->w);
-		float mx = 0;
-		for (size_t p = 0; p < (size_t)n->h * n->w; p++)
-			mx = big[p] > mx ? big[p] : mx;
-		for (size_t p = 0; p < (size_t)n->h * n->w; p++)
-			((float *)t->data)[p] = mx > 0 ? big[p] / mx : 0;
-		rec_meta_int(&batch[j], "infer.heatmap_class", cls[j]);
-		rec_meta_str(&batch[j], "infer.heatmap_mode", absolute ? "absolute" : "gradcam");
+		put_map(&batch[j], big, n->h, n->w, cls[j], absolute ? "absolute" : "gradcam", in);
 		rec_meta_bool(&batch[j], "infer.gradcam_empty", empty);
 	}
 }
@@ -159,18 +169,26 @@ struct occluder {
 	float *x, *clin, *acc, *cnt;
 };
 
+/* square k of a row of nx: its top-left corner, y returned and x in *x,
+ * the last ones moved back to end at the edge */
+static int
+square_at(int k, int nx, int sh, int sw, int H, int W, int *x)
+{
+	int y0 = k / nx * sh, x0 = k % nx * sw;
+
+	*x = x0 < W - sw ? x0 : W - sw;
+	return y0 < H - sh ? y0 : H - sh;
+}
+
 static void
 add_occlusion(struct engine *e, const struct net *n, struct record *batch, const float *x, const float *clin,
               int b, int heat, struct occluder *oc, struct input *in)
 {
 	int H = n->h, W = n->w, K = n->nclin, C = n->c;
 	int sh = H / OCC_PARTS > 0 ? H / OCC_PARTS : 1, sw = W / OCC_PARTS > 0 ? W / OCC_PARTS : 1;
-	int th = sh, tw = sw;
-	/* the last row and column of squares end at the edge */
-	int ny = (H - sh + th - 1) / th + 1, nx = (W - sw + tw - 1) / tw + 1, np = ny * nx;
+	/* side by side; the last row and column of squares end at the edge */
+	int ny = (H - 1) / sh + 1, nx = (W - 1) / sw + 1, np = ny * nx;
 	size_t px = (size_t)C * H * W, plane = (size_t)H * W;
-	uint32_t shape[3] = { 1, (uint32_t)H, (uint32_t)W };
-	const char *err;
 
 	for (int j = 0; j < b; j++) {
 		int cls = heat >= 0 ? heat : (int)batch[j].pred;
@@ -182,11 +200,11 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 		memset(oc->acc, 0, plane * sizeof(float));
 		memset(oc->cnt, 0, plane * sizeof(float));
 		for (int p0i = 0; p0i < np; p0i += oc->cap) {
-			int nb = np - p0i < oc->cap ? np - p0i : oc->cap;
+			int nb = np - p0i < oc->cap ? np - p0i : oc->cap, y0s[nb], x0s[nb];
 			for (int q = 0; q < nb; q++) {
-				int y0 = (p0i + q) / nx * th, x0 = (p0i + q) % nx * tw;
-				y0 = y0 < H - sh ? y0 : H - sh;
-				x0 = x0 < W - sw ? x0 : W - sw;
+				int y0 = square_at(p0i + q, nx, sh, sw, H, W, &x0s[q]);
+				int x0 = x0s[q];
+				y0s[q] = y0;
 				float *o = oc->x + (size_t)q * px;
 				memcpy(o, img, px * sizeof(float));
 				for (int c = 0; c < C; c++)
@@ -200,9 +218,7 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 			engine_forward(e, 0, NULL);
 			const float *pr = engine_probs(e);
 			for (int q = 0; q < nb; q++) {
-				int y0 = (p0i + q) / nx * th, x0 = (p0i + q) % nx * tw;
-				y0 = y0 < H - sh ? y0 : H - sh;
-				x0 = x0 < W - sw ? x0 : W - sw;
+				int y0 = y0s[q], x0 = x0s[q];
 				float d = (float)fabs(p0 - pr[(size_t)q * n->nclasses + cls]);
 				for (int y = y0; y < y0 + sh; y++)
 					for (int xx = x0; xx < x0 + sw; xx++) {
@@ -211,18 +227,9 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 					}
 			}
 		}
-		struct tensor *t = rec_tensor_put(&batch[j], "heatmap", DT_F32, 3, shape, &err);
-		if (!t)
-			input_die(in, &batch[j], "heatmap: %s", err);
-		float mx = 0, *v = t->data;
-		for (size_t i = 0; i < plane; i++) {
-			v[i] = oc->cnt[i] > 0 ? oc->acc[i] / oc->cnt[i] : 0;
-			mx = v[i] > mx ? v[i] : mx;
-		}
 		for (size_t i = 0; i < plane; i++)
-			v[i] = mx > 0 ? v[i] / mx : 0;
-		rec_meta_int(&batch[j], "infer.heatmap_class", cls);
-		rec_meta_str(&batch[j], "infer.heatmap_mode", "occlusion");
+			oc->acc[i] = oc->cnt[i] > 0 ? oc->acc[i] / oc->cnt[i] : 0;
+		put_map(&batch[j], oc->acc, H, W, cls, "occlusion", in);
 	}
 }
 
