@@ -14,6 +14,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # oneDNN (no .pc file in Debian) runs on OpenMP; so do dnn.c's own passes
 LDLIBS = $(PKG_LIBS) -ldnnl -lgomp -lcsv -lm
+# DICOM: GDCM (C++, no .pc file in Debian) behind common/gdcm.cc, and
+# OpenSSL's libcrypto for --pseudonymize's HMAC-SHA256
+CXX ?= c++
+XCXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+GDCM_CFLAGS = -I/usr/include/gdcm-3.0
+DICOM_LIBS = -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon -lcrypto -lstdc++
 
 # The CUDA backend: built when nvcc is on PATH or under CUDA_HOME, and the
 # runtime and cuBLAS are found where nvcc itself links from (nvcc may be a
@@ -44,8 +50,8 @@ GPU_OBJS = build/gpu/nogpu.o $(ENGINE_OBJS)
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn kern net dnn model metrics
-COMMON_OBJS = $(COMMON:%=build/common/%.o)
+COMMON = util record input image imgops table rng strmap classes nn kern net dnn model metrics dicom pseudo
+COMMON_OBJS = $(COMMON:%=build/common/%.o) build/common/gdcm.o
 # engine/ picks the backend (common/'s CPU ones, gpu/'s CUDA one or its
 # stub); it is linked only into the programs that run the network
 ENGINE_OBJS = build/engine/engine.o build/engine/device.o
@@ -68,6 +74,9 @@ build/common/%.o: common/%.c common/*.h | build/common
 build/common/dnn.o build/common/nn.o build/common/kern.o: build/common/%.o: common/%.c common/*.h common/kern.inc | build/common
 	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
+
+build/common/gdcm.o: common/gdcm.cc common/dicom.h | build/common
+	$(CXX) $(XCXXFLAGS) $(CFLAGS) $(GDCM_CFLAGS) -c -o $@ $<
 
 build/engine/%.o: engine/%.c engine/*.h common/*.h gpu/gpu.h | build/engine
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -92,6 +101,8 @@ $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bi
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 bin/osteo-baseline: LDLIBS += -lsvm
+bin/osteo-decode: LDLIBS += $(DICOM_LIBS)
+bin/osteo-fuse: LDLIBS += -lcrypto
 
 bin build/common build/engine build/filters build/gpu build/tests:
 	mkdir -p $@
@@ -183,12 +194,17 @@ check-asan:
 # FUZZ_TARGETS picks some.  See tests/fuzz/README.
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_TARGETS ?= record model decode archive csv arch options
+FUZZ_CXX ?= clang++
+FUZZ_TARGETS ?= record model decode dicom archive csv arch options
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
-FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/gpu/nogpu.o build/fuzz/engine/device.o build/fuzz/engine/engine.o
+FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/gdcm.o build/fuzz/gpu/nogpu.o build/fuzz/engine/device.o build/fuzz/engine/engine.o
 
 build/fuzz/common/%.o: common/%.c common/*.h common/kern.inc | build/fuzz/common
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# (UBSan's vptr and function checks need its C++ runtime; the harnesses link as C)
+build/fuzz/common/gdcm.o: common/gdcm.cc common/dicom.h | build/fuzz/common
+	$(FUZZ_CXX) $(XCXXFLAGS) $(FUZZ_FLAGS) -fno-sanitize=vptr,function $(GDCM_CFLAGS) -c -o $@ $<
 
 build/fuzz/engine/%.o: engine/%.c engine/*.h common/*.h gpu/gpu.h | build/fuzz/common
 	@mkdir -p $(@D)
@@ -199,7 +215,7 @@ build/fuzz/gpu/nogpu.o: gpu/nogpu.c gpu/gpu.h common/*.h | build/fuzz/common
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common
-	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS) \
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS) $(DICOM_LIBS) \
 		-Wl,--wrap=fopen,--wrap=fclose,--wrap=rec_reader_new,--wrap=rec_reader_free
 
 build/fuzz/common:

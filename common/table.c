@@ -160,6 +160,16 @@ table_cell(const struct table *t, size_t row, int col)
 }
 
 void
+table_add_row(struct table *t, char **cells)
+{
+	size_t at = (t->nrows + 1) * (size_t)t->ncols;
+
+	t->cells = erealloc(t->cells, (at + (size_t)t->ncols) * sizeof *t->cells);
+	memcpy(t->cells + at, cells, (size_t)t->ncols * sizeof *cells);
+	t->nrows++;
+}
+
+void
 table_free(struct table *t)
 {
 	if (!t)

@@ -23,6 +23,8 @@ struct table *table_load(const char *path);
 struct table *table_read(const char *path, int *status, char *err, size_t errlen);
 int table_col(const struct table *t, const char *name);
 const char *table_cell(const struct table *t, size_t row, int col);
+/* a row more: ncols cells, which the table now owns */
+void table_add_row(struct table *t, char **cells);
 void table_free(struct table *t);
 
 #endif

@@ -23,8 +23,10 @@
 #include <unistd.h>
 
 #include "../common/classes.h"
+#include "../common/dicom.h"
 #include "../common/image.h"
 #include "../common/imgops.h"
+#include "../common/pseudo.h"
 #include "../common/record.h"
 #include "../common/strmap.h"
 #include "../common/table.h"
@@ -33,12 +35,14 @@
 static const char usage[] =
 	"osteo-decode [-q] [--progress] [--classes LIST] [--manifest FILE.csv]\n"
 	"       [--patient-dir] [--files-from FILE|-] [--strict] [--keep-going]\n"
+	"       [--pseudonymize KEYFILE]\n"
 	"       [--max-pixels N] [--max-member-bytes N] [FILE|DIR|ARCHIVE|-]...";
 
 struct opts {
 	struct classes classes;
 	const char *manifest;
 	const char *files_from;
+	const char *keyfile;
 	int strict;
 	int keep_going;
 	int patient_dir;
@@ -71,6 +75,8 @@ struct decoder {
 	int status;            /* first failure, reported at exit */
 	unsigned long long skipped;
 	int mask_note;         /* told once that archives' masks are not read */
+	struct dcm_reader *dcm;
+	struct pseudo *pseudo; /* --pseudonymize */
 };
 
 /* ---------------------------------------------------------------- */
@@ -80,7 +86,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_CLASSES = 256, O_MANIFEST, O_FILES, O_STRICT, O_KEEP, O_PDIR, O_MAXPX,
-	       O_MAXMEM, O_PROGRESS };
+	       O_MAXMEM, O_PROGRESS, O_PSEUDO };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "manifest", required_argument, 0, O_MANIFEST },
@@ -91,6 +97,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "max-pixels", required_argument, 0, O_MAXPX },
 		{ "max-member-bytes", required_argument, 0, O_MAXMEM },
 		{ "progress", no_argument, 0, O_PROGRESS },
+		{ "pseudonymize", required_argument, 0, O_PSEUDO },
 		CLI_COMMON_OPTIONS
 	};
 	const char *classes = DEFAULT_CLASSES;
@@ -114,6 +121,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->max_member = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-member-bytes");
 			break;
 		case O_PROGRESS: o->progress = 1; break;
+		case O_PSEUDO: o->keyfile = optarg; break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, usage);
 		}
@@ -325,38 +333,17 @@ read_mask(struct decoder *d, struct record *r, const char *path, const char *at,
 }
 
 /*
- * Decode the image in d->buf and write its record.  `path` is where labels
- * and manifest rows are looked for; `source` and `member` go into meta.
+ * The rest of a record whose pixels are in: manifest row (mask, patient,
+ * modality, region) or the label from the path, pseudonyms; written.
+ * `path` is where labels and manifest rows are looked for.
  */
 static void
-emit(struct decoder *d, size_t len, const char *id, const char *path,
-     const char *source, const char *member)
+finish(struct decoder *d, const char *path, const char *source, const char *member, const char *uid,
+       int frame)
 {
 	struct record *r = &d->rec;
-	struct imginfo info;
-	char err[512];
 	int label = -1;
 
-	rec_clear(r);
-	rec_set_id(r, id);
-	if (img_decode(d->buf, len, r, "image", &info, err, sizeof err) < 0) {
-		if (member)
-			warn("%s: member %s: %s", source, member, err);
-		else
-			warn("%s: %s", source, err);
-		fail(d, EX_DATAERR);
-		return;
-	}
-	rec_meta_str(r, "source", source);
-	if (member)
-		rec_meta_str(r, "member", member);
-	rec_meta_str(r, "format", img_fmt_name(info.fmt));
-	rec_meta_str(r, "color", info.color);
-	rec_meta_int(r, "bit_depth", info.bit_depth);
-	if (info.maxval)
-		rec_meta_int(r, "maxval", info.maxval);
-	rec_meta_int(r, "width", info.width);
-	rec_meta_int(r, "height", info.height);
 	if (d->o->patient_dir)
 		patient_from_dir(r, path);
 	if (d->m) {
@@ -385,6 +372,21 @@ emit(struct decoder *d, size_t len, const char *id, const char *path,
 		r->label = label;
 		rec_meta_str(r, "class", d->o->classes.names[label]);
 	}
+	if (d->pseudo) {
+		/* the id from the image's UID, or the path's pseudonym: paths
+		 * name patients as often as not */
+		char p[80], id[96];
+		if (r->has_patient) {
+			pseudo_make(d->pseudo, "patient", r->patient, p, sizeof p);
+			rec_set_patient(r, p);
+		}
+		pseudo_make(d->pseudo, uid && *uid ? "uid" : "id", uid && *uid ? uid : r->id, p, sizeof p);
+		if (frame > 0)
+			snprintf(id, sizeof id, "%s#%d", p, frame);
+		else
+			snprintf(id, sizeof id, "%s", p);
+		rec_set_id(r, id);
+	}
 	rec_write(d->w, r);
 	unsigned long long n = rec_writer_count(d->w);
 	if (d->o->progress && n % 100 == 0)
@@ -392,11 +394,224 @@ emit(struct decoder *d, size_t len, const char *id, const char *path,
 }
 
 static void
+bad_file(struct decoder *d, const char *source, const char *member, const char *err)
+{
+	if (member)
+		warn("%s: member %s: %s", source, member, err);
+	else
+		warn("%s: %s", source, err);
+	fail(d, EX_DATAERR);
+}
+
+/* where a record came from: not kept when pseudonymised */
+static void
+provenance(struct decoder *d, const char *source, const char *member)
+{
+	if (d->pseudo)
+		return;
+	rec_meta_str(&d->rec, "source", source);
+	if (member)
+		rec_meta_str(&d->rec, "member", member);
+}
+
+/* Decode the image in d->buf and write its record */
+static void
+emit_image(struct decoder *d, size_t len, const char *id, const char *path,
+           const char *source, const char *member)
+{
+	struct record *r = &d->rec;
+	struct imginfo info;
+	char err[512];
+
+	rec_clear(r);
+	rec_set_id(r, id);
+	if (img_decode(d->buf, len, r, "image", &info, err, sizeof err) < 0) {
+		bad_file(d, source, member, err);
+		return;
+	}
+	provenance(d, source, member);
+	rec_meta_str(r, "format", img_fmt_name(info.fmt));
+	rec_meta_str(r, "color", info.color);
+	rec_meta_int(r, "bit_depth", info.bit_depth);
+	if (info.maxval)
+		rec_meta_int(r, "maxval", info.maxval);
+	rec_meta_int(r, "width", info.width);
+	rec_meta_int(r, "height", info.height);
+	finish(d, path, source, member, NULL, 0);
+}
+
+/* a header value into meta when the file has it; lower case for codes */
+static void
+meta_field(struct decoder *d, const char *key, enum dcm_field f, int lower)
+{
+	char buf[256];
+	const char *v = dcm_field(d->dcm, f);
+
+	if (!*v)
+		return;
+	snprintf(buf, sizeof buf, "%s", v);
+	for (char *p = buf; lower && *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	rec_meta_str(&d->rec, key, buf);
+}
+
+/* the first (or second) of a multi-valued decimal string, as a number */
+static int
+ds_value(const char *s, int which, double *v)
+{
+	char *end;
+
+	for (; which > 0; which--)
+		if (!(s = strchr(s, '\\')))
+			return 0;
+		else
+			s++;
+	*v = strtod(s, &end);
+	return end != s;
+}
+
+/* what the header says of the image and the patient (no names, no dates:
+ * dicom.h's fields are all osteo reads) */
+static void
+dicom_meta(struct decoder *d, const struct dcm_image *m)
+{
+	struct record *r = &d->rec;
+	const char *mod = dcm_field(d->dcm, DCM_MODALITY), *v;
+	double x, y;
+
+	rec_meta_str(r, "transfer_syntax", m->ts_uid);
+	rec_meta_str(r, "transfer_syntax_name", m->ts_name);
+	/* osteo's own names for the modalities its cohorts mix */
+	static const char *const xray[] = { "CR", "DX", "DR", "RG", "RF", "PX", NULL };
+	const char *ours = NULL;
+	for (int i = 0; xray[i]; i++)
+		if (!strcmp(mod, xray[i]))
+			ours = "xray";
+	if (!strcmp(mod, "CT"))
+		ours = "ct";
+	else if (!strcmp(mod, "BMD"))
+		ours = "dexa";
+	if (ours)
+		rec_meta_str(r, "modality", ours);
+	else
+		meta_field(d, "modality", DCM_MODALITY, 1);
+	meta_field(d, "dicom_modality", DCM_MODALITY, 0);
+	meta_field(d, "region", DCM_BODY_PART, 1);
+	meta_field(d, "view_position", DCM_VIEW_POSITION, 0);
+	if (*dcm_field(d->dcm, DCM_IMAGE_LATERALITY))
+		meta_field(d, "laterality", DCM_IMAGE_LATERALITY, 0);
+	else
+		meta_field(d, "laterality", DCM_LATERALITY, 0);
+	meta_field(d, "sex", DCM_PATIENT_SEX, 0);
+	/* PatientAge: nnnD, nnnW, nnnM or nnnY; meta.age in years */
+	v = dcm_field(d->dcm, DCM_PATIENT_AGE);
+	if (strlen(v) == 4 && v[0] >= '0' && v[0] <= '9') {
+		double a = atof(v), per = v[3] == 'Y' ? 1 : v[3] == 'M' ? 12 : v[3] == 'W' ? 52.1775 : 365.25;
+		/* pseudonymised, ages over 89 are 90: few enough to identify */
+		if (strchr("YMWD", v[3]) && v[3])
+			rec_meta_float(r, "age", d->pseudo && a / per > 89 ? 90 : a / per);
+	}
+	v = *dcm_field(d->dcm, DCM_PIXEL_SPACING) ? dcm_field(d->dcm, DCM_PIXEL_SPACING) :
+	    dcm_field(d->dcm, DCM_IMAGER_SPACING);
+	if (ds_value(v, 0, &y) && ds_value(v, 1, &x)) {
+		rec_meta_float(r, "spacing_y", y);
+		rec_meta_float(r, "spacing_x", x);
+	}
+	if (ds_value(dcm_field(d->dcm, DCM_WINDOW_CENTER), 0, &x) && ds_value(dcm_field(d->dcm, DCM_WINDOW_WIDTH), 0, &y)) {
+		rec_meta_float(r, "window_center", x);
+		rec_meta_float(r, "window_width", y);
+	}
+	if (!d->pseudo) {
+		meta_field(d, "study_uid", DCM_STUDY_UID, 0);
+		meta_field(d, "series_uid", DCM_SERIES_UID, 0);
+		meta_field(d, "sop_uid", DCM_SOP_UID, 0);
+		return;
+	}
+	static const struct { const char *key; enum dcm_field f; } uids[] = {
+		{ "study_uid", DCM_STUDY_UID }, { "series_uid", DCM_SERIES_UID }, { "sop_uid", DCM_SOP_UID },
+	};
+	for (size_t i = 0; i < sizeof uids / sizeof *uids; i++) {
+		char p[80];
+		if (!*dcm_field(d->dcm, uids[i].f))
+			continue;
+		pseudo_make(d->pseudo, "uid", dcm_field(d->dcm, uids[i].f), p, sizeof p);
+		rec_meta_str(r, uids[i].key, p);
+	}
+}
+
+/* Decode the DICOM file in d->buf: a record per frame (id FILE#N when
+ * there are several) */
+static void
+emit_dicom(struct decoder *d, size_t len, const char *id, const char *path,
+           const char *source, const char *member)
+{
+	struct record *r = &d->rec;
+	struct dcm_image m;
+	char err[512];
+
+	if (!d->dcm && !(d->dcm = dcm_reader_new()))
+		die(EX_OSERR, "out of memory");
+	int st = dcm_read(d->dcm, d->buf, len, img_max_pixels, &m, err, sizeof err);
+	if (st == DCM_NOPIXELS) {
+		d->skipped++;
+		info("%s%s%s: a DICOM object without pixel data, skipped", source, member ? ": member " : "",
+		     member ? member : "");
+		return;
+	}
+	if (st != DCM_OK) {
+		bad_file(d, source, member, err);
+		return;
+	}
+	for (int i = 0; i < m.frames; i++) {
+		char fid[4096];
+		rec_clear(r);
+		if (m.frames > 1)
+			snprintf(fid, sizeof fid, "%s#%d", id, i + 1);
+		else
+			snprintf(fid, sizeof fid, "%s", id);
+		rec_set_id(r, fid);
+		provenance(d, source, member);
+		rec_meta_str(r, "format", "dicom");
+		rec_meta_str(r, "color", m.samples == 3 ? "rgb" : "gray");
+		rec_meta_int(r, "width", m.cols);
+		rec_meta_int(r, "height", m.rows);
+		if (m.frames > 1) {
+			rec_meta_int(r, "frame", i + 1);
+			rec_meta_int(r, "frames", m.frames);
+		}
+		if (dcm_frame(&m, i, r, "image", err, sizeof err) < 0) {
+			bad_file(d, source, member, err);
+			return;
+		}
+		dicom_meta(d, &m);
+		if (*dcm_field(d->dcm, DCM_PATIENT_ID))
+			rec_set_patient(r, dcm_field(d->dcm, DCM_PATIENT_ID));
+		finish(d, path, source, member, dcm_field(d->dcm, DCM_SOP_UID), m.frames > 1 ? i + 1 : 0);
+	}
+}
+
+/* a file's kind from its first bytes: 1 an image, 2 DICOM, 0 neither */
+static int
+sniff(const unsigned char *p, size_t n)
+{
+	return img_sniff(p, n) != IMG_UNKNOWN ? 1 : dcm_sniff(p, n) ? 2 : 0;
+}
+
+static void
+emit(struct decoder *d, size_t len, const char *id, const char *path, const char *source, const char *member)
+{
+	if (sniff(d->buf, len) == 2)
+		emit_dicom(d, len, id, path, source, member);
+	else
+		emit_image(d, len, id, path, source, member);
+}
+
+static void
 not_image(struct decoder *d, const char *source, const char *member)
 {
 	d->skipped++;
 	if (d->o->strict) {
-		warn("%s%s%s: not a PNG, JPEG or PNM image (--strict)", source,
+		warn("%s%s%s: not a PNG, JPEG, PNM or DICOM image (--strict)", source,
 		     member ? ": member " : "", member ? member : "");
 		fail(d, EX_DATAERR);
 	} else
@@ -482,7 +697,7 @@ read_archive(struct decoder *d, struct archive *a, const char *name)
 			member = "-";
 		else if (is_mask(d->m, member))
 			continue;
-		if (img_sniff(d->buf, len) == IMG_UNKNOWN) {
+		if (!sniff(d->buf, len)) {
 			not_image(d, name, member);
 			continue;
 		}
@@ -561,7 +776,7 @@ decode_file(struct decoder *d, const char *path, const char *id)
 	do
 		n = read(fd, d->buf, 65536);
 	while (n < 0 && errno == EINTR);
-	if (n >= 0 && img_sniff(d->buf, (size_t)n) == IMG_UNKNOWN) {
+	if (n >= 0 && !sniff(d->buf, (size_t)n)) {
 		close(fd);
 		if (archive_magic(d->buf, (size_t)n, path))
 			decode_archive_path(d, path);
@@ -718,6 +933,10 @@ main(int argc, char **argv)
 	d.o = &o;
 	if (o.manifest)
 		d.m = manifest_load(o.manifest, &o.classes);
+	if (o.keyfile) {
+		d.pseudo = emalloc(sizeof *d.pseudo);
+		pseudo_load(d.pseudo, o.keyfile);
+	}
 	d.w = rec_writer_new(stdout, "<stdout>");
 	rec_init(&d.rec);
 
@@ -739,5 +958,7 @@ main(int argc, char **argv)
 		info("%llu records, %llu files skipped", rec_writer_count(d.w), d.skipped);
 	st = rec_writer_close(d.w);
 	rec_free(&d.rec);
+	dcm_reader_free(d.dcm);
+	free(d.pseudo);
 	return st ? st : d.status;
 }

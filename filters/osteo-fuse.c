@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "../common/input.h"
+#include "../common/pseudo.h"
 #include "../common/record.h"
 #include "../common/rng.h"
 #include "../common/strmap.h"
@@ -27,7 +28,7 @@
 static const char usage[] =
 	"osteo-fuse [-q] --clinical FILE.csv [--key COLUMN] [--columns A,B,...]\n"
 	"       [--fit-encoding FILE | --encoding FILE] [--missing error|impute|skip]\n"
-	"       [--leak-threshold F] [FILE|-]...";
+	"       [--leak-threshold F] [--pseudonymize KEYFILE] [FILE|-]...";
 
 #define ENC_KIND "osteo-fuse encoding"
 #define MAXCOLS 256
@@ -63,6 +64,7 @@ struct opts {
 	const char *columns;
 	const char *fit_encoding;
 	const char *encoding;
+	const char *keyfile;
 	enum missing missing;
 	double leak;
 	char **inputs;
@@ -70,13 +72,13 @@ struct opts {
 };
 
 struct counts {
-	unsigned long long records, no_row, missing_values, skipped, unseen;
+	unsigned long long records, no_row, missing_values, skipped, unseen, from_meta;
 };
 
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLIN = 256, O_KEY, O_COLS, O_FIT, O_ENC, O_MISSING, O_LEAK };
+	enum { O_CLIN = 256, O_KEY, O_COLS, O_FIT, O_ENC, O_MISSING, O_LEAK, O_PSEUDO };
 	static const struct option longopts[] = {
 		{ "clinical", required_argument, 0, O_CLIN },
 		{ "key", required_argument, 0, O_KEY },
@@ -85,6 +87,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "encoding", required_argument, 0, O_ENC },
 		{ "missing", required_argument, 0, O_MISSING },
 		{ "leak-threshold", required_argument, 0, O_LEAK },
+		{ "pseudonymize", required_argument, 0, O_PSEUDO },
 		CLI_COMMON_OPTIONS
 	};
 	int c, found;
@@ -108,6 +111,7 @@ parse_args(int argc, char **argv, struct opts *o)
 				die(EX_USAGE, "--missing: '%s' is not error, impute or skip", optarg);
 			break;
 		case O_LEAK: o->leak = estrtod(optarg, 0, 1, "--leak-threshold"); break;
+		case O_PSEUDO: o->keyfile = optarg; break;
 		default: cli_common(c, usage);
 		}
 	}
@@ -493,6 +497,62 @@ check_leakage(const struct encoding *e, const struct table *t, const long *label
 /* ---------------------------------------------------------------- */
 /* joining */
 
+/* the record's own value for a column, from its meta (a DICOM header's
+ * age and sex, say: osteo-decode puts them there), as text; "" if none */
+static const char *
+meta_value(const struct record *r, const char *name, char *buf, size_t n)
+{
+	const struct metaval *m = rec_meta(r, name);
+
+	if (!m)
+		return "";
+	switch (m->type) {
+	case MV_STR: return m->s;
+	case MV_INT: snprintf(buf, n, "%lld", m->i); return buf;
+	case MV_BOOL: return m->i ? "yes" : "no";
+	default: snprintf(buf, n, "%.17g", m->f); return buf;
+	}
+}
+
+/* a column's value: the CSV row's, else the record's meta */
+static const char *
+value_of(const struct column *c, const struct table *t, long row, const struct record *r, char *buf, size_t n)
+{
+	const char *x = row >= 0 ? table_cell(t, row, c->csv) : "";
+
+	return is_missing(x) ? meta_value(r, c->name, buf, n) : x;
+}
+
+/* every column has a value in the record's meta */
+static int
+meta_has_all(const struct encoding *e, const struct record *r)
+{
+	char buf[64];
+
+	for (int i = 0; i < e->ncols; i++)
+		if (is_missing(meta_value(r, e->col[i].name, buf, sizeof buf)))
+			return 0;
+	return 1;
+}
+
+/* a CSV row made of the record's meta, for a patient the CSV lacks */
+static long
+meta_row(const struct encoding *e, struct table *t, int key, const struct record *r, struct strmap *rows)
+{
+	char **cells = emalloc((size_t)t->ncols * sizeof *cells), buf[64];
+
+	for (int j = 0; j < t->ncols; j++)
+		cells[j] = estrdup(j == key ? r->patient : "");
+	for (int i = 0; i < e->ncols; i++) {
+		free(cells[e->col[i].csv]);
+		cells[e->col[i].csv] = estrdup(meta_value(r, e->col[i].name, buf, sizeof buf));
+	}
+	table_add_row(t, cells);
+	free(cells);
+	strmap_put(rows, r->patient, (long)t->nrows - 1);
+	return (long)t->nrows - 1;
+}
+
 /* 1 written into out, 0 to skip the record; dies per --missing */
 static int
 encode_row(const struct encoding *e, const struct table *t, long row, float *out,
@@ -500,10 +560,11 @@ encode_row(const struct encoding *e, const struct table *t, long row, float *out
 {
 	int f = 0;
 	double v;
+	char buf[64];
 
 	for (int i = 0; i < e->ncols; i++) {
 		const struct column *c = &e->col[i];
-		const char *x = row >= 0 ? table_cell(t, row, c->csv) : "";
+		const char *x = value_of(c, t, row, r, buf, sizeof buf);
 		int miss = is_missing(x), ok = 1;
 		if (c->type == C_NUMBER) {
 			ok = miss || as_number(x, &v);
@@ -546,7 +607,10 @@ fuse_one(const struct encoding *e, const struct table *t, const struct strmap *r
 	struct tensor *c;
 
 	cn->records++;
-	if (row < 0) {
+	/* no CSV row: the header's values, when the record has them all */
+	if (row < 0 && meta_has_all(e, r))
+		cn->from_meta++;
+	else if (row < 0) {
 		cn->no_row++;
 		if (o->missing == MISS_ERROR) {
 			if (!r->has_patient)
@@ -567,6 +631,27 @@ fuse_one(const struct encoding *e, const struct table *t, const struct strmap *r
 	rec_meta_str(r, "fuse.encoding", e->fingerprint);
 	rec_meta_str(r, "fuse.features", e->features);
 	rec_write(out, r);
+}
+
+/* --pseudonymize: the table's keys as osteo-decode --pseudonymize writes
+ * the records' patients, so the two join with neither holding the other's
+ * identifiers */
+static void
+pseudonymize_keys(struct table *t, int key, const char *keyfile)
+{
+	struct pseudo *p = emalloc(sizeof *p);
+	char out[80];
+
+	pseudo_load(p, keyfile);
+	for (size_t i = 0; i < t->nrows; i++) {
+		char **cell = &t->cells[(i + 1) * (size_t)t->ncols + key];
+		if (!**cell)
+			continue;
+		pseudo_make(p, "patient", *cell, out, sizeof out);
+		free(*cell);
+		*cell = estrdup(out);
+	}
+	free(p);
 }
 
 static void
@@ -603,6 +688,8 @@ main(int argc, char **argv)
 	t = table_load(o.clinical);
 	if ((key = table_col(t, o.key)) < 0)
 		die(EX_DATAERR, "%s: no key column '%s' (--key)", o.clinical, o.key);
+	if (o.keyfile)
+		pseudonymize_keys(t, key, o.keyfile);
 	index_rows(t, key, &rows);
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o.inputs, o.ninputs);
@@ -627,6 +714,14 @@ main(int argc, char **argv)
 		choose_columns(&e, &o, t);
 		while (input_read(&in, &r)) {
 			long row = r.has_patient ? strmap_get(&rows, r.patient) : -1;
+			if (row < 0 && r.has_patient && meta_has_all(&e, &r)) {
+				/* a patient the CSV lacks, fitted on with its header's values */
+				row = meta_row(&e, t, key, &r, &rows);
+				seen = erealloc(seen, (t->nrows + 1) * sizeof *seen);
+				labels = erealloc(labels, (t->nrows + 1) * sizeof *labels);
+				seen[row] = 0;
+				labels[row] = -1;
+			}
 			if (row >= 0) {
 				seen[row] = 1;
 				if (r.has_label && r.label < 16) {
@@ -656,6 +751,8 @@ main(int argc, char **argv)
 	}
 
 	/* clean up */
+	if (cn.from_meta)
+		info("%llu records without a clinical row fused from their own header values (meta)", cn.from_meta);
 	if (cn.no_row || cn.missing_values || cn.unseen)
 		info("%llu records: %llu without a clinical row, %llu missing values (%s), "
 		     "%llu unseen categories, %llu skipped", cn.records, cn.no_row, cn.missing_values,

@@ -24,7 +24,7 @@
 
 static const char usage[] =
 	"osteo-normalize [-q] [--size WxH] [--fit pad|crop|stretch] [--keep-channels]\n"
-	"       [--method minmax|zscore|percentile|window|none] [--window CENTER,WIDTH]\n"
+	"       [--method minmax|zscore|percentile|window|none] [--window CENTER,WIDTH|file]\n"
 	"       [--percentiles LO,HI] [--fit-stats FILE | --stats FILE] [FILE|-]...";
 
 enum method { M_MINMAX, M_ZSCORE, M_PERCENTILE, M_WINDOW, M_NONE };
@@ -41,6 +41,7 @@ struct opts {
 	int gray;
 	enum method method;
 	double wc, ww;         /* window centre and width */
+	int file_window;       /* --window file: each record's own (meta) */
 	double plo, phi;       /* percentiles, 0..100 */
 	const char *fit_stats;
 	const char *stats;
@@ -107,6 +108,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_KEEP: o->gray = 0; o->set |= SET_GRAY; break;
 		case O_METHOD: o->method = (enum method)pick(optarg, methods, 5, "--method"); o->set |= SET_METHOD; break;
 		case O_WINDOW:
+			if (!strcmp(optarg, "file")) {
+				o->file_window = 1;
+				o->set |= SET_WINDOW;
+				break;
+			}
 			eparse_numbers(optarg, v, 2, 2, -1e9, 1e9, "--window");
 			o->wc = v[0];
 			o->ww = v[1];
@@ -130,7 +136,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (o->fit_stats && o->stats)
 		usage_error(usage, "--fit-stats fits statistics, --stats applies them: give one");
 	if (o->method == M_WINDOW && !(o->set & SET_WINDOW) && !o->stats)
-		usage_error(usage, "--method window needs --window CENTER,WIDTH");
+		usage_error(usage, "--method window needs --window CENTER,WIDTH or --window file");
 	if ((o->set & SET_WINDOW) && o->method != M_WINDOW)
 		o->method = M_WINDOW, o->set |= SET_METHOD;
 	if (o->fit_stats && (o->method == M_WINDOW || o->method == M_NONE))
@@ -364,6 +370,22 @@ image_params(const struct tensor *t, const struct opts *o, struct params *p, str
 	}
 }
 
+/* --window file: the window the record's DICOM header gave (osteo-decode's
+ * meta window_center and window_width) */
+static void
+own_window(struct input *in, const struct record *r, struct opts *o)
+{
+	const struct metaval *c = rec_meta(r, "window_center"), *w = rec_meta(r, "window_width");
+
+	if (!c || !w || (c->type != MV_FLOAT && c->type != MV_INT) || (w->type != MV_FLOAT && w->type != MV_INT))
+		input_die(in, r, "no window_center and window_width in its meta (--window file takes the window "
+		          "a DICOM file's header gives)");
+	o->wc = c->type == MV_FLOAT ? c->f : (double)c->i;
+	o->ww = w->type == MV_FLOAT ? w->f : (double)w->i;
+	if (!(o->ww > 0))
+		input_die(in, r, "its window width %g is not positive", o->ww);
+}
+
 static void
 apply(struct tensor *t, const struct opts *o, const struct params *p)
 {
@@ -585,6 +607,8 @@ main(int argc, char **argv)
 				input_die(&in, &r, "%u channels; the statistics have %d", t->shape[0], p.channels);
 			if (!p.dataset)
 				image_params(t, &o, &p, &wk);
+			if (o.file_window)
+				own_window(&in, &r, &o);
 			apply(t, &o, &p);
 			note(&r, &o, &p);
 			rec_write(out, &r);

@@ -4,9 +4,9 @@
 # to run and fails, so `make check` and `make demo` never half-work.
 #   tools/deps.sh [build|check|demo|fuzz|valgrind]
 set -eu
-build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev
+build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev
 libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev"
-check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk"
+check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk libgdcm-tools"
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
