@@ -75,6 +75,10 @@ build/common/dnn.o build/common/nn.o build/common/kern.o: build/common/%.o: comm
 	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 
+# a DICOM frame's values: loops the compiler vectorises at -O3
+build/common/dicom.o: common/dicom.c common/*.h | build/common
+	$(CC) $(XCFLAGS) $(CFLAGS) $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
+
 build/common/gdcm.o: common/gdcm.cc common/dicom.h | build/common
 	$(CXX) $(XCXXFLAGS) $(CFLAGS) $(GDCM_CFLAGS) -c -o $@ $<
 
@@ -157,6 +161,9 @@ build/tests/cpu-bench: bench/cpu-bench.c bench/bench.h $(GPU_OBJS) build/liboste
 
 build/tests/png-loop: bench/png-loop.c | build/tests
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+build/tests/gdcm-loop: bench/gdcm-loop.cc | build/tests
+	$(CXX) $(XCXXFLAGS) $(CFLAGS) $(GDCM_CFLAGS) -o $@ $< -lgdcmMSFF -lgdcmDSED -lgdcmCommon
 
 deps:
 	@tools/deps.sh build
@@ -263,7 +270,7 @@ demo:
 
 bench:
 	@tools/deps.sh check
-	@$(MAKE) --no-print-directory all build/tests/png-loop build/tests/cpu-bench $(if $(NVCC),build/tests/gpu-bench)
+	@$(MAKE) --no-print-directory all build/tests/png-loop build/tests/gdcm-loop build/tests/cpu-bench $(if $(NVCC),build/tests/gpu-bench)
 	@bench/run.sh
 
 # how good the demo's models are, over seeds (bench/models.sh; README)

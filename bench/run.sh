@@ -42,6 +42,37 @@ printf '%-34s %8.3f %10.0f %10.1f %10.1f %8s\n' "osteo-decode DIR > /dev/null" "
 	"$(echo "$nfiles / $ost" | bc -l)" "$(echo "$bytes / $ost / 1000000" | bc -l)" "$(echo "$insize / $ost / 1000000" | bc -l)" "$mem"
 printf 'ratio osteo-decode / libpng loop: %.3f (target <= 1.10), over %d runs each\n' "$(echo "$ost / $ref" | bc -l)" "$runs"
 
+# ---- DICOM: 1,000 256x256 CT slices, a third each uncompressed, JPEG
+# lossless and JPEG 2000 (bench/dicom-files.sh), osteo-decode against a bare
+# GDCM read loop, and against the dcmtk script (bench/dicom2rec-dcmtk, what
+# pipelines/dicom2rec was) on the uncompressed third, all it can read
+echo
+"$top/bench/dicom-files.sh" "$work/dcm" 1000
+mapfile -t dfiles < <(find "$work/dcm" -name '*.dcm' | sort)
+mapfile -t rfiles < <(find "$work/dcm/raw" -name '*.dcm' | sort)
+nd=${#dfiles[@]} nr=${#rfiles[@]}
+dbytes=$("$top/build/tests/gdcm-loop" "${dfiles[@]}" | awk '{ print $3 }')
+cat "${dfiles[@]}" >/dev/null
+: >"$work/dref" ; : >"$work/dost" ; : >"$work/rost"
+for i in $(seq "$runs"); do
+	secs "$top/build/tests/gdcm-loop" "${dfiles[@]}" >>"$work/dref"
+	secs osteo-decode -q "$work/dcm" >>"$work/dost"
+	secs osteo-decode -q "$work/dcm/raw" >>"$work/rost"
+done
+dref=$(median <"$work/dref") dost=$(median <"$work/dost") rost=$(median <"$work/rost")
+dmem=$(peak osteo-decode -q "$work/dcm")
+# the dcmtk script once: a process or two per file
+dcmtk=$(secs "$top/bench/dicom2rec-dcmtk" "$work/dcm/raw")
+printf '%-34s %8s %10s %10s %8s\n' "DICOM ($nd files: raw, JPEG-LL, J2K)" "median s" "records/s" "MB/s out" "peak MiB"
+printf '%-34s %8.3f %10.0f %10.1f %8s\n' "GDCM read loop (reference)" "$dref" \
+	"$(echo "$nd / $dref" | bc -l)" "$(echo "$dbytes / $dref / 1000000" | bc -l)" "-"
+printf '%-34s %8.3f %10.0f %10.1f %8s\n' "osteo-decode DIR > /dev/null" "$dost" \
+	"$(echo "$nd / $dost" | bc -l)" "$(echo "$dbytes / $dost / 1000000" | bc -l)" "$dmem"
+printf '%-34s %8.3f %10.0f\n' "  uncompressed third ($nr files)" "$rost" "$(echo "$nr / $rost" | bc -l)"
+printf '%-34s %8.3f %10.0f\n' "  dicom2rec (dcmtk), the same, once" "$dcmtk" "$(echo "$nr / $dcmtk" | bc -l)"
+printf 'ratio osteo-decode / GDCM loop: %.3f (target <= 1.10), over %d runs each\n' "$(echo "$dost / $dref" | bc -l)" "$runs"
+printf 'speed-up over dicom2rec (dcmtk), uncompressed: %.1fx (target >= 20)\n' "$(echo "$dcmtk / $rost" | bc -l)"
+
 # ---- preprocessing: 512x512 -> 128x128, streams of 1,000 and 10,000 records
 # (200 synthetic records repeated: `cat` of streams is a stream)
 echo

@@ -330,23 +330,53 @@ dcm_read(struct dcm_reader *rd, const unsigned char *buf, size_t len, size_t max
 /* ---------------------------------------------------------------- */
 /* values */
 
-/* sample k of the buffer as stored: Bits Stored bits ending at High Bit,
- * sign-extended for signed pixels (what lies above is overlay or noise) */
-static inline int64_t
-stored(const struct dcm_image *m, size_t k)
-{
-	uint64_t raw;
-	int bits = m->bits_stored;
+/*
+ * One channel of one frame into dst: each sample's Bits Stored bits ending
+ * at High Bit (what lies above is overlay or noise), sign-extended for
+ * signed pixels, turned round for MONOCHROME1, then y = v * slope +
+ * intercept.  A loop for each width and dtype, so each vectorises.
+ */
+#define CONVERT(SRC_T, INT_T, DST_T, EXPR)                                                 \
+	do {                                                                               \
+		const SRC_T *src = (const SRC_T *)m->pixels + first;                       \
+		DST_T *out = dst;                                                          \
+		INT_T sh = (INT_T)shift, mk = (INT_T)mask, sg = (INT_T)sb, sm = (INT_T)sum;  \
+		INT_T slo = (INT_T)is, ico = (INT_T)ic;                                    \
+		(void)slo, (void)ico;                                                      \
+		for (size_t p = 0; p < n; p++) {                                           \
+			INT_T v = ((INT_T)src[p * step] >> sh) & mk;                       \
+			v = (v ^ sg) - sg;                                                 \
+			v = invert ? sm - v : v;                                           \
+			out[p] = (DST_T)(EXPR);                                            \
+		}                                                                          \
+	} while (0)
 
-	switch (m->bits_allocated) {
-	case 8: raw = m->pixels[k]; break;
-	case 16: { uint16_t v; memcpy(&v, m->pixels + 2 * k, 2); raw = v; break; }
-	default: { uint32_t v; memcpy(&v, m->pixels + 4 * k, 4); raw = v; break; }
+static void
+convert(const struct dcm_image *m, size_t first, size_t step, size_t n, int invert, int64_t sum, double slope,
+        double icpt, enum dtype dt, void *dst)
+{
+	int shift = m->high_bit - m->bits_stored + 1;
+	uint64_t mask = (UINT64_C(1) << m->bits_stored) - 1;
+	int64_t sb = m->is_signed ? (int64_t)1 << (m->bits_stored - 1) : 0;
+	int64_t is = (int64_t)slope, ic = (int64_t)icpt;
+	/* 16 bits or fewer, whole slope and intercept, |y| < 2^24: int32
+	 * arithmetic, exact in a float too */
+	int small = m->bits_allocated <= 16 && slope == (double)is && icpt == (double)ic &&
+	            fabs(slope) * 65536 + fabs(icpt) < 16777216.0;
+
+	switch (m->bits_allocated * 8 + (int)dt * 2 + small) {
+	case 8 * 8 + DT_U8 * 2 + 1: CONVERT(uint8_t, int32_t, uint8_t, v * slo + ico); break;
+	case 8 * 8 + DT_U16 * 2 + 1: CONVERT(uint8_t, int32_t, uint16_t, v * slo + ico); break;
+	case 8 * 8 + DT_F32 * 2 + 1: CONVERT(uint8_t, int32_t, float, v * slo + ico); break;
+	case 8 * 8 + DT_F32 * 2: CONVERT(uint8_t, int64_t, float, (double)v * slope + icpt); break;
+	case 16 * 8 + DT_U8 * 2 + 1: CONVERT(uint16_t, int32_t, uint8_t, v * slo + ico); break;
+	case 16 * 8 + DT_U16 * 2 + 1: CONVERT(uint16_t, int32_t, uint16_t, v * slo + ico); break;
+	case 16 * 8 + DT_F32 * 2 + 1: CONVERT(uint16_t, int32_t, float, v * slo + ico); break;
+	case 16 * 8 + DT_F32 * 2: CONVERT(uint16_t, int64_t, float, (double)v * slope + icpt); break;
+	case 32 * 8 + DT_U8 * 2: CONVERT(uint32_t, int64_t, uint8_t, v * is + ic); break;
+	case 32 * 8 + DT_U16 * 2: CONVERT(uint32_t, int64_t, uint16_t, v * is + ic); break;
+	default: CONVERT(uint32_t, int64_t, float, (double)v * slope + icpt); break;
 	}
-	raw = (raw >> (m->high_bit - bits + 1)) & ((UINT64_C(1) << bits) - 1);
-	if (m->is_signed && (raw >> (bits - 1)) & 1)
-		return (int64_t)raw - ((int64_t)1 << bits);
-	return (int64_t)raw;
 }
 
 int
@@ -373,29 +403,10 @@ dcm_frame(const struct dcm_image *m, int i, struct record *r, const char *name, 
 		snprintf(err, errlen, "%s", e);
 		return -1;
 	}
-	for (int c = 0; c < m->samples; c++) {
-		for (size_t p = 0; p < plane; p++) {
-			/* interleaved colour is RGBRGB..., planar RR..GG..BB.. */
-			size_t k = (size_t)i * frame + (m->planar ? c * plane + p : p * m->samples + c);
-			int64_t v = stored(m, k);
-			if (invert)
-				v = smin + smax - v;
-			size_t o = c * plane + p;
-			switch (dt) {
-			case DT_U8: ((uint8_t *)t->data)[o] = (uint8_t)(v * (int64_t)slope + (int64_t)icpt); break;
-			case DT_U16: {
-				uint16_t y = (uint16_t)(v * (int64_t)slope + (int64_t)icpt);
-				memcpy((uint8_t *)t->data + 2 * o, &y, 2);
-				break;
-			}
-			default: {
-				float y = (float)(v * slope + icpt);
-				memcpy((uint8_t *)t->data + 4 * o, &y, 4);
-				break;
-			}
-			}
-		}
-	}
+	/* interleaved colour is RGBRGB..., planar RR..GG..BB.. */
+	for (int c = 0; c < m->samples; c++)
+		convert(m, (size_t)i * frame + (m->planar ? c * plane : (size_t)c), m->planar ? 1 : (size_t)m->samples,
+		        plane, invert, smin + smax, slope, icpt, dt, (uint8_t *)t->data + c * plane * dtype_size(dt));
 	rec_meta_str(r, "photometric", m->photometric_file);
 	if (invert)
 		rec_meta_bool(r, "inverted", 1);
