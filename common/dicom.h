@@ -26,10 +26,11 @@
 extern "C" {
 #endif
 
-/* the header elements osteo reads (string values as the file has them,
- * trailing padding trimmed; several values stay joined by '\\') */
+/* the header elements osteo reads, and no others (no names, dates,
+ * institutions or free text): string values as the file has them,
+ * padding trimmed, several values joined by a backslash as in the file */
 enum dcm_field {
-	DCM_PATIENT_ID, DCM_PATIENT_NAME, DCM_BIRTH_DATE, DCM_PATIENT_SEX, DCM_PATIENT_AGE,
+	DCM_PATIENT_ID, DCM_PATIENT_SEX, DCM_PATIENT_AGE,
 	DCM_STUDY_UID, DCM_SERIES_UID, DCM_SOP_UID, DCM_MODALITY, DCM_BODY_PART, DCM_VIEW_POSITION,
 	DCM_LATERALITY, DCM_IMAGE_LATERALITY, DCM_PIXEL_SPACING, DCM_IMAGER_SPACING,
 	DCM_WINDOW_CENTER, DCM_WINDOW_WIDTH, DCM_FIELDS

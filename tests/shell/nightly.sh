@@ -63,3 +63,25 @@ osteo-dump --count out/thursday-*/predictions.rec >/dev/null || fail "a corrupte
 # usage and a missing model
 expect_status 64 "$N" -i inbox -o out 2>/dev/null
 expect_status 66 "$N" -d nowhere -i inbox -o out 2>/dev/null
+# a DICOM export: a directory of DICOM files (classes as directories), its clinical.csv by
+# PatientID; processed once, its content's hash recorded
+if command -v dump2dcm >/dev/null; then
+	osteo-synth -q -n 4 --images 1 --size 32x32 --seed 15 -o syn
+	mkdir -p friday
+	awk -F, 'NR > 1 { print $1 "," $2 "," $3 }' syn/manifest.csv | while IFS=, read -r path label pat; do
+		osteo-decode -q "syn/$path" | osteo-normalize --method minmax | osteo-dump --data |
+			jq -r '.tensors.image.data[]' | awk '{ printf "%c", int($1 * 255) }' >px.raw
+		mkdir -p "friday/$label"
+		printf '(0008,0016) UI [1.2.840.10008.5.1.4.1.1.1.1]\n(0008,0018) UI [1.2.3.%s]\n(0008,0060) CS [DX]\n(0010,0020) LO [%s]\n(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n(0028,0010) US 32\n(0028,0011) US 32\n(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n(7fe0,0010) OB =px.raw\n' \
+			"$((10#${pat#P}))" "$pat" >d.dump
+		dump2dcm -q d.dump "friday/$label/$pat.dcm"
+	done
+	cp syn/clinical.csv friday/clinical.csv
+	mv friday inbox/friday && touch -d '+5 minutes' inbox/friday
+	"$N" -d run -i inbox -o out
+	d=$(ls -d out/friday-*)
+	[ "$(osteo-dump $d/predictions.rec | jq -s -c 'map(.meta.format) | unique')" = '["dicom"]' ] || fail "DICOM export"
+	[ "$(($(wc -l <$d/predictions.csv) - 1))" = 4 ] || fail "DICOM export: $(cat $d/predictions.csv)"
+	"$N" -d run -i inbox -o out
+	[ "$(grep -c friday out/done.list)" = 1 ] || fail "a DICOM directory processed twice"
+fi
