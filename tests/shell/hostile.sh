@@ -102,7 +102,7 @@ done
 expect_status 65 osteo-decode --max-pixels 5000000000 huge16.png >/dev/null 2>err
 contains -F 'more than the limit of 1073741824 (--max-tensor-bytes)' err || fail "tensor limit: $(cat err)"
 expect_status 65 osteo-decode --strict random.png >/dev/null 2>err
-contains -F 'random.png: not a PNG, JPEG or PNM' err || fail "random.png: $(cat err)"
+contains -F 'random.png: not a PNG, JPEG, PNM or DICOM' err || fail "random.png: $(cat err)"
 expect_status 65 osteo-decode --strict empty.png >/dev/null 2>err
 # zip bombs: 20 MB of zeros in 20 KB, with and without the size in the header
 head -c 20000000 /dev/zero >zeros.pgm
