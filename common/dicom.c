@@ -22,6 +22,17 @@
 #include "dicom.h"
 #include "util.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifdef UNDER_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 int
 dcm_sniff(const unsigned char *p, size_t n)
 {
@@ -98,13 +109,6 @@ grow_out(size_t n, void *ctx)
 	return shm_fit(out, n) < 0 ? NULL : out->p;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 /*
  * GDCM allocates what a value's length field says before it reads the
@@ -150,6 +154,10 @@ serve(struct dcm_reader *rd, int sock)
 	static const int deadly[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 	for (size_t i = 0; i < sizeof deadly / sizeof *deadly; i++)
 		signal(deadly[i], SIG_DFL);
+#ifdef UNDER_ASAN
+	/* nor a fuzzer's death callback: the worker's end is not the harness's */
+	__sanitizer_set_death_callback(NULL);
+#endif
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	dup2(rd->log.fd, 2);
 	for (;;) {
