@@ -1,7 +1,8 @@
 # osteo-decode --pseudonymize: no identifying header value, and no path naming the patient,
 # anywhere in the output bytes; the same patient gets the same pseudonym in two exports made with
 # one key, another key gives others; grouped splits still keep a patient's images together;
-# osteo-fuse --pseudonymize joins a clinical table by the same pseudonyms.
+# osteo-fuse --pseudonymize joins a clinical table by the same pseudonyms; the pseudonyms are
+# HMAC-SHA256 as openssl(1) computes it.
 . "$TOP/tests/lib.sh"
 command -v dump2dcm >/dev/null || { echo "dcmtk is not installed (apt-get install dcmtk)"; exit 77; }
 printf '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b' >pixels.raw
@@ -73,3 +74,12 @@ echo short >short.key
 expect_status 64 osteo-decode -q --pseudonymize short.key a
 expect_status 66 osteo-decode -q --pseudonymize nowhere.key a
 expect_status 64 osteo-fuse -q --pseudonymize short.key --clinical clin.csv a.rec
+# the pseudonym is HMAC-SHA256 under the key of "patient", a NUL and the PatientID, as openssl's
+# own HMAC computes it (the first 8 bytes in hex); UIDs the first 16 bytes as a decimal under 2.25
+hex=$(od -An -tx1 -v key | tr -d ' \n')
+mac() { printf '%s\0%s' "$1" "$2" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$hex | awk '{ print $NF }'; }
+want=P$(mac patient MRN-0042 | cut -c 1-16)
+[ "$(osteo-dump b.rec | jq -r .patient)" = "$want" ] || fail "not HMAC-SHA256: $(osteo-dump b.rec | jq -r .patient), want $want"
+want=$(mac uid 1.2.826.0.1.3680043.9.7.4 | cut -c 1-32 | tr a-f A-F)
+want=2.25.$(echo "ibase=16; $want" | BC_LINE_LENGTH=0 bc)
+[ "$(osteo-dump b.rec | jq -r .meta.sop_uid)" = "$want" ] || fail "UID: $(osteo-dump b.rec | jq -r .meta.sop_uid), want $want"
