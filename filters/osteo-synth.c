@@ -676,7 +676,7 @@ emit_patient(struct sink *s, const struct patient *p, struct text *manifest)
 			rec_write(s->w, r);
 			continue;
 		}
-		if (img_png_encode(rec_tensor(r, "image"), 6, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
+		if (img_png_encode(rec_tensor(r, "image"), 1, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
 			die(EX_SOFTWARE, "%s: %s", rel, err);
 		sink_file(s, rel, s->png, len);
 		text_add(manifest, "%s,%s,%s,%s,%s", rel, classnames[p->label], p->key,
@@ -687,7 +687,7 @@ emit_patient(struct sink *s, const struct patient *p, struct text *manifest)
 			for (size_t i = 0; i < tensor_elems(m); i++)
 				((uint8_t *)m->data)[i] *= 255;
 			snprintf(mrel, sizeof mrel, "%.*s.mask.png", (int)strlen(rel) - 4, rel);
-			if (img_png_encode(m, 9, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
+			if (img_png_encode(m, 1, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
 				die(EX_SOFTWARE, "%s: %s", mrel, err);
 			sink_file(s, mrel, s->png, len);
 			text_add(manifest, ",%s", mrel);
