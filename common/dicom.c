@@ -38,11 +38,16 @@ dcm_sniff(const unsigned char *p, size_t n)
 {
 	if (n >= 132 && !memcmp(p + 128, "DICM", 4))
 		return 1;
-	/* no preamble: a first element of group 0002 or 0008 (little endian),
-	 * with an explicit VR of two capitals or an implicit 4-byte length */
-	if (n >= 8 && (p[0] == 0x02 || p[0] == 0x08) && p[1] == 0 && p[3] == 0)
-		return (p[4] >= 'A' && p[4] <= 'Z' && p[5] >= 'A' && p[5] <= 'Z') || (p[6] == 0 && p[7] == 0);
-	return 0;
+	/* no preamble: a first element (little endian) of group 0002 or 0008
+	 * with an explicit VR of two capitals or an implicit 4-byte length,
+	 * or of another group a dataset may begin with (0010-0028: no SOP
+	 * class), explicit only */
+	if (n < 8 || p[1] != 0 || p[3] != 0)
+		return 0;
+	int vr = p[4] >= 'A' && p[4] <= 'Z' && p[5] >= 'A' && p[5] <= 'Z';
+	if (p[0] == 0x02 || p[0] == 0x08)
+		return vr || (p[6] == 0 && p[7] == 0);
+	return vr && (p[0] == 0x10 || p[0] == 0x18 || p[0] == 0x20 || p[0] == 0x28);
 }
 
 /* ---------------------------------------------------------------- */

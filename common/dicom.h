@@ -49,8 +49,9 @@ struct dcm_image {
 	size_t nbytes;
 };
 
-/* DICM at byte 128, or a dataset that begins as one (a group 0002 or
- * 0008 element, little endian, without the preamble) */
+/* DICM at byte 128, or a dataset that begins as one without the preamble
+ * (a first element of group 0002 or 0008, or, with an explicit VR, of
+ * 0010 to 0028) */
 int dcm_sniff(const unsigned char *p, size_t n);
 
 enum { DCM_OK = 0, DCM_NOPIXELS = 1, DCM_ERROR = -1 };

@@ -44,12 +44,13 @@ struct membuf : std::streambuf {
 		return seekoff(off_type(pos), std::ios_base::beg, m);
 	}
 	/* GDCM keeps what a truncated file holds and calls it read; a value
-	 * cut short is told from the end of the dataset (the next tag, 0
-	 * bytes there) here */
+	 * cut short is told here from the end of the dataset (a tag, VR or
+	 * length read there, or trailing padding: 8 bytes or fewer) and from
+	 * the preamble tried on a file without one (a read from byte 0) */
 	std::streamsize xsgetn(char *s, std::streamsize n) override
 	{
 		std::streamsize have = egptr() - gptr(), got = n < have ? n : have;
-		if (got < n && (got > 0 || n > 8))
+		if (got < n && n > 8 && gptr() != eback())
 			cut = true;
 		memcpy(s, gptr(), (size_t)got);
 		gbump((int)got);

@@ -175,6 +175,13 @@ decoded ybr.dcm | jq -r '.[]' | paste - want | awk '{ d = $1 - $2; if (d < 0) d 
 # no preamble, stdin, archives, a tree with labels from the path
 tail -c +133 ct.dcm >nopreamble.dcm
 [ "$(decoded nopreamble.dcm)" = "$hu" ] || fail "a dataset without its preamble"
+# a bare dataset of 106 bytes: no preamble, no file meta, no SOP class; and trailing padding
+printf '\x01\x02\x03\x04' >t.raw
+printf '(0028,0002) US 1\n(0028,0004) CS [MONOCHROME2]\n(0028,0010) US 2\n(0028,0011) US 2\n(0028,0100) US 8\n(0028,0101) US 8\n(0028,0102) US 7\n(0028,0103) US 0\n(7fe0,0010) OB =t.raw\n' >t.dump
+dump2dcm -q -F t.dump bare.dcm
+[ "$(decoded bare.dcm)" = "[1,2,3,4]" ] || fail "a bare dataset: $(decoded bare.dcm)"
+cp m1.dcm padded.dcm && printf '\0\0\0' >>padded.dcm
+[ "$(decoded padded.dcm)" = "$(decoded m1.dcm)" ] || fail "three bytes of padding after the dataset"
 [ "$(osteo-decode -q <jpeg-ls.dcm | osteo-dump --data | jq -c .tensors.image.data)" = "$hu" ] || fail "stdin"
 mkdir -p tree/osteoporosis/s1 tree/healthy/s2 tree/notes
 cp ct.dcm tree/osteoporosis/s1/IM0001
