@@ -134,6 +134,8 @@ samples_read(struct input *in, const char *names, struct samples *s, struct clas
 			unit = nunits++;
 			if (r.has_patient)
 				strmap_put(&units, r.patient, unit);
+			s->names = erealloc(s->names, (size_t)nunits * sizeof *s->names);
+			s->names[unit] = r.has_patient ? estrdup(r.patient) : NULL;
 		}
 		samples_add(s, (int)r.label, r.probs, (size_t)unit);
 		map_in_mask(s, rec_tensor(&r, "heatmap"), rec_tensor(&r, "mask"));
@@ -143,9 +145,55 @@ samples_read(struct input *in, const char *names, struct samples *s, struct clas
 	return unlabelled;
 }
 
+int
+samples_per_patient(struct samples *s, int use_max, size_t *bad)
+{
+	size_t nu = s->nunits, k = (size_t)s->k;
+	double *p = ecalloc(nu * k, sizeof *p);
+	int *label = emalloc(nu * sizeof *label);
+	size_t *count = ecalloc(nu, sizeof *count), *first = emalloc(nu * sizeof *first);
+
+	for (size_t i = 0; i < s->n; i++) {
+		size_t u = s->unit[i];
+		if (!count[u]++) {
+			label[u] = s->label[i];
+			first[u] = i;
+		} else if (label[u] != s->label[i]) {
+			*bad = u;
+			free(p), free(label), free(count), free(first);
+			return -1;
+		}
+		for (size_t c = 0; c < k; c++) {
+			double v = s->p[i * k + c];
+			p[u * k + c] = use_max ? fmax(p[u * k + c], v) : p[u * k + c] + v;
+		}
+	}
+	/* the patients in the order of their first records */
+	size_t *order = emalloc(nu * sizeof *order), n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (first[s->unit[i]] == i)
+			order[n++] = s->unit[i];
+	for (size_t j = 0; j < n; j++) {
+		size_t u = order[j];
+		double sum = 0;
+		for (size_t c = 0; c < k; c++)
+			sum += p[u * k + c];
+		for (size_t c = 0; c < k; c++)
+			s->p[j * k + c] = use_max ? (sum > 0 ? p[u * k + c] / sum : 1.0 / k) : p[u * k + c] / count[u];
+		s->label[j] = label[u];
+		s->unit[j] = u;
+	}
+	s->n = n;
+	free(p), free(label), free(count), free(first), free(order);
+	return 0;
+}
+
 void
 samples_free(struct samples *s)
 {
+	for (size_t u = 0; s->names && u < s->nunits; u++)
+		free(s->names[u]);
+	free(s->names);
 	free(s->label);
 	free(s->p);
 	free(s->unit);

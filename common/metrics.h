@@ -24,6 +24,7 @@ struct samples {
 	double *p;             /* n x k */
 	size_t *unit;          /* resampling unit: the patient's number */
 	size_t nunits;
+	char **names;          /* per unit: its patient, or NULL (samples_read) */
 	/* heat maps of records that carry a `mask` too: how many, how many
 	 * empty, the sums of each map's share of its mass inside the mask and
 	 * of the mask's share of the image */
@@ -64,6 +65,12 @@ void samples_free(struct samples *s);
  * one has no probs, another number of them, a label that is not a class
  * or a probability outside [0, 1].  Returns the records without a label. */
 long long samples_read(struct input *in, const char *names, struct samples *s, struct classes *cl);
+
+/* one sample per patient (unit), in the order of each one's first record:
+ * its records' probabilities combined by their mean, or with use_max by
+ * the largest of each class's (renormalised to sum 1); -1 when a patient's
+ * records disagree on the label, *bad then that unit */
+int samples_per_patient(struct samples *s, int use_max, size_t *bad);
 
 void metrics_init(struct metrics *m, int k, int ece_bins);
 void metrics_free(struct metrics *m);

@@ -22,7 +22,7 @@
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
 	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
-	"       [--threshold T|youden] [FILE|-]...";
+	"       [--threshold T|youden] [--per-patient[=mean|max]] [FILE|-]...";
 
 enum format { F_TEXT, F_JSON, F_TSV };
 
@@ -30,6 +30,7 @@ struct opts {
 	const char *classes, *roc, *positive, *threshold;
 	enum format format;
 	int reps, bins;
+	int per_patient;         /* 0 per record, 1 mean, 2 max */
 	unsigned long long seed;
 	double level;
 	char **inputs;
@@ -39,7 +40,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR };
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "json", no_argument, 0, O_JSON },
@@ -51,6 +52,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "roc", required_argument, 0, O_ROC },
 		{ "positive", required_argument, 0, O_POS },
 		{ "threshold", required_argument, 0, O_THR },
+		{ "per-patient", optional_argument, 0, O_PATIENT },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -72,6 +74,14 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_ROC: o->roc = optarg; break;
 		case O_POS: o->positive = optarg; break;
 		case O_THR: o->threshold = optarg; break;
+		case O_PATIENT:
+			if (!optarg || !strcmp(optarg, "mean"))
+				o->per_patient = 1;
+			else if (!strcmp(optarg, "max"))
+				o->per_patient = 2;
+			else
+				die(EX_USAGE, "--per-patient: '%s' is not mean or max", optarg);
+			break;
 		default: cli_common(c, usage);
 		}
 	}
@@ -118,7 +128,11 @@ print_text(const struct report *rp)
 	const struct bootstrap_ci *ci = &rp->ci;
 	int k = m->k, pct = (int)lround(ci->level * 100);
 
-	printf("records %zu, patients %zu", m->n, rp->patients);
+	if (rp->o->per_patient)
+		printf("patients %zu, one call each (the %s of its images' probabilities)", m->n,
+		       rp->o->per_patient == 2 ? "largest" : "mean");
+	else
+		printf("records %zu, patients %zu", m->n, rp->patients);
 	if (rp->unlabelled)
 		printf("; skipped %lld without a label", rp->unlabelled);
 	printf("\naccuracy  %.4f", m->accuracy);
@@ -205,8 +219,9 @@ print_json(const struct report *rp)
 	const struct metrics *m = &rp->m;
 	int k = m->k;
 
-	printf("{\"n\":%zu,\"patients\":%zu,\"unlabelled\":%lld,\"classes\":[", m->n, rp->patients,
-	       rp->unlabelled);
+	printf("{\"n\":%zu,\"patients\":%zu,\"unlabelled\":%lld,\"per_patient\":%s,\"classes\":[", m->n,
+	       rp->patients, rp->unlabelled,
+	       rp->o->per_patient == 2 ? "\"max\"" : rp->o->per_patient ? "\"mean\"" : "null");
 	for (int c = 0; c < k; c++) {
 		printf(c ? "," : "");
 		json_str(stdout, rp->cl->names[c], strlen(rp->cl->names[c]));
@@ -400,6 +415,10 @@ main(int argc, char **argv)
 		    input_names(&in), rp.unlabelled);
 
 	/* compute */
+	size_t bad;
+	if (o.per_patient && samples_per_patient(&s, o.per_patient == 2, &bad) < 0)
+		die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", input_names(&in),
+		    s.names[bad] ? s.names[bad] : "?");
 	rp.cl = &cl;
 	rp.o = &o;
 	rp.patients = s.nunits;

@@ -51,6 +51,7 @@ step "osteo-metrics: both, with 95% intervals over patients"
 for m in cnn svm; do
 	osteo-metrics --seed "$seed" --roc "$report/$m-roc.tsv" "$out/$m.pred.rec" >"$report/$m-metrics.txt"
 	osteo-metrics --seed "$seed" --json "$out/$m.pred.rec" >"$report/$m-metrics.json"
+	osteo-metrics --seed "$seed" --json --per-patient "$out/$m.pred.rec" >"$report/$m-patient-metrics.json"
 done
 
 step "osteo-plot: curves, ROC, confusion, clinical correlation, heatmaps"
@@ -76,6 +77,8 @@ row() {
 	echo "|---|---|---|---|---|---|"
 	row "OsteoNet CNN ($arch, $epochs epochs)" "$report/cnn-metrics.json"
 	row "SVM baseline (RBF, clinical + image features)" "$report/svm-metrics.json"
+	row "OsteoNet CNN, per patient (the mean of its images)" "$report/cnn-patient-metrics.json"
+	row "SVM baseline, per patient" "$report/svm-patient-metrics.json"
 	osteo-dump "$out/prep/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$out/prep/cohort/truth.csv" |
 		awk -F'\t' '{ printf "| ceiling: each patient'"'"'s Bayes-optimal class, from osteo-synth'"'"'s truth.csv | %.3f | %.3f | - | - | - |\n", $1, $2 }'
 	echo

@@ -13,6 +13,21 @@ jq -e '.n == 6 and .patients == 3 and .unlabelled == 1 and (.accuracy - 2/3 | fa
 	and .ci.accuracy[0] <= .accuracy and .accuracy <= .ci.accuracy[1]' hand.json >/dev/null ||
 	fail "hand example: $(cat hand.json)"
 osteo-metrics hand.rec | contains -E '^osteopenia +0\.500 +0\.750 +0\.500 +0\.500 +0\.875 +2$' || fail "text table"
+# per patient (the man page's example): means (.55,.35,.1), (.25,.45,.3), (.15,.2,.65), all right;
+# with max, (.7,.5,.1)/1.3 for P1: healthy's AUC over three patients is 1, its Brier by hand
+osteo-metrics --json --per-patient hand.rec | jq -e '.n == 3 and .patients == 3 and .per_patient == "mean"
+	and .accuracy == 1 and .confusion == [[1,0,0],[0,1,0],[0,0,1]]
+	and (.brier - ((.45*.45 + .35*.35 + .01) + (.0625 + .3025 + .09) + (.0225 + .04 + .1225)) / 3 | fabs) < 1e-9' >/dev/null ||
+	fail "--per-patient: $(osteo-metrics --json --per-patient hand.rec)"
+osteo-metrics --json --per-patient=max hand.rec | jq -e '.per_patient == "max" and .accuracy == 1
+	and (.brier - (((1 - .7/1.3) * (1 - .7/1.3) + (.5/1.3) * (.5/1.3) + (.1/1.3) * (.1/1.3))
+	+ ((.3/1.3) * (.3/1.3) + (1 - .6/1.3) * (1 - .6/1.3) + (.4/1.3) * (.4/1.3))
+	+ ((.2/1.1) * (.2/1.1) + (.2/1.1) * (.2/1.1) + (1 - .7/1.1) * (1 - .7/1.1))) / 3 | fabs) < 1e-9' >/dev/null ||
+	fail "--per-patient=max: $(osteo-metrics --json --per-patient=max hand.rec)"
+printf 'a\tP1\t0\t.7,.2,.1\nb\tP1\t1\t.4,.5,.1\n' | mkrec >mixed.rec
+expect_status 65 osteo-metrics --per-patient mixed.rec >/dev/null 2>err
+contains "patient 'P1' has images of two labels" err || fail "--per-patient, two labels: $(cat err)"
+expect_status 64 osteo-metrics --per-patient=median hand.rec >/dev/null 2>&1
 osteo-metrics --tsv hand.rec | contains -x "$(printf 'predicted:osteopenia\thealthy\t1')" || fail "--tsv confusion"
 # the same seed, the same intervals; another seed, others; --bootstrap 0, none
 osteo-metrics --json --seed 3 hand.rec | cmp - <(osteo-metrics --json --seed 3 hand.rec) || fail "--seed repeat"

@@ -226,6 +226,47 @@ START_TEST(binary_and_youden)
 }
 END_TEST
 
+/* a hand-worked case: patients 5, 9, 5, 2, 9 (units), one call each */
+START_TEST(per_patient)
+{
+	struct samples s;
+	struct metrics m;
+	struct metrics_work w = { 0 };
+	double p[5][2] = { { .9, .1 }, { .2, .8 }, { .5, .5 }, { .6, .4 }, { .4, .6 } };
+	int unit[5] = { 5, 9, 5, 2, 9 }, label[5] = { 0, 1, 0, 0, 1 };
+	size_t bad = 0;
+
+	for (int use_max = 0; use_max < 2; use_max++) {
+		samples_init(&s, 2);
+		for (int i = 0; i < 5; i++)
+			samples_add(&s, label[i], p[i], unit[i]);
+		ck_assert_int_eq(samples_per_patient(&s, use_max, &bad), 0);
+		ck_assert_uint_eq(s.n, 3);
+		/* in the order of the first records: 5, 9, 2 */
+		ck_assert(s.unit[0] == 5 && s.unit[1] == 9 && s.unit[2] == 2);
+		ck_assert(s.label[0] == 0 && s.label[1] == 1 && s.label[2] == 0);
+		/* mean: (.7, .3), (.3, .7), (.6, .4); max: (.9, .5)/1.4, (.4, .8)/1.2, (.6, .4) */
+		double want[2][6] = { { .7, .3, .3, .7, .6, .4 }, { .9 / 1.4, .5 / 1.4, .4 / 1.2, .8 / 1.2, .6, .4 } };
+		for (int j = 0; j < 6; j++)
+			ck_assert(fabs(s.p[j] - want[use_max][j]) < 1e-12);
+		metrics_init(&m, 2, 10);
+		metrics_compute(&s, NULL, s.n, &m, &w);
+		ck_assert(fabs(m.accuracy - 1) < 1e-12);
+		metrics_free(&m);
+		samples_free(&s);
+	}
+	/* a patient whose images disagree on the label */
+	samples_init(&s, 2);
+	samples_add(&s, 0, p[0], 0);
+	samples_add(&s, 1, p[1], 1);
+	samples_add(&s, 1, p[2], 0);
+	ck_assert_int_eq(samples_per_patient(&s, 0, &bad), -1);
+	ck_assert_uint_eq(bad, 0);
+	samples_free(&s);
+	metrics_work_free(&w);
+}
+END_TEST
+
 Suite *
 metrics_suite(void)
 {
@@ -237,6 +278,7 @@ metrics_suite(void)
 	tcase_add_test(tc, sklearn_hand);
 	tcase_add_test(tc, bootstrap_patients);
 	tcase_add_test(tc, binary_and_youden);
+	tcase_add_test(tc, per_patient);
 	suite_add_tcase(s, tc);
 	return s;
 }
