@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,13 +100,23 @@ map_in_mask(struct samples *s, const struct tensor *heat, const struct tensor *m
 long long
 samples_read(struct input *in, const char *names, struct samples *s, struct classes *cl)
 {
+	return samples_read_by(in, names, s, cl, NULL, NULL);
+}
+
+long long
+samples_read_by(struct input *in, const char *names, struct samples *s, struct classes *cl,
+                samples_groupof groupof, void *ctx)
+{
 	struct record r;
-	struct strmap units;
+	struct strmap units, groups;
+	size_t gcap = 0;
+	char gbuf[256];
 	long long unlabelled = 0;
 	long nunits = 0;
 
 	rec_init(&r);
 	strmap_init(&units);
+	strmap_init(&groups);
 	s->k = 0;
 	while (input_read(in, &r)) {
 		if (!r.has_label) {
@@ -139,7 +150,20 @@ samples_read(struct input *in, const char *names, struct samples *s, struct clas
 		}
 		samples_add(s, (int)r.label, r.probs, (size_t)unit);
 		map_in_mask(s, rec_tensor(&r, "heatmap"), rec_tensor(&r, "mask"));
+		if (groupof) {
+			const char *g = groupof(&r, ctx, gbuf, sizeof gbuf);
+			long gi = strmap_get(&groups, g);
+			if (gi < 0) {
+				gi = (long)s->ngroups++;
+				strmap_put(&groups, g, gi);
+				s->gnames = erealloc(s->gnames, s->ngroups * sizeof *s->gnames);
+				s->gnames[gi] = estrdup(g);
+			}
+			egrow((void **)&s->group, &gcap, s->n * sizeof *s->group);
+			s->group[s->n - 1] = (size_t)gi;
+		}
 	}
+	strmap_free(&groups);
 	strmap_free(&units);
 	rec_free(&r);
 	return unlabelled;
@@ -183,9 +207,30 @@ samples_per_patient(struct samples *s, int use_max, size_t *bad)
 		s->label[j] = label[u];
 		s->unit[j] = u;
 	}
+	/* a patient's subgroup is its first record's */
+	for (size_t j = 0; s->group && j < n; j++)
+		s->group[j] = s->group[first[order[j]]];
 	s->n = n;
 	free(p), free(label), free(count), free(first), free(order);
 	return 0;
+}
+
+void
+samples_subset(const struct samples *s, size_t g, struct samples *out)
+{
+	/* the group's patients numbered afresh: the bootstrap draws 0..nunits-1 */
+	size_t *dense = emalloc((s->nunits ? s->nunits : 1) * sizeof *dense), nu = 0;
+
+	for (size_t u = 0; u < s->nunits; u++)
+		dense[u] = SIZE_MAX;
+	samples_init(out, s->k);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->group[i] == g) {
+			if (dense[s->unit[i]] == SIZE_MAX)
+				dense[s->unit[i]] = nu++;
+			samples_add(out, s->label[i], s->p + i * (size_t)s->k, dense[s->unit[i]]);
+		}
+	free(dense);
 }
 
 void
@@ -194,6 +239,10 @@ samples_free(struct samples *s)
 	for (size_t u = 0; s->names && u < s->nunits; u++)
 		free(s->names[u]);
 	free(s->names);
+	for (size_t g = 0; g < s->ngroups; g++)
+		free(s->gnames[g]);
+	free(s->gnames);
+	free(s->group);
 	free(s->label);
 	free(s->p);
 	free(s->unit);

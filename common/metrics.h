@@ -16,6 +16,7 @@
 
 #include "classes.h"
 #include "input.h"
+#include "record.h"
 
 struct samples {
 	int k;                 /* classes */
@@ -25,6 +26,9 @@ struct samples {
 	size_t *unit;          /* resampling unit: the patient's number */
 	size_t nunits;
 	char **names;          /* per unit: its patient, or NULL (samples_read) */
+	size_t *group;         /* per sample: its subgroup (samples_read_by), or NULL */
+	char **gnames;         /* per subgroup: its name */
+	size_t ngroups;
 	/* heat maps of records that carry a `mask` too: how many, how many
 	 * empty, the sums of each map's share of its mass inside the mask and
 	 * of the mask's share of the image */
@@ -65,6 +69,13 @@ void samples_free(struct samples *s);
  * one has no probs, another number of them, a label that is not a class
  * or a probability outside [0, 1].  Returns the records without a label. */
 long long samples_read(struct input *in, const char *names, struct samples *s, struct classes *cl);
+/* the same, each sample in the subgroup groupof names (copied into buf,
+ * n bytes) for its record */
+typedef const char *(*samples_groupof)(const struct record *r, void *ctx, char *buf, size_t n);
+long long samples_read_by(struct input *in, const char *names, struct samples *s, struct classes *cl,
+                          samples_groupof groupof, void *ctx);
+/* the samples of subgroup g, as samples of their own (names not kept) */
+void samples_subset(const struct samples *s, size_t g, struct samples *out);
 
 /* one sample per patient (unit), in the order of each one's first record:
  * its records' probabilities combined by their mean, or with use_max by

@@ -17,17 +17,20 @@
 #include "../common/input.h"
 #include "../common/metrics.h"
 #include "../common/record.h"
+#include "../common/strmap.h"
+#include "../common/table.h"
 #include "../common/util.h"
 
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
 	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
-	"       [--threshold T|youden] [--per-patient[=mean|max]] [FILE|-]...";
+	"       [--threshold T|youden] [--per-patient[=mean|max]]\n"
+	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...";
 
 enum format { F_TEXT, F_JSON, F_TSV };
 
 struct opts {
-	const char *classes, *roc, *positive, *threshold;
+	const char *classes, *roc, *positive, *threshold, *by, *clinical;
 	enum format format;
 	int reps, bins;
 	int per_patient;         /* 0 per record, 1 mean, 2 max */
@@ -40,7 +43,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT };
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "json", no_argument, 0, O_JSON },
@@ -53,6 +56,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "positive", required_argument, 0, O_POS },
 		{ "threshold", required_argument, 0, O_THR },
 		{ "per-patient", optional_argument, 0, O_PATIENT },
+		{ "by", required_argument, 0, O_BY },
+		{ "clinical", required_argument, 0, O_CLIN },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -74,6 +79,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_ROC: o->roc = optarg; break;
 		case O_POS: o->positive = optarg; break;
 		case O_THR: o->threshold = optarg; break;
+		case O_BY: o->by = optarg; break;
+		case O_CLIN: o->clinical = optarg; break;
 		case O_PATIENT:
 			if (!optarg || !strcmp(optarg, "mean"))
 				o->per_patient = 1;
@@ -87,6 +94,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (o->threshold && strcmp(o->threshold, "youden"))
 		estrtod(o->threshold, 0, 1, "--threshold");
+	if (o->clinical && !o->by)
+		usage_error(usage, "--clinical is read for --by");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -101,7 +110,133 @@ struct report {
 	long long unlabelled;
 	size_t patients;
 	const struct samples *s;
+	struct group_report *groups;  /* --by: s->ngroups of them */
+	size_t *order;                /* the order they are shown in */
+	const struct by *by;
 };
+
+/* ---------------------------------------------------------------- */
+/* subgroups */
+
+/* a group with fewer patients than this is flagged: its interval is too
+ * wide, and its figures too unstable, to read */
+#define SMALL_GROUP 30
+
+struct by {
+	char key[128];
+	double width;            /* bands of numbers; 0: values as they are */
+	struct table *t;         /* --clinical */
+	struct strmap rows;
+	int col;
+};
+
+static void
+by_parse(struct by *b, const char *spec, const char *clinical)
+{
+	const char *colon = strrchr(spec, ':');
+	size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	memset(b, 0, sizeof *b);
+	if (!len || len >= sizeof b->key)
+		die(EX_USAGE, "--by: '%s' names no key", spec);
+	memcpy(b->key, spec, len);
+	if (colon)
+		b->width = estrtod(colon + 1, 1e-9, 1e12, "--by's band width");
+	if (!clinical)
+		return;
+	b->t = table_load(clinical);
+	int key = table_col(b->t, "patient");
+	if (key < 0)
+		die(EX_DATAERR, "%s: no column 'patient' to find records' rows by", clinical);
+	if ((b->col = table_col(b->t, b->key)) < 0)
+		die(EX_DATAERR, "%s: no column '%s' (--by)", clinical, b->key);
+	strmap_init(&b->rows);
+	for (size_t i = 0; i < b->t->nrows; i++)
+		strmap_put(&b->rows, table_cell(b->t, i, key), (long)i);
+}
+
+/* a record's group: its meta's value for the key, else its patient's CSV
+ * cell; numbers in bands [lo, lo + width) when a width is given */
+static const char *
+group_of(const struct record *r, void *ctx, char *buf, size_t n)
+{
+	const struct by *b = ctx;
+	const struct metaval *m = rec_meta(r, b->key);
+	char *end;
+	double v;
+
+	buf[0] = 0;
+	if (m && m->type == MV_STR)
+		snprintf(buf, n, "%s", m->s);
+	else if (m && (m->type == MV_INT || m->type == MV_BOOL))
+		snprintf(buf, n, "%lld", m->i);
+	else if (m)
+		snprintf(buf, n, "%.17g", m->f);
+	else if (b->t && r->has_patient) {
+		long row = strmap_get(&b->rows, r->patient);
+		if (row >= 0)
+			snprintf(buf, n, "%s", table_cell(b->t, (size_t)row, b->col));
+	}
+	if (!buf[0])
+		return "(none)";
+	if (b->width > 0 && (v = strtod(buf, &end), end != buf && !*end) && isfinite(v)) {
+		double lo = floor(v / b->width) * b->width;
+		snprintf(buf, n, "%g-%g", lo, lo + b->width);
+	}
+	return buf;
+}
+
+/* groups shown by name, bands by their lower end, "(none)" last */
+static const char *const *sort_names;
+static int
+by_group(const void *a, const void *b)
+{
+	const char *x = sort_names[*(const size_t *)a], *y = sort_names[*(const size_t *)b];
+	int nx = !strcmp(x, "(none)"), ny = !strcmp(y, "(none)");
+	char *ex, *ey;
+	double vx = strtod(x, &ex), vy = strtod(y, &ey);
+
+	if (nx != ny)
+		return nx - ny;
+	if (ex != x && ey != y && *ex == '-' && *ey == '-' && vx != vy)
+		return vx < vy ? -1 : 1;
+	return strcmp(x, y);
+}
+
+static size_t *
+groups_order(const struct samples *s)
+{
+	size_t *o = emalloc((s->ngroups ? s->ngroups : 1) * sizeof *o);
+
+	for (size_t i = 0; i < s->ngroups; i++)
+		o[i] = i;
+	sort_names = (const char *const *)s->gnames;
+	qsort(o, s->ngroups, sizeof *o, by_group);
+	return o;
+}
+
+struct group_report {
+	struct samples s;
+	struct metrics m;
+	struct bootstrap_ci ci;
+};
+
+static struct group_report *
+groups_compute(const struct samples *s, const struct opts *o)
+{
+	struct group_report *g = ecalloc(s->ngroups ? s->ngroups : 1, sizeof *g);
+	struct metrics_work w = { 0 };
+
+	for (size_t i = 0; i < s->ngroups; i++) {
+		samples_subset(s, i, &g[i].s);
+		metrics_init(&g[i].m, s->k, o->bins);
+		metrics_compute(&g[i].s, NULL, g[i].s.n, &g[i].m, &w);
+		if (o->reps)
+			metrics_bootstrap(&g[i].s, o->reps, o->seed, o->level, &g[i].ci);
+	}
+	metrics_work_free(&w);
+	return g;
+}
 
 /* means over the maps that are not blank */
 static double
@@ -119,6 +254,41 @@ text_row(const char *name, const struct class_metrics *c)
 	else
 		printf("%6.3f", c->auc);
 	printf(" %7lld\n", c->support);
+}
+
+/* an estimate and, with a bootstrap, its interval */
+static void
+text_ci(double v, const double *ci, int reps)
+{
+	if (isnan(v))
+		printf(" %-20s", "-");
+	else if (reps && !isnan(ci[0]))
+		printf(" %.3f (%.3f-%.3f)  ", v, ci[0], ci[1]);
+	else
+		printf(" %-20.3f", v);
+}
+
+static void
+text_groups(const struct report *rp)
+{
+	const struct samples *s = rp->s;
+
+	char band[64] = "";
+	if (rp->by->width > 0)
+		snprintf(band, sizeof band, ", in bands of %g", rp->by->width);
+	printf("\nby %s%s (%s; * fewer than %d patients: too few to read)\n", rp->by->key, band,
+	       rp->o->reps ? "intervals over patients" : "no intervals", SMALL_GROUP);
+	printf("%-16s %7s %8s  %-20s %-20s %-20s %6s\n", "group", "records", "patients", "accuracy", "macro F1",
+	       "macro AUC", "Brier");
+	for (size_t j = 0; j < s->ngroups; j++) {
+		size_t i = rp->order[j];
+		const struct group_report *g = &rp->groups[i];
+		printf("%-16s %7zu %7zu%s", s->gnames[i], g->m.n, g->s.nunits, g->s.nunits < SMALL_GROUP ? "*" : " ");
+		text_ci(g->m.accuracy, g->ci.acc, g->ci.reps);
+		text_ci(g->m.macro.f1, g->ci.f1, g->ci.reps);
+		text_ci(g->m.macro.auc, g->ci.auc, g->ci.reps);
+		printf(" %6.3f\n", g->m.brier);
+	}
 }
 
 static void
@@ -176,6 +346,8 @@ print_text(const struct report *rp)
 		printf("\nheat maps against masks: %zu maps, %zu blank; mass inside the mask %.3f, "
 		       "the mask's share of the image %.3f, ratio %.2f\n", s->nmaps, s->nblank, in, share, in / share);
 	}
+	if (rp->groups)
+		text_groups(rp);
 }
 
 /* the per-class numbers, by name, for JSON and TSV */
@@ -211,6 +383,51 @@ json_pair(const char *key, const double *v)
 	putchar(',');
 	json_num(stdout, v[1], 9);
 	putchar(']');
+}
+
+static void
+json_groups(const struct report *rp)
+{
+	const struct samples *s = rp->s;
+
+	printf(",\"by\":{\"key\":");
+	json_str(stdout, rp->by->key, strlen(rp->by->key));
+	printf(",\"width\":");
+	if (rp->by->width > 0)
+		json_num(stdout, rp->by->width, 9);
+	else
+		printf("null");
+	printf(",\"small\":%d,\"groups\":[", SMALL_GROUP);
+	for (size_t j = 0; j < s->ngroups; j++) {
+		size_t i = rp->order[j];
+		const struct group_report *g = &rp->groups[i];
+		printf("%s{\"group\":", j ? "," : "");
+		json_str(stdout, s->gnames[i], strlen(s->gnames[i]));
+		printf(",\"n\":%zu,\"patients\":%zu,\"small\":%s,\"accuracy\":", g->m.n, g->s.nunits,
+		       g->s.nunits < SMALL_GROUP ? "true" : "false");
+		json_num(stdout, g->m.accuracy, 9);
+		printf(",\"f1_macro\":");
+		json_num(stdout, g->m.macro.f1, 9);
+		printf(",\"auc_macro\":");
+		json_num(stdout, g->m.macro.auc, 9);
+		printf(",\"brier\":");
+		json_num(stdout, g->m.brier, 9);
+		printf(",\"sensitivity\":[");
+		for (int c = 0; c < s->k; c++) {
+			printf(c ? "," : "");
+			json_num(stdout, g->m.cls[c].sens, 9);
+		}
+		putchar(']');
+		if (g->ci.reps) {
+			printf(",\"ci\":{\"bootstrap\":%d", g->ci.reps);
+			json_pair("accuracy", g->ci.acc);
+			json_pair("f1_macro", g->ci.f1);
+			json_pair("auc_macro", g->ci.auc);
+			putchar('}');
+		}
+		putchar('}');
+	}
+	printf("]}");
 }
 
 static void
@@ -290,6 +507,8 @@ print_json(const struct report *rp)
 		json_num(stdout, b->npv, 9);
 		putchar('}');
 	}
+	if (rp->groups)
+		json_groups(rp);
 	printf("}\n");
 }
 
@@ -407,8 +626,11 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 
 	/* read */
+	struct by by;
+	if (o.by)
+		by_parse(&by, o.by, o.clinical);
 	input_open(&in, o.inputs, o.ninputs);
-	rp.unlabelled = samples_read(&in, o.classes, &s, &cl);
+	rp.unlabelled = samples_read_by(&in, o.classes, &s, &cl, o.by ? group_of : NULL, &by);
 	input_close(&in);
 	if (!s.n)
 		die(EX_DATAERR, "%s: no record has both a label and probs (%lld without a label)",
@@ -438,6 +660,12 @@ main(int argc, char **argv)
 		rp.has_bin = 1;
 	}
 
+	if (o.by) {
+		rp.groups = groups_compute(&s, &o);
+		rp.order = groups_order(&s);
+		rp.by = &by;
+	}
+
 	/* report */
 	if (o.roc)
 		write_roc(o.roc, &s, &rp);
@@ -447,6 +675,16 @@ main(int argc, char **argv)
 		print_tsv(&rp);
 	else
 		print_text(&rp);
+	for (size_t i = 0; rp.groups && i < s.ngroups; i++) {
+		metrics_free(&rp.groups[i].m);
+		samples_free(&rp.groups[i].s);
+	}
+	free(rp.groups);
+	free(rp.order);
+	if (o.by && by.t) {
+		strmap_free(&by.rows);
+		table_free(by.t);
+	}
 	metrics_free(&rp.m);
 	metrics_work_free(&w);
 	samples_free(&s);

@@ -53,6 +53,11 @@ for m in cnn svm; do
 	osteo-metrics --seed "$seed" --json "$out/$m.pred.rec" >"$report/$m-metrics.json"
 	osteo-metrics --seed "$seed" --json --per-patient "$out/$m.pred.rec" >"$report/$m-patient-metrics.json"
 done
+# where a model trained on a mixed cohort fails first: by modality, sex and age
+for by in modality "sex --clinical $out/prep/cohort/clinical.csv" "age:10 --clinical $out/prep/cohort/clinical.csv"; do
+	osteo-metrics --seed "$seed" --per-patient --by $by "$out/cnn.pred.rec" | sed -n '/^by /,$p'
+	echo
+done >"$report/cnn-subgroups.txt"
 
 step "osteo-plot: curves, ROC, confusion, clinical correlation, heatmaps"
 osteo-plot curves -o "$report/training.png" "$report/train-log.tsv"
@@ -83,6 +88,13 @@ row() {
 		awk -F'\t' '{ printf "| ceiling: each patient'"'"'s Bayes-optimal class, from osteo-synth'"'"'s truth.csv | %.3f | %.3f | - | - | - |\n", $1, $2 }'
 	echo
 	jq -r '.maps | "Heat maps: \(.n) test images, \(.blank) blank; \(.in_mask * 1000 | round / 10)% of their mass lies in bone, which covers \(.mask_share * 1000 | round / 10)% of the image: \(.ratio * 100 | round / 100) times its share."' "$report/cnn-metrics.json"
+	echo
+	echo "The CNN per patient, by subgroup (osteo-metrics --per-patient --by; * too few patients to read):"
+	echo
+	echo '```'
+	sed '$d' "$report/cnn-subgroups.txt"
+	echo '```'
+	echo
 	echo "The whole job took $(($(date +%s) - start)) s on $(nproc) cores."
 } >"$report/summary.md"
 cat "$report/summary.md"

@@ -22,3 +22,6 @@ contains -E '^Heat maps: [0-9]+ test images, [0-9]+ blank; .* [0-9.]+ times its 
 contains -E '^The whole job took [0-9]+ s' d/report/summary.md || fail "how long it took"
 contains -E '^\| SVM baseline .* \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|' d/report/summary.md || fail "summary row: $(cat d/report/summary.md)"
 contains -E '^\| OsteoNet CNN, per patient .* \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|' d/report/summary.md || fail "per-patient row: $(cat d/report/summary.md)"
+# the subgroup tables: by modality, sex and decade of age, in the summary too
+contains -E '^(ct|dexa|xray) +[0-9]+ +[0-9]+' d/report/cnn-subgroups.txt || fail "subgroups: $(cat d/report/cnn-subgroups.txt)"
+contains -E '^by age, in bands of 10' d/report/summary.md || fail "subgroups in the summary: $(cat d/report/summary.md)"

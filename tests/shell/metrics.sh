@@ -28,6 +28,24 @@ printf 'a\tP1\t0\t.7,.2,.1\nb\tP1\t1\t.4,.5,.1\n' | mkrec >mixed.rec
 expect_status 65 osteo-metrics --per-patient mixed.rec >/dev/null 2>err
 contains "patient 'P1' has images of two labels" err || fail "--per-patient, two labels: $(cat err)"
 expect_status 64 osteo-metrics --per-patient=median hand.rec >/dev/null 2>&1
+# subgroups from a clinical CSV: site A (P1, P2) is the records a-d on their own, to the interval;
+# bands of age; a patient the CSV lacks is "(none)"; small groups are flagged
+printf 'patient,site,age\nP1,A,61\nP2,A,69.5\nP3,B,70\n' >sites.csv
+osteo-metrics --json --seed 5 --by site --clinical sites.csv hand.rec >by.json
+printf 'a\tP1\t0\t.7,.2,.1\nb\tP1\t0\t.4,.5,.1\nc\tP2\t1\t.2,.6,.2\nd\tP2\t1\t.3,.3,.4\n' | mkrec >siteA.rec
+osteo-metrics --json --seed 5 siteA.rec >siteA.json
+jq -e --slurpfile a siteA.json '.by.key == "site" and (.by.groups | map(.group)) == ["A", "B"]
+	and .by.groups[0].n == 4 and .by.groups[0].patients == 2 and .by.groups[0].small
+	and .by.groups[0].accuracy == $a[0].accuracy and .by.groups[0].f1_macro == $a[0].macro.f1
+	and .by.groups[0].ci.accuracy == $a[0].ci.accuracy and .by.groups[0].ci.f1_macro == $a[0].ci.f1_macro
+	and .by.groups[1].accuracy == 1 and .by.groups[1].n == 2' by.json >/dev/null || fail "--by site: $(cat by.json)"
+osteo-metrics --json --by age:10 --clinical sites.csv hand.rec | jq -e '(.by.groups | map([.group, .n])) == [["60-70", 4], ["70-80", 2]]' >/dev/null ||
+	fail "--by age:10: $(osteo-metrics --json --by age:10 --clinical sites.csv hand.rec)"
+printf 'patient,site\nP1,A\n' >some.csv
+osteo-metrics --by site --clinical some.csv --bootstrap 0 hand.rec | contains -E '^\(none\) +4 +2\* +0\.750 ' ||
+	fail "--by: no row: $(osteo-metrics --by site --clinical some.csv --bootstrap 0 hand.rec)"
+expect_status 64 osteo-metrics --clinical sites.csv hand.rec >/dev/null 2>&1
+expect_status 65 osteo-metrics --by nothing --clinical sites.csv hand.rec >/dev/null 2>&1
 osteo-metrics --tsv hand.rec | contains -x "$(printf 'predicted:osteopenia\thealthy\t1')" || fail "--tsv confusion"
 # the same seed, the same intervals; another seed, others; --bootstrap 0, none
 osteo-metrics --json --seed 3 hand.rec | cmp - <(osteo-metrics --json --seed 3 hand.rec) || fail "--seed repeat"
