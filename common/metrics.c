@@ -530,16 +530,18 @@ percentile(double *v, int n, double q)
 	return lo + 1 < n ? v[lo] + (h - lo) * (v[lo + 1] - v[lo]) : v[lo];
 }
 
-void
-metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, double level,
-                  struct bootstrap_ci *ci)
+/* the percentile bootstrap over units of a's figures, or with b (the same
+ * records scored by another model) of a's minus b's on each replicate */
+static void
+bootstrap(const struct samples *s, const struct samples *b, int reps, unsigned long long seed, double level,
+          struct bootstrap_ci *ci)
 {
 	size_t nu = s->nunits, *start = ecalloc(nu + 1, sizeof *start);
 	size_t *member = emalloc((s->n ? s->n : 1) * sizeof *member), *idx = NULL, idxcap = 0;
 	double *acc = emalloc(reps * sizeof *acc), *f1 = emalloc(reps * sizeof *f1);
 	double *auc = emalloc(reps * sizeof *auc);
 	int nauc = 0;
-	struct metrics m;
+	struct metrics m, mb;
 	struct metrics_work w = { 0 };
 	struct rng g;
 
@@ -560,6 +562,7 @@ metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, do
 		free(fill);
 	}
 	metrics_init(&m, s->k, 10);
+	metrics_init(&mb, s->k, 10);
 	rng_seed(&g, seed, "bootstrap");
 	for (int r = 0; r < reps; r++) {
 		size_t n = 0;
@@ -575,10 +578,13 @@ metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, do
 			n += len;
 		}
 		metrics_compute(s, idx, n, &m, &w);
-		acc[r] = m.accuracy;
-		f1[r] = m.macro.f1;
-		if (!isnan(m.macro.auc))
-			auc[nauc++] = m.macro.auc;
+		if (b)
+			metrics_compute(b, idx, n, &mb, &w);
+		acc[r] = m.accuracy - (b ? mb.accuracy : 0);
+		f1[r] = m.macro.f1 - (b ? mb.macro.f1 : 0);
+		double d = m.macro.auc - (b ? mb.macro.auc : 0);
+		if (!isnan(d))
+			auc[nauc++] = d;
 	}
 	double a = (1 - level) / 2;
 	ci->acc[0] = percentile(acc, reps, a);
@@ -588,6 +594,7 @@ metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, do
 	ci->auc[0] = percentile(auc, nauc, a);
 	ci->auc[1] = percentile(auc, nauc, 1 - a);
 	metrics_free(&m);
+	metrics_free(&mb);
 	metrics_work_free(&w);
 	free(start);
 	free(member);
@@ -595,4 +602,121 @@ metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, do
 	free(acc);
 	free(f1);
 	free(auc);
+}
+
+void
+metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, double level,
+                  struct bootstrap_ci *ci)
+{
+	bootstrap(s, NULL, reps, seed, level, ci);
+}
+
+void
+metrics_bootstrap_paired(const struct samples *a, const struct samples *b, int reps, unsigned long long seed,
+                         double level, struct bootstrap_ci *ci)
+{
+	bootstrap(a, b, reps, seed, level, ci);
+}
+
+static int
+cmp_at(const void *a, const void *b, void *ctx)
+{
+	const double *v = ctx;
+	double x = v[*(const size_t *)a], y = v[*(const size_t *)b];
+
+	return (x > y) - (x < y);
+}
+
+/* midranks of v[0..n) (ties share their mean rank, 1-based) into r */
+static void
+midranks(const double *v, size_t n, double *r, size_t *order)
+{
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof *order, cmp_at, (void *)v);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[order[j + 1]] == v[order[i]])
+			j++;
+		for (size_t t = i; t <= j; t++)
+			r[order[t]] = (double)(i + j) / 2 + 1;
+		i = j + 1;
+	}
+}
+
+int
+metrics_delong(const struct samples *a, const struct samples *b, int c, struct delong *d)
+{
+	size_t n = a->n, m = 0, k = (size_t)a->k;
+	double *x[2], *all = emalloc(n * sizeof *all), *rall = emalloc(n * sizeof *rall);
+	size_t *order = emalloc(n * sizeof *order);
+	const struct samples *s2[2] = { a, b };
+
+	memset(d, 0, sizeof *d);
+	for (size_t i = 0; i < n; i++)
+		m += a->label[i] == c;
+	size_t q = n - m;
+	if (!m || !q) {
+		free(all), free(rall), free(order);
+		return -1;
+	}
+	/* structural components (DeLong 1988, by midranks as Sun and Xu 2014):
+	 * V10 of each positive, V01 of each negative, per model */
+	double *v10[2], *v01[2];
+	double *pos = emalloc(m * sizeof *pos), *neg = emalloc(q * sizeof *neg);
+	double *rp = emalloc(m * sizeof *rp), *rn = emalloc(q * sizeof *rn);
+	for (int t = 0; t < 2; t++) {
+		const struct samples *s = s2[t];
+		size_t ip = 0, in = 0;
+		for (size_t i = 0; i < n; i++) {
+			all[i] = s->p[i * k + (size_t)c];
+			if (s->label[i] == c)
+				pos[ip++] = all[i];
+			else
+				neg[in++] = all[i];
+		}
+		midranks(all, n, rall, order);
+		midranks(pos, m, rp, order);
+		midranks(neg, q, rn, order);
+		v10[t] = emalloc(m * sizeof **v10);
+		v01[t] = emalloc(q * sizeof **v01);
+		double sum = 0;
+		ip = in = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (s->label[i] == c) {
+				v10[t][ip] = (rall[i] - rp[ip]) / (double)q;
+				sum += v10[t][ip++];
+			} else {
+				v01[t][in] = 1 - (rall[i] - rn[in]) / (double)m;
+				in++;
+			}
+		}
+		x[t] = t ? &d->auc_b : &d->auc_a;
+		*x[t] = sum / (double)m;
+	}
+	/* var(A - B) = (S10_aa + S10_bb - 2 S10_ab) / m + (S01 likewise) / q */
+	double var = 0;
+	for (int part = 0; part < 2; part++) {
+		double **v = part ? v01 : v10;
+		size_t len = part ? q : m;
+		double ma = 0, mb = 0, saa = 0, sbb = 0, sab = 0;
+		for (size_t i = 0; i < len; i++)
+			ma += v[0][i], mb += v[1][i];
+		ma /= (double)len, mb /= (double)len;
+		for (size_t i = 0; i < len; i++) {
+			saa += (v[0][i] - ma) * (v[0][i] - ma);
+			sbb += (v[1][i] - mb) * (v[1][i] - mb);
+			sab += (v[0][i] - ma) * (v[1][i] - mb);
+		}
+		double den = len > 1 ? (double)(len - 1) : 1;
+		var += (saa + sbb - 2 * sab) / den / (double)len;
+	}
+	d->diff = d->auc_a - d->auc_b;
+	d->se = sqrt(fmax(var, 0));
+	d->z = d->se > 0 ? d->diff / d->se : 0;
+	d->p = d->se > 0 ? erfc(fabs(d->z) / M_SQRT2) : 1;
+	for (int t = 0; t < 2; t++)
+		free(v10[t]), free(v01[t]);
+	free(pos), free(neg), free(rp), free(rn), free(all), free(rall), free(order);
+	return 0;
 }

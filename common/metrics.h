@@ -107,6 +107,19 @@ struct bootstrap_ci {
 };
 void metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed,
                        double level, struct bootstrap_ci *ci);
+/* the same over a's minus b's figures, a and b the same records (the same
+ * labels and units, in the same order) scored by two models: a paired
+ * comparison */
+void metrics_bootstrap_paired(const struct samples *a, const struct samples *b, int reps,
+                              unsigned long long seed, double level, struct bootstrap_ci *ci);
+
+/* DeLong's test of two correlated one-vs-rest AUCs of class c on the same
+ * records (a and b as above): the AUCs, their difference, its standard
+ * error, z and the two-sided p; -1 without positives and negatives */
+struct delong {
+	double auc_a, auc_b, diff, se, z, p;
+};
+int metrics_delong(const struct samples *a, const struct samples *b, int c, struct delong *d);
 
 /* binary cut: class c positive when p[c] >= threshold */
 struct binary_cut {

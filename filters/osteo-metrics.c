@@ -25,7 +25,9 @@ static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
 	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
 	"       [--threshold T|youden] [--per-patient[=mean|max]]\n"
-	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...";
+	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...\n"
+	"       osteo-metrics --compare [--json] [--bootstrap N] [--seed N] [--level P]\n"
+	"       [--per-patient[=mean|max]] A.rec B.rec";
 
 enum format { F_TEXT, F_JSON, F_TSV };
 
@@ -34,6 +36,7 @@ struct opts {
 	enum format format;
 	int reps, bins;
 	int per_patient;         /* 0 per record, 1 mean, 2 max */
+	int compare;
 	unsigned long long seed;
 	double level;
 	char **inputs;
@@ -43,7 +46,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN };
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "json", no_argument, 0, O_JSON },
@@ -57,6 +60,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "threshold", required_argument, 0, O_THR },
 		{ "per-patient", optional_argument, 0, O_PATIENT },
 		{ "by", required_argument, 0, O_BY },
+		{ "compare", no_argument, 0, O_COMPARE },
 		{ "clinical", required_argument, 0, O_CLIN },
 		CLI_COMMON_OPTIONS
 	};
@@ -80,6 +84,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_POS: o->positive = optarg; break;
 		case O_THR: o->threshold = optarg; break;
 		case O_BY: o->by = optarg; break;
+		case O_COMPARE: o->compare = 1; break;
 		case O_CLIN: o->clinical = optarg; break;
 		case O_PATIENT:
 			if (!optarg || !strcmp(optarg, "mean"))
@@ -98,6 +103,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage_error(usage, "--clinical is read for --by");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
+	if (o->compare && (o->ninputs != 2 || !strcmp(o->inputs[0], "-") || !strcmp(o->inputs[1], "-")))
+		usage_error(usage, "--compare takes two prediction files, A and B");
+	if (o->compare && (o->by || o->roc || o->threshold || o->format == F_TSV))
+		usage_error(usage, "--compare reports the difference of two models; --by, --roc, --threshold and "
+		            "--tsv are for one");
 }
 
 struct report {
@@ -611,6 +621,155 @@ positive_class(const struct opts *o, const struct classes *cl)
 	return c;
 }
 
+/* ---------------------------------------------------------------- */
+/* two models on the same records */
+
+struct ids {
+	char **v;
+	size_t n;
+};
+
+/* samples_read_by's hook, kept for the ids of the labelled records */
+static const char *
+keep_id(const struct record *r, void *ctx, char *buf, size_t n)
+{
+	struct ids *ids = ctx;
+
+	ids->v = erealloc(ids->v, (ids->n + 1) * sizeof *ids->v);
+	ids->v[ids->n++] = estrdup(r->id ? r->id : "");
+	(void)buf, (void)n;
+	return "all";
+}
+
+static void
+read_model(const char *path, const struct opts *o, struct samples *s, struct classes *cl, struct ids *ids)
+{
+	struct input in;
+	char *paths[1] = { (char *)path };
+
+	input_open(&in, paths, 1);
+	samples_read_by(&in, o->classes, s, cl, keep_id, ids);
+	input_close(&in);
+	if (!s->n)
+		die(EX_DATAERR, "%s: no record has both a label and probs", path);
+	size_t bad;
+	if (o->per_patient && samples_per_patient(s, o->per_patient == 2, &bad) < 0)
+		die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", path,
+		    s->names[bad] ? s->names[bad] : "?");
+}
+
+static void
+compare(const struct opts *o)
+{
+	struct samples a = { 0 }, b = { 0 };
+	struct classes ca = { 0 }, cb = { 0 };
+	struct ids ia = { 0 }, ib = { 0 };
+	struct metrics ma, mb;
+	struct metrics_work w = { 0 };
+	struct bootstrap_ci ci = { 0 };
+	const char *A = o->inputs[0], *B = o->inputs[1];
+
+	read_model(A, o, &a, &ca, &ia);
+	read_model(B, o, &b, &cb, &ib);
+	/* the same records, in the same order, with the same labels */
+	if (ia.n != ib.n)
+		die(EX_DATAERR, "--compare: %s has %zu labelled records, %s %zu: not the same records", A, ia.n, B,
+		    ib.n);
+	for (size_t i = 0; i < ia.n; i++)
+		if (strcmp(ia.v[i], ib.v[i]))
+			die(EX_DATAERR, "--compare: labelled record %zu is '%s' in %s, '%s' in %s: the same records "
+			    "in the same order are compared", i + 1, ia.v[i], A, ib.v[i], B);
+	if (a.k != b.k)
+		die(EX_DATAERR, "--compare: %d classes in %s, %d in %s", a.k, A, b.k, B);
+	for (size_t i = 0; i < a.n; i++)
+		if (a.label[i] != b.label[i] || a.unit[i] != b.unit[i])
+			die(EX_DATAERR, "--compare: record '%s' has another label or patient in %s than in %s",
+			    o->per_patient ? "?" : ia.v[i], B, A);
+	metrics_init(&ma, a.k, o->bins);
+	metrics_init(&mb, b.k, o->bins);
+	metrics_compute(&a, NULL, a.n, &ma, &w);
+	metrics_compute(&b, NULL, b.n, &mb, &w);
+	if (o->reps)
+		metrics_bootstrap_paired(&a, &b, o->reps, o->seed, o->level, &ci);
+	struct delong *dl = ecalloc((size_t)a.k, sizeof *dl);
+	int *ok = ecalloc((size_t)a.k, sizeof *ok);
+	for (int c = 0; c < a.k; c++)
+		ok[c] = metrics_delong(&a, &b, c, &dl[c]) == 0;
+
+	const char *names[3] = { "accuracy", "f1_macro", "auc_macro" };
+	double va[3] = { ma.accuracy, ma.macro.f1, ma.macro.auc }, vb[3] = { mb.accuracy, mb.macro.f1, mb.macro.auc };
+	const double *cis[3] = { ci.acc, ci.f1, ci.auc };
+	if (o->format == F_JSON) {
+		printf("{\"a\":");
+		json_str(stdout, A, strlen(A));
+		printf(",\"b\":");
+		json_str(stdout, B, strlen(B));
+		printf(",\"n\":%zu,\"patients\":%zu,\"per_patient\":%s", a.n, a.nunits,
+		       o->per_patient == 2 ? "\"max\"" : o->per_patient ? "\"mean\"" : "null");
+		for (int j = 0; j < 3; j++) {
+			printf(",\"%s\":{\"a\":", names[j]);
+			json_num(stdout, va[j], 9);
+			printf(",\"b\":");
+			json_num(stdout, vb[j], 9);
+			printf(",\"diff\":");
+			json_num(stdout, va[j] - vb[j], 9);
+			if (ci.reps)
+				json_pair("ci", cis[j]);
+			putchar('}');
+		}
+		if (ci.reps)
+			printf(",\"ci\":{\"level\":%g,\"bootstrap\":%d,\"seed\":%llu,\"unit\":\"patient\",\"paired\":true}",
+			       ci.level, ci.reps, o->seed);
+		printf(",\"delong\":[");
+		for (int c = 0; c < a.k; c++) {
+			printf("%s{\"class\":", c ? "," : "");
+			json_str(stdout, ca.names[c], strlen(ca.names[c]));
+			if (ok[c]) {
+				double v[6] = { dl[c].auc_a, dl[c].auc_b, dl[c].diff, dl[c].se, dl[c].z, dl[c].p };
+				const char *k[6] = { "auc_a", "auc_b", "diff", "se", "z", "p" };
+				for (int j = 0; j < 6; j++) {
+					printf(",\"%s\":", k[j]);
+					json_num(stdout, v[j], 9);
+				}
+			}
+			putchar('}');
+		}
+		printf("]}\n");
+	} else {
+		int pct = (int)lround(o->level * 100);
+		if (o->per_patient)
+			printf("A %s, B %s: %zu patients in both, one call each\n", A, B, a.n);
+		else
+			printf("A %s, B %s: %zu records of %zu patients in both\n", A, B, a.n, a.nunits);
+		printf("%-10s %8s %8s %8s", "", "A", "B", "A - B");
+		if (ci.reps)
+			printf("   %d%% CI (paired bootstrap of patients)", pct);
+		putchar('\n');
+		const char *label[3] = { "accuracy", "macro F1", "macro AUC" };
+		for (int j = 0; j < 3; j++) {
+			printf("%-10s %8.4f %8.4f %+8.4f", label[j], va[j], vb[j], va[j] - vb[j]);
+			if (ci.reps)
+				printf("   %+.4f to %+.4f", cis[j][0], cis[j][1]);
+			putchar('\n');
+		}
+		printf("\nDeLong's test, one-vs-rest AUC of each class (paired):\n");
+		printf("%-14s %7s %7s %8s %7s %7s %8s\n", "class", "AUC A", "AUC B", "A - B", "SE", "z", "p");
+		for (int c = 0; c < a.k; c++) {
+			if (!ok[c]) {
+				printf("%-14s (needs positives and negatives)\n", ca.names[c]);
+				continue;
+			}
+			printf("%-14s %7.4f %7.4f %+8.4f %7.4f %7.3f %8.4g\n", ca.names[c], dl[c].auc_a, dl[c].auc_b,
+			       dl[c].diff, dl[c].se, dl[c].z, dl[c].p);
+		}
+	}
+	for (size_t i = 0; i < ia.n; i++)
+		free(ia.v[i]), free(ib.v[i]);
+	free(ia.v), free(ib.v), free(dl), free(ok);
+	metrics_free(&ma), metrics_free(&mb), metrics_work_free(&w);
+	samples_free(&a), samples_free(&b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -624,6 +783,11 @@ main(int argc, char **argv)
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
+
+	if (o.compare) {
+		compare(&o);
+		return fshut(stdout, "<stdout>");
+	}
 
 	/* read */
 	struct by by;

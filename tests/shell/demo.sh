@@ -25,3 +25,5 @@ contains -E '^\| OsteoNet CNN, per patient .* \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|'
 # the subgroup tables: by modality, sex and decade of age, in the summary too
 contains -E '^(ct|dexa|xray) +[0-9]+ +[0-9]+' d/report/cnn-subgroups.txt || fail "subgroups: $(cat d/report/cnn-subgroups.txt)"
 contains -E '^by age, in bands of 10' d/report/summary.md || fail "subgroups in the summary: $(cat d/report/summary.md)"
+contains -E '^CNN minus SVM on the same [0-9]+ patients \(paired bootstrap, 95%\): accuracy -?[0-9.]+ \(' d/report/summary.md ||
+	fail "paired comparison in the summary: $(cat d/report/summary.md)"

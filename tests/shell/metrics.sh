@@ -98,3 +98,23 @@ expect_status 65 osteo-metrics --classes a,b hand.rec 2>err
 contains "3 probabilities but 2 classes" err || fail "--classes count: $(cat err)"
 head -c 30 hand.rec >trunc.rec
 expect_status 65 osteo-metrics trunc.rec 2>/dev/null
+# --compare: DeLong against tests/fixtures/compare (numpy, pair by pair; make-fixture.py), the
+# paired bootstrap's interval around the difference, a model against itself, mismatched records
+mkrec <"$FIX/compare/a.tsv" >a.rec
+mkrec <"$FIX/compare/b.tsv" >b.rec
+osteo-metrics --compare --json a.rec b.rec >cmp.json
+awk -F'\t' '{ printf "%s %s %s %s %s %s %s\n", $1, $2, $3, $4, $5, $6, $7 }' "$FIX/compare/delong.expected" >want
+jq -r '.delong | to_entries[] | "\(.key) \(.value.auc_a) \(.value.auc_b) \(.value.diff) \(.value.se) \(.value.z) \(.value.p)"' cmp.json |
+	paste -d' ' - want | awk '{ for (i = 2; i <= 7; i++) { d = $i - $(i + 7); if (d < 0) d = -d; if (d > 1e-7) bad++ } }
+	END { exit !(NR == 3 && !bad) }' || fail "DeLong: $(jq -c .delong cmp.json), want $(cat want)"
+jq -e '.n == 60 and .patients == 30 and .ci.paired and ([.accuracy, .f1_macro, .auc_macro] |
+	all((.diff - (.a - .b) | fabs) < 1e-9 and .ci[0] <= .diff and .diff <= .ci[1]))' cmp.json >/dev/null ||
+	fail "--compare: $(cat cmp.json)"
+osteo-metrics --compare --json a.rec a.rec | jq -e '[.accuracy, .f1_macro, .auc_macro] | all(.diff == 0 and .ci == [0, 0])' >/dev/null ||
+	fail "--compare: a model against itself"
+osteo-metrics --compare --json --seed 9 a.rec b.rec | cmp - <(osteo-metrics --compare --json --seed 9 a.rec b.rec) || fail "--compare --seed"
+osteo-metrics --compare a.rec b.rec | contains -E '^osteoporosis +0\.7568 +0\.7949 +-0\.0382 ' || fail "--compare text"
+head -n 59 "$FIX/compare/b.tsv" | mkrec >short.rec
+expect_status 65 osteo-metrics --compare a.rec short.rec >/dev/null 2>&1
+expect_status 64 osteo-metrics --compare a.rec >/dev/null 2>&1
+expect_status 64 osteo-metrics --compare --by site a.rec b.rec >/dev/null 2>&1
