@@ -50,7 +50,7 @@ GPU_OBJS = build/gpu/nogpu.o $(ENGINE_OBJS)
 GPU_LIBS =
 endif
 
-COMMON = util record input image imgops table rng strmap classes nn kern net dnn model metrics dicom pseudo
+COMMON = util record input image imgops table rng strmap classes nn kern net dnn model metrics dicom pseudo xgb
 COMMON_OBJS = $(COMMON:%=build/common/%.o) build/common/gdcm.o
 # engine/ picks the backend (common/'s CPU ones, gpu/'s CUDA one or its
 # stub); it is linked only into the programs that run the network
@@ -104,7 +104,7 @@ bin/%: build/filters/%.o build/libosteo.a | bin
 $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
-bin/osteo-baseline: LDLIBS += -lsvm
+bin/osteo-baseline: LDLIBS += -lsvm -lxgboost
 bin/osteo-decode: LDLIBS += $(DICOM_LIBS)
 bin/osteo-fuse: LDLIBS += -lcrypto
 
@@ -119,7 +119,7 @@ UNIT_SRCS = $(wildcard tests/unit/*.c)
 # Debian's static libcheck has its own emalloc/erealloc with the same
 # contract as ours (die on failure); the linker keeps ours for both.
 build/tests/unit: $(UNIT_SRCS) tests/unit/*.h build/libosteo.a | build/tests
-	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) build/libosteo.a $(LDLIBS) \
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) build/libosteo.a $(LDLIBS) -lxgboost \
 		$(CHECK_LIBS) -Wl,--allow-multiple-definition
 
 # the CUDA layers against the CPU's (skips, exit 77, without a device)
@@ -222,7 +222,7 @@ build/fuzz/gpu/nogpu.o: gpu/nogpu.c gpu/gpu.h common/*.h | build/fuzz/common
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common
-	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS) $(DICOM_LIBS) \
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS) $(DICOM_LIBS) -lxgboost \
 		-Wl,--wrap=fopen,--wrap=fclose,--wrap=rec_reader_new,--wrap=rec_reader_free
 
 build/fuzz/common:

@@ -1,6 +1,7 @@
 /*
- * osteo-baseline - the paper's comparison: a support vector machine
- * (libsvm) on the clinical tensor and simple image features.
+ * osteo-baseline - the paper's comparisons: a support vector machine
+ * (libsvm), a random forest or gradient-boosted trees (XGBoost, common/
+ * xgb.c) on the clinical tensor and simple image features.
  *
  *   osteo-baseline -o MODEL [train.rec]    fit
  *   osteo-baseline -m MODEL [test.rec]     predict, as osteo-infer does
@@ -10,8 +11,9 @@
  * own 1st-99th percentile range, and the mean gradient.  Each feature is
  * standardised with the training set's mean and deviation.  The model
  * file is one record (osteo-record(5)): the scaling as tensors, libsvm's
- * own model text as the u8 tensor "svm", and what the training records
- * were (shape, clinical features, normalisation) in meta.
+ * own model text as the u8 tensor "svm" or XGBoost's JSON model as "xgb",
+ * and what the training records were (shape, clinical features,
+ * normalisation) in meta.
  */
 #include <getopt.h>
 #include <libsvm/svm.h>
@@ -25,6 +27,7 @@
 #include "../common/input.h"
 #include "../common/record.h"
 #include "../common/util.h"
+#include "../common/xgb.h"
 
 #define KIND "osteo-baseline"
 #define NHIST 16
@@ -32,15 +35,17 @@
 #define NIMG (4 + 5 + NHIST + 4 + 1)
 
 static const char usage[] =
-	"osteo-baseline [-q] -o MODEL [--classes LIST] [--kernel rbf|linear] [-C X]\n"
-	"       [--gamma X] [--class-weights auto|LIST] [--features both|image|clinical]\n"
-	"       [--seed N] [FILE|-]...\n"
+	"osteo-baseline [-q] -o MODEL [--model svm|rf|gbt] [--classes LIST] [--kernel rbf|linear]\n"
+	"       [-C X] [--gamma X] [--trees N] [--max-depth N] [--eta X]\n"
+	"       [--class-weights auto|LIST] [--features both|image|clinical] [--seed N] [FILE|-]...\n"
 	"osteo-baseline [-q] -m MODEL [--risk-class NAME] [--no-check] [FILE|-]...";
 
 struct opts {
 	const char *out, *model, *classes, *weights, *risk_class;
 	int kernel, use_image, use_clin, check;
-	double C, gamma;
+	int trees, depth;        /* 0: the model's default */
+	enum { M_SVM, M_RF, M_GBT } kind;
+	double C, gamma, eta;
 	unsigned long long seed;
 	char **inputs;
 	int ninputs;
@@ -49,7 +54,8 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_KERNEL, O_GAMMA, O_WEIGHTS, O_FEATURES, O_SEED, O_RISK, O_NOCHECK };
+	enum { O_CLASSES = 256, O_KERNEL, O_GAMMA, O_WEIGHTS, O_FEATURES, O_SEED, O_RISK, O_NOCHECK, O_MODEL,
+	       O_TREES, O_DEPTH, O_ETA };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "model", required_argument, 0, 'm' },
@@ -61,6 +67,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "seed", required_argument, 0, O_SEED },
 		{ "risk-class", required_argument, 0, O_RISK },
 		{ "no-check", no_argument, 0, O_NOCHECK },
+		{ "trees", required_argument, 0, O_TREES },
+		{ "max-depth", required_argument, 0, O_DEPTH },
+		{ "eta", required_argument, 0, O_ETA },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -97,11 +106,28 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT32_MAX, "--seed"); break;
 		case O_RISK: o->risk_class = optarg; break;
 		case O_NOCHECK: o->check = 0; break;
+		case O_TREES: o->trees = (int)estrtonum(optarg, 1, 100000, "--trees"); break;
+		case O_DEPTH: o->depth = (int)estrtonum(optarg, 1, 32, "--max-depth"); break;
+		case O_ETA: o->eta = estrtod(optarg, 1e-6, 1, "--eta"); break;
 		default: cli_common(c, usage);
 		}
 	}
+	/* with -o, --model names the kind of model to fit; else the file to apply */
+	if (o->out && o->model) {
+		static const char *const kinds[] = { "svm", "rf", "gbt" };
+		int k = -1;
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(o->model, kinds[i]))
+				k = i;
+		if (k < 0)
+			usage_error(usage, "--model '%s': with -o it is svm, rf or gbt", o->model);
+		o->kind = k;
+		o->model = NULL;
+	}
 	if (!o->out == !o->model)
 		usage_error(usage, "-o MODEL fits a model, -m MODEL applies one: give one of them");
+	if (o->kind == M_SVM && (o->trees || o->depth || o->eta))
+		usage_error(usage, "--trees, --max-depth and --eta are for --model rf or gbt");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -377,14 +403,14 @@ scaling(const struct trainset *d, float *mean, float *sd)
 	}
 }
 
-static void
-class_weights(const struct opts *o, const struct trainset *d, int k, struct svm_parameter *p)
+/* --class-weights: each class's weight into v; 0 without the option */
+static int
+weights_of(const struct opts *o, const struct trainset *d, int k, double *v)
 {
-	double v[MAXCLASSES];
 	long cnt[MAXCLASSES] = { 0 };
 
 	if (!o->weights)
-		return;
+		return 0;
 	for (int i = 0; i < d->n; i++)
 		cnt[(int)d->y[i]]++;
 	if (!strcmp(o->weights, "auto"))
@@ -392,6 +418,16 @@ class_weights(const struct opts *o, const struct trainset *d, int k, struct svm_
 			v[c] = cnt[c] ? (double)d->n / (k * (double)cnt[c]) : 0;
 	else
 		eparse_numbers(o->weights, v, k, k, 0, 1e6, "--class-weights");
+	return 1;
+}
+
+static void
+class_weights(const struct opts *o, const struct trainset *d, int k, struct svm_parameter *p)
+{
+	double v[MAXCLASSES];
+
+	if (!weights_of(o, d, k, v))
+		return;
 	p->nr_weight = k;
 	p->weight_label = emalloc(k * sizeof *p->weight_label);
 	p->weight = emalloc(k * sizeof *p->weight);
@@ -413,6 +449,127 @@ put_floats(struct record *r, const char *name, const float *v, int n)
 	memcpy(t->data, v, n * sizeof *v);
 }
 
+/* the bytes of a file into r's u8 tensor name */
+static void
+put_file(struct record *r, const char *name, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+
+	if (!fp)
+		die(EX_IOERR, "%s: cannot read back:", path);
+	fseek(fp, 0, SEEK_END);
+	long len = ftell(fp);
+	rewind(fp);
+	uint32_t sh[1] = { (uint32_t)len };
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, name, DT_U8, 1, sh, &err);
+	if (!t)
+		die(EX_SOFTWARE, "%s model: %s", name, err);
+	if (len < 0 || fread(t->data, 1, len, fp) != (size_t)len)
+		die(EX_IOERR, "%s: cannot read back:", path);
+	fclose(fp);
+}
+
+static void
+fit_svm(const struct opts *o, const struct trainset *d, const float *mean, const float *sd, int k,
+        struct record *m)
+{
+	struct svm_problem prob = { d->n, d->y, emalloc(d->n * sizeof(struct svm_node *)) };
+	struct svm_node *nodes = emalloc((size_t)d->n * (d->nf + 1) * sizeof *nodes);
+	for (int i = 0; i < d->n; i++)
+		prob.x[i] = to_nodes(d->f + (size_t)i * d->nf, mean, sd, d->nf, nodes + (size_t)i * (d->nf + 1));
+	struct svm_parameter p = {
+		.svm_type = C_SVC, .kernel_type = o->kernel, .gamma = o->gamma ? o->gamma : 1.0 / d->nf,
+		.cache_size = 100, .eps = 1e-3, .C = o->C, .shrinking = 1, .probability = 1,
+	};
+	class_weights(o, d, k, &p);
+	const char *bad = svm_check_parameter(&prob, &p);
+	if (bad)
+		die(EX_DATAERR, "libsvm: %s", bad);
+	svm_set_print_string_function(svm_silent);
+	/* libsvm's probability calibration shuffles with rand() */
+	srand((unsigned)o->seed);
+	struct svm_model *sm = svm_train(&prob, &p);
+	info("fitted on %d records of %d features: %d support vectors", d->n, d->nf, svm_get_nr_sv(sm));
+
+	/* libsvm's text inside the model record */
+	char *tmp = svm_tmpname();
+	if (svm_save_model(tmp, sm))
+		die(EX_IOERR, "%s: libsvm cannot write its model:", tmp);
+	put_file(m, "svm", tmp);
+	svm_tmpdone(tmp);
+	rec_meta_str(m, "model", "svm");
+	rec_meta_str(m, "kernel", o->kernel == RBF ? "rbf" : "linear");
+	rec_meta_float(m, "C", p.C);
+	rec_meta_float(m, "gamma", p.gamma);
+	svm_free_and_destroy_model(&sm);
+	svm_destroy_param(&p);
+	free(nodes);
+	free(prob.x);
+}
+
+/* the standardised features of n records, as XGBoost takes them */
+static float *
+scaled(const double *f, size_t n, int nf, const float *mean, const float *sd)
+{
+	float *x = emalloc((n ? n : 1) * (size_t)nf * sizeof *x);
+
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < nf; j++)
+			x[i * nf + j] = (float)((f[i * nf + j] - mean[j]) / sd[j]);
+	return x;
+}
+
+static void
+fit_xgb(const struct opts *o, const struct trainset *d, const float *mean, const float *sd, int k,
+        struct record *m)
+{
+	struct xgb_params p;
+	double v[MAXCLASSES];
+	char err[512], desc[512];
+
+	xgb_defaults(&p, o->kind == M_RF ? XGB_RF : XGB_GBT);
+	p.seed = o->seed;
+	if (o->trees)
+		p.trees = o->trees;
+	if (o->depth)
+		p.depth = o->depth;
+	if (o->eta && o->kind == M_GBT)
+		p.eta = o->eta;
+	float *x = scaled(d->f, (size_t)d->n, d->nf, mean, sd);
+	float *y = emalloc((size_t)d->n * sizeof *y), *w = NULL;
+	int weighted = weights_of(o, d, k, v);
+	if (weighted)
+		w = emalloc((size_t)d->n * sizeof *w);
+	for (int i = 0; i < d->n; i++) {
+		y[i] = (float)d->y[i];
+		if (w)
+			w[i] = (float)v[(int)d->y[i]];
+	}
+	void *b = xgb_fit(x, y, w, (size_t)d->n, (size_t)d->nf, k, &p, err, sizeof err);
+	if (!b)
+		die(EX_SOFTWARE, "%s", err);
+	const char *buf;
+	size_t len;
+	if (xgb_save(b, &buf, &len, err, sizeof err) < 0)
+		die(EX_SOFTWARE, "%s", err);
+	uint32_t sh[1] = { (uint32_t)len };
+	const char *e;
+	struct tensor *t = rec_tensor_put(m, "xgb", DT_U8, 1, sh, &e);
+	if (!t)
+		die(EX_SOFTWARE, "xgb model: %s", e);
+	memcpy(t->data, buf, len);
+	xgb_describe(&p, desc, sizeof desc);
+	info("fitted %s on %d records of %d features (%s)", o->kind == M_RF ? "a random forest" : "boosted trees",
+	     d->n, d->nf, desc);
+	rec_meta_str(m, "model", o->kind == M_RF ? "rf" : "gbt");
+	rec_meta_str(m, "xgb.params", desc);
+	xgb_free(b);
+	free(x);
+	free(y);
+	free(w);
+}
+
 static void
 fit(const struct opts *o)
 {
@@ -426,55 +583,18 @@ fit(const struct opts *o)
 	collect(o, &cl, &fz, &d);
 	float *mean = emalloc(d.nf * sizeof *mean), *sd = emalloc(d.nf * sizeof *sd);
 	scaling(&d, mean, sd);
-
-	struct svm_problem prob = { d.n, d.y, emalloc(d.n * sizeof(struct svm_node *)) };
-	struct svm_node *nodes = emalloc((size_t)d.n * (d.nf + 1) * sizeof *nodes);
-	for (int i = 0; i < d.n; i++)
-		prob.x[i] = to_nodes(d.f + (size_t)i * d.nf, mean, sd, d.nf, nodes + (size_t)i * (d.nf + 1));
-	struct svm_parameter p = {
-		.svm_type = C_SVC, .kernel_type = o->kernel, .gamma = o->gamma ? o->gamma : 1.0 / d.nf,
-		.cache_size = 100, .eps = 1e-3, .C = o->C, .shrinking = 1, .probability = 1,
-	};
-	class_weights(o, &d, cl.n, &p);
-	const char *bad = svm_check_parameter(&prob, &p);
-	if (bad)
-		die(EX_DATAERR, "libsvm: %s", bad);
-	svm_set_print_string_function(svm_silent);
-	/* libsvm's probability calibration shuffles with rand() */
-	srand((unsigned)o->seed);
-	struct svm_model *sm = svm_train(&prob, &p);
-	info("fitted on %d records of %d features: %d support vectors", d.n, d.nf, svm_get_nr_sv(sm));
-
-	/* the model record, libsvm's text inside */
-	char *tmp = svm_tmpname();
-	if (svm_save_model(tmp, sm))
-		die(EX_IOERR, "%s: libsvm cannot write its model:", tmp);
-	FILE *fp = fopen(tmp, "rb");
-	if (!fp)
-		die(EX_IOERR, "%s: cannot read back:", tmp);
 	rec_init(&m);
 	rec_set_id(&m, "osteo-baseline");
-	fseek(fp, 0, SEEK_END);
-	long len = ftell(fp);
-	rewind(fp);
-	uint32_t sh[1] = { (uint32_t)len };
-	const char *err;
-	struct tensor *t = rec_tensor_put(&m, "svm", DT_U8, 1, sh, &err);
-	if (!t)
-		die(EX_SOFTWARE, "svm model: %s", err);
-	if (len < 0 || fread(t->data, 1, len, fp) != (size_t)len)
-		die(EX_IOERR, "%s: cannot read back:", tmp);
-	fclose(fp);
-	svm_tmpdone(tmp);
+	if (o->kind == M_SVM)
+		fit_svm(o, &d, mean, sd, cl.n, &m);
+	else
+		fit_xgb(o, &d, mean, sd, cl.n, &m);
 	put_floats(&m, "feat.mean", mean, d.nf);
 	put_floats(&m, "feat.sd", sd, d.nf);
 	rec_meta_str(&m, "kind", KIND);
 	rec_meta_int(&m, "version", 1);
 	char *names = classes_join(&cl);
 	rec_meta_str(&m, "classes", names);
-	rec_meta_str(&m, "kernel", o->kernel == RBF ? "rbf" : "linear");
-	rec_meta_float(&m, "C", p.C);
-	rec_meta_float(&m, "gamma", p.gamma);
 	rec_meta_str(&m, "features", o->use_image && o->use_clin ? "both" : o->use_image ? "image" : "clinical");
 	snprintf(shape, sizeof shape, "%dx%dx%d", d.c, d.h, d.w);
 	rec_meta_str(&m, "input", shape);
@@ -485,11 +605,7 @@ fit(const struct opts *o)
 	rec_meta_str(&m, "norm.stats", d.norm_stats);
 	rec_meta_int(&m, "train.records", d.n);
 	params_save(o->out, &m);
-	svm_free_and_destroy_model(&sm);
-	svm_destroy_param(&p);
 	free(names);
-	free(nodes);
-	free(prob.x);
 	free(mean);
 	free(sd);
 	rec_free(&m);
@@ -503,6 +619,8 @@ struct loaded {
 	struct expect e;
 	struct featurizer fz;
 	struct svm_model *sm;
+	void *xgb;               /* a forest or boosted trees, instead of sm */
+	int k;                   /* the classes the model answers */
 	const float *mean, *sd;
 	int *labels;
 };
@@ -540,6 +658,17 @@ load(const char *path, struct record *m, struct loaded *L)
 	L->fz.nfeat = (L->fz.use_image ? NIMG : 0) + (L->fz.use_clin ? L->e.nclin : 0);
 	L->mean = need_tensor(path, m, "feat.mean", L->fz.nfeat)->data;
 	L->sd = need_tensor(path, m, "feat.sd", L->fz.nfeat)->data;
+	if (rec_tensor(m, "xgb")) {
+		const struct tensor *t = rec_tensor(m, "xgb");
+		char err[512];
+		if (!(L->xgb = xgb_load(t->data, t->nbytes, err, sizeof err)))
+			die(EX_DATAERR, "%s: the XGBoost model is damaged: %s", path, err);
+		L->k = L->cl.n;
+		L->labels = emalloc(L->k * sizeof *L->labels);
+		for (int i = 0; i < L->k; i++)
+			L->labels[i] = i;
+		return;
+	}
 	const struct tensor *t = need_tensor(path, m, "svm", -1);
 	char *tmp = svm_tmpname();
 	FILE *fp = fopen(tmp, "wb");
@@ -555,6 +684,7 @@ load(const char *path, struct record *m, struct loaded *L)
 	for (int i = 0; i < svm_get_nr_class(L->sm); i++)
 		if (L->labels[i] < 0 || L->labels[i] >= L->cl.n)
 			die(EX_DATAERR, "%s: the libsvm model has class %d", path, L->labels[i]);
+	L->k = svm_get_nr_class(L->sm);
 }
 
 static void
@@ -570,8 +700,9 @@ predict(const struct opts *o)
 	load(o->model, &m, &L);
 	if ((risk = classes_risk(&L.cl, o->risk_class)) < 0)
 		die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o->risk_class);
-	int nf = L.fz.nfeat, k = svm_get_nr_class(L.sm);
+	int nf = L.fz.nfeat, k = L.k;
 	double *f = emalloc(nf * sizeof *f), *pk = emalloc(k * sizeof *pk);
+	float *xf = emalloc(nf * sizeof *xf), *pf = emalloc(k * sizeof *pf);
 	double *p = emalloc(L.cl.n * sizeof *p);
 	struct svm_node *x = emalloc((nf + 1) * sizeof *x);
 	char *names = classes_join(&L.cl);
@@ -583,7 +714,16 @@ predict(const struct opts *o)
 		input_expect(&in, &r, &L.e, o->check);
 		if (featurize(&L.fz, &r, f) < 0)
 			input_die(&in, &r, "the image or clinical features have NaN or infinite values");
-		svm_predict_probability(L.sm, to_nodes(f, L.mean, L.sd, nf, x), pk);
+		if (L.xgb) {
+			char err[512];
+			for (int j = 0; j < nf; j++)
+				xf[j] = (float)((f[j] - L.mean[j]) / L.sd[j]);
+			if (xgb_predict(L.xgb, xf, 1, (size_t)nf, k, pf, err, sizeof err) < 0)
+				input_die(&in, &r, "%s", err);
+			for (int c = 0; c < k; c++)
+				pk[c] = pf[c];
+		} else
+			svm_predict_probability(L.sm, to_nodes(f, L.mean, L.sd, nf, x), pk);
 		int best = 0;
 		memset(p, 0, L.cl.n * sizeof *p);
 		for (int i = 0; i < k; i++)
@@ -597,12 +737,17 @@ predict(const struct opts *o)
 		r.risk = p[risk];
 		rec_meta_str(&r, "infer.class", L.cl.names[best]);
 		rec_meta_str(&r, "infer.classes", names);
-		rec_meta_str(&r, "infer.model", KIND);
+		rec_meta_str(&r, "infer.model", L.xgb ? (!strcmp(rec_meta_s(&m, "model"), "rf") ? KIND " rf" : KIND " gbt")
+		                                      : KIND);
 		rec_write(out, &r);
 	}
 	input_close(&in);
 	int st = rec_writer_close(out);
-	svm_free_and_destroy_model(&L.sm);
+	if (L.sm)
+		svm_free_and_destroy_model(&L.sm);
+	xgb_free(L.xgb);
+	free(xf);
+	free(pf);
 	free(names);
 	free(f);
 	free(pk);

@@ -1,10 +1,12 @@
 #!/bin/sh
 # make demo: the main job on the built-in synthetic cohort, end to end:
 # synth -> decode -> split -> normalize -> augment -> fuse (pipelines/prep.mk)
-# -> train -> infer -> metrics -> plots -> baseline, with a report in
-# $DEMO_DIR/report (default demo/report): each model against the ceiling
-# (the Bayes-optimal class of each test patient's latent bone quality), and
-# where the CNN's heat maps lie against the bone masks.  Settable: DEMO_DIR,
+# -> train -> infer -> baselines (SVM, random forest, boosted trees) ->
+# metrics -> plots, with a report in $DEMO_DIR/report (default demo/report):
+# each model per image and per patient against the ceiling (the
+# Bayes-optimal class of each test patient's latent bone quality), the CNN
+# against the SVM on the same patients, the CNN by subgroup, and where the
+# CNN's heat maps lie against the bone masks.  Settable: DEMO_DIR,
 # DEMO_N (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES, DEMO_COLUMNS,
 # DEMO_ARCH, DEMO_TRAIN (more osteo-train options), DEMO_DEVICE (auto: the
 # GPU when there is one); defaults in pipelines/defaults.sh.
@@ -43,12 +45,14 @@ osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$devic
 step "osteo-infer: test records, with heat maps (occlusion sensitivity: where hiding the image moves the answer)"
 osteo-infer -m "$out/osteonet.model" --heatmap-mode occlusion --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
 
-step "osteo-baseline: an SVM on the same split (clinical data and image features)"
-osteo-baseline -q -o "$out/svm.model" --seed "$seed" "$out/prep/train.fused.rec"
-osteo-baseline -m "$out/svm.model" "$out/prep/test.fused.rec" >"$out/svm.pred.rec"
+step "osteo-baseline: the paper's baselines on the same split (clinical data and image features): SVM, random forest, boosted trees"
+for m in svm rf gbt; do
+	osteo-baseline -q --model $m -o "$out/$m.model" --seed "$seed" "$out/prep/train.fused.rec"
+	osteo-baseline -m "$out/$m.model" "$out/prep/test.fused.rec" >"$out/$m.pred.rec"
+done
 
-step "osteo-metrics: both, with 95% intervals over patients"
-for m in cnn svm; do
+step "osteo-metrics: every model, with 95% intervals over patients"
+for m in cnn svm rf gbt; do
 	osteo-metrics --seed "$seed" --roc "$report/$m-roc.tsv" "$out/$m.pred.rec" >"$report/$m-metrics.txt"
 	osteo-metrics --seed "$seed" --json "$out/$m.pred.rec" >"$report/$m-metrics.json"
 	osteo-metrics --seed "$seed" --json --per-patient "$out/$m.pred.rec" >"$report/$m-patient-metrics.json"
@@ -84,6 +88,8 @@ row() {
 	echo "|---|---|---|---|---|---|"
 	row "OsteoNet CNN ($arch, $epochs epochs)" "$report/cnn-metrics.json"
 	row "SVM baseline (RBF, clinical + image features)" "$report/svm-metrics.json"
+	row "random forest baseline (XGBoost, the same features)" "$report/rf-metrics.json"
+	row "boosted trees baseline (XGBoost, the same features)" "$report/gbt-metrics.json"
 	row "OsteoNet CNN, per patient (the mean of its images)" "$report/cnn-patient-metrics.json"
 	row "SVM baseline, per patient" "$report/svm-patient-metrics.json"
 	osteo-dump "$out/prep/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$out/prep/cohort/truth.csv" |

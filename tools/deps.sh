@@ -4,7 +4,7 @@
 # to run and fails, so `make check` and `make demo` never half-work.
 #   tools/deps.sh [build|check|demo|fuzz|valgrind]
 set -eu
-build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev
+build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev libxgboost-dev
 libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev"
 check="check mandoc man-db zstd zip netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk libgdcm-tools openssl"
 demo="gnuplot-nox jq"

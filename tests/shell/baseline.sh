@@ -44,3 +44,23 @@ head -c 200 a.model >bad.model
 expect_status 65 osteo-baseline -m bad.model p/test.fused.rec 2>/dev/null
 osteo-synth -n 3 --records >synth.rec
 expect_status 65 osteo-baseline -m synth.rec p/test.fused.rec 2>/dev/null
+# the trees: a random forest and boosted trees through XGBoost (common/xgb.c, checked against
+# python3-xgboost in the unit tests), reproducible, the same outputs, options, refusals
+for m in rf gbt; do
+	osteo-baseline -q --model $m -o $m.model p/train.fused.rec
+	osteo-baseline -q --model $m -o $m.2.model p/train.fused.rec
+	cmp $m.model $m.2.model || fail "--model $m: the same seed gave different models"
+	osteo-dump $m.model | jq -e --arg m $m '.meta.model == $m and .tensors.xgb.dtype == "u8"
+		and (.meta["xgb.params"] | test("seed=1"))' >/dev/null || fail "--model $m: $(osteo-dump $m.model | head -c 600)"
+	osteo-baseline -m $m.model p/test.fused.rec >$m.pred.rec
+	osteo-dump $m.pred.rec | jq -s -e --arg m "osteo-baseline $m" 'length > 0 and all(((.probs | add) - 1 | fabs) < 1e-5 and
+		.pred == (.probs | to_entries | max_by(.value) | .key) and .meta["infer.model"] == $m)' >/dev/null ||
+		fail "--model $m: predictions"
+	osteo-baseline -q --model $m --seed 2 -o $m.3.model p/train.fused.rec
+	! cmp -s $m.model $m.3.model || fail "--model $m: --seed ignored"
+done
+osteo-baseline -q --model gbt --trees 20 --max-depth 2 --eta 0.3 --class-weights auto -o g.model p/train.fused.rec
+osteo-dump g.model | jq -e '.meta["xgb.params"] | test("max_depth=2") and test("eta=0.29") and test("rounds=20")' >/dev/null ||
+	fail "gbt options: $(osteo-dump g.model | jq -r '.meta["xgb.params"]')"
+expect_status 64 osteo-baseline -q --model forest -o x.model p/train.fused.rec
+expect_status 64 osteo-baseline -q --trees 10 -o x.model p/train.fused.rec

@@ -15,7 +15,7 @@ for m in cnn svm; do
 		fail "$m-metrics.json"
 	contains '^accuracy' d/report/$m-metrics.txt || fail "$m-metrics.txt"
 done
-[ "$(grep -c '^| ' d/report/summary.md)" = 6 ] || fail "summary table: $(cat d/report/summary.md)"
+[ "$(grep -c '^| ' d/report/summary.md)" = 8 ] || fail "summary table: $(cat d/report/summary.md)"
 contains -E '^\| ceiling: .* \| (0|1)\.[0-9]{3} \| (0|1)\.[0-9]{3} \|' d/report/summary.md || fail "ceiling row: $(cat d/report/summary.md)"
 contains -E '^Heat maps: [0-9]+ test images, [0-9]+ blank; .* [0-9.]+ times its share' d/report/summary.md ||
 	fail "heat maps against the bone: $(cat d/report/summary.md)"

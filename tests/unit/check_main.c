@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, dnn_suite());
 	srunner_add_suite(sr, torch_suite());
 	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, xgb_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

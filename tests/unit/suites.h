@@ -13,5 +13,6 @@ Suite *net_suite(void);
 Suite *dnn_suite(void);
 Suite *torch_suite(void);
 Suite *metrics_suite(void);
+Suite *xgb_suite(void);
 
 #endif
