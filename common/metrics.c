@@ -489,13 +489,41 @@ metrics_youden(const struct samples *s, int c, struct metrics_work *w)
 	return y.threshold;
 }
 
-void
-metrics_binary(const struct samples *s, int c, double threshold, struct binary_cut *b)
+struct target {
+	int spec;
+	double want, threshold;
+};
+
+/* thresholds come highest first: sensitivity rises, specificity falls */
+static void
+target_point(void *ctx, double threshold, double fpr, double tpr)
+{
+	struct target *g = ctx;
+
+	if (!g->spec && isnan(g->threshold) && tpr >= g->want - 1e-12)
+		g->threshold = threshold;
+	else if (g->spec && 1 - fpr >= g->want - 1e-12)
+		g->threshold = threshold;
+}
+
+double
+metrics_threshold_for(const struct samples *s, int c, int spec, double want, struct metrics_work *w)
+{
+	struct target g = { spec, want, NAN };
+
+	metrics_roc(s, c, w, target_point, &g);
+	return g.threshold;
+}
+
+/* the cut of the samples idx[0..n) (all when idx is NULL) */
+static void
+binary_over(const struct samples *s, const size_t *idx, size_t n, int c, double threshold, struct binary_cut *b)
 {
 	memset(b, 0, sizeof *b);
 	b->c = c;
 	b->threshold = threshold;
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t j = 0; j < n; j++) {
+		size_t i = idx ? idx[j] : j;
 		int say = s->p[i * s->k + c] >= threshold, is = s->label[i] == c;
 
 		b->tp += say && is;
@@ -507,6 +535,12 @@ metrics_binary(const struct samples *s, int c, double threshold, struct binary_c
 	b->spec = ratio(b->tn, b->tn + b->fp);
 	b->ppv = ratio(b->tp, b->tp + b->fp);
 	b->npv = ratio(b->tn, b->tn + b->fn);
+}
+
+void
+metrics_binary(const struct samples *s, int c, double threshold, struct binary_cut *b)
+{
+	binary_over(s, NULL, s->n, c, threshold, b);
 }
 
 static int
@@ -533,9 +567,11 @@ percentile(double *v, int n, double q)
 /* the percentile bootstrap over units of a's figures, or with b (the same
  * records scored by another model) of a's minus b's on each replicate */
 static void
-bootstrap(const struct samples *s, const struct samples *b, int reps, unsigned long long seed, double level,
-          struct bootstrap_ci *ci)
+bootstrap(const struct samples *s, const struct samples *b, int cut, double threshold, int reps,
+          unsigned long long seed, double level, struct bootstrap_ci *ci)
 {
+	double *sens = cut >= 0 ? emalloc(reps * sizeof *sens) : NULL, *spec = cut >= 0 ? emalloc(reps * sizeof *spec) : NULL;
+	int nsens = 0, nspec = 0;
 	size_t nu = s->nunits, *start = ecalloc(nu + 1, sizeof *start);
 	size_t *member = emalloc((s->n ? s->n : 1) * sizeof *member), *idx = NULL, idxcap = 0;
 	double *acc = emalloc(reps * sizeof *acc), *f1 = emalloc(reps * sizeof *f1);
@@ -585,6 +621,14 @@ bootstrap(const struct samples *s, const struct samples *b, int reps, unsigned l
 		double d = m.macro.auc - (b ? mb.macro.auc : 0);
 		if (!isnan(d))
 			auc[nauc++] = d;
+		if (cut >= 0) {
+			struct binary_cut bc;
+			binary_over(s, idx, n, cut, threshold, &bc);
+			if (bc.tp + bc.fn)
+				sens[nsens++] = bc.sens;
+			if (bc.tn + bc.fp)
+				spec[nspec++] = bc.spec;
+		}
 	}
 	double a = (1 - level) / 2;
 	ci->acc[0] = percentile(acc, reps, a);
@@ -593,6 +637,15 @@ bootstrap(const struct samples *s, const struct samples *b, int reps, unsigned l
 	ci->f1[1] = percentile(f1, reps, 1 - a);
 	ci->auc[0] = percentile(auc, nauc, a);
 	ci->auc[1] = percentile(auc, nauc, 1 - a);
+	if (cut >= 0) {
+		ci->has_cut = 1;
+		ci->sens[0] = percentile(sens, nsens, a);
+		ci->sens[1] = percentile(sens, nsens, 1 - a);
+		ci->spec[0] = percentile(spec, nspec, a);
+		ci->spec[1] = percentile(spec, nspec, 1 - a);
+	}
+	free(sens);
+	free(spec);
 	metrics_free(&m);
 	metrics_free(&mb);
 	metrics_work_free(&w);
@@ -608,14 +661,21 @@ void
 metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed, double level,
                   struct bootstrap_ci *ci)
 {
-	bootstrap(s, NULL, reps, seed, level, ci);
+	bootstrap(s, NULL, -1, 0, reps, seed, level, ci);
+}
+
+void
+metrics_bootstrap_cut(const struct samples *s, int c, double threshold, int reps, unsigned long long seed,
+                      double level, struct bootstrap_ci *ci)
+{
+	bootstrap(s, NULL, c, threshold, reps, seed, level, ci);
 }
 
 void
 metrics_bootstrap_paired(const struct samples *a, const struct samples *b, int reps, unsigned long long seed,
                          double level, struct bootstrap_ci *ci)
 {
-	bootstrap(a, b, reps, seed, level, ci);
+	bootstrap(a, b, -1, 0, reps, seed, level, ci);
 }
 
 static int

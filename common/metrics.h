@@ -104,6 +104,8 @@ struct bootstrap_ci {
 	int reps;
 	double level;
 	double acc[2], f1[2], auc[2];
+	int has_cut;             /* metrics_bootstrap_cut: the binary cut's too */
+	double sens[2], spec[2];
 };
 void metrics_bootstrap(const struct samples *s, int reps, unsigned long long seed,
                        double level, struct bootstrap_ci *ci);
@@ -129,6 +131,14 @@ struct binary_cut {
 	double sens, spec, ppv, npv;
 };
 void metrics_binary(const struct samples *s, int c, double threshold, struct binary_cut *b);
+/* metrics_bootstrap, with the intervals of the cut's sensitivity and
+ * specificity too (percentiles over the replicates that have positives,
+ * or negatives) */
+void metrics_bootstrap_cut(const struct samples *s, int c, double threshold, int reps, unsigned long long seed,
+                           double level, struct bootstrap_ci *ci);
+/* the highest threshold whose sensitivity (spec 0) reaches want, or the
+ * lowest whose specificity (spec 1) does, on these samples; NaN if none */
+double metrics_threshold_for(const struct samples *s, int c, int spec, double want, struct metrics_work *w);
 /* the threshold that maximises sensitivity + specificity (Youden's J) */
 double metrics_youden(const struct samples *s, int c, struct metrics_work *w);
 

@@ -24,7 +24,7 @@
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
 	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
-	"       [--threshold T|youden] [--per-patient[=mean|max]]\n"
+	"       [--threshold T|youden|sens:X|spec:X [--threshold-from VAL.rec]] [--per-patient[=mean|max]]\n"
 	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...\n"
 	"       osteo-metrics --compare [--json] [--bootstrap N] [--seed N] [--level P]\n"
 	"       [--per-patient[=mean|max]] A.rec B.rec";
@@ -32,7 +32,7 @@ static const char usage[] =
 enum format { F_TEXT, F_JSON, F_TSV };
 
 struct opts {
-	const char *classes, *roc, *positive, *threshold, *by, *clinical;
+	const char *classes, *roc, *positive, *threshold, *by, *clinical, *threshold_from;
 	enum format format;
 	int reps, bins;
 	int per_patient;         /* 0 per record, 1 mean, 2 max */
@@ -46,7 +46,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE };
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE, O_THRFROM };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "json", no_argument, 0, O_JSON },
@@ -61,6 +61,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "per-patient", optional_argument, 0, O_PATIENT },
 		{ "by", required_argument, 0, O_BY },
 		{ "compare", no_argument, 0, O_COMPARE },
+		{ "threshold-from", required_argument, 0, O_THRFROM },
 		{ "clinical", required_argument, 0, O_CLIN },
 		CLI_COMMON_OPTIONS
 	};
@@ -85,6 +86,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_THR: o->threshold = optarg; break;
 		case O_BY: o->by = optarg; break;
 		case O_COMPARE: o->compare = 1; break;
+		case O_THRFROM: o->threshold_from = optarg; break;
 		case O_CLIN: o->clinical = optarg; break;
 		case O_PATIENT:
 			if (!optarg || !strcmp(optarg, "mean"))
@@ -97,8 +99,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		default: cli_common(c, usage);
 		}
 	}
-	if (o->threshold && strcmp(o->threshold, "youden"))
+	if (o->threshold && (!strncmp(o->threshold, "sens:", 5) || !strncmp(o->threshold, "spec:", 5)))
+		estrtod(o->threshold + 5, 1e-9, 1, "--threshold's target");
+	else if (o->threshold && strcmp(o->threshold, "youden"))
 		estrtod(o->threshold, 0, 1, "--threshold");
+	if (o->threshold_from && (!o->threshold || strchr("0123456789.", o->threshold[0])))
+		usage_error(usage, "--threshold-from chooses the threshold of --threshold youden, sens:X or spec:X");
 	if (o->clinical && !o->by)
 		usage_error(usage, "--clinical is read for --by");
 	o->inputs = argv + optind;
@@ -117,6 +123,7 @@ struct report {
 	struct bootstrap_ci ci;
 	struct binary_cut bin;
 	int has_bin;
+	const char *chosen_on;   /* the records the threshold was chosen on, or NULL */
 	long long unlabelled;
 	size_t patients;
 	const struct samples *s;
@@ -345,10 +352,17 @@ print_text(const struct report *rp)
 	if (rp->has_bin) {
 		const struct binary_cut *b = &rp->bin;
 
-		printf("\n%s vs rest at p >= %.4g: sensitivity %.4f, specificity %.4f, "
-		       "PPV %.4f, NPV %.4f (TP %lld FP %lld TN %lld FN %lld)\n",
-		       rp->cl->names[b->c], b->threshold, b->sens, b->spec, b->ppv, b->npv, b->tp,
-		       b->fp, b->tn, b->fn);
+		printf("\n%s vs rest at p >= %.4g", rp->cl->names[b->c], b->threshold);
+		if (strchr("0123456789.", rp->o->threshold[0]) == NULL)
+			printf(" (%s, chosen on %s)", rp->o->threshold, rp->chosen_on ? rp->chosen_on : "these records");
+		printf(": sensitivity %.4f", b->sens);
+		if (rp->ci.has_cut)
+			printf(" (%.4f-%.4f)", rp->ci.sens[0], rp->ci.sens[1]);
+		printf(", specificity %.4f", b->spec);
+		if (rp->ci.has_cut)
+			printf(" (%.4f-%.4f)", rp->ci.spec[0], rp->ci.spec[1]);
+		printf(", PPV %.4f, NPV %.4f (TP %lld FP %lld TN %lld FN %lld)\n", b->ppv, b->npv, b->tp, b->fp,
+		       b->tn, b->fn);
 	}
 	const struct samples *s = rp->s;
 	if (s->nmaps) {
@@ -515,6 +529,19 @@ print_json(const struct report *rp)
 		json_num(stdout, b->ppv, 9);
 		printf(",\"npv\":");
 		json_num(stdout, b->npv, 9);
+		if (!strchr("0123456789.", rp->o->threshold[0])) {
+			printf(",\"rule\":");
+			json_str(stdout, rp->o->threshold, strlen(rp->o->threshold));
+			printf(",\"chosen_on\":");
+			if (rp->chosen_on)
+				json_str(stdout, rp->chosen_on, strlen(rp->chosen_on));
+			else
+				printf("null");
+		}
+		if (rp->ci.has_cut) {
+			json_pair("sensitivity_ci", rp->ci.sens);
+			json_pair("specificity_ci", rp->ci.spec);
+		}
 		putchar('}');
 	}
 	if (rp->groups)
@@ -577,6 +604,12 @@ print_tsv(const struct report *rp)
 		tsv("binary_specificity", pos, rp->bin.spec);
 		tsv("binary_ppv", pos, rp->bin.ppv);
 		tsv("binary_npv", pos, rp->bin.npv);
+		if (rp->ci.has_cut) {
+			tsv("binary_sensitivity_lo", pos, rp->ci.sens[0]);
+			tsv("binary_sensitivity_hi", pos, rp->ci.sens[1]);
+			tsv("binary_specificity_lo", pos, rp->ci.spec[0]);
+			tsv("binary_specificity_hi", pos, rp->ci.spec[1]);
+		}
 	}
 }
 
@@ -619,6 +652,51 @@ positive_class(const struct opts *o, const struct classes *cl)
 	if (c < 0)
 		die(EX_USAGE, "--positive: '%s' is not one of the classes", o->positive);
 	return c;
+}
+
+/* ---------------------------------------------------------------- */
+/* the binary cut's threshold */
+
+/* --threshold: a number; or youden, sens:X, spec:X chosen on these records
+ * or, with --threshold-from, on another stream's (validation), to be
+ * applied unchanged to these */
+static double
+choose_threshold(const struct opts *o, const struct samples *s, const struct classes *cl, int c,
+                 struct metrics_work *w)
+{
+	const char *how = o->threshold;
+	struct samples v = { 0 };
+	struct classes vc = { 0 };
+	const struct samples *on = s;
+	double t;
+
+	if (strchr("0123456789.", how[0]))
+		return strtod(how, NULL);
+	if (o->threshold_from) {
+		struct input in;
+		char *paths[1] = { (char *)o->threshold_from };
+		size_t bad;
+		input_open(&in, paths, 1);
+		samples_read(&in, o->classes, &v, &vc);
+		input_close(&in);
+		if (!v.n)
+			die(EX_DATAERR, "%s: no record has both a label and probs", o->threshold_from);
+		if (v.k != s->k)
+			die(EX_DATAERR, "%s: %d classes; the records scored have %d", o->threshold_from, v.k, s->k);
+		if (o->per_patient && samples_per_patient(&v, o->per_patient == 2, &bad) < 0)
+			die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", o->threshold_from,
+			    v.names[bad] ? v.names[bad] : "?");
+		on = &v;
+	}
+	if (!strcmp(how, "youden"))
+		t = metrics_youden(on, c, w);
+	else
+		t = metrics_threshold_for(on, c, how[1] == 'p' && how[2] == 'e', strtod(how + 5, NULL), w);
+	if (isnan(t))
+		die(EX_DATAERR, "--threshold %s: class %s needs positives and negatives in %s", how, cl->names[c],
+		    o->threshold_from ? o->threshold_from : "the records");
+	samples_free(&v);
+	return t;
 }
 
 /* ---------------------------------------------------------------- */
@@ -811,18 +889,18 @@ main(int argc, char **argv)
 	rp.s = &s;
 	metrics_init(&rp.m, s.k, o.bins);
 	metrics_compute(&s, NULL, s.n, &rp.m, &w);
-	if (o.reps)
-		metrics_bootstrap(&s, o.reps, o.seed, o.level, &rp.ci);
 	int c = positive_class(&o, &cl);
+	double t = NAN;
 	if (o.threshold) {
-		double t = strcmp(o.threshold, "youden") ? strtod(o.threshold, NULL)
-		                                         : metrics_youden(&s, c, &w);
-		if (isnan(t))
-			die(EX_DATAERR, "--threshold youden: class %s needs positives and negatives",
-			    cl.names[c]);
+		t = choose_threshold(&o, &s, &cl, c, &w);
 		metrics_binary(&s, c, t, &rp.bin);
 		rp.has_bin = 1;
+		rp.chosen_on = o.threshold_from;
 	}
+	if (o.reps && o.threshold)
+		metrics_bootstrap_cut(&s, c, t, o.reps, o.seed, o.level, &rp.ci);
+	else if (o.reps)
+		metrics_bootstrap(&s, o.reps, o.seed, o.level, &rp.ci);
 
 	if (o.by) {
 		rp.groups = groups_compute(&s, &o);

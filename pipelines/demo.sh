@@ -62,6 +62,11 @@ for by in modality "sex --clinical $out/prep/cohort/clinical.csv" "age:10 --clin
 	osteo-metrics --seed "$seed" --per-patient --by $by "$out/cnn.pred.rec" | sed -n '/^by /,$p'
 	echo
 done >"$report/cnn-subgroups.txt"
+# a screening operating point: osteoporosis at 90% sensitivity, chosen on
+# the validation patients, applied unchanged to the test patients
+osteo-infer -m "$out/osteonet.model" --device "$device" "$out/prep/val.fused.rec" >"$out/cnn.val.pred.rec"
+osteo-metrics --seed "$seed" --json --per-patient --threshold sens:0.9 --threshold-from "$out/cnn.val.pred.rec" \
+	"$out/cnn.pred.rec" >"$report/cnn-screening.json"
 # better than the baseline? the difference on the same patients
 osteo-metrics --seed "$seed" --compare --per-patient --json "$out/cnn.pred.rec" "$out/svm.pred.rec" >"$report/cnn-vs-svm.json"
 
@@ -97,6 +102,7 @@ row() {
 	echo
 	jq -r '.maps | "Heat maps: \(.n) test images, \(.blank) blank; \(.in_mask * 1000 | round / 10)% of their mass lies in bone, which covers \(.mask_share * 1000 | round / 10)% of the image: \(.ratio * 100 | round / 100) times its share."' "$report/cnn-metrics.json"
 	jq -r '"CNN minus SVM on the same \(.n) patients (paired bootstrap, 95%): accuracy \(.accuracy.diff * 1000 | round / 1000) (\(.accuracy.ci[0] * 1000 | round / 1000) to \(.accuracy.ci[1] * 1000 | round / 1000)), macro AUC \(.auc_macro.diff * 1000 | round / 1000) (\(.auc_macro.ci[0] * 1000 | round / 1000) to \(.auc_macro.ci[1] * 1000 | round / 1000)); DeLong, osteoporosis vs rest: AUC \(.delong[-1].auc_a * 1000 | round / 1000) vs \(.delong[-1].auc_b * 1000 | round / 1000), p = \(.delong[-1].p * 1000 | round / 1000)."' "$report/cnn-vs-svm.json"
+	jq -r '.binary | "Screening, \(.positive) against the rest, the threshold for 90% sensitivity chosen on the validation patients (p >= \(.threshold * 1000 | round / 1000)): on the test patients sensitivity \(.sensitivity * 1000 | round / 1000) (\(.sensitivity_ci[0] * 1000 | round / 1000)-\(.sensitivity_ci[1] * 1000 | round / 1000)), specificity \(.specificity * 1000 | round / 1000) (\(.specificity_ci[0] * 1000 | round / 1000)-\(.specificity_ci[1] * 1000 | round / 1000))."' "$report/cnn-screening.json"
 	echo
 	echo "The CNN per patient, by subgroup (osteo-metrics --per-patient --by; * too few patients to read):"
 	echo

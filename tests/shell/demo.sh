@@ -27,3 +27,5 @@ contains -E '^(ct|dexa|xray) +[0-9]+ +[0-9]+' d/report/cnn-subgroups.txt || fail
 contains -E '^by age, in bands of 10' d/report/summary.md || fail "subgroups in the summary: $(cat d/report/summary.md)"
 contains -E '^CNN minus SVM on the same [0-9]+ patients \(paired bootstrap, 95%\): accuracy -?[0-9.]+ \(' d/report/summary.md ||
 	fail "paired comparison in the summary: $(cat d/report/summary.md)"
+contains -E '^Screening, osteoporosis against the rest, the threshold for 90% sensitivity chosen on the validation patients' d/report/summary.md ||
+	fail "screening line: $(cat d/report/summary.md)"

@@ -53,7 +53,7 @@ osteo-metrics --json --seed 3 hand.rec | cmp - <(osteo-metrics --json --seed 3 h
 	fail "--seed ignored"
 osteo-metrics --json --bootstrap 0 hand.rec | jq -e 'has("ci") | not' >/dev/null || fail "--bootstrap 0"
 # binary cut: osteoporosis vs rest, fixed and by Youden's J
-osteo-metrics --json --threshold 0.3 hand.rec | jq -e '.binary == {"positive":"osteoporosis","threshold":0.3,
+osteo-metrics --json --threshold 0.3 hand.rec | jq -e '(.binary | del(.sensitivity_ci, .specificity_ci)) == {"positive":"osteoporosis","threshold":0.3,
 	"tp":2,"fp":1,"tn":3,"fn":0,"sensitivity":1,"specificity":0.75,"ppv":0.666666667,"npv":1}' >/dev/null || fail "--threshold 0.3"
 osteo-metrics --json --threshold youden --positive healthy hand.rec | jq -e '.binary.threshold == 0.4 and .binary.sensitivity == 1
 	and .binary.specificity == 1' >/dev/null || fail "--threshold youden"
@@ -118,3 +118,22 @@ head -n 59 "$FIX/compare/b.tsv" | mkrec >short.rec
 expect_status 65 osteo-metrics --compare a.rec short.rec >/dev/null 2>&1
 expect_status 64 osteo-metrics --compare a.rec >/dev/null 2>&1
 expect_status 64 osteo-metrics --compare --by site a.rec b.rec >/dev/null 2>&1
+# operating points (hand-worked): osteoporosis scores e .7, f .6 against .1 .1 .2 .4; 90% sensitivity
+# needs both positives (threshold .6), 75% specificity allows one negative above (threshold .4);
+# chosen on one stream, applied unchanged on another, as a number would be; its intervals
+osteo-metrics --json --threshold sens:0.9 hand.rec | jq -e '.binary.threshold == 0.6 and .binary.tp == 2 and .binary.fp == 0
+	and .binary.rule == "sens:0.9" and .binary.chosen_on == null and (.binary.sensitivity_ci | length) == 2' >/dev/null ||
+	fail "--threshold sens:0.9: $(osteo-metrics --json --threshold sens:0.9 hand.rec | jq -c .binary)"
+osteo-metrics --json --threshold spec:0.75 hand.rec | jq -e '.binary.threshold == 0.4 and .binary.fp == 1 and .binary.specificity == 0.75' >/dev/null ||
+	fail "--threshold spec:0.75: $(osteo-metrics --json --threshold spec:0.75 hand.rec | jq -c .binary)"
+osteo-metrics --json --threshold sens:0.9 --threshold-from hand.rec a.rec >from.json
+osteo-metrics --json --threshold 0.6 a.rec >fixed.json
+jq -e --slurpfile f fixed.json '.binary.threshold == 0.6 and .binary.chosen_on == "hand.rec"
+	and ([.binary.tp, .binary.fp, .binary.tn, .binary.fn] == ($f[0].binary | [.tp, .fp, .tn, .fn]))
+	and .binary.sensitivity_ci[0] <= .binary.sensitivity and .binary.sensitivity <= .binary.sensitivity_ci[1]' from.json >/dev/null ||
+	fail "--threshold-from: $(jq -c .binary from.json)"
+osteo-metrics --threshold sens:0.9 --threshold-from hand.rec a.rec | contains -E '^osteoporosis vs rest at p >= 0\.6 \(sens:0\.9, chosen on hand\.rec\): sensitivity [0-9.]+ \(' ||
+	fail "--threshold-from, text"
+expect_status 65 osteo-metrics --threshold sens:0.9 --threshold-from siteA.rec a.rec >/dev/null 2>&1
+expect_status 64 osteo-metrics --threshold 0.5 --threshold-from hand.rec a.rec >/dev/null 2>&1
+expect_status 64 osteo-metrics --threshold sens:1.5 hand.rec >/dev/null 2>&1
