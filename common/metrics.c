@@ -354,13 +354,16 @@ metrics_compute(const struct samples *s, const size_t *idx, size_t n, struct met
 {
 	int k = s->k, bins = m->ece_bins;
 	long long correct = 0;
-	double sq = 0, ece_conf[64] = { 0 }, ece_acc[64] = { 0 };
-	long long ece_n[64] = { 0 };
+	double sq = 0, *ece_conf = m->bin_conf, *ece_acc = m->bin_right;
+	long long *ece_n = m->bin_n;
 
 	if (bins < 1 || bins > 64)
 		die(EX_SOFTWARE, "metrics: %d calibration bins", bins);
 	m->n = n;
 	memset(m->confusion, 0, (size_t)k * k * sizeof *m->confusion);
+	memset(m->bin_n, 0, sizeof m->bin_n);
+	memset(m->bin_conf, 0, sizeof m->bin_conf);
+	memset(m->bin_right, 0, sizeof m->bin_right);
 	memset(m->cls, 0, k * sizeof *m->cls);
 	for (size_t i = 0; i < n; i++) {
 		size_t r = idx ? idx[i] : i;
@@ -487,6 +490,69 @@ metrics_youden(const struct samples *s, int c, struct metrics_work *w)
 
 	metrics_roc(s, c, w, youden_point, &y);
 	return y.threshold;
+}
+
+void
+metrics_temper(double *p, int k, double t)
+{
+	double lp[MAXCLASSES], mx = -INFINITY, sum = 0;
+
+	if (t == 1 || k > MAXCLASSES)
+		return;
+	for (int c = 0; c < k; c++) {
+		/* a probability of 0 stays 0 at any temperature */
+		lp[c] = p[c] > 0 ? log(p[c]) / t : -INFINITY;
+		mx = fmax(mx, lp[c]);
+	}
+	for (int c = 0; c < k; c++)
+		sum += (p[c] = lp[c] == -INFINITY ? 0 : exp(lp[c] - mx));
+	for (int c = 0; c < k; c++)
+		p[c] /= sum;
+}
+
+/* the mean negative log-likelihood at temperature t (probabilities of 0
+ * taken as 1e-12, so that one sure mistake does not make it infinite) */
+static double
+nll_at(const struct samples *s, double t)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const double *p = s->p + i * (size_t)s->k;
+		double mx = -INFINITY, z = 0, ly = 0;
+		for (int c = 0; c < s->k; c++)
+			mx = fmax(mx, log(fmax(p[c], 1e-12)) / t);
+		for (int c = 0; c < s->k; c++) {
+			double l = log(fmax(p[c], 1e-12)) / t;
+			z += exp(l - mx);
+			if (c == s->label[i])
+				ly = l;
+		}
+		sum += mx + log(z) - ly;
+	}
+	return sum / (double)(s->n ? s->n : 1);
+}
+
+double
+metrics_temperature(const struct samples *s)
+{
+	const double g = (sqrt(5.0) - 1) / 2;
+	double a = log(1.0 / 20), b = log(20.0);
+	double x1 = b - g * (b - a), x2 = a + g * (b - a);
+	double f1 = nll_at(s, exp(x1)), f2 = nll_at(s, exp(x2));
+
+	for (int it = 0; it < 200 && b - a > 1e-12; it++) {
+		if (f1 <= f2) {
+			b = x2, x2 = x1, f2 = f1;
+			x1 = b - g * (b - a);
+			f1 = nll_at(s, exp(x1));
+		} else {
+			a = x1, x1 = x2, f1 = f2;
+			x2 = a + g * (b - a);
+			f2 = nll_at(s, exp(x2));
+		}
+	}
+	return exp((a + b) / 2);
 }
 
 struct target {

@@ -51,6 +51,10 @@ struct metrics {
 	double brier;                     /* mean over samples of sum_k (p - y)^2 */
 	double ece;
 	int ece_bins;
+	/* per confidence bin (the top probability, in (b/bins, (b+1)/bins]):
+	 * samples, the sum of their confidences, how many are right */
+	long long bin_n[64];
+	double bin_conf[64], bin_right[64];
 };
 
 /* scratch kept between calls so that bootstrap replicates allocate nothing */
@@ -122,6 +126,13 @@ struct delong {
 	double auc_a, auc_b, diff, se, z, p;
 };
 int metrics_delong(const struct samples *a, const struct samples *b, int c, struct delong *d);
+
+/* temperature scaling: the T > 0 that minimises the mean negative
+ * log-likelihood of the samples' probabilities tempered as p^(1/T),
+ * renormalised (dividing the logits by T), by golden-section search on
+ * log T over [1/20, 20]; and tempering one row in place */
+double metrics_temperature(const struct samples *s);
+void metrics_temper(double *p, int k, double t);
 
 /* binary cut: class c positive when p[c] >= threshold */
 struct binary_cut {

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,8 @@ model_to_record(const struct model *m, struct record *r, int checkpoint)
 	rec_meta_bool(r, "norm.gray", m->norm_gray);
 	rec_meta_int(r, "parameters", (long long)n->nparams);
 	rec_meta_int(r, "best_epoch", m->best_epoch);
+	if (m->temperature > 0 && m->temperature != 1)
+		rec_meta_float(r, "calibration.temperature", m->temperature);
 	free(cls);
 	for (int i = 0; i < n->ntensors; i++)
 		put(r, n->pt[i].name, ptensor_data(n, &n->pt[i]), n->pt[i].ndim, n->pt[i].shape);
@@ -174,6 +177,8 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	m->norm_gray = v && v->type == MV_BOOL && v->i;
 	v = rec_meta(r, "best_epoch");
 	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
+	v = rec_meta(r, "calibration.temperature");
+	m->temperature = v && v->type == MV_FLOAT && v->f > 0 && isfinite(v->f) ? v->f : 1;
 	*err = NULL;
 	return 0;
 }

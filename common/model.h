@@ -26,6 +26,7 @@ struct model {
 	int nhist;
 	float *hist;
 	int best_epoch;
+	double temperature;      /* calibration (osteo-train --calibrate): 0 or 1, none */
 };
 
 /* the record of a model (checkpoint: with optimiser state; extra meta the caller adds) */

@@ -12,18 +12,26 @@ _osteo() {
 	--device) COMPREPLY=($(compgen -W "auto cpu cuda cuda:0 cuda:1" -- "$cur")); return ;;
 	--kernel) COMPREPLY=($(compgen -W "rbf linear" -- "$cur")); return ;;
 	--features) COMPREPLY=($(compgen -W "both image clinical" -- "$cur")); return ;;
-	--by) COMPREPLY=($(compgen -W "record patient" -- "$cur")); return ;;
+	--by)
+		if [ "$prog" = osteo-cat ]; then COMPREPLY=($(compgen -W "record patient" -- "$cur"))
+		else COMPREPLY=($(compgen -W "modality region sex age:10" -- "$cur")); fi
+		return ;;
+	--model)
+		if [ "$prog" = osteo-baseline ]; then COMPREPLY=($(compgen -W "svm rf gbt" -- "$cur") $(compgen -f -- "$cur"))
+		else COMPREPLY=($(compgen -f -- "$cur")); fi
+		return ;;
+	--window) COMPREPLY=($(compgen -W "file" -- "$cur")); return ;;
 	--method) COMPREPLY=($(compgen -W "minmax zscore percentile window" -- "$cur")); return ;;
 	--fit) COMPREPLY=($(compgen -W "pad crop stretch" -- "$cur")); return ;;
-	--threshold) COMPREPLY=($(compgen -W "youden 0.5" -- "$cur")); return ;;
+	--threshold) COMPREPLY=($(compgen -W "youden 0.5 sens:0.9 spec:0.9" -- "$cur")); return ;;
 	--heatmap-mode) COMPREPLY=($(compgen -W "auto gradcam absolute occlusion" -- "$cur")); return ;;
-	--png | -o | --output | --log | --checkpoint | --resume | --init | -m | --model | --val | --roc | --data | \
+	--png | -o | --output | --log | --checkpoint | --resume | --init | -m | --val | --roc | --data | \
 	--manifest | --clinical | --stats | --fit-stats | --encoding | --fit-encoding | --train | --test | --files-from | \
-	--truth)
+	--truth | --pseudonymize | --threshold-from)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	esac
 	if [ "$prog" = osteo-plot ] && [ "$COMP_CWORD" = 1 ]; then
-		COMPREPLY=($(compgen -W "curves roc confusion correlation heatmaps" -- "$cur"))
+		COMPREPLY=($(compgen -W "curves roc confusion correlation heatmaps reliability" -- "$cur"))
 		return
 	fi
 	if [[ $cur == -* ]]; then

@@ -15,6 +15,7 @@
 #include "../engine/engine.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
+#include "../common/metrics.h"
 #include "../common/model.h"
 #include "../common/net.h"
 #include "../common/record.h"
@@ -22,7 +23,7 @@
 #include "../gpu/gpu.h"
 
 static const char usage[] =
-	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check]\n"
+	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check] [--no-calibration]\n"
 	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
 	"       [--feature-maps LAYER]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [FILE|-]...";
@@ -32,7 +33,7 @@ static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occ
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class;
-	int batch, check, heatmap, cam_mode, features, tf32;
+	int batch, check, heatmap, cam_mode, features, tf32, nocal;
 	char **inputs;
 	int ninputs;
 };
@@ -40,12 +41,14 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32 };
+	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32,
+	       O_NOCAL };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
 		{ "risk-class", required_argument, 0, O_RISK },
 		{ "no-check", no_argument, 0, O_NOCHECK },
+		{ "no-calibration", no_argument, 0, O_NOCAL },
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "heatmap", no_argument, 0, O_HEAT },
 		{ "heatmap-class", required_argument, 0, O_HEATCLASS },
@@ -66,6 +69,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_BATCH: o->batch = (int)estrtonum(optarg, 1, 65536, "--batch"); break;
 		case O_RISK: o->risk_class = optarg; break;
 		case O_NOCHECK: o->check = 0; break;
+		case O_NOCAL: o->nocal = 1; break;
 		case O_DEVICE: o->device = optarg; break;
 		case O_HEAT: o->heatmap = 1; break;
 		case O_HEATCLASS: o->heat_class = optarg; o->heatmap = 1; break;
@@ -289,6 +293,7 @@ main(int argc, char **argv)
 	float *x = emalloc((size_t)o.batch * px * sizeof(float));
 	float *clin = emalloc((size_t)o.batch * (n->nclin ? n->nclin : 1) * sizeof(float));
 	double *p = emalloc((size_t)n->nclasses * sizeof *p);
+	int temper = !o.nocal && m.temperature > 0 && m.temperature != 1;
 	batch = ecalloc(o.batch, sizeof *batch);
 	for (int i = 0; i < o.batch; i++)
 		rec_init(&batch[i]);
@@ -333,17 +338,23 @@ main(int argc, char **argv)
 		for (int j = 0; j < b; j++) {
 			const float *q = probs + (size_t)j * n->nclasses;
 			int best = 0;
-			for (int k = 0; k < n->nclasses; k++) {
+			for (int k = 0; k < n->nclasses; k++)
 				p[k] = q[k];
-				best = q[k] > q[best] ? k : best;
-			}
+			/* the model's temperature (osteo-train --calibrate): the same
+			 * order of the classes, probabilities that mean what they say */
+			if (temper)
+				metrics_temper(p, n->nclasses, m.temperature);
+			for (int k = 1; k < n->nclasses; k++)
+				best = p[k] > p[best] ? k : best;
 			rec_set_probs(&batch[j], p, n->nclasses);
 			batch[j].has_pred = 1;
 			batch[j].pred = best;
 			batch[j].has_risk = 1;
-			batch[j].risk = q[risk];
+			batch[j].risk = p[risk];
 			rec_meta_str(&batch[j], "infer.class", m.classes.names[best]);
 			rec_meta_str(&batch[j], "infer.classes", names);
+			if (temper)
+				rec_meta_float(&batch[j], "infer.temperature", m.temperature);
 		}
 		if (o.heatmap && o.cam_mode == CAM_OCCLUSION)
 			add_occlusion(e, n, batch, x, clin, b, heat, &oc, &in);

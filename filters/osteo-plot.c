@@ -6,6 +6,7 @@
  *   confusion    the confusion matrix as a labelled heatmap
  *   correlation  each clinical feature's correlation with each class
  *   heatmaps     heat maps (Grad-CAM, occlusion) laid over their images, a grid
+ *   reliability  a reliability diagram: accuracy against confidence, per bin
  *
  * The program computes (with common/metrics.c, as osteo-metrics does) and
  * writes a gnuplot script with the data inline; gnuplot renders it to a
@@ -28,12 +29,12 @@
 #include "../common/util.h"
 
 static const char usage[] =
-	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps -o FILE.png [--title TEXT]\n"
+	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps|reliability -o FILE.png [--title TEXT]\n"
 	"       [--size WxH] [--classes LIST] [--data FILE] [--script] [--max N] [--cols N]\n"
 	"       [--per-class N] [FILE|-]...";
 
-enum kind { K_CURVES, K_ROC, K_CONFUSION, K_CORRELATION, K_HEATMAPS };
-static const char *kinds[] = { "curves", "roc", "confusion", "correlation", "heatmaps" };
+enum kind { K_CURVES, K_ROC, K_CONFUSION, K_CORRELATION, K_HEATMAPS, K_RELIABILITY };
+static const char *kinds[] = { "curves", "roc", "confusion", "correlation", "heatmaps", "reliability" };
 
 struct opts {
 	enum kind kind;
@@ -84,7 +85,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		if (!strcmp(argv[optind], kinds[c]))
 			break;
 	if (c == (int)(sizeof kinds / sizeof *kinds))
-		usage_error(usage, "'%s' is not curves, roc, confusion, correlation or heatmaps", argv[optind]);
+		usage_error(usage, "'%s' is not curves, roc, confusion, correlation, heatmaps or reliability", argv[optind]);
 	o->kind = (enum kind)c;
 	if (!o->out && !o->script)
 		usage_error(usage, "-o names the PNG to write");
@@ -252,6 +253,49 @@ plot_roc(FILE *fp, const struct opts *o, FILE *data)
 		gp_label(fp, t);
 	}
 	fprintf(fp, "%sx with lines dt 2 lc 'gray' title 'chance'\n", drawn ? ", " : "");
+	metrics_work_free(&w);
+	samples_free(&s);
+}
+
+/* accuracy against confidence in osteo-metrics' ECE bins: on the diagonal
+ * when the probabilities mean what they say */
+static void
+plot_reliability(FILE *fp, const struct opts *o, FILE *data)
+{
+	struct samples s = { 0 };
+	struct classes cl;
+	struct metrics m;
+	struct metrics_work w = { 0 };
+	const int bins = 10;
+
+	read_predictions(o, &s, &cl);
+	metrics_init(&m, s.k, bins);
+	metrics_compute(&s, NULL, s.n, &m, &w);
+	if (data)
+		fprintf(data, "bin_lo\tbin_hi\tn\tconfidence\taccuracy\n");
+	fprintf(fp, "$rel << EOD\n");
+	for (int b = 0; b < bins; b++) {
+		if (!m.bin_n[b])
+			continue;
+		double conf = m.bin_conf[b] / m.bin_n[b], acc = m.bin_right[b] / m.bin_n[b];
+		fprintf(fp, "%.4f %.6f %.6f %lld\n", (b + 0.5) / bins, acc, conf, m.bin_n[b]);
+		if (data)
+			fprintf(data, "%.2f\t%.2f\t%lld\t%.6f\t%.6f\n", (double)b / bins, (double)(b + 1) / bins, m.bin_n[b],
+			        conf, acc);
+	}
+	fprintf(fp, "EOD\n");
+	char t[160];
+	snprintf(t, sizeof t, "reliability (n = %zu, ECE %.3f, Brier %.3f)", s.n, m.ece, m.brier);
+	gp_title(fp, o, t);
+	fprintf(fp, "set size square\nset xrange [0:1]\nset yrange [0:1]\nset key top left\n"
+	            "set xlabel 'confidence (the top probability)'\nset ylabel 'accuracy'\n"
+	            "set style fill solid 0.4 border lc rgb '#08306b'\nset boxwidth %.3f\n"
+	            "plot $rel using 1:2 with boxes lc rgb '#6baed6' title 'accuracy per bin', "
+	            "$rel using 3:2:(sprintf('%%d', $4)) with labels offset 0,0.8 font ',8' notitle, "
+	            "x with lines dt 2 lc rgb '#444444' title 'calibrated', "
+	            "$rel using 3:2 with points pt 7 lc rgb '#08306b' title 'mean confidence'\n",
+	        0.9 / bins);
+	metrics_free(&m);
 	metrics_work_free(&w);
 	samples_free(&s);
 }
@@ -571,9 +615,9 @@ int
 main(int argc, char **argv)
 {
 	static void (*const plot[])(FILE *, const struct opts *, FILE *) = {
-		plot_curves, plot_roc, plot_confusion, plot_correlation, plot_heatmaps,
+		plot_curves, plot_roc, plot_confusion, plot_correlation, plot_heatmaps, plot_reliability,
 	};
-	static const int size[][2] = { { 1000, 420 }, { 600, 600 }, { 600, 560 }, { 620, 560 }, { 0, 0 } };
+	static const int size[][2] = { { 1000, 420 }, { 600, 600 }, { 600, 560 }, { 620, 560 }, { 0, 0 }, { 600, 600 } };
 	struct opts o;
 	char *script = NULL, *tmp = NULL, *dtmp = NULL;
 	size_t len = 0;

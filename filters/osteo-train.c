@@ -21,6 +21,7 @@
 #include "../engine/engine.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
+#include "../common/metrics.h"
 #include "../common/model.h"
 #include "../common/net.h"
 #include "../common/record.h"
@@ -33,12 +34,13 @@ static const char usage[] =
 	"       [--batch N] [--lr X] [--beta1 X] [--beta2 X] [--adam-eps X] [--weight-decay X]\n"
 	"       [--patience N] [--plateau N] [--plateau-factor X] [--class-weights auto|LIST]\n"
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
-	"       [--freeze N] [--clinical-dropout P] [--device auto|cpu|cuda[:N]] [--tf32] [--progress]\n"
+	"       [--freeze N] [--clinical-dropout P] [--calibrate] [--device auto|cpu|cuda[:N]] [--tf32]\n"
+	"       [--progress]\n"
 	"       [FILE|-]...";
 
 struct opts {
 	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
-	int epochs, batch, patience, plateau, freeze, progress, tf32;
+	int epochs, batch, patience, plateau, freeze, progress, tf32, calibrate;
 	double lr, beta1, beta2, eps, wd, factor, clin_drop;
 	unsigned long long seed;
 	char **inputs;
@@ -69,7 +71,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS };
+	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -93,6 +95,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "init", required_argument, 0, O_INIT },
 		{ "freeze", required_argument, 0, O_FREEZE },
 		{ "clinical-dropout", required_argument, 0, O_CLINDROP },
+		{ "calibrate", no_argument, 0, O_CALIBRATE },
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "tf32", no_argument, 0, O_TF32 },
 		{ "progress", no_argument, 0, O_PROGRESS },
@@ -139,6 +142,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_INIT: o->init = optarg; break;
 		case O_FREEZE: o->freeze = (int)estrtonum(optarg, 0, NET_MAXLAYERS, "--freeze"); break;
 		case O_CLINDROP: o->clin_drop = estrtod(optarg, 0, 0.999, "--clinical-dropout"); break;
+		case O_CALIBRATE: o->calibrate = 1; break;
 		case O_DEVICE: o->device = optarg; break;
 		case O_TF32: o->tf32 = 1; break;
 		case O_PROGRESS: o->progress = 1; break;
@@ -148,6 +152,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->out)
 		usage_error(usage, "-o names the model file to write");
+	if (o->calibrate && !o->val)
+		usage_error(usage, "--calibrate fits the temperature on --val's records");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -369,6 +375,37 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct opts *
 		fputc('\r', stderr);
 	p.loss /= d->n;
 	return p;
+}
+
+/*
+ * --calibrate: the kept model's probabilities on the validation records,
+ * and the temperature that makes them honest there (temperature scaling:
+ * one number, so the calls and their order stay as they are)
+ */
+static double
+calibrate(struct net *n, int dev, const struct data *va, int batch, const int *rows)
+{
+	struct engine *e = engine_open(n, dev, batch, 0);
+	int set = engine_dataset(e, va->x, va->clin, va->y, va->n, 1);
+	struct samples s;
+	double p[MAXCLASSES];
+
+	samples_init(&s, n->nclasses);
+	for (int i = 0; i < va->n; i += batch) {
+		int b = va->n - i < batch ? va->n - i : batch;
+		engine_stage(e, set, rows + i, b);
+		engine_forward(e, 0, NULL);
+		const float *q = engine_probs(e);
+		for (int j = 0; j < b; j++) {
+			for (int c = 0; c < n->nclasses; c++)
+				p[c] = q[(size_t)j * n->nclasses + c];
+			samples_add(&s, va->y[i + j], p, (size_t)(i + j));
+		}
+	}
+	engine_close(e);
+	double t = metrics_temperature(&s);
+	samples_free(&s);
+	return t;
 }
 
 /* ---------------------------------------------------------------- */
@@ -643,6 +680,10 @@ main(int argc, char **argv)
 	memcpy(m.net->params, st.best_params, m.net->nparams * sizeof(float));
 	memcpy(m.net->stats, st.best_stats, m.net->nstats * sizeof(float));
 	m.best_epoch = st.best_epoch;
+	if (o.calibrate) {
+		m.temperature = calibrate(m.net, dev, &va, o.batch, rows);
+		info("calibrated on %d validation records: temperature %.4f", va.n, m.temperature);
+	}
 	model_save(o.out, &m, NULL, 0);
 	info("model of epoch %d (best %s loss %.4f) in %s", st.best_epoch, o.val ? "validation" : "training",
 	     st.best, o.out);

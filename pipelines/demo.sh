@@ -39,7 +39,7 @@ for s in train val test; do
 done
 
 step "osteo-train: $epochs epochs, $arch, device $device"
-osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train \
+osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train --calibrate \
 	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
 
 step "osteo-infer: test records, with heat maps (occlusion sensitivity: where hiding the image moves the answer)"
@@ -62,6 +62,9 @@ for by in modality "sex --clinical $out/prep/cohort/clinical.csv" "age:10 --clin
 	osteo-metrics --seed "$seed" --per-patient --by $by "$out/cnn.pred.rec" | sed -n '/^by /,$p'
 	echo
 done >"$report/cnn-subgroups.txt"
+# calibration: the test records' ECE with the model's temperature and without
+osteo-infer -m "$out/osteonet.model" --device "$device" --no-calibration "$out/prep/test.fused.rec" |
+	osteo-metrics --seed "$seed" --json --bootstrap 0 >"$report/cnn-uncalibrated-metrics.json"
 # a screening operating point: osteoporosis at 90% sensitivity, chosen on
 # the validation patients, applied unchanged to the test patients
 osteo-infer -m "$out/osteonet.model" --device "$device" "$out/prep/val.fused.rec" >"$out/cnn.val.pred.rec"
@@ -70,11 +73,12 @@ osteo-metrics --seed "$seed" --json --per-patient --threshold sens:0.9 --thresho
 # better than the baseline? the difference on the same patients
 osteo-metrics --seed "$seed" --compare --per-patient --json "$out/cnn.pred.rec" "$out/svm.pred.rec" >"$report/cnn-vs-svm.json"
 
-step "osteo-plot: curves, ROC, confusion, clinical correlation, heatmaps"
+step "osteo-plot: curves, ROC, confusion, reliability, clinical correlation, heatmaps"
 osteo-plot curves -o "$report/training.png" "$report/train-log.tsv"
 osteo-plot roc --title "OsteoNet: ROC on the test patients" -o "$report/roc.png" "$out/cnn.pred.rec"
 osteo-plot roc --title "SVM baseline: ROC on the test patients" -o "$report/svm-roc.png" "$out/svm.pred.rec"
 osteo-plot confusion -o "$report/confusion.png" "$out/cnn.pred.rec"
+osteo-plot reliability -o "$report/reliability.png" "$out/cnn.pred.rec"
 osteo-plot correlation --data "$report/correlation.tsv" -o "$report/correlation.png" "$out/prep/train.fused.rec"
 osteo-plot heatmaps --per-class 4 --max 12 -o "$report/heatmaps.png" "$out/cnn.pred.rec"
 
@@ -102,6 +106,7 @@ row() {
 	echo
 	jq -r '.maps | "Heat maps: \(.n) test images, \(.blank) blank; \(.in_mask * 1000 | round / 10)% of their mass lies in bone, which covers \(.mask_share * 1000 | round / 10)% of the image: \(.ratio * 100 | round / 100) times its share."' "$report/cnn-metrics.json"
 	jq -r '"CNN minus SVM on the same \(.n) patients (paired bootstrap, 95%): accuracy \(.accuracy.diff * 1000 | round / 1000) (\(.accuracy.ci[0] * 1000 | round / 1000) to \(.accuracy.ci[1] * 1000 | round / 1000)), macro AUC \(.auc_macro.diff * 1000 | round / 1000) (\(.auc_macro.ci[0] * 1000 | round / 1000) to \(.auc_macro.ci[1] * 1000 | round / 1000)); DeLong, osteoporosis vs rest: AUC \(.delong[-1].auc_a * 1000 | round / 1000) vs \(.delong[-1].auc_b * 1000 | round / 1000), p = \(.delong[-1].p * 1000 | round / 1000)."' "$report/cnn-vs-svm.json"
+	echo "Calibration: temperature $(osteo-dump "$out/osteonet.model" | jq -r '.meta["calibration.temperature"] * 1000 | round / 1000') fitted on the validation records (osteo-train --calibrate); the CNN's test ECE $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-uncalibrated-metrics.json") without it, $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-metrics.json") with it (reliability.png)."
 	jq -r '.binary | "Screening, \(.positive) against the rest, the threshold for 90% sensitivity chosen on the validation patients (p >= \(.threshold * 1000 | round / 1000)): on the test patients sensitivity \(.sensitivity * 1000 | round / 1000) (\(.sensitivity_ci[0] * 1000 | round / 1000)-\(.sensitivity_ci[1] * 1000 | round / 1000)), specificity \(.specificity * 1000 | round / 1000) (\(.specificity_ci[0] * 1000 | round / 1000)-\(.specificity_ci[1] * 1000 | round / 1000))."' "$report/cnn-screening.json"
 	echo
 	echo "The CNN per patient, by subgroup (osteo-metrics --per-patient --by; * too few patients to read):"

@@ -29,3 +29,5 @@ contains -E '^CNN minus SVM on the same [0-9]+ patients \(paired bootstrap, 95%\
 	fail "paired comparison in the summary: $(cat d/report/summary.md)"
 contains -E '^Screening, osteoporosis against the rest, the threshold for 90% sensitivity chosen on the validation patients' d/report/summary.md ||
 	fail "screening line: $(cat d/report/summary.md)"
+contains -E '^Calibration: temperature [0-9.]+ fitted on the validation records' d/report/summary.md && [ -s d/report/reliability.png ] ||
+	fail "calibration: $(cat d/report/summary.md)"

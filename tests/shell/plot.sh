@@ -52,3 +52,10 @@ contains "gnuplot not found" err || fail "no gnuplot: $(cat err)"
 printf '#!/bin/sh\ncat >/dev/null; exit 1\n' >nognuplot/gnuplot && chmod +x nognuplot/gnuplot
 PATH=$PWD/nognuplot expect_status 70 "$TOP/bin/osteo-plot" roc -o x.png pred.rec 2>/dev/null
 [ -z "$(ls x.png* 2>/dev/null)" ] || fail "a picture after a failure: $(ls x.png*)"
+# the reliability diagram: osteo-metrics' ECE bins (hand-worked on its man page's records: top
+# probabilities .4 wrong, .5 wrong, .6 .6 right, .7 .7 right), a picture
+printf 'a\tP1\t0\t.7,.2,.1\nb\tP1\t0\t.4,.5,.1\nc\tP2\t1\t.2,.6,.2\nd\tP2\t1\t.3,.3,.4\ne\tP3\t2\t.1,.2,.7\nf\tP3\t2\t.2,.2,.6\n' |
+	mkrec >hand.rec
+osteo-plot reliability --data rel.tsv -o rel.png hand.rec && picture rel.png
+[ "$(tail -n +2 rel.tsv | awk -F'\t' '{ printf "%s:%s:%s:%.2f:%.2f ", $1, $2, $3, $4, $5 }')" = \
+	"0.30:0.40:1:0.40:0.00 0.40:0.50:1:0.50:0.00 0.50:0.60:2:0.60:1.00 0.60:0.70:2:0.70:1.00 " ] || fail "reliability bins: $(cat rel.tsv)"

@@ -91,3 +91,21 @@ if ! osteo-gpuinfo -q; then
 	osteo-infer --device auto -m a.model p/test.fused.rec | cmp - pred.rec || fail "--device auto is not the CPU"
 fi
 expect_status 64 osteo-infer -q --device gpu -m a.model p/test.fused.rec 2>/dev/null
+# --calibrate: a temperature fitted on --val's records, kept in the model, applied by osteo-infer
+# (the same calls, other probabilities; --no-calibration the raw ones); the temperature is a
+# minimum of the validation records' negative log-likelihood, checked here by awk at T/1.05 and T*1.05
+osteo-train $A --calibrate -o cal.model p/train.fused.rec
+t=$(osteo-dump cal.model | jq -r '.meta["calibration.temperature"]')
+[ "$t" != null ] || fail "--calibrate: no temperature in the model"
+osteo-infer -m cal.model --no-calibration p/val.fused.rec | osteo-dump | jq -r '"\(.label) \(.probs | map(tostring) | join(" "))"' >raw.txt
+nll() { awk -v t="$1" '{ mx = -1e300; for (c = 2; c <= NF; c++) { l[c] = log($c > 1e-12 ? $c : 1e-12) / t; if (l[c] > mx) mx = l[c] }
+	z = 0; for (c = 2; c <= NF; c++) z += exp(l[c] - mx); s += mx + log(z) - l[$1 + 2] } END { printf "%.12f\n", s / NR }' raw.txt; }
+awk -v a="$(nll "$t")" -v lo="$(nll "$(echo "$t / 1.05" | bc -l)")" -v hi="$(nll "$(echo "$t * 1.05" | bc -l)")" \
+	'BEGIN { exit !(a <= lo && a <= hi) }' || fail "--calibrate: T=$t is not the NLL's minimum ($(nll "$t") vs $(nll "$(echo "$t / 1.05" | bc -l)"), $(nll "$(echo "$t * 1.05" | bc -l)"))"
+osteo-infer -m cal.model p/test.fused.rec >cal.rec
+osteo-infer -m cal.model --no-calibration p/test.fused.rec >raw.rec
+[ "$(osteo-dump cal.rec | jq -s -c 'map(.pred)')" = "$(osteo-dump raw.rec | jq -s -c 'map(.pred)')" ] || fail "calibration changed the calls"
+[ "$(osteo-dump cal.rec | jq -s -c 'map(.probs)')" != "$(osteo-dump raw.rec | jq -s -c 'map(.probs)')" ] || fail "calibration changed nothing"
+osteo-dump cal.rec | jq -s -e --argjson t "$t" 'all(.meta["infer.temperature"] == $t)' >/dev/null || fail "infer.temperature"
+osteo-dump raw.rec | jq -s -e 'all(.meta | has("infer.temperature") | not)' >/dev/null || fail "--no-calibration"
+expect_status 64 osteo-train -q --calibrate -o x.model p/train.fused.rec

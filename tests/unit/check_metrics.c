@@ -267,6 +267,34 @@ START_TEST(per_patient)
 }
 END_TEST
 
+/* temperature scaling against scipy's bounded minimiser (make-calibration.py) */
+START_TEST(temperature_as_scipy)
+{
+	struct samples s;
+	double want, p[3];
+
+	load("calib", &s);
+	double t = metrics_temperature(&s);
+	ck_assert(has("temperature", &want));
+	ck_assert_msg(fabs(t - want) < 1e-6 * want, "temperature %.9g, scipy %.9g", t, want);
+	memcpy(p, s.p, sizeof p);
+	metrics_temper(p, 3, t);
+	for (int c = 0; c < 3; c++) {
+		char key[16];
+		snprintf(key, sizeof key, "row0.p%d", c);
+		ck_assert(has(key, &want));
+		ck_assert_msg(fabs(p[c] - want) < 1e-6, "%s %.9g, scipy %.9g", key, p[c], want);
+	}
+	/* a temperature of 1 changes nothing; a zero stays zero */
+	double q[3] = { 0.5, 0.5, 0 };
+	metrics_temper(q, 3, 1);
+	ck_assert(q[0] == 0.5 && q[2] == 0);
+	metrics_temper(q, 3, 2);
+	ck_assert(fabs(q[0] - 0.5) < 1e-15 && q[2] == 0);
+	samples_free(&s);
+}
+END_TEST
+
 Suite *
 metrics_suite(void)
 {
@@ -279,6 +307,7 @@ metrics_suite(void)
 	tcase_add_test(tc, bootstrap_patients);
 	tcase_add_test(tc, binary_and_youden);
 	tcase_add_test(tc, per_patient);
+	tcase_add_test(tc, temperature_as_scipy);
 	suite_add_tcase(s, tc);
 	return s;
 }
