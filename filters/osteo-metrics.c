@@ -24,7 +24,8 @@
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
 	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
-	"       [--threshold T|youden|sens:X|spec:X [--threshold-from VAL.rec]] [--per-patient[=mean|max]]\n"
+	"       [--threshold T|youden|sens:X|spec:X [--threshold-from VAL.rec]]\n"
+	"       [--per-patient[=mean|max] [--patients-out FILE]]\n"
 	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...\n"
 	"       osteo-metrics --compare [--json] [--bootstrap N] [--seed N] [--level P]\n"
 	"       [--per-patient[=mean|max]] A.rec B.rec";
@@ -32,7 +33,7 @@ static const char usage[] =
 enum format { F_TEXT, F_JSON, F_TSV };
 
 struct opts {
-	const char *classes, *roc, *positive, *threshold, *by, *clinical, *threshold_from;
+	const char *classes, *roc, *positive, *threshold, *by, *clinical, *threshold_from, *patients_out;
 	enum format format;
 	int reps, bins;
 	int per_patient;         /* 0 per record, 1 mean, 2 max */
@@ -46,7 +47,7 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE, O_THRFROM };
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE, O_THRFROM, O_PATOUT };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "json", no_argument, 0, O_JSON },
@@ -62,6 +63,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "by", required_argument, 0, O_BY },
 		{ "compare", no_argument, 0, O_COMPARE },
 		{ "threshold-from", required_argument, 0, O_THRFROM },
+		{ "patients-out", required_argument, 0, O_PATOUT },
 		{ "clinical", required_argument, 0, O_CLIN },
 		CLI_COMMON_OPTIONS
 	};
@@ -87,6 +89,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_BY: o->by = optarg; break;
 		case O_COMPARE: o->compare = 1; break;
 		case O_THRFROM: o->threshold_from = optarg; break;
+		case O_PATOUT: o->patients_out = optarg; break;
 		case O_CLIN: o->clinical = optarg; break;
 		case O_PATIENT:
 			if (!optarg || !strcmp(optarg, "mean"))
@@ -107,6 +110,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage_error(usage, "--threshold-from chooses the threshold of --threshold youden, sens:X or spec:X");
 	if (o->clinical && !o->by)
 		usage_error(usage, "--clinical is read for --by");
+	if (o->patients_out && !o->per_patient)
+		usage_error(usage, "--patients-out writes the calls of --per-patient");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	if (o->compare && (o->ninputs != 2 || !strcmp(o->inputs[0], "-") || !strcmp(o->inputs[1], "-")))
@@ -654,6 +659,57 @@ positive_class(const struct opts *o, const struct classes *cl)
 	return c;
 }
 
+/* --patients-out: one record per patient, as osteo-infer writes them, for
+ * what comes downstream (a patient's call, not an image's) */
+static void
+write_patients(const struct opts *o, const struct samples *s, const struct classes *cl)
+{
+	char *tmp;
+	FILE *fp = atomic_open(o->patients_out, &tmp);
+	struct rec_writer *w = rec_writer_new(fp, o->patients_out);
+	struct record r;
+	char *names = classes_join(cl);
+	int risk = positive_class(o, cl);
+	double *p = emalloc((size_t)s->k * sizeof *p);
+
+	rec_init(&r);
+	for (size_t i = 0; i < s->n; i++) {
+		const char *who = s->names[s->unit[i]];
+		char anon[32];
+		if (!who) {
+			snprintf(anon, sizeof anon, "record-%zu", s->unit[i] + 1);
+			who = anon;
+		}
+		rec_clear(&r);
+		rec_set_id(&r, who);
+		if (s->names[s->unit[i]])
+			rec_set_patient(&r, who);
+		r.has_label = 1;
+		r.label = s->label[i];
+		int best = 0;
+		for (int c = 0; c < s->k; c++) {
+			p[c] = s->p[i * (size_t)s->k + c];
+			best = p[c] > p[best] ? c : best;
+		}
+		rec_set_probs(&r, p, s->k);
+		r.has_pred = 1;
+		r.pred = best;
+		r.has_risk = 1;
+		r.risk = p[risk];
+		rec_meta_str(&r, "class", cl->names[r.label]);
+		rec_meta_str(&r, "infer.class", cl->names[best]);
+		rec_meta_str(&r, "infer.classes", names);
+		rec_meta_str(&r, "infer.per_patient", o->per_patient == 2 ? "max" : "mean");
+		rec_write(w, &r);
+	}
+	if (rec_writer_close(w))
+		quit(EX_IOERR);
+	atomic_commit(fp, tmp, o->patients_out);
+	rec_free(&r);
+	free(names);
+	free(p);
+}
+
 /* ---------------------------------------------------------------- */
 /* the binary cut's threshold */
 
@@ -902,6 +958,8 @@ main(int argc, char **argv)
 	else if (o.reps)
 		metrics_bootstrap(&s, o.reps, o.seed, o.level, &rp.ci);
 
+	if (o.patients_out)
+		write_patients(&o, &s, &cl);
 	if (o.by) {
 		rp.groups = groups_compute(&s, &o);
 		rp.order = groups_order(&s);

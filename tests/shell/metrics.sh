@@ -137,3 +137,12 @@ osteo-metrics --threshold sens:0.9 --threshold-from hand.rec a.rec | contains -E
 expect_status 65 osteo-metrics --threshold sens:0.9 --threshold-from siteA.rec a.rec >/dev/null 2>&1
 expect_status 64 osteo-metrics --threshold 0.5 --threshold-from hand.rec a.rec >/dev/null 2>&1
 expect_status 64 osteo-metrics --threshold sens:1.5 hand.rec >/dev/null 2>&1
+# --patients-out: the per-patient calls as records (P1's mean .55 .35 .1 ...), which score alone as
+# --per-patient does
+osteo-metrics --per-patient --patients-out pp.rec --json hand.rec >pp.json
+osteo-dump pp.rec | jq -s -c 'map([.id, .patient, .label, .pred, (.probs | map(. * 1000 | round / 1000)), .meta["infer.per_patient"]])' >got
+[ "$(cat got)" = '[["P1","P1",0,0,[0.55,0.35,0.1],"mean"],["P2","P2",1,1,[0.25,0.45,0.3],"mean"],["P3","P3",2,2,[0.15,0.2,0.65],"mean"]]' ] ||
+	fail "--patients-out: $(cat got)"
+[ "$(osteo-metrics --json pp.rec | jq -c '[.accuracy, .brier, .ci]')" = "$(jq -c '[.accuracy, .brier, .ci]' pp.json)" ] ||
+	fail "--patients-out scores otherwise"
+expect_status 64 osteo-metrics --patients-out x.rec hand.rec >/dev/null 2>&1
