@@ -105,6 +105,8 @@ $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bi
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 bin/osteo-baseline: LDLIBS += -lsvm -lxgboost
+# osteo-synth draws its patients on every core
+build/filters/osteo-synth.o: XCFLAGS += -fopenmp
 bin/osteo-decode: LDLIBS += $(DICOM_LIBS)
 bin/osteo-fuse: LDLIBS += -lcrypto
 

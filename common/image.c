@@ -16,11 +16,12 @@
 
 size_t img_max_pixels = (size_t)1 << 28;
 
-/* interleaved rows from the codecs, before they become planes */
-static unsigned char *scratch;
-static size_t scratchcap;
-static unsigned char **rows;
-static size_t rowscap;
+/* interleaved rows from the codecs, before they become planes (one set per
+ * thread: osteo-synth encodes on every core) */
+static _Thread_local unsigned char *scratch;
+static _Thread_local size_t scratchcap;
+static _Thread_local unsigned char **rows;
+static _Thread_local size_t rowscap;
 
 enum imgfmt
 img_sniff(const unsigned char *p, size_t n)

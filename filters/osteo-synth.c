@@ -235,7 +235,8 @@ struct canvas {
 	float *tmp;
 };
 
-static struct canvas cv;
+/* one per thread: patients are drawn in parallel (main) */
+static _Thread_local struct canvas cv;
 
 static void
 canvas_size(int w, int h)
@@ -655,44 +656,83 @@ sink_close(struct sink *s, const struct text *clinical, const struct text *manif
 		die(EX_IOERR, "%s: cannot rename to %s:", s->dir, s->o->out);
 }
 
+/* a patient's images (and masks) as PNG bytes, drawn by one thread and
+ * written, in order, by the main one */
+struct drawn {
+	unsigned char *png[2 * 100];   /* image k-1 at 2(k-1), its mask after it */
+	size_t len[2 * 100], cap[2 * 100];
+};
+
 static void
-emit_patient(struct sink *s, const struct patient *p, struct text *manifest)
+image_path(const struct patient *p, int k, char *rel, size_t n)
 {
-	char rel[256], mrel[256], err[256];
-	size_t len;
+	snprintf(rel, n, "%s/%.64s/%s_%s_%d.png", classnames[p->label], p->key, modalities[p->modality],
+	         regions[p->region], k);
+}
+
+static void
+draw_patient(const struct opts *o, const struct patient *p, struct record *r, struct drawn *d)
+{
+	char rel[256], err[256];
 
 	for (int k = 1; k <= p->nimages; k++) {
-		struct record *r = &s->rec;
-		snprintf(rel, sizeof rel, "%s/%s/%s_%s_%d.png", classnames[p->label], p->key,
-		         modalities[p->modality], regions[p->region], k);
 		rec_clear(r);
-		render(s->o, p, k, r);
-		if (s->w) {
-			rec_set_id(r, rel);
-			rec_set_patient(r, p->key);
-			r->has_label = 1;
-			r->label = p->label;
-			rec_meta_str(r, "class", classnames[p->label]);
-			rec_write(s->w, r);
-			continue;
-		}
-		if (img_png_encode(rec_tensor(r, "image"), 1, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
+		render(o, p, k, r);
+		if (img_png_encode(rec_tensor(r, "image"), 1, &d->png[2 * k - 2], &d->cap[2 * k - 2], &d->len[2 * k - 2],
+		                   err, sizeof err) < 0) {
+			image_path(p, k, rel, sizeof rel);
 			die(EX_SOFTWARE, "%s: %s", rel, err);
-		sink_file(s, rel, s->png, len);
-		text_add(manifest, "%s,%s,%s,%s,%s", rel, classnames[p->label], p->key,
-		         modalities[p->modality], regions[p->region]);
-		if (s->o->masks) {
+		}
+		if (o->masks) {
 			/* beside the image, 0 and 255 so that it can be looked at */
 			struct tensor *m = rec_tensor(r, "mask");
 			for (size_t i = 0; i < tensor_elems(m); i++)
 				((uint8_t *)m->data)[i] *= 255;
+			if (img_png_encode(m, 1, &d->png[2 * k - 1], &d->cap[2 * k - 1], &d->len[2 * k - 1], err,
+			                   sizeof err) < 0) {
+				image_path(p, k, rel, sizeof rel);
+				die(EX_SOFTWARE, "%s's mask: %s", rel, err);
+			}
+		}
+	}
+}
+
+static void
+write_patient(struct sink *s, const struct patient *p, const struct drawn *d, struct text *manifest)
+{
+	char rel[256], mrel[256];
+
+	for (int k = 1; k <= p->nimages; k++) {
+		image_path(p, k, rel, sizeof rel);
+		sink_file(s, rel, d->png[2 * k - 2], d->len[2 * k - 2]);
+		text_add(manifest, "%s,%s,%s,%s,%s", rel, classnames[p->label], p->key,
+		         modalities[p->modality], regions[p->region]);
+		if (s->o->masks) {
 			snprintf(mrel, sizeof mrel, "%.*s.mask.png", (int)strlen(rel) - 4, rel);
-			if (img_png_encode(m, 1, &s->png, &s->pngcap, &len, err, sizeof err) < 0)
-				die(EX_SOFTWARE, "%s: %s", mrel, err);
-			sink_file(s, mrel, s->png, len);
+			sink_file(s, mrel, d->png[2 * k - 1], d->len[2 * k - 1]);
 			text_add(manifest, ",%s", mrel);
 		}
 		text_add(manifest, "\n");
+	}
+}
+
+/* --records: each image as a record, in order */
+static void
+emit_records(struct sink *s, const struct patient *p)
+{
+	char rel[256];
+
+	for (int k = 1; k <= p->nimages; k++) {
+		struct record *r = &s->rec;
+		image_path(p, k, rel, sizeof rel);
+		rec_clear(r);
+		render(s->o, p, k, r);
+		rec_set_id(r, rel);
+		rec_set_patient(r, p->key);
+		r->has_label = 1;
+		r->label = p->label;
+		rec_meta_str(r, "class", classnames[p->label]);
+		rec_write(s->w, r);
 	}
 }
 
@@ -701,7 +741,6 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct sink s;
-	struct patient p;
 	struct text clinical = { 0 }, manifest = { 0 }, truth = { 0 };
 	double post[3];
 	unsigned long long nimages = 0, per[3] = { 0 };
@@ -716,19 +755,45 @@ main(int argc, char **argv)
 	text_add(&manifest, "path,label,patient,modality,region%s\n", o.masks ? ",mask" : "");
 	text_add(&truth, "patient,quality,bayes_class,p_healthy,p_osteopenia,p_osteoporosis\n");
 
-	/* process */
-	for (int i = 0; i < o.n; i++) {
-		make_patient(&o, i, &p);
-		text_add(&clinical, "%s,%d,%c,%.1f,%s,%s,%s,%s\n", p.key, p.age, p.sex, p.tscore,
-		         p.fracture ? "yes" : "no", modalities[p.modality], regions[p.region],
-		         classnames[p.label]);
-		int best = bayes_class(&o, p.q, post);
-		text_add(&truth, "%s,%.4f,%s,%.4f,%.4f,%.4f\n", p.key, p.q, classnames[best], post[0], post[1],
-		         post[2]);
-		emit_patient(&s, &p, &manifest);
-		nimages += p.nimages;
-		per[p.label]++;
+	/* process: patients in chunks, drawn and encoded on every core, written
+	 * in order, so the files are the same bytes however many threads */
+	enum { CHUNK = 64 };
+	static struct patient pp[CHUNK];
+	static struct drawn drawn[CHUNK];
+	for (int i0 = 0; i0 < o.n; i0 += CHUNK) {
+		int nc = o.n - i0 < CHUNK ? o.n - i0 : CHUNK;
+		for (int j = 0; j < nc; j++)
+			make_patient(&o, i0 + j, &pp[j]);
+		if (!s.w) {
+#pragma omp parallel
+			{
+				struct record r;
+				rec_init(&r);
+#pragma omp for schedule(dynamic)
+				for (int j = 0; j < nc; j++)
+					draw_patient(&o, &pp[j], &r, &drawn[j]);
+				rec_free(&r);
+			}
+		}
+		for (int j = 0; j < nc; j++) {
+			const struct patient *p = &pp[j];
+			text_add(&clinical, "%s,%d,%c,%.1f,%s,%s,%s,%s\n", p->key, p->age, p->sex, p->tscore,
+			         p->fracture ? "yes" : "no", modalities[p->modality], regions[p->region],
+			         classnames[p->label]);
+			int best = bayes_class(&o, p->q, post);
+			text_add(&truth, "%s,%.4f,%s,%.4f,%.4f,%.4f\n", p->key, p->q, classnames[best], post[0],
+			         post[1], post[2]);
+			if (s.w)
+				emit_records(&s, p);
+			else
+				write_patient(&s, p, &drawn[j], &manifest);
+			nimages += p->nimages;
+			per[p->label]++;
+		}
 	}
+	for (int j = 0; j < CHUNK; j++)
+		for (int k = 0; k < 2 * 100; k++)
+			free(drawn[j].png[k]);
 
 	/* clean up */
 	sink_close(&s, &clinical, &manifest, &truth);

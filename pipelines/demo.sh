@@ -42,13 +42,19 @@ step "osteo-train: $epochs epochs, $arch, device $device"
 osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train --calibrate \
 	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
 
+# the baselines are one thread each: they run beside inference, whose
+# occlusion maps keep both cores busy only in bursts
+step "osteo-baseline: the paper's baselines on the same split (clinical data and image features): SVM, random forest, boosted trees"
+pids=
+for m in svm rf gbt; do
+	{ osteo-baseline -q --model $m -o "$out/$m.model" --seed "$seed" "$out/prep/train.fused.rec" &&
+		osteo-baseline -m "$out/$m.model" "$out/prep/test.fused.rec" >"$out/$m.pred.rec"; } &
+	pids="$pids $!"
+done
 step "osteo-infer: test records, with heat maps (occlusion sensitivity: where hiding the image moves the answer)"
 osteo-infer -m "$out/osteonet.model" --heatmap-mode occlusion --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
-
-step "osteo-baseline: the paper's baselines on the same split (clinical data and image features): SVM, random forest, boosted trees"
-for m in svm rf gbt; do
-	osteo-baseline -q --model $m -o "$out/$m.model" --seed "$seed" "$out/prep/train.fused.rec"
-	osteo-baseline -m "$out/$m.model" "$out/prep/test.fused.rec" >"$out/$m.pred.rec"
+for p in $pids; do
+	wait "$p" || { echo "demo: a baseline failed" >&2; exit 1; }
 done
 
 step "osteo-metrics: every model, with 95% intervals over patients"

@@ -33,3 +33,7 @@ osteo-synth -q -n 5 --seed 1 --records --clinical k.csv --size 64x64 | osteo-dum
 expect_status 73 osteo-synth -q -n 2 -o a 2>err
 grep -q exists err || fail "existing -o message"
 expect_status 64 osteo-synth -n 0 -o z 2>/dev/null
+# drawn on every core, written in order: the same bytes on one thread
+osteo-synth -q -n 70 --seed 4 --masks -o many
+OMP_NUM_THREADS=1 osteo-synth -q -n 70 --seed 4 --masks -o one
+diff -r many one >/dev/null || fail "a cohort differs with the number of threads"
