@@ -186,7 +186,7 @@ square_at(int k, int nx, int sh, int sw, int H, int W, int *x)
 
 static void
 add_occlusion(struct engine *e, const struct net *n, struct record *batch, const float *x, const float *clin,
-              int b, int heat, struct occluder *oc, struct input *in)
+              int b, int heat, double temp, struct occluder *oc, struct input *in)
 {
 	int H = n->h, W = n->w, K = n->nclin, C = n->c;
 	int sh = H / OCC_PARTS > 0 ? H / OCC_PARTS : 1, sw = W / OCC_PARTS > 0 ? W / OCC_PARTS : 1;
@@ -223,7 +223,12 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 			const float *pr = engine_probs(e);
 			for (int q = 0; q < nb; q++) {
 				int y0 = y0s[q], x0 = x0s[q];
-				float d = (float)fabs(p0 - pr[(size_t)q * n->nclasses + cls]);
+				/* the answer as the record's probs give it: tempered alike */
+				double row[MAXCLASSES];
+				for (int c = 0; c < n->nclasses; c++)
+					row[c] = pr[(size_t)q * n->nclasses + c];
+				metrics_temper(row, n->nclasses, temp);
+				float d = (float)fabs(p0 - row[cls]);
 				for (int y = y0; y < y0 + sh; y++)
 					for (int xx = x0; xx < x0 + sw; xx++) {
 						oc->acc[(size_t)y * W + xx] += d;
@@ -357,7 +362,7 @@ main(int argc, char **argv)
 				rec_meta_float(&batch[j], "infer.temperature", m.temperature);
 		}
 		if (o.heatmap && o.cam_mode == CAM_OCCLUSION)
-			add_occlusion(e, n, batch, x, clin, b, heat, &oc, &in);
+			add_occlusion(e, n, batch, x, clin, b, heat, temper ? m.temperature : 1, &oc, &in);
 		else if (o.heatmap)
 			add_heatmaps(e, n, batch, b, heat, o.cam_mode, cam, big, &in);
 		if (o.features)

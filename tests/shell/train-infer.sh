@@ -109,3 +109,11 @@ osteo-infer -m cal.model --no-calibration p/test.fused.rec >raw.rec
 osteo-dump cal.rec | jq -s -e --argjson t "$t" 'all(.meta["infer.temperature"] == $t)' >/dev/null || fail "infer.temperature"
 osteo-dump raw.rec | jq -s -e 'all(.meta | has("infer.temperature") | not)' >/dev/null || fail "--no-calibration"
 expect_status 64 osteo-train -q --calibrate -o x.model p/train.fused.rec
+# occlusion maps of a calibrated model measure its calibrated answer against itself: close to the
+# raw model's maps, not offset by the gap between raw and tempered probabilities
+osteo-infer -m cal.model --heatmap-mode occlusion p/test.fused.rec | osteo-dump --data | jq -c '.tensors.heatmap.data' >hc
+osteo-infer -m cal.model --no-calibration --heatmap-mode occlusion p/test.fused.rec | osteo-dump --data | jq -c '.tensors.heatmap.data' >hr
+d=$(jq -n --slurpfile a hc --slurpfile b hr '[range($a | length) as $i | [range($a[$i] | length) as $j |
+	($a[$i][$j] - $b[$i][$j]) | fabs] | add / length] | add / length')
+m=$(jq -s 'map(add / length) | add / length' hr)
+awk -v d="$d" -v m="$m" 'BEGIN { exit !(d < 0.25 * m) }' || fail "occlusion maps of a calibrated model: mean difference $d, mean $m"
