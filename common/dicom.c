@@ -165,6 +165,11 @@ serve(struct dcm_reader *rd, int sock)
 #endif
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	dup2(rd->log.fd, 2);
+#ifdef UNDER_ASAN
+	/* its reports where its stderr now goes, not to files a fuzzer's
+	 * closed stderr would send them to */
+	__sanitizer_set_report_fd((void *)(long)2);
+#endif
 	for (;;) {
 		ssize_t n = recv(sock, &c, 1, 0);
 		if (n == 0 || (n < 0 && errno != EINTR))
