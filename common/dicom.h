@@ -66,6 +66,7 @@ enum { DCM_OK = 0, DCM_NOPIXELS = 1, DCM_ERROR = -1 };
  */
 #define DCM_TIMEOUT 300          /* seconds GDCM may spend on one file */
 struct dcm_reader;
+/* dies with 71 when its shared memory cannot be made */
 struct dcm_reader *dcm_reader_new(void);
 void dcm_reader_free(struct dcm_reader *rd);
 

@@ -79,6 +79,19 @@ code(char *out, size_t n, const char *s)
 		out[l - 1] = 0;
 }
 
+/* the pixel layout GDCM gives for an image */
+static void
+take_format(const gdcm::Image *im, struct dcm_image *img)
+{
+	const gdcm::PixelFormat &pf = im->GetPixelFormat();
+
+	img->samples = pf.GetSamplesPerPixel();
+	img->bits_allocated = pf.GetBitsAllocated();
+	img->bits_stored = pf.GetBitsStored();
+	img->high_bit = pf.GetHighBit();
+	img->is_signed = pf.GetPixelRepresentation() == 1;
+}
+
 static int
 failed(char *err, size_t errlen, const std::string &msg)
 {
@@ -160,15 +173,10 @@ gdcm_read(const unsigned char *buf, size_t len, size_t max_pixels, struct dcm_re
 		code(img->photometric_file, sizeof img->photometric_file,
 		     gdcm::PhotometricInterpretation::GetPIString(im->GetPhotometricInterpretation()));
 
-		const gdcm::PixelFormat &pf = im->GetPixelFormat();
 		img->cols = (int)im->GetDimension(0);
 		img->rows = (int)im->GetDimension(1);
 		img->frames = im->GetNumberOfDimensions() > 2 ? (int)im->GetDimension(2) : 1;
-		img->samples = pf.GetSamplesPerPixel();
-		img->bits_allocated = pf.GetBitsAllocated();
-		img->bits_stored = pf.GetBitsStored();
-		img->high_bit = pf.GetHighBit();
-		img->is_signed = pf.GetPixelRepresentation() == 1;
+		take_format(im, img);
 		if (img->rows <= 0 || img->cols <= 0 || img->frames <= 0)
 			return failed(err, errlen, "an image of no pixels");
 		if (img->samples != 1 && img->samples != 3)
@@ -202,12 +210,7 @@ gdcm_read(const unsigned char *buf, size_t len, size_t max_pixels, struct dcm_re
 				return failed(err, errlen, "GDCM cannot apply its palette");
 			im = &lut.GetOutput();
 		}
-		const gdcm::PixelFormat &pf2 = im->GetPixelFormat();
-		img->samples = pf2.GetSamplesPerPixel();
-		img->bits_allocated = pf2.GetBitsAllocated();
-		img->bits_stored = pf2.GetBitsStored();
-		img->high_bit = pf2.GetHighBit();
-		img->is_signed = pf2.GetPixelRepresentation() == 1;
+		take_format(im, img);   /* a palette's output is RGB */
 		img->planar = img->samples == 3 ? (int)im->GetPlanarConfiguration() : 0;
 		img->slope = im->GetSlope();
 		img->intercept = im->GetIntercept();
@@ -237,10 +240,10 @@ gdcm_read(const unsigned char *buf, size_t len, size_t max_pixels, struct dcm_re
 				size_t at[3];
 				for (int c = 0; c < 3; c++)
 					at[c] = img->planar ? (f * 3 + c) * plane + q : 3 * k + c;
-				unsigned char in[3] = { p[at[0]], p[at[1]], p[at[2]] }, out[3];
-				gdcm::ImageChangePhotometricInterpretation::YBR2RGB(out, in, 8);
+				unsigned char ybr3[3] = { p[at[0]], p[at[1]], p[at[2]] }, rgb[3];
+				gdcm::ImageChangePhotometricInterpretation::YBR2RGB(rgb, ybr3, 8);
 				for (int c = 0; c < 3; c++)
-					p[at[c]] = out[c];
+					p[at[c]] = rgb[c];
 			}
 		} else if (ybr)
 			return failed(err, errlen, "YBR colour of " + std::to_string(img->bits_allocated) +

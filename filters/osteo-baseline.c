@@ -707,6 +707,7 @@ predict(const struct opts *o)
 	struct svm_node *x = emalloc((nf + 1) * sizeof *x);
 	char *names = classes_join(&L.cl);
 
+	const char *model_name = !L.xgb ? KIND : !strcmp(rec_meta_s(&m, "model"), "rf") ? KIND " rf" : KIND " gbt";
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o->inputs, o->ninputs);
 	rec_init(&r);
@@ -737,8 +738,7 @@ predict(const struct opts *o)
 		r.risk = p[risk];
 		rec_meta_str(&r, "infer.class", L.cl.names[best]);
 		rec_meta_str(&r, "infer.classes", names);
-		rec_meta_str(&r, "infer.model", L.xgb ? (!strcmp(rec_meta_s(&m, "model"), "rf") ? KIND " rf" : KIND " gbt")
-		                                      : KIND);
+		rec_meta_str(&r, "infer.model", model_name);
 		rec_write(out, &r);
 	}
 	input_close(&in);

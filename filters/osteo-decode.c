@@ -332,6 +332,16 @@ read_mask(struct decoder *d, struct record *r, const char *path, const char *at,
 	return -1;
 }
 
+/* the id of frame N of a multi-frame file, FILE#N (0: a single image, FILE) */
+static void
+frame_id(char *buf, size_t n, const char *base, int frame)
+{
+	if (frame > 0)
+		snprintf(buf, n, "%s#%d", base, frame);
+	else
+		snprintf(buf, n, "%s", base);
+}
+
 /*
  * The rest of a record whose pixels are in: manifest row (mask, patient,
  * modality, region) or the label from the path, pseudonyms; written.
@@ -381,10 +391,7 @@ finish(struct decoder *d, const char *path, const char *source, const char *memb
 			rec_set_patient(r, p);
 		}
 		pseudo_make(d->pseudo, uid && *uid ? "uid" : "id", uid && *uid ? uid : r->id, p, sizeof p);
-		if (frame > 0)
-			snprintf(id, sizeof id, "%s#%d", p, frame);
-		else
-			snprintf(id, sizeof id, "%s", p);
+		frame_id(id, sizeof id, p, frame);
 		rec_set_id(r, id);
 	}
 	rec_write(d->w, r);
@@ -505,11 +512,10 @@ dicom_meta(struct decoder *d, const struct dcm_image *m)
 	meta_field(d, "sex", DCM_PATIENT_SEX, 0);
 	/* PatientAge: nnnD, nnnW, nnnM or nnnY; meta.age in years */
 	v = dcm_field(d->dcm, DCM_PATIENT_AGE);
-	if (strlen(v) == 4 && v[0] >= '0' && v[0] <= '9') {
+	if (strlen(v) == 4 && v[0] >= '0' && v[0] <= '9' && strchr("YMWD", v[3])) {
 		double a = atof(v), per = v[3] == 'Y' ? 1 : v[3] == 'M' ? 12 : v[3] == 'W' ? 52.1775 : 365.25;
 		/* pseudonymised, ages over 89 are 90: few enough to identify */
-		if (strchr("YMWD", v[3]) && v[3])
-			rec_meta_float(r, "age", d->pseudo && a / per > 89 ? 90 : a / per);
+		rec_meta_float(r, "age", d->pseudo && a / per > 89 ? 90 : a / per);
 	}
 	v = *dcm_field(d->dcm, DCM_PIXEL_SPACING) ? dcm_field(d->dcm, DCM_PIXEL_SPACING) :
 	    dcm_field(d->dcm, DCM_IMAGER_SPACING);
@@ -549,8 +555,8 @@ emit_dicom(struct decoder *d, size_t len, const char *id, const char *path,
 	struct dcm_image m;
 	char err[512];
 
-	if (!d->dcm && !(d->dcm = dcm_reader_new()))
-		die(EX_OSERR, "out of memory");
+	if (!d->dcm)
+		d->dcm = dcm_reader_new();
 	int st = dcm_read(d->dcm, d->buf, len, img_max_pixels, &m, err, sizeof err);
 	if (st == DCM_NOPIXELS) {
 		d->skipped++;
@@ -565,10 +571,7 @@ emit_dicom(struct decoder *d, size_t len, const char *id, const char *path,
 	for (int i = 0; i < m.frames; i++) {
 		char fid[4096];
 		rec_clear(r);
-		if (m.frames > 1)
-			snprintf(fid, sizeof fid, "%s#%d", id, i + 1);
-		else
-			snprintf(fid, sizeof fid, "%s", id);
+		frame_id(fid, sizeof fid, id, m.frames > 1 ? i + 1 : 0);
 		rec_set_id(r, fid);
 		provenance(d, source, member);
 		rec_meta_str(r, "format", "dicom");

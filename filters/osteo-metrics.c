@@ -37,6 +37,7 @@ struct opts {
 	enum format format;
 	int reps, bins;
 	int per_patient;         /* 0 per record, 1 mean, 2 max */
+	int rule;                /* --threshold youden, sens:X or spec:X, not a number */
 	int compare;
 	unsigned long long seed;
 	double level;
@@ -102,11 +103,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		default: cli_common(c, usage);
 		}
 	}
+	o->rule = 1;
 	if (o->threshold && (!strncmp(o->threshold, "sens:", 5) || !strncmp(o->threshold, "spec:", 5)))
 		estrtod(o->threshold + 5, 1e-9, 1, "--threshold's target");
-	else if (o->threshold && strcmp(o->threshold, "youden"))
+	else if (o->threshold && strcmp(o->threshold, "youden")) {
 		estrtod(o->threshold, 0, 1, "--threshold");
-	if (o->threshold_from && (!o->threshold || strchr("0123456789.", o->threshold[0])))
+		o->rule = 0;
+	}
+	o->rule = o->rule && o->threshold;
+	if (o->threshold_from && !o->rule)
 		usage_error(usage, "--threshold-from chooses the threshold of --threshold youden, sens:X or spec:X");
 	if (o->clinical && !o->by)
 		usage_error(usage, "--clinical is read for --by");
@@ -358,7 +363,7 @@ print_text(const struct report *rp)
 		const struct binary_cut *b = &rp->bin;
 
 		printf("\n%s vs rest at p >= %.4g", rp->cl->names[b->c], b->threshold);
-		if (strchr("0123456789.", rp->o->threshold[0]) == NULL)
+		if (rp->o->rule)
 			printf(" (%s, chosen on %s)", rp->o->threshold, rp->chosen_on ? rp->chosen_on : "these records");
 		printf(": sensitivity %.4f", b->sens);
 		if (rp->ci.has_cut)
@@ -534,7 +539,7 @@ print_json(const struct report *rp)
 		json_num(stdout, b->ppv, 9);
 		printf(",\"npv\":");
 		json_num(stdout, b->npv, 9);
-		if (!strchr("0123456789.", rp->o->threshold[0])) {
+		if (rp->o->rule) {
 			printf(",\"rule\":");
 			json_str(stdout, rp->o->threshold, strlen(rp->o->threshold));
 			printf(",\"chosen_on\":");
@@ -710,6 +715,35 @@ write_patients(const struct opts *o, const struct samples *s, const struct class
 	free(p);
 }
 
+/* --per-patient: one call per patient; dies naming the stream and a
+ * patient whose images disagree on the label */
+static void
+to_patients(const struct opts *o, struct samples *s, const char *name)
+{
+	size_t bad;
+
+	if (o->per_patient && samples_per_patient(s, o->per_patient == 2, &bad) < 0)
+		die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", name,
+		    s->names[bad] ? s->names[bad] : "?");
+}
+
+/* the samples of one more prediction file (validation, a model compared),
+ * as --per-patient has them */
+static void
+read_file(const char *path, const struct opts *o, struct samples *s, struct classes *cl, samples_groupof groupof,
+          void *ctx)
+{
+	struct input in;
+	char *paths[1] = { (char *)path };
+
+	input_open(&in, paths, 1);
+	samples_read_by(&in, o->classes, s, cl, groupof, ctx);
+	input_close(&in);
+	if (!s->n)
+		die(EX_DATAERR, "%s: no record has both a label and probs", path);
+	to_patients(o, s, path);
+}
+
 /* ---------------------------------------------------------------- */
 /* the binary cut's threshold */
 
@@ -726,22 +760,12 @@ choose_threshold(const struct opts *o, const struct samples *s, const struct cla
 	const struct samples *on = s;
 	double t;
 
-	if (strchr("0123456789.", how[0]))
+	if (!o->rule)
 		return strtod(how, NULL);
 	if (o->threshold_from) {
-		struct input in;
-		char *paths[1] = { (char *)o->threshold_from };
-		size_t bad;
-		input_open(&in, paths, 1);
-		samples_read(&in, o->classes, &v, &vc);
-		input_close(&in);
-		if (!v.n)
-			die(EX_DATAERR, "%s: no record has both a label and probs", o->threshold_from);
+		read_file(o->threshold_from, o, &v, &vc, NULL, NULL);
 		if (v.k != s->k)
 			die(EX_DATAERR, "%s: %d classes; the records scored have %d", o->threshold_from, v.k, s->k);
-		if (o->per_patient && samples_per_patient(&v, o->per_patient == 2, &bad) < 0)
-			die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", o->threshold_from,
-			    v.names[bad] ? v.names[bad] : "?");
 		on = &v;
 	}
 	if (!strcmp(how, "youden"))
@@ -776,23 +800,6 @@ keep_id(const struct record *r, void *ctx, char *buf, size_t n)
 }
 
 static void
-read_model(const char *path, const struct opts *o, struct samples *s, struct classes *cl, struct ids *ids)
-{
-	struct input in;
-	char *paths[1] = { (char *)path };
-
-	input_open(&in, paths, 1);
-	samples_read_by(&in, o->classes, s, cl, keep_id, ids);
-	input_close(&in);
-	if (!s->n)
-		die(EX_DATAERR, "%s: no record has both a label and probs", path);
-	size_t bad;
-	if (o->per_patient && samples_per_patient(s, o->per_patient == 2, &bad) < 0)
-		die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", path,
-		    s->names[bad] ? s->names[bad] : "?");
-}
-
-static void
 compare(const struct opts *o)
 {
 	struct samples a = { 0 }, b = { 0 };
@@ -803,8 +810,8 @@ compare(const struct opts *o)
 	struct bootstrap_ci ci = { 0 };
 	const char *A = o->inputs[0], *B = o->inputs[1];
 
-	read_model(A, o, &a, &ca, &ia);
-	read_model(B, o, &b, &cb, &ib);
+	read_file(A, o, &a, &ca, keep_id, &ia);
+	read_file(B, o, &b, &cb, keep_id, &ib);
 	/* the same records, in the same order, with the same labels */
 	if (ia.n != ib.n)
 		die(EX_DATAERR, "--compare: %s has %zu labelled records, %s %zu: not the same records", A, ia.n, B,
@@ -935,10 +942,7 @@ main(int argc, char **argv)
 		    input_names(&in), rp.unlabelled);
 
 	/* compute */
-	size_t bad;
-	if (o.per_patient && samples_per_patient(&s, o.per_patient == 2, &bad) < 0)
-		die(EX_DATAERR, "%s: --per-patient: patient '%s' has images of two labels", input_names(&in),
-		    s.names[bad] ? s.names[bad] : "?");
+	to_patients(&o, &s, input_names(&in));
 	rp.cl = &cl;
 	rp.o = &o;
 	rp.patients = s.nunits;

@@ -257,6 +257,15 @@ plot_roc(FILE *fp, const struct opts *o, FILE *data)
 	samples_free(&s);
 }
 
+/* the predictions and their metrics, ECE in osteo-metrics' 10 bins */
+static void
+scored(const struct opts *o, struct samples *s, struct classes *cl, struct metrics *m, struct metrics_work *w)
+{
+	read_predictions(o, s, cl);
+	metrics_init(m, s->k, 10);
+	metrics_compute(s, NULL, s->n, m, w);
+}
+
 /* accuracy against confidence in osteo-metrics' ECE bins: on the diagonal
  * when the probabilities mean what they say */
 static void
@@ -266,11 +275,9 @@ plot_reliability(FILE *fp, const struct opts *o, FILE *data)
 	struct classes cl;
 	struct metrics m;
 	struct metrics_work w = { 0 };
-	const int bins = 10;
+	const int bins = 10;   /* osteo-metrics' ECE bins: scored() uses them */
 
-	read_predictions(o, &s, &cl);
-	metrics_init(&m, s.k, bins);
-	metrics_compute(&s, NULL, s.n, &m, &w);
+	scored(o, &s, &cl, &m, &w);
 	if (data)
 		fprintf(data, "bin_lo\tbin_hi\tn\tconfidence\taccuracy\n");
 	fprintf(fp, "$rel << EOD\n");
@@ -309,10 +316,8 @@ plot_confusion(FILE *fp, const struct opts *o, FILE *data)
 	struct metrics_work w = { 0 };
 	int k;
 
-	read_predictions(o, &s, &cl);
+	scored(o, &s, &cl, &m, &w);
 	k = s.k;
-	metrics_init(&m, k, 10);
-	metrics_compute(&s, NULL, s.n, &m, &w);
 	/* colour by the share of the true class's row, label with counts */
 	fprintf(fp, "$cm << EOD\n");
 	for (int i = 0; i < k; i++)

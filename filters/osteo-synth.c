@@ -36,6 +36,8 @@ static const char usage[] =
 	"       [--prevalence H,P,O] [--leak] [--masks] (-o DIR | --tar -o FILE.tar.gz |\n"
 	"       --records [--clinical FILE.csv] [--truth FILE.csv])";
 
+#define MAXIMAGES 100           /* --images: a patient's images at most */
+
 static const char *const classnames[3] = { "healthy", "osteopenia", "osteoporosis" };
 static const char *const modalities[3] = { "xray", "ct", "dexa" };
 static const char *const regions[5] = { "lumbar_spine", "hip", "femur", "pelvis", "thoracic_spine" };
@@ -129,7 +131,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'n': o->n = (int)estrtonum(optarg, 1, 1000000, "-n"); break;
 		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;
-		case O_IMAGES: o->maximages = (int)estrtonum(optarg, 1, 100, "--images"); break;
+		case O_IMAGES: o->maximages = (int)estrtonum(optarg, 1, MAXIMAGES, "--images"); break;
 		case O_SIZE: eparse_size(optarg, &o->w, &o->h, "--size"); break;
 		case O_PREV: parse_prev(optarg, o->prev); break;
 		case O_LEAK: o->leak = 1; break;
@@ -659,8 +661,8 @@ sink_close(struct sink *s, const struct text *clinical, const struct text *manif
 /* a patient's images (and masks) as PNG bytes, drawn by one thread and
  * written, in order, by the main one */
 struct drawn {
-	unsigned char *png[2 * 100];   /* image k-1 at 2(k-1), its mask after it */
-	size_t len[2 * 100], cap[2 * 100];
+	unsigned char *png[2 * MAXIMAGES];   /* image k-1 at 2(k-1), its mask after it */
+	size_t len[2 * MAXIMAGES], cap[2 * MAXIMAGES];
 };
 
 static void
@@ -792,7 +794,7 @@ main(int argc, char **argv)
 		}
 	}
 	for (int j = 0; j < CHUNK; j++)
-		for (int k = 0; k < 2 * 100; k++)
+		for (int k = 0; k < 2 * MAXIMAGES; k++)
 			free(drawn[j].png[k]);
 
 	/* clean up */
