@@ -120,8 +120,9 @@ UNIT_SRCS = $(wildcard tests/unit/*.c)
 
 # Debian's static libcheck has its own emalloc/erealloc with the same
 # contract as ours (die on failure); the linker keeps ours for both.
-build/tests/unit: $(UNIT_SRCS) tests/unit/*.h build/libosteo.a | build/tests
-	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) build/libosteo.a $(LDLIBS) -lxgboost \
+# (the engine on the CPU: its GPU backend is the stand-in, "no device")
+build/tests/unit: $(UNIT_SRCS) tests/unit/*.h build/libosteo.a $(ENGINE_OBJS) build/gpu/nogpu.o | build/tests
+	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(UNIT_SRCS) $(ENGINE_OBJS) build/gpu/nogpu.o build/libosteo.a $(LDLIBS) -lxgboost \
 		$(CHECK_LIBS) -Wl,--allow-multiple-definition
 
 # the CUDA layers against the CPU's (skips, exit 77, without a device)

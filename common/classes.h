@@ -15,20 +15,21 @@ struct classes {
 	char *names[MAXCLASSES];
 };
 
-/* dies with 64 on an empty name, a duplicate, or too many */
-/* "a,b,c": classes_parse dies with 64 (a list given as an option);
- * classes_read returns -1 and *err (a list read from data) */
+/* "a,b,c", refused when a name is empty or repeated or there are too
+ * many: classes_parse dies with 64 (a list given as an option);
+ * classes_read returns -1 and *err (a list read from data: 65 is the
+ * caller's) */
 void classes_parse(struct classes *c, const char *list, const char *what);
 int classes_read(struct classes *c, const char *list, const char **err);
 void classes_free(struct classes *c);
 /* the index of the class spelled s[0..len), or -1 */
 int classes_find(const struct classes *c, const char *s, size_t len);
-/* a class name or a decimal index below c->n; -1 when neither */
 /* the class whose probability is read as risk: name (a name or an index),
  * or by default osteoporosis, else the last class; -1 when name is none */
 int classes_risk(const struct classes *c, const char *name);
 /* "a,b,c", allocated */
 char *classes_join(const struct classes *c);
+/* a class name or a decimal index below c->n; -1 when neither */
 int classes_label(const struct classes *c, const char *s);
 
 #endif

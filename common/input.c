@@ -43,14 +43,37 @@ end_file(struct input *in)
 	in->rd = NULL;
 }
 
+void
+input_unique_ids(struct input *in)
+{
+	in->unique = 1;
+	strmap_init(&in->ids);
+}
+
+static void
+check_unique(struct input *in, const struct record *r)
+{
+	long here = (long)in->i << 40 | (long)rec_reader_count(in->rd);
+
+	if (!r->id || !strmap_put(&in->ids, r->id, here))
+		return;
+	long there = strmap_get(&in->ids, r->id);
+	const char *file = in->paths[there >> 40];
+	input_die(in, r, "the same id as record %ld of %s: ids are unique in a stream", there & ((1L << 40) - 1),
+	          strcmp(file, "-") ? file : "<stdin>");
+}
+
 int
 input_read(struct input *in, struct record *r)
 {
 	while (in->i < in->n) {
 		if (!in->rd)
 			next_file(in);
-		if (rec_read(in->rd, r))
+		if (rec_read(in->rd, r)) {
+			if (in->unique)
+				check_unique(in, r);
 			return 1;
+		}
 		end_file(in);
 		in->i++;
 	}
@@ -61,6 +84,9 @@ void
 input_close(struct input *in)
 {
 	end_file(in);
+	if (in->unique)
+		strmap_free(&in->ids);
+	in->unique = 0;
 }
 
 void

@@ -6,15 +6,23 @@
 #define OSTEO_INPUT_H
 
 #include "record.h"
+#include "strmap.h"
 
 struct input {
 	char **paths;
 	int n, i;
 	FILE *fp;
 	struct rec_reader *rd;
+	int unique;              /* input_unique_ids */
+	struct strmap ids;       /* id -> file index << 40 | record number */
 };
 
 void input_open(struct input *in, char **paths, int n);
+/* from now on a record whose id an earlier record had dies with 65,
+ * naming both: ids are unique in a stream (osteo-record(5)), and a
+ * program that groups or holds records (osteo-split, osteo-train) would
+ * otherwise count one image twice, or put it in two splits */
+void input_unique_ids(struct input *in);
 /* 1 with the next record, 0 after the last; dies with 66 when a file
  * cannot be opened and 65 on a malformed stream */
 int input_read(struct input *in, struct record *r);
@@ -28,8 +36,6 @@ const char *input_names(const struct input *in);
  * now (r the latest); past --max-records it dies with 65 */
 void input_hold(struct input *in, const struct record *r, size_t held);
 
-/* write a one-record file atomically: parameters fitted by one program
- * (statistics, encodings) for another run to apply */
 /* what a trained model takes: the image's shape, the clinical features,
  * and how the training records were normalised and encoded */
 struct expect {
@@ -40,6 +46,8 @@ struct expect {
  * compares normalisation and encoding */
 void input_expect(struct input *in, const struct record *r, const struct expect *e, int strict);
 
+/* write a one-record file atomically: parameters fitted by one program
+ * (statistics, encodings) for another run to apply */
 void params_save(const char *path, const struct record *r);
 /* read it back; dies with 66 or 65, and when its meta "kind" is not kind */
 void params_load(const char *path, const char *kind, struct record *r);

@@ -947,7 +947,11 @@ rec_writer_close(struct rec_writer *w)
 
 	if (!w)
 		return 0;
-	if (fflush(w->fp) == EOF || ferror(w->fp)) {
+	/* standard output is closed here, with a check: close(2) is where a
+	 * file system that writes behind (NFS) reports a failed write */
+	if (w->fp == stdout)
+		st = fshut(w->fp, w->name);
+	else if (fflush(w->fp) == EOF || ferror(w->fp)) {
 		if (errno == EPIPE)
 			st = EXIT_PIPE;
 		else {

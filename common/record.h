@@ -121,8 +121,10 @@ void rec_reader_free(struct rec_reader *rd);
 void rec_die(const struct rec_reader *rd, const struct record *r, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 
-/* writing: one whole record per write(); a failed write dies with 74, a
- * broken pipe exits quietly */
+/* writing: records are buffered by stdio (a record may span writes); a
+ * failed write dies with 74, a broken pipe exits quietly.  Closing the
+ * writer flushes it and returns that status (0, 74 or EXIT_PIPE); the
+ * writer of standard output closes stdout too, with a check */
 struct rec_writer;
 struct rec_writer *rec_writer_new(FILE *fp, const char *name);
 void rec_write(struct rec_writer *w, const struct record *r);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -32,12 +33,21 @@ cli_init(const char *progname)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
 void
 quit(int status)
 {
+	/* a temporary directory (osteo-synth -o DIR) goes with what it holds */
 	for (int i = 0; i < MAXCLEANUP; i++)
-		if (cleanup_paths[i])
-			unlink(cleanup_paths[i]);
+		if (cleanup_paths[i] && unlink(cleanup_paths[i]) < 0 && errno == EISDIR)
+			nftw(cleanup_paths[i], remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (quit_hook)
 		quit_hook(status);
 	exit(status);
@@ -347,19 +357,27 @@ sync_dir(const char *path)
 	free(dir);
 }
 
+char *
+atomic_tmpname(const char *path)
+{
+	size_t n = strlen(path) + 32;
+	char *tmp = emalloc(n);
+
+	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+	cleanup_push(tmp);
+	return tmp;
+}
+
 FILE *
 atomic_open(const char *path, char **tmpname)
 {
-	size_t n = strlen(path) + 32;
 	FILE *fp;
 	int fd;
 
-	*tmpname = emalloc(n);
-	snprintf(*tmpname, n, "%s.tmp.%ld", path, (long)getpid());
+	*tmpname = atomic_tmpname(path);
 	fd = open(*tmpname, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		die(EX_CANTCREAT, "%s: cannot create:", *tmpname);
-	cleanup_push(*tmpname);
 	fp = fdopen(fd, "wb");
 	if (!fp)
 		die(EX_OSERR, "%s: fdopen:", *tmpname);

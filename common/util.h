@@ -47,7 +47,8 @@ void print_version(void) __attribute__((noreturn));
  * on anything else */
 void cli_common(int c, const char *usage);
 
-/* paths removed if the program dies: the temporary half of an atomic write */
+/* paths removed if the program dies: the temporary half of an atomic
+ * write (a directory is removed with what it holds) */
 void cleanup_push(const char *path);
 void cleanup_pop(const char *path);
 void quit(int status) __attribute__((noreturn));
@@ -80,7 +81,10 @@ void out_refuse_tty(FILE *fp);
 void write_failed(const char *name) __attribute__((noreturn));
 int fshut(FILE *fp, const char *name);
 
-/* write to path atomically: returns a FILE on "path.tmp.PID", which
+/* the temporary name of path while it is being written, "path.tmp.PID",
+ * allocated and on the cleanup list until cleanup_pop */
+char *atomic_tmpname(const char *path);
+/* write to path atomically: returns a FILE on atomic_tmpname(path), which
  * atomic_commit() flushes, fsyncs and renames into place */
 FILE *atomic_open(const char *path, char **tmpname);
 void atomic_commit(FILE *fp, char *tmpname, const char *path);

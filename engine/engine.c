@@ -25,7 +25,7 @@ struct engine {
 		const float *x, *clin;
 		const int32_t *y;
 	} set[ENGINE_MAXSETS];
-	int nsets, staged, cur;
+	int nsets, staged, cur, maxb;
 	struct {
 		float *x, *clin;
 		int32_t *y;
@@ -43,6 +43,7 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	e->net = n;
 	e->keep = flags & ENGINE_KEEP;
 	e->staged = e->cur = -1;
+	e->maxb = maxb;
 	if (dev >= 0) {
 		e->gpu = gnet_open(n, dev, flags & ENGINE_TF32, maxb, flags & ENGINE_KEEP);
 		if (flags & ENGINE_KEEP)
@@ -108,6 +109,9 @@ engine_stage(struct engine *e, int set, const int *rows, int b)
 		gnet_stage(e->gpu, set, rows, b);
 		return;
 	}
+	/* the slots hold maxb images: a larger batch would write past them */
+	if (b < 1 || b > e->maxb || set < 0 || set >= e->nsets)
+		die(EX_SOFTWARE, "engine_stage: a batch of %d (1 to %d) of set %d (of %d)", b, e->maxb, set, e->nsets);
 	e->staged = k;
 	e->slot[k].b = b;
 	/* a contiguous run is used where it lies */

@@ -646,7 +646,9 @@ load(const char *path, struct record *m, struct loaded *L)
 	if (sscanf(input, "%dx%dx%d", &L->e.c, &L->e.h, &L->e.w) != 3 || !nc || nc->type != MV_INT ||
 	    nc->i < 0 || nc->i > 1 << 20 || !*rec_meta_s(m, "classes"))
 		die(EX_DATAERR, "%s: meta input, clinical_count or classes missing", path);
-	classes_parse(&L->cl, rec_meta_s(m, "classes"), path);
+	const char *err;
+	if (classes_read(&L->cl, rec_meta_s(m, "classes"), &err) < 0)
+		die(EX_DATAERR, "%s: its classes: %s", path, err);
 	L->e.nclin = (int)nc->i;
 	L->e.features = rec_meta_s(m, "clinical_features");
 	L->e.norm_method = rec_meta_s(m, "norm.method");

@@ -399,6 +399,7 @@ main(int argc, char **argv)
 
 	/* process */
 	input_open(&in, o.inputs, o.ninputs);
+	input_unique_ids(&in);
 	scan(&s, &in, &r, &o, spool);
 	input_close(&in);
 	if (s.nit == 0)

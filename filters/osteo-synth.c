@@ -549,20 +549,17 @@ sink_open(struct sink *s, const struct opts *o)
 	if (stat(o->out, &st) == 0)
 		die(EX_CANTCREAT, "%s: exists; remove it or choose another -o", o->out);
 	if (o->tar) {
-		s->tartmp = emalloc(strlen(o->out) + 32);
-		sprintf(s->tartmp, "%s.tmp.%ld", o->out, (long)getpid());
+		s->tartmp = atomic_tmpname(o->out);
 		s->ar = archive_write_new();
 		archive_write_add_filter_gzip(s->ar);
 		/* no time stamp in the gzip header: the same seed gives the same bytes */
 		archive_write_set_filter_option(s->ar, "gzip", "timestamp", NULL);
 		archive_write_set_format_pax_restricted(s->ar);
-		cleanup_push(s->tartmp);
 		if (archive_write_open_filename(s->ar, s->tartmp) != ARCHIVE_OK)
 			die(EX_CANTCREAT, "%s: %s", s->tartmp, archive_error_string(s->ar));
 	} else {
 		/* build beside the target, then rename, so -o DIR is whole or absent */
-		s->dir = emalloc(strlen(o->out) + 32);
-		sprintf(s->dir, "%s.tmp.%ld", o->out, (long)getpid());
+		s->dir = atomic_tmpname(o->out);
 		mkdirs(s->dir);
 	}
 }
@@ -654,8 +651,11 @@ sink_close(struct sink *s, const struct text *clinical, const struct text *manif
 		if (rename(s->tartmp, s->o->out) < 0)
 			die(EX_IOERR, "%s: cannot rename to %s:", s->tartmp, s->o->out);
 		cleanup_pop(s->tartmp);
-	} else if (rename(s->dir, s->o->out) < 0)
-		die(EX_IOERR, "%s: cannot rename to %s:", s->dir, s->o->out);
+	} else {
+		if (rename(s->dir, s->o->out) < 0)
+			die(EX_IOERR, "%s: cannot rename to %s:", s->dir, s->o->out);
+		cleanup_pop(s->dir);
+	}
 }
 
 /* a patient's images (and masks) as PNG bytes, drawn by one thread and

@@ -195,6 +195,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 
 	memset(d, 0, sizeof *d);
 	input_open(&in, paths, npaths);
+	input_unique_ids(&in);
 	rec_init(&r);
 	while (input_read(&in, &r)) {
 		struct tensor *t = rec_tensor(&r, "image"), *c = rec_tensor(&r, "clinical");

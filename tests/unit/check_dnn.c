@@ -19,6 +19,8 @@
 #include "../../common/dnn.h"
 #include "../../common/net.h"
 #include "../../common/rng.h"
+#include "../../common/util.h"
+#include "../../engine/engine.h"
 #include "suites.h"
 
 #define B 7
@@ -272,6 +274,24 @@ START_TEST(test_dnn_deterministic)
 }
 END_TEST
 
+/* a batch larger than the engine was opened for is refused (70), not
+ * copied past the end of its slots */
+START_TEST(test_engine_stage_bound)
+{
+	const char *err;
+	struct net *n = net_new("conv:8,pool,dense:4", 1, 8, 8, 0, 3, &err);
+	float *x = ecalloc(8 * 64, sizeof(float));
+	int32_t y[8] = { 0 };
+
+	ck_assert_ptr_nonnull(n);
+	net_init(n, 1);
+	struct engine *e = engine_open(n, -1, 4, 0);
+	int set = engine_dataset(e, x, NULL, y, 8, 1);
+	engine_stage(e, set, NULL, 4);
+	engine_stage(e, set, NULL, 5);
+}
+END_TEST
+
 Suite *
 dnn_suite(void)
 {
@@ -285,6 +305,7 @@ dnn_suite(void)
 	tcase_add_loop_test(tc, test_dnn_infer, 0, na);
 	tcase_add_loop_test(tc, test_dnn_keep, 0, na);
 	tcase_add_test(tc, test_dnn_deterministic);
+	tcase_add_exit_test(tc, test_engine_stage_bound, EX_SOFTWARE);
 	suite_add_tcase(s, tc);
 	return s;
 }
