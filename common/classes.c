@@ -101,6 +101,31 @@ classes_join(const struct classes *c)
 }
 
 int
+class_argmax(const double *p, int k)
+{
+	int best = 0;
+
+	for (int c = 1; c < k; c++)
+		best = p[c] > p[best] ? c : best;
+	return best;
+}
+
+void
+class_weights(const char *spec, const long *count, int k, double *w)
+{
+	long n = 0;
+
+	if (strcmp(spec, "auto")) {
+		eparse_numbers(spec, w, k, k, 0, 1e6, "--class-weights");
+		return;
+	}
+	for (int c = 0; c < k; c++)
+		n += count[c];
+	for (int c = 0; c < k; c++)
+		w[c] = count[c] ? (double)n / (k * (double)count[c]) : 0;
+}
+
+int
 classes_risk(const struct classes *c, const char *name)
 {
 	int i;

@@ -31,5 +31,11 @@ int classes_risk(const struct classes *c, const char *name);
 char *classes_join(const struct classes *c);
 /* a class name or a decimal index below c->n; -1 when neither */
 int classes_label(const struct classes *c, const char *s);
+/* the predicted class: the first of the largest of p[0..k) */
+int class_argmax(const double *p, int k);
+/* --class-weights of k classes into w: "auto" (n / (k n_c), rare classes
+ * weigh more, as scikit-learn's "balanced") from count[0..k), or a list
+ * of k numbers (dies with 64 on a bad one) */
+void class_weights(const char *spec, const long *count, int k, double *w);
 
 #endif

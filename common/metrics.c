@@ -51,12 +51,15 @@ name_classes(struct classes *cl, const char *names, const struct record *r, int 
              const struct input *in)
 {
 	const struct metaval *mv = rec_meta(r, "infer.classes");
+	const char *err;
 
 	if (names)
 		classes_parse(cl, names, "--classes");
-	else if (mv && mv->type == MV_STR && *mv->s)
-		classes_parse(cl, mv->s, "meta.infer.classes");
-	else if (k == 3)
+	else if (mv && mv->type == MV_STR && *mv->s) {
+		/* data, not an option: a bad list is the record's fault (65) */
+		if (classes_read(cl, mv->s, &err) < 0)
+			input_die(in, r, "meta.infer.classes: %s", err);
+	} else if (k == 3)
 		classes_parse(cl, DEFAULT_CLASSES, "classes");
 	else {
 		cl->n = k;
@@ -273,17 +276,6 @@ metrics_work_free(struct metrics_work *w)
 	memset(w, 0, sizeof *w);
 }
 
-static int
-argmax(const double *p, int k)
-{
-	int best = 0;
-
-	for (int c = 1; c < k; c++)
-		if (p[c] > p[best])
-			best = c;
-	return best;
-}
-
 static double
 ratio(long long a, long long b)
 {
@@ -368,7 +360,7 @@ metrics_compute(const struct samples *s, const size_t *idx, size_t n, struct met
 	for (size_t i = 0; i < n; i++) {
 		size_t r = idx ? idx[i] : i;
 		const double *p = s->p + r * k;
-		int y = s->label[r], pred = argmax(p, k);
+		int y = s->label[r], pred = class_argmax(p, k);
 		int b = (int)ceil(p[pred] * bins) - 1;
 
 		m->confusion[(size_t)y * k + pred]++;

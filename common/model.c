@@ -29,30 +29,12 @@ put1(struct record *r, const char *name, const float *v, size_t n)
 	put(r, name, v, 1, s);
 }
 
-static char *
-joined(const struct classes *c)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < c->n; i++)
-		len += strlen(c->names[i]) + 1;
-	s = emalloc(len);
-	s[0] = '\0';
-	for (int i = 0; i < c->n; i++) {
-		if (i)
-			strcat(s, ",");
-		strcat(s, c->names[i]);
-	}
-	return s;
-}
-
 void
 model_to_record(const struct model *m, struct record *r, int checkpoint)
 {
 	const struct net *n = m->net;
 	char shape[64];
-	char *cls = joined(&m->classes);
+	char *cls = classes_join(&m->classes);
 
 	rec_set_id(r, checkpoint ? "checkpoint" : "model");
 	rec_meta_str(r, "kind", MODEL_FORMAT);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../common/classes.h"
+#include "../common/contract.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/record.h"
@@ -413,16 +414,12 @@ weights_of(const struct opts *o, const struct trainset *d, int k, double *v)
 		return 0;
 	for (int i = 0; i < d->n; i++)
 		cnt[(int)d->y[i]]++;
-	if (!strcmp(o->weights, "auto"))
-		for (int c = 0; c < k; c++)
-			v[c] = cnt[c] ? (double)d->n / (k * (double)cnt[c]) : 0;
-	else
-		eparse_numbers(o->weights, v, k, k, 0, 1e6, "--class-weights");
+	class_weights(o->weights, cnt, k, v);
 	return 1;
 }
 
 static void
-class_weights(const struct opts *o, const struct trainset *d, int k, struct svm_parameter *p)
+svm_weights(const struct opts *o, const struct trainset *d, int k, struct svm_parameter *p)
 {
 	double v[MAXCLASSES];
 
@@ -482,7 +479,7 @@ fit_svm(const struct opts *o, const struct trainset *d, const float *mean, const
 		.svm_type = C_SVC, .kernel_type = o->kernel, .gamma = o->gamma ? o->gamma : 1.0 / d->nf,
 		.cache_size = 100, .eps = 1e-3, .C = o->C, .shrinking = 1, .probability = 1,
 	};
-	class_weights(o, d, k, &p);
+	svm_weights(o, d, k, &p);
 	const char *bad = svm_check_parameter(&prob, &p);
 	if (bad)
 		die(EX_DATAERR, "libsvm: %s", bad);
@@ -727,19 +724,10 @@ predict(const struct opts *o)
 				pk[c] = pf[c];
 		} else
 			svm_predict_probability(L.sm, to_nodes(f, L.mean, L.sd, nf, x), pk);
-		int best = 0;
 		memset(p, 0, L.cl.n * sizeof *p);
 		for (int i = 0; i < k; i++)
 			p[L.labels[i]] = pk[i];
-		for (int c = 1; c < L.cl.n; c++)
-			best = p[c] > p[best] ? c : best;
-		rec_set_probs(&r, p, L.cl.n);
-		r.has_pred = 1;
-		r.pred = best;
-		r.has_risk = 1;
-		r.risk = p[risk];
-		rec_meta_str(&r, "infer.class", L.cl.names[best]);
-		rec_meta_str(&r, "infer.classes", names);
+		rec_set_prediction(&r, p, &L.cl, risk, names);
 		rec_meta_str(&r, "infer.model", model_name);
 		rec_write(out, &r);
 	}

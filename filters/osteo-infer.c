@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../engine/engine.h"
+#include "../common/contract.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/metrics.h"
@@ -342,22 +343,13 @@ main(int argc, char **argv)
 		const float *probs = engine_probs(e);
 		for (int j = 0; j < b; j++) {
 			const float *q = probs + (size_t)j * n->nclasses;
-			int best = 0;
 			for (int k = 0; k < n->nclasses; k++)
 				p[k] = q[k];
 			/* the model's temperature (osteo-train --calibrate): the same
 			 * order of the classes, probabilities that mean what they say */
 			if (temper)
 				metrics_temper(p, n->nclasses, m.temperature);
-			for (int k = 1; k < n->nclasses; k++)
-				best = p[k] > p[best] ? k : best;
-			rec_set_probs(&batch[j], p, n->nclasses);
-			batch[j].has_pred = 1;
-			batch[j].pred = best;
-			batch[j].has_risk = 1;
-			batch[j].risk = p[risk];
-			rec_meta_str(&batch[j], "infer.class", m.classes.names[best]);
-			rec_meta_str(&batch[j], "infer.classes", names);
+			rec_set_prediction(&batch[j], p, &m.classes, risk, names);
 			if (temper)
 				rec_meta_float(&batch[j], "infer.temperature", m.temperature);
 		}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../common/classes.h"
+#include "../common/contract.h"
 #include "../common/input.h"
 #include "../common/metrics.h"
 #include "../common/record.h"
@@ -691,19 +692,10 @@ write_patients(const struct opts *o, const struct samples *s, const struct class
 			rec_set_patient(&r, who);
 		r.has_label = 1;
 		r.label = s->label[i];
-		int best = 0;
-		for (int c = 0; c < s->k; c++) {
+		for (int c = 0; c < s->k; c++)
 			p[c] = s->p[i * (size_t)s->k + c];
-			best = p[c] > p[best] ? c : best;
-		}
-		rec_set_probs(&r, p, s->k);
-		r.has_pred = 1;
-		r.pred = best;
-		r.has_risk = 1;
-		r.risk = p[risk];
+		rec_set_prediction(&r, p, cl, risk, names);
 		rec_meta_str(&r, "class", cl->names[r.label]);
-		rec_meta_str(&r, "infer.class", cl->names[best]);
-		rec_meta_str(&r, "infer.classes", names);
 		rec_meta_str(&r, "infer.per_patient", o->per_patient == 2 ? "max" : "mean");
 		rec_write(w, &r);
 	}

@@ -249,21 +249,17 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 	     d->h, d->w, d->k, ((double)d->n * d->c * d->h * d->w + (double)d->n * d->k) * 4 / 1048576);
 }
 
+/* --class-weights for the loss */
 static void
-class_weights(const struct opts *o, const struct data *d, int nclasses, float *w)
+weights_for(const struct opts *o, const struct data *d, int nclasses, float *w)
 {
-	if (!strcmp(o->weights, "auto")) {
-		/* n / (K n_k): rare classes weigh more, as scikit-learn's "balanced" */
-		long cnt[MAXCLASSES] = { 0 };
-		for (int i = 0; i < d->n; i++)
-			cnt[d->y[i]]++;
-		for (int k = 0; k < nclasses; k++)
-			w[k] = cnt[k] ? (float)d->n / (nclasses * (float)cnt[k]) : 0;
-		return;
-	}
+	long cnt[MAXCLASSES] = { 0 };
 	double v[MAXCLASSES];
-	int n = eparse_numbers(o->weights, v, nclasses, nclasses, 0, 1e6, "--class-weights");
-	for (int k = 0; k < n; k++)
+
+	for (int i = 0; i < d->n; i++)
+		cnt[d->y[i]]++;
+	class_weights(o->weights, cnt, nclasses, v);
+	for (int k = 0; k < nclasses; k++)
 		w[k] = (float)v[k];
 }
 
@@ -285,27 +281,20 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-static int
-argmax(const float *p, int k)
-{
-	int best = 0;
-
-	for (int i = 1; i < k; i++)
-		if (p[i] > p[best])
-			best = i;
-	return best;
-}
-
 /* the right answers in the batch just forwarded */
 static int
 right(struct engine *e, int b, int k)
 {
 	const float *p = engine_probs(e);
 	const int32_t *y = engine_labels(e);
+	double q[MAXCLASSES];
 	int r = 0;
 
-	for (int j = 0; j < b; j++)
-		r += argmax(p + (size_t)j * k, k) == y[j];
+	for (int j = 0; j < b; j++) {
+		for (int c = 0; c < k; c++)
+			q[c] = p[(size_t)j * k + c];
+		r += class_argmax(q, k) == y[j];
+	}
 	return r;
 }
 
@@ -594,7 +583,7 @@ main(int argc, char **argv)
 	net_describe(m.net, describe_line);
 	info("%zu parameters", m.net->nparams);
 	if (o.weights)
-		class_weights(&o, &tr, m.classes.n, w);
+		weights_for(&o, &tr, m.classes.n, w);
 	st.lr = o.lr;
 	st.best = INFINITY;
 	st.best_params = emalloc(m.net->nparams * sizeof(float));

@@ -10,10 +10,12 @@
  * layouts agree.  Max-pool indices are the winner's place in its 2x2
  * window (0..3), one byte.
  *
- * The kernels are compiled without FMA contraction (--fmad=false), so each
- * does the float arithmetic of its CPU twin in the same order (CUDA's expf
- * may differ from glibc's in the last bit); where they reduce, they sum in
- * double as nn.c does, in another order.
+ * The kernels are compiled without FMA contraction (--fmad=false), so an
+ * elementwise kernel does the float arithmetic of its CPU twin in the same
+ * order (CUDA's expf may differ from glibc's in the last bit).  Where they
+ * reduce, they sum in double as nn.c does, in another order, and batch
+ * norm's variance is E[x^2] - mean^2 of those double sums (nn.c subtracts
+ * the mean first): the two agree to float rounding, not bit for bit.
  */
 #ifndef OSTEO_GNN_H
 #define OSTEO_GNN_H

@@ -13,6 +13,11 @@ expect_status 65 osteo-baseline -m bad-svm.rec fused.rec >out.rec 2>err
 contains "bad-svm.rec: its classes: .*healthy" err || fail "bad class list: $(cat err)"
 [ ! -s out.rec ] || fail "a refused model wrote predictions"
 
+# and so is the class list that predictions carry (meta.infer.classes)
+LC_ALL=C sed 's/healthy,osteopenia/healthy,healthy,he/g' pred.rec >bad-pred.rec
+expect_status 65 osteo-metrics bad-pred.rec >/dev/null 2>err
+contains "bad-pred.rec: record 1 .*meta.infer.classes: .*healthy" err || fail "bad infer.classes: $(cat err)"
+
 # osteo-synth -o DIR is whole or absent: a write that fails part way
 # (here: a file size limit) leaves neither DIR nor DIR.tmp.PID
 st=0
