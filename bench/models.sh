@@ -11,6 +11,7 @@
 #
 # Settable (defaults: make demo's): SEEDS, N, SIZE, COPIES, COLUMNS (the
 # clinical columns fused), ARCH, EPOCHS, TRAIN (more osteo-train options),
+# FUSION (joint or late, the fused CNN's osteo-train --fusion),
 # WORK (kept between runs: the prepared cohorts are reused when only the
 # models change), ONLY (cnn,img,svm: the models to run).
 set -eu
@@ -25,6 +26,7 @@ columns=${COLUMNS:-$DEMO_COLUMNS}
 arch=${ARCH:-$DEMO_ARCH}
 epochs=${EPOCHS:-$DEMO_EPOCHS}
 train=${TRAIN:-$DEMO_TRAIN}
+fusion=${FUSION:-$DEMO_FUSION}
 only=${ONLY:-cnn,img,svm}
 work=${WORK:-$(mktemp -d)}
 [ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -33,7 +35,7 @@ mkdir -p "$work"
 score() { jq -r '[.accuracy, .macro.f1] | @tsv' "$1"; }
 
 echo "osteo models, $(date -u +%Y-%m-%d), $(nproc) cores: $n patients, $size, copies $copies, columns $columns,"
-echo "  $arch, $epochs epochs $train"
+echo "  $arch, $epochs epochs $train, $fusion fusion"
 printf 'seed\tceiling acc\tceiling F1\tCNN acc\tCNN F1\timage-only acc\timage-only F1\tSVM acc\tSVM F1\tmaps in bone\ttest images\tCNN s\n'
 for s in $seeds; do
 	d=$work/n$n-$size-c$copies-$(echo "$columns" | cksum | cut -c1-6)-m-s$s
@@ -44,7 +46,7 @@ for s in $seeds; do
 	for m in cnn img svm; do
 		case ",$only," in *",$m,"*) ;; *) row="$row	-	-"; continue ;; esac
 		case $m in
-		cnn) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --val "$d/val.fused.rec" \
+		cnn) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --fusion "$fusion" --val "$d/val.fused.rec" \
 			-o "$d/$m.model" "$d/train.fused.rec"
 		     t1=$(date +%s.%N)
 		     osteo-infer -m "$d/$m.model" --heatmap-mode occlusion "$d/test.fused.rec" >"$d/$m.pred.rec" ;;

@@ -3,6 +3,7 @@
  */
 #include "model.h"
 #include "input.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -55,6 +56,17 @@ model_to_record(const struct model *m, struct record *r, int checkpoint)
 	if (m->temperature > 0 && m->temperature != 1)
 		rec_meta_float(r, "calibration.temperature", m->temperature);
 	free(cls);
+	if (m->fusion.k) {
+		const struct fusion *f = &m->fusion;
+		uint32_t s[2] = { (uint32_t)(f->k + f->nclin + 1), (uint32_t)f->k };
+		size_t nw = (size_t)s[0] * s[1];
+		float *w = emalloc(nw * sizeof *w);
+		for (size_t i = 0; i < nw; i++)
+			w[i] = (float)f->w[i];
+		rec_meta_str(r, "fusion", "late");
+		put(r, "fusion.late", w, 2, s);
+		free(w);
+	}
 	for (int i = 0; i < n->ntensors; i++)
 		put(r, n->pt[i].name, ptensor_data(n, &n->pt[i]), n->pt[i].ndim, n->pt[i].shape);
 	if (m->nhist) {
@@ -161,8 +173,42 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
 	v = rec_meta(r, "calibration.temperature");
 	m->temperature = v && v->type == MV_FLOAT && v->f > 0 && isfinite(v->f) ? v->f : 1;
+	const struct tensor *fw = rec_tensor(r, "fusion.late");
+	if (fw) {
+		int k = m->classes.n;
+		if (fw->dtype != DT_F32 || fw->ndim != 2 || (int)fw->shape[1] != k || (int)fw->shape[0] < k + 1 ||
+		    fw->shape[0] > (uint32_t)(k + 1 + NET_MAXSIDE) || n->nclin) {
+			*err = "fusion.late is not (classes + clinical values + 1) x classes, or the network takes clinical values too";
+			return -1;
+		}
+		size_t nw = tensor_elems(fw);
+		m->fusion.k = k;
+		m->fusion.nclin = (int)fw->shape[0] - k - 1;
+		m->fusion.w = emalloc(nw * sizeof *m->fusion.w);
+		for (size_t i = 0; i < nw; i++) {
+			m->fusion.w[i] = ((const float *)fw->data)[i];
+			if (!isfinite(m->fusion.w[i])) {
+				*err = "fusion.late has NaN or infinite values";
+				return -1;
+			}
+		}
+	}
 	*err = NULL;
 	return 0;
+}
+
+int
+model_clinical(const struct model *m)
+{
+	return m->fusion.k ? m->fusion.nclin : m->net->nclin;
+}
+
+void
+model_answer(const struct model *m, double *p, const float *clin, int temper)
+{
+	fusion_apply(&m->fusion, p, clin);
+	if (temper)
+		metrics_temper(p, m->net->nclasses, m->temperature);
 }
 
 void
@@ -177,5 +223,6 @@ model_free(struct model *m)
 	free(m->norm_method);
 	free(m->norm_stats);
 	free(m->hist);
+	fusion_free(&m->fusion);
 	memset(m, 0, sizeof *m);
 }

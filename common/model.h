@@ -8,6 +8,7 @@
 #define OSTEO_MODEL_H
 
 #include "classes.h"
+#include "fusion.h"
 #include "net.h"
 #include "record.h"
 
@@ -27,7 +28,16 @@ struct model {
 	float *hist;
 	int best_epoch;
 	double temperature;      /* calibration (osteo-train --calibrate): 0 or 1, none */
+	struct fusion fusion;    /* late fusion (osteo-train --fusion late), or k = 0 */
 };
+
+/* the clinical values a record must carry for the model: the network's,
+ * or late fusion's when the network sees the images alone */
+int model_clinical(const struct model *m);
+/* the model's answer for a record from the network's probabilities p:
+ * late fusion with the record's clinical values (when the model has it),
+ * then the temperature (when temper) */
+void model_answer(const struct model *m, double *p, const float *clin, int temper);
 
 /* the record of a model (checkpoint: with optimiser state; extra meta the caller adds) */
 void model_to_record(const struct model *m, struct record *r, int checkpoint);

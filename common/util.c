@@ -118,6 +118,14 @@ print_version(void)
 	quit(fshut(stdout, "<stdout>"));
 }
 
+static const char *help_options;
+
+void
+cli_help(const char *options)
+{
+	help_options = options;
+}
+
 void
 cli_common(int c, const char *usage)
 {
@@ -128,6 +136,17 @@ cli_common(int c, const char *usage)
 	case 'h':
 		printf("usage: %s\n", usage);
 		printf("limits: [--max-tensor-bytes N] [--max-record-bytes N] [--max-string N] [--max-records N]\n");
+		if (help_options)
+			printf("\noptions:\n%s", help_options);
+		printf("\ncommon to every program:\n"
+		       "  -q, --quiet            errors and warnings only\n"
+		       "  -h, --help             this text, on standard output\n"
+		       "  --version              the program's name and osteo's version\n"
+		       "  --max-tensor-bytes N   the largest tensor read (default 1073741824)\n"
+		       "  --max-record-bytes N   the largest record read (default 2147483648)\n"
+		       "  --max-string N         the longest string read (default 65536)\n"
+		       "  --max-records N        the most records one program holds (default 1000000)\n"
+		       "\n%s(1) says more; osteo(7) gives the conventions and exit statuses.\n", argv0);
 		quit(fshut(stdout, "<stdout>"));
 	case CLI_OPT_VERSION:
 		print_version();

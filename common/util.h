@@ -46,6 +46,11 @@ void print_version(void) __attribute__((noreturn));
 /* for a switch's default: handles those (and the limits), and dies with 64
  * on anything else */
 void cli_common(int c, const char *usage);
+/* what --help prints after the synopsis: the program's options, a line
+ * each ("  --name ARG   what it does (default)"), in the GNU manner; the
+ * bash completion reads the options from the lines that begin with
+ * "  -" */
+void cli_help(const char *options);
 
 /* paths removed if the program dies: the temporary half of an atomic
  * write (a directory is removed with what it holds) */

@@ -1,6 +1,7 @@
 # bash completion for the osteo programs; make install puts it in
 # $(PREFIX)/share/bash-completion/completions under each program's name.
-# Options are read from each program's own --help, so they stay in step.
+# Options are read from each program's own --help (its synopsis and its
+# table of options), so they stay in step.
 _osteo() {
 	local cur prev words cword
 	_init_completion 2>/dev/null || {
@@ -35,7 +36,9 @@ _osteo() {
 		return
 	fi
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$("$prog" --help 2>&1 | grep -o -- '--\?[a-zA-Z][-a-zA-Z0-9]*' | sort -u)" -- "$cur"))
+		# the synopsis and the lines of the option table, options only
+		COMPREPLY=($(compgen -W "$("$prog" --help 2>&1 | sed -n '1,/^$/p; /^  -/p' |
+			grep -oE -- '(^|[][ (|])--?[a-zA-Z][-a-zA-Z0-9]*' | sed 's/^[][ (|]//' | sort -u)" -- "$cur"))
 		return
 	fi
 	COMPREPLY=($(compgen -f -- "$cur"))

@@ -24,6 +24,19 @@ static const char usage[] =
 	"osteo-augment [-q] [--seed N] [--copies K] [--no-original] [--balance]\n"
 	"       [--rotate DEG[,P]] [--scale S[,P]] [--translate F[,P]] [--hflip P] [--vflip P]\n"
 	"       [--noise SD[,P]] [--contrast C[,P]] [--brightness B[,P]] [FILE|-]...";
+static const char options[] =
+	"  --seed N               the transforms' generator, keyed by each record's id (default 1)\n"
+	"  --copies K             transformed copies per record (default 0)\n"
+	"  --no-original          write the copies only, not the records read\n"
+	"  --balance              more copies of the smaller classes, until each has the largest's count\n"
+	"  --rotate DEG[,P]       rotate by up to DEG degrees, with probability P (default 1)\n"
+	"  --scale S[,P]          scale by a factor in [1-S, 1+S]\n"
+	"  --translate F[,P]      shift by up to F of each side\n"
+	"  --hflip P              mirror left to right with probability P\n"
+	"  --vflip P              mirror top to bottom with probability P\n"
+	"  --noise SD[,P]         add Gaussian noise of standard deviation SD\n"
+	"  --contrast C[,P]       scale about the mean by a factor in [1-C, 1+C]\n"
+	"  --brightness B[,P]     add an offset in [-B, B]\n";
 
 /* a transform's size and the probability it is applied */
 struct knob {
@@ -84,6 +97,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->seed = 1;
 	o->original = 1;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;

@@ -40,6 +40,22 @@ static const char usage[] =
 	"       [-C X] [--gamma X] [--trees N] [--max-depth N] [--eta X]\n"
 	"       [--class-weights auto|LIST] [--features both|image|clinical] [--seed N] [FILE|-]...\n"
 	"osteo-baseline [-q] -m MODEL [--risk-class NAME] [--no-check] [FILE|-]...";
+static const char options[] =
+	"  -o, --output MODEL     fit on the records read and write the model there\n"
+	"  -m, --model MODEL      predict with a model file (with -o: --model svm|rf|gbt is the kind)\n"
+	"  --model svm|rf|gbt     with -o: SVM (libsvm), random forest or boosted trees (XGBoost) (default svm)\n"
+	"  --classes LIST         the class names, comma-separated (default healthy,osteopenia,osteoporosis)\n"
+	"  --kernel rbf|linear    the SVM's kernel (default rbf)\n"
+	"  -C X                   the SVM's cost (default 1)\n"
+	"  --gamma X              the RBF width (default 1 / the number of features)\n"
+	"  --trees N              trees (default: rf 200, gbt 150 rounds)\n"
+	"  --max-depth N          depth of each tree (default: rf 8, gbt 4)\n"
+	"  --eta X                gbt's learning rate (default 0.1)\n"
+	"  --class-weights auto|LIST  weigh the classes: auto is n / (k n_c) (default: all 1)\n"
+	"  --features both|image|clinical  what the model sees (default both)\n"
+	"  --seed N               libsvm's and XGBoost's generator (default 1)\n"
+	"  --risk-class NAME      the class whose probability is the risk (default osteoporosis)\n"
+	"  --no-check             predict on records prepared otherwise than the training records\n";
 
 struct opts {
 	const char *out, *model, *classes, *weights, *risk_class;
@@ -82,6 +98,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->check = 1;
 	o->C = 1;
 	o->seed = 1;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "o:m:C:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->out = optarg; break;

@@ -19,6 +19,9 @@
 #include "../common/util.h"
 
 static const char usage[] = "osteo-cat [-q] [--shard I/N] [--by record|patient] [FILE|-]...";
+static const char options[] =
+	"  --shard I/N            only shard I (0 to N-1) of N, by a hash of the record or the patient\n"
+	"  --by record|patient    what a shard keeps together (default record)\n";
 
 struct opts {
 	long long shard, nshards;
@@ -41,6 +44,7 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof *o);
 	o->nshards = 1;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_SHARD:

@@ -37,6 +37,17 @@ static const char usage[] =
 	"       [--patient-dir] [--files-from FILE|-] [--strict] [--keep-going]\n"
 	"       [--pseudonymize KEYFILE]\n"
 	"       [--max-pixels N] [--max-member-bytes N] [FILE|DIR|ARCHIVE|-]...";
+static const char options[] =
+	"  --classes LIST         the class names, comma-separated (default healthy,osteopenia,osteoporosis)\n"
+	"  --manifest FILE.csv    labels, patients and meta from a CSV of paths (default: from the paths)\n"
+	"  --patient-dir          the directory above each image names its patient\n"
+	"  --files-from FILE|-    read the paths to decode from FILE, one per line\n"
+	"  --strict               an image without a label is an error (default: written without one)\n"
+	"  --keep-going           report a bad file and go on with the next (exit 65 at the end)\n"
+	"  --pseudonymize KEYFILE replace patient ids and UIDs by keyed hashes (HMAC-SHA256)\n"
+	"  --max-pixels N         the largest image, all its frames, in pixels (default 268435456)\n"
+	"  --max-member-bytes N   the largest file or archive member read (default 1073741824)\n"
+	"  --progress             count records on standard error (default: when it is a terminal)\n";
 
 struct opts {
 	struct classes classes;
@@ -106,6 +117,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->max_member = (size_t)1 << 30;
 	o->progress = isatty(2);
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_CLASSES: classes = optarg; break;

@@ -16,6 +16,12 @@
 
 static const char usage[] =
 	"osteo-dump [-q] [--data] [--png DIR] [--png16] [--count] [--csv] [FILE|-]...";
+static const char options[] =
+	"  --data                 print every tensor's values too (default: shape and statistics)\n"
+	"  --png DIR              write each image (and heat map, mask) as a PNG into DIR\n"
+	"  --png16                16-bit PNGs with --png (default 8-bit)\n"
+	"  --count                records per label instead of JSON\n"
+	"  --csv                  predictions as CSV: id, patient, label, pred, risk, probabilities\n";
 
 struct opts {
 	int data;
@@ -49,6 +55,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_DATA: o->data = 1; break;

@@ -29,6 +29,15 @@ static const char usage[] =
 	"osteo-fuse [-q] --clinical FILE.csv [--key COLUMN] [--columns A,B,...]\n"
 	"       [--fit-encoding FILE | --encoding FILE] [--missing error|impute|skip]\n"
 	"       [--leak-threshold F] [--pseudonymize KEYFILE] [FILE|-]...";
+static const char options[] =
+	"  --clinical FILE.csv    the clinical table, one row per patient\n"
+	"  --key COLUMN           the column that names the patient (default patient)\n"
+	"  --columns A,B,...      the columns to fuse (default: all but the key and the label)\n"
+	"  --fit-encoding FILE    fit the encoding on these records (training) and save it\n"
+	"  --encoding FILE        apply a saved encoding (validation, test, new data)\n"
+	"  --missing error|impute|skip  a missing value: refuse, the training mean or mode, or drop (default error)\n"
+	"  --leak-threshold F     warn of a column that predicts the label this well (default 0.95)\n"
+	"  --pseudonymize KEYFILE join by the keyed hash of the key column, as osteo-decode writes it\n";
 
 #define ENC_KIND "osteo-fuse encoding"
 #define MAXCOLS 256
@@ -95,6 +104,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->key = "patient";
 	o->leak = 0.95;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_CLIN: o->clinical = optarg; break;

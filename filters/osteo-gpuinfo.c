@@ -9,6 +9,8 @@
 #include "../gpu/gpu.h"
 
 static const char usage[] = "osteo-gpuinfo [-q]";
+static const char options[] =
+	"  (none but the common ones)\n";
 
 int
 main(int argc, char **argv)
@@ -20,6 +22,7 @@ main(int argc, char **argv)
 
 	/* arguments */
 	cli_init(argv[0]);
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1)
 		cli_common(c, usage);
 	if (optind < argc)

@@ -28,6 +28,18 @@ static const char usage[] =
 	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
 	"       [--feature-maps LAYER]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [FILE|-]...";
+static const char options[] =
+	"  -m, --model MODEL      the model osteo-train wrote\n"
+	"  --batch N              records per forward pass; the answers do not depend on it (default 64)\n"
+	"  --risk-class NAME      the class whose probability is the risk (default osteoporosis)\n"
+	"  --no-check             accept records normalised or encoded otherwise than the training records\n"
+	"  --no-calibration       leave out the model's temperature (osteo-train --calibrate)\n"
+	"  --heatmap              add a heat map of where the image moved the answer\n"
+	"  --heatmap-class K      explain class K (a name or index; default the predicted class)\n"
+	"  --heatmap-mode MODE    auto, gradcam, absolute or occlusion (default auto)\n"
+	"  --feature-maps LAYER   add that convolution or pooling layer's output\n"
+	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
+	"  --tf32                 let cuBLAS use TF32 tensor cores\n";
 
 enum { CAM_AUTO, CAM_GRADCAM, CAM_ABSOLUTE, CAM_OCCLUSION, NCAM };
 static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occlusion" };
@@ -64,6 +76,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->batch = 64;
 	o->check = 1;
 	o->device = "auto";
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "m:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
@@ -97,7 +110,7 @@ static void
 check(struct input *in, const struct record *r, const struct model *m, int strict)
 {
 	const struct net *n = m->net;
-	struct expect e = { n->c, n->h, n->w, n->nclin, m->features, m->norm_method, m->norm_stats,
+	struct expect e = { n->c, n->h, n->w, model_clinical(m), m->features, m->norm_method, m->norm_stats,
 		            m->encoding };
 
 	input_expect(in, r, &e, strict);
@@ -186,10 +199,11 @@ square_at(int k, int nx, int sh, int sw, int H, int W, int *x)
 }
 
 static void
-add_occlusion(struct engine *e, const struct net *n, struct record *batch, const float *x, const float *clin,
-              int b, int heat, double temp, struct occluder *oc, struct input *in)
+add_occlusion(struct engine *e, const struct model *m, struct record *batch, const float *x, const float *clin,
+              int b, int heat, int temper, struct occluder *oc, struct input *in)
 {
-	int H = n->h, W = n->w, K = n->nclin, C = n->c;
+	const struct net *n = m->net;
+	int H = n->h, W = n->w, K = n->nclin, C = n->c, KR = model_clinical(m);
 	int sh = H / OCC_PARTS > 0 ? H / OCC_PARTS : 1, sw = W / OCC_PARTS > 0 ? W / OCC_PARTS : 1;
 	/* side by side; the last row and column of squares end at the edge */
 	int ny = (H - 1) / sh + 1, nx = (W - 1) / sw + 1, np = ny * nx;
@@ -224,11 +238,12 @@ add_occlusion(struct engine *e, const struct net *n, struct record *batch, const
 			const float *pr = engine_probs(e);
 			for (int q = 0; q < nb; q++) {
 				int y0 = y0s[q], x0 = x0s[q];
-				/* the answer as the record's probs give it: tempered alike */
+				/* the answer as the record's probs give it: fused and
+				 * tempered alike */
 				double row[MAXCLASSES];
 				for (int c = 0; c < n->nclasses; c++)
 					row[c] = pr[(size_t)q * n->nclasses + c];
-				metrics_temper(row, n->nclasses, temp);
+				model_answer(m, row, clin + (size_t)j * KR, temper);
 				float d = (float)fabs(p0 - row[cls]);
 				for (int y = y0; y < y0 + sh; y++)
 					for (int xx = x0; xx < x0 + sw; xx++) {
@@ -297,7 +312,10 @@ main(int argc, char **argv)
 		    o.features, n->fuse_at);
 	size_t px = (size_t)n->c * n->h * n->w;
 	float *x = emalloc((size_t)o.batch * px * sizeof(float));
-	float *clin = emalloc((size_t)o.batch * (n->nclin ? n->nclin : 1) * sizeof(float));
+	/* the records' clinical values, K each: the network's, or those late
+	 * fusion joins to its answer (the engine then reads none of them) */
+	int K = model_clinical(&m);
+	float *clin = emalloc((size_t)o.batch * (K ? K : 1) * sizeof(float));
 	double *p = emalloc((size_t)n->nclasses * sizeof *p);
 	int temper = !o.nocal && m.temperature > 0 && m.temperature != 1;
 	batch = ecalloc(o.batch, sizeof *batch);
@@ -329,9 +347,9 @@ main(int argc, char **argv)
 			tensor_to_float(rec_tensor(r, "image"), x + b * px);
 			if (!floats_finite(x + b * px, px))
 				input_die(&in, r, "the image has NaN or infinite values");
-			if (n->nclin) {
-				tensor_to_float(rec_tensor(r, "clinical"), clin + (size_t)b * n->nclin);
-				if (!floats_finite(clin + (size_t)b * n->nclin, (size_t)n->nclin))
+			if (K) {
+				tensor_to_float(rec_tensor(r, "clinical"), clin + (size_t)b * K);
+				if (!floats_finite(clin + (size_t)b * K, (size_t)K))
 					input_die(&in, r, "'clinical' has NaN or infinite values");
 			}
 			b++;
@@ -345,16 +363,16 @@ main(int argc, char **argv)
 			const float *q = probs + (size_t)j * n->nclasses;
 			for (int k = 0; k < n->nclasses; k++)
 				p[k] = q[k];
-			/* the model's temperature (osteo-train --calibrate): the same
-			 * order of the classes, probabilities that mean what they say */
-			if (temper)
-				metrics_temper(p, n->nclasses, m.temperature);
+			/* late fusion's clinical values (osteo-train --fusion late),
+			 * then the temperature (--calibrate): the same order of the
+			 * classes, probabilities that mean what they say */
+			model_answer(&m, p, clin + (size_t)j * K, temper);
 			rec_set_prediction(&batch[j], p, &m.classes, risk, names);
 			if (temper)
 				rec_meta_float(&batch[j], "infer.temperature", m.temperature);
 		}
 		if (o.heatmap && o.cam_mode == CAM_OCCLUSION)
-			add_occlusion(e, n, batch, x, clin, b, heat, temper ? m.temperature : 1, &oc, &in);
+			add_occlusion(e, &m, batch, x, clin, b, heat, temper, &oc, &in);
 		else if (o.heatmap)
 			add_heatmaps(e, n, batch, b, heat, o.cam_mode, cam, big, &in);
 		if (o.features)

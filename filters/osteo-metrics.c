@@ -30,6 +30,23 @@ static const char usage[] =
 	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...\n"
 	"       osteo-metrics --compare [--json] [--bootstrap N] [--seed N] [--level P]\n"
 	"       [--per-patient[=mean|max]] A.rec B.rec";
+static const char options[] =
+	"  --classes LIST         the class names (default: the records' meta.infer.classes)\n"
+	"  --json                 JSON instead of the table\n"
+	"  --tsv                  one TSV line of the headline figures\n"
+	"  --bootstrap N          resamples of patients for the intervals; 0 for none (default 1000)\n"
+	"  --seed N               the resampling's generator (default 1)\n"
+	"  --level P              the intervals' confidence level (default 0.95)\n"
+	"  --ece-bins N           bins of the expected calibration error (default 10)\n"
+	"  --roc FILE             write the ROC points of each class there\n"
+	"  --positive CLASS       the class of the binary figures (default osteoporosis)\n"
+	"  --threshold T          a binary cut: a probability, youden, sens:X or spec:X\n"
+	"  --threshold-from VAL   choose the cut on these records, apply it to the ones scored\n"
+	"  --per-patient[=HOW]    one call per patient: mean or max of its images' probabilities (default mean)\n"
+	"  --patients-out FILE    with --per-patient: write the patients' calls as records\n"
+	"  --by KEY[:WIDTH]       every figure per group of a meta or clinical key (numbers in bands of WIDTH)\n"
+	"  --clinical FILE.csv    with --by: the table a clinical KEY is read from\n"
+	"  --compare              A.rec B.rec: the differences on the same records, paired bootstrap, DeLong\n";
 
 enum format { F_TEXT, F_JSON, F_TSV };
 
@@ -76,6 +93,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->level = 0.95;
 	o->bins = 10;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_CLASSES: o->classes = optarg; break;

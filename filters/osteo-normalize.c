@@ -26,6 +26,15 @@ static const char usage[] =
 	"osteo-normalize [-q] [--size WxH] [--fit pad|crop|stretch] [--keep-channels]\n"
 	"       [--method minmax|zscore|percentile|window|none] [--window CENTER,WIDTH|file]\n"
 	"       [--percentiles LO,HI] [--fit-stats FILE | --stats FILE] [FILE|-]...";
+static const char options[] =
+	"  --size WxH             one size for every image (default: each keeps its own)\n"
+	"  --fit pad|crop|stretch how an image meets --size (default pad: keep the aspect ratio)\n"
+	"  --keep-channels        keep colour (default: gray)\n"
+	"  --method M             minmax, zscore, percentile, window or none (default minmax)\n"
+	"  --window C,W|file      the window of --method window: centre and width, or each file's own\n"
+	"  --percentiles LO,HI    the percentiles of --method percentile (default 1,99)\n"
+	"  --fit-stats FILE       fit the dataset statistics on these records (training) and save them\n"
+	"  --stats FILE           apply saved statistics (validation, test, new data)\n";
 
 enum method { M_MINMAX, M_ZSCORE, M_PERCENTILE, M_WINDOW, M_NONE };
 static const char *const methods[] = { "minmax", "zscore", "percentile", "window", "none" };
@@ -101,6 +110,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->method = M_MINMAX;
 	o->plo = 1;
 	o->phi = 99;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_SIZE: eparse_size(optarg, &o->w, &o->h, "--size"); o->set |= SET_SIZE; break;

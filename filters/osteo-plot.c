@@ -32,6 +32,16 @@ static const char usage[] =
 	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps|reliability -o FILE.png [--title TEXT]\n"
 	"       [--size WxH] [--classes LIST] [--data FILE] [--script] [--max N] [--cols N]\n"
 	"       [--per-class N] [FILE|-]...";
+static const char options[] =
+	"  -o, --output FILE.png  the picture\n"
+	"  --title TEXT           its title\n"
+	"  --size WxH             its size in pixels (default: each kind its own)\n"
+	"  --classes LIST         the class names (default: the records')\n"
+	"  --data FILE            also write the numbers plotted there\n"
+	"  --script               print the gnuplot script instead of running it\n"
+	"  --max N                heat maps: at most N images (default 16)\n"
+	"  --cols N               heat maps: images per row (default 4)\n"
+	"  --per-class N          heat maps: up to N images of each class\n";
 
 enum kind { K_CURVES, K_ROC, K_CONFUSION, K_CORRELATION, K_HEATMAPS, K_RELIABILITY };
 static const char *kinds[] = { "curves", "roc", "confusion", "correlation", "heatmaps", "reliability" };
@@ -65,6 +75,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof *o);
 	o->max = 16;
 	o->cols = 4;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->out = optarg; break;

@@ -25,6 +25,15 @@ static const char usage[] =
 	"osteo-split [-q] [--ratios TRAIN,VAL,TEST] [--seed N] [--dedup]\n"
 	"       [--dedup-distance BITS] [--dedup-tolerance RMS]\n"
 	"       --train FILE --val FILE --test FILE [FILE|-]...";
+static const char options[] =
+	"  --train FILE           the training split\n"
+	"  --val FILE             the validation split\n"
+	"  --test FILE            the test split\n"
+	"  --ratios T,V,T         the splits' shares of the patients (default 70,15,15)\n"
+	"  --seed N               the assignment's generator (default 1)\n"
+	"  --dedup                keep near-duplicate images in one split, and report them\n"
+	"  --dedup-distance BITS  near: hashes at most this far apart (default 10; implies --dedup)\n"
+	"  --dedup-tolerance RMS  and thumbnails this close (default 0.1; implies --dedup)\n";
 
 static const char *const splitnames[3] = { "train", "val", "test" };
 
@@ -93,6 +102,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->distance = 10;
 	o->tolerance = 0.1;
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_RATIOS:

@@ -35,6 +35,19 @@ static const char usage[] =
 	"osteo-synth [-q] [-n PATIENTS] [--seed N] [--images MAX] [--size WxH]\n"
 	"       [--prevalence H,P,O] [--leak] [--masks] (-o DIR | --tar -o FILE.tar.gz |\n"
 	"       --records [--clinical FILE.csv] [--truth FILE.csv])";
+static const char options[] =
+	"  -n PATIENTS            patients (default 60)\n"
+	"  --seed N               the cohort's generator (default 1)\n"
+	"  --images MAX           images per patient, 1 to MAX (default 3)\n"
+	"  --size WxH             every image this size (default: by modality)\n"
+	"  --prevalence H,P,O     the classes' relative frequencies (default 0.4,0.35,0.25)\n"
+	"  --leak                 a T-score that gives the class away (to test leakage checks)\n"
+	"  --masks                a bone mask beside each image\n"
+	"  -o DIR                 write a tree of PNGs with clinical, manifest and truth CSVs\n"
+	"  --tar                  with -o FILE.tar.gz: the same tree as an archive\n"
+	"  --records              write records to standard output instead\n"
+	"  --clinical FILE.csv    with --records: write the clinical table there\n"
+	"  --truth FILE.csv       with --records: write each patient's latent quality and Bayes class there\n";
 
 #define MAXIMAGES 100           /* --images: a patient's images at most */
 
@@ -127,6 +140,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->maximages = 3;
 	parse_prev("0.4,0.35,0.25", o->prev);
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "n:o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': o->n = (int)estrtonum(optarg, 1, 1000000, "-n"); break;

@@ -32,15 +32,45 @@
 static const char usage[] =
 	"osteo-train [-q] -o MODEL [--val FILE] [--arch SPEC] [--classes LIST] [--epochs N]\n"
 	"       [--batch N] [--lr X] [--beta1 X] [--beta2 X] [--adam-eps X] [--weight-decay X]\n"
-	"       [--patience N] [--plateau N] [--plateau-factor X] [--class-weights auto|LIST]\n"
+	"       [--patience N] [--plateau N] [--plateau-factor X] [--cosine] [--class-weights auto|LIST]\n"
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
-	"       [--freeze N] [--clinical-dropout P] [--calibrate] [--device auto|cpu|cuda[:N]] [--tf32]\n"
+	"       [--freeze N] [--clinical-dropout P] [--fusion joint|late] [--calibrate]\n"
+	"       [--device auto|cpu|cuda[:N]] [--tf32]\n"
 	"       [--progress]\n"
 	"       [FILE|-]...";
+static const char options[] =
+	"  -o, --output MODEL     the model file to write\n"
+	"  --val FILE             validation records: early stopping, --fusion late, --calibrate\n"
+	"  --arch SPEC            the network (default the paper's OsteoNet at 128x128)\n"
+	"  --classes LIST         the class names (default healthy,osteopenia,osteoporosis)\n"
+	"  --epochs N             at most N epochs (default 50)\n"
+	"  --batch N              records per step (default 32)\n"
+	"  --lr X                 Adam's learning rate (default 0.001)\n"
+	"  --beta1 X              Adam's beta1 (default 0.9)\n"
+	"  --beta2 X              Adam's beta2 (default 0.999)\n"
+	"  --adam-eps X           Adam's epsilon (default 1e-8)\n"
+	"  --weight-decay X       decoupled weight decay (default 0)\n"
+	"  --patience N           stop after N epochs without a better validation loss; 0 never (default 10)\n"
+	"  --plateau N            halve the learning rate after N such epochs; 0 never (default 5)\n"
+	"  --plateau-factor X     the factor instead of a half (default 0.5)\n"
+	"  --cosine               the learning rate falls to 0 along half a cosine instead\n"
+	"  --class-weights auto|LIST  weigh the loss by class: auto is n / (k n_c) (default: all 1)\n"
+	"  --seed N               weights, order and dropout are drawn from it (default 1)\n"
+	"  --log FILE             one TSV line per epoch\n"
+	"  --checkpoint FILE      the checkpoint after each epoch (default MODEL.ckpt)\n"
+	"  --resume FILE          go on from a checkpoint, to the same model as a run never stopped\n"
+	"  --init MODEL           start from another model's matching layers\n"
+	"  --freeze N             keep the first N layers fixed\n"
+	"  --clinical-dropout P   hide a record's clinical values with probability P in training\n"
+	"  --fusion joint|late    clinical values in the network, or joined to its answer (default joint)\n"
+	"  --calibrate            fit a temperature on --val's records, kept in the model\n"
+	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
+	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
+	"  --progress             a progress line per batch (default: when stderr is a terminal)\n";
 
 struct opts {
 	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
-	int epochs, batch, patience, plateau, freeze, progress, tf32, calibrate;
+	int epochs, batch, patience, plateau, freeze, progress, tf32, calibrate, cosine, late;
 	double lr, beta1, beta2, eps, wd, factor, clin_drop;
 	unsigned long long seed;
 	char **inputs;
@@ -71,7 +101,7 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE };
+	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -87,6 +117,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "patience", required_argument, 0, O_PATIENCE },
 		{ "plateau", required_argument, 0, O_PLATEAU },
 		{ "plateau-factor", required_argument, 0, O_FACTOR },
+		{ "cosine", no_argument, 0, O_COSINE },
 		{ "class-weights", required_argument, 0, O_WEIGHTS },
 		{ "seed", required_argument, 0, O_SEED },
 		{ "log", required_argument, 0, O_LOG },
@@ -96,6 +127,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "freeze", required_argument, 0, O_FREEZE },
 		{ "clinical-dropout", required_argument, 0, O_CLINDROP },
 		{ "calibrate", no_argument, 0, O_CALIBRATE },
+		{ "fusion", required_argument, 0, O_FUSION },
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "tf32", no_argument, 0, O_TF32 },
 		{ "progress", no_argument, 0, O_PROGRESS },
@@ -118,6 +150,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->seed = 1;
 	o->device = "auto";
 	o->progress = isatty(2);
+	cli_help(options);
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->out = optarg; break;
@@ -134,6 +167,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PATIENCE: o->patience = (int)estrtonum(optarg, 0, 100000, "--patience"); break;
 		case O_PLATEAU: o->plateau = (int)estrtonum(optarg, 0, 100000, "--plateau"); break;
 		case O_FACTOR: o->factor = estrtod(optarg, 1e-6, 1, "--plateau-factor"); break;
+		case O_COSINE: o->cosine = 1; break;
 		case O_WEIGHTS: o->weights = optarg; break;
 		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;
 		case O_LOG: o->log = optarg; break;
@@ -143,6 +177,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_FREEZE: o->freeze = (int)estrtonum(optarg, 0, NET_MAXLAYERS, "--freeze"); break;
 		case O_CLINDROP: o->clin_drop = estrtod(optarg, 0, 0.999, "--clinical-dropout"); break;
 		case O_CALIBRATE: o->calibrate = 1; break;
+		case O_FUSION:
+			if (strcmp(optarg, "joint") && strcmp(optarg, "late"))
+				usage_error(usage, "--fusion: joint or late, not '%s'", optarg);
+			o->late = !strcmp(optarg, "late");
+			break;
 		case O_DEVICE: o->device = optarg; break;
 		case O_TF32: o->tf32 = 1; break;
 		case O_PROGRESS: o->progress = 1; break;
@@ -154,6 +193,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		usage_error(usage, "-o names the model file to write");
 	if (o->calibrate && !o->val)
 		usage_error(usage, "--calibrate fits the temperature on --val's records");
+	if (o->late && !o->val)
+		usage_error(usage, "--fusion late fits the clinical values' share on --val's records");
+	if (o->late && o->clin_drop > 0)
+		usage_error(usage, "--clinical-dropout: with --fusion late the network sees no clinical values");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -348,6 +391,8 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct opts *
 		float loss = engine_loss(e, w);
 		int r = right(e, b, d->classes);
 		engine_backward(e, w);
+		if (o->cosine)
+			st->lr = o->lr * 0.5 * (1 + cos(M_PI * st->step / ((double)o->epochs * nb)));
 		engine_adam(e, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
 		if (stop_signal) {
 			if (o->progress)
@@ -368,34 +413,51 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct opts *
 }
 
 /*
- * --calibrate: the kept model's probabilities on the validation records,
- * and the temperature that makes them honest there (temperature scaling:
- * one number, so the calls and their order stay as they are)
+ * After training, on the validation records: --fusion late fits the
+ * regression that joins their clinical values to the kept network's
+ * answers (fusion.h); --calibrate then fits the temperature that makes the
+ * model's answers honest there (temperature scaling: one number, so the
+ * calls and their order stay as they are).
  */
-static double
-calibrate(struct net *n, int dev, const struct data *va, int batch, const int *rows)
+static void
+fit_on_val(struct model *m, const struct opts *o, int dev, const struct data *va, const int *rows)
 {
-	struct engine *e = engine_open(n, dev, batch, 0);
-	int set = engine_dataset(e, va->x, va->clin, va->y, va->n, 1);
+	struct net *n = m->net;
+	struct engine *e = engine_open(n, dev, o->batch, 0);
+	int set = engine_dataset(e, va->x, va->clin, va->y, va->n, 1), k = n->nclasses;
+	double *p = emalloc((size_t)va->n * k * sizeof *p);
 	struct samples s;
-	double p[MAXCLASSES];
 
-	samples_init(&s, n->nclasses);
-	for (int i = 0; i < va->n; i += batch) {
-		int b = va->n - i < batch ? va->n - i : batch;
+	for (int i = 0; i < va->n; i += o->batch) {
+		int b = va->n - i < o->batch ? va->n - i : o->batch;
 		engine_stage(e, set, rows + i, b);
 		engine_forward(e, 0, NULL);
 		const float *q = engine_probs(e);
-		for (int j = 0; j < b; j++) {
-			for (int c = 0; c < n->nclasses; c++)
-				p[c] = q[(size_t)j * n->nclasses + c];
-			samples_add(&s, va->y[i + j], p, (size_t)(i + j));
-		}
+		for (size_t j = 0; j < (size_t)b * k; j++)
+			p[(size_t)i * k + j] = q[j];
 	}
 	engine_close(e);
-	double t = metrics_temperature(&s);
-	samples_free(&s);
-	return t;
+	if (o->late) {
+		int *y = emalloc((size_t)va->n * sizeof *y);
+		for (int i = 0; i < va->n; i++)
+			y[i] = va->y[i];
+		if (fusion_fit(&m->fusion, k, va->k, p, va->clin, y, (size_t)va->n, FUSION_L2) < 0)
+			die(EX_DATAERR, "%s: late fusion did not converge on the validation records", o->val);
+		free(y);
+		info("late fusion of %d clinical values fitted on %d validation records", va->k, va->n);
+	}
+	if (o->calibrate) {
+		samples_init(&s, k);
+		for (int i = 0; i < va->n; i++) {
+			double *pi = p + (size_t)i * k;
+			model_answer(m, pi, va->clin + (size_t)i * va->k, 0);
+			samples_add(&s, va->y[i], pi, (size_t)i);
+		}
+		m->temperature = metrics_temperature(&s);
+		samples_free(&s);
+		info("calibrated on %d validation records: temperature %.4f", va->n, m->temperature);
+	}
+	free(p);
 }
 
 /* ---------------------------------------------------------------- */
@@ -563,7 +625,10 @@ main(int argc, char **argv)
 	if (o.val && (va.c != tr.c || va.h != tr.h || va.w != tr.w || va.k != tr.k))
 		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o.val);
 	m.arch = estrdup(o.arch);
-	if (!(m.net = net_new(o.arch, tr.c, tr.h, tr.w, tr.k, m.classes.n, &err)))
+	/* late fusion: the network sees the images alone */
+	if (o.late && !tr.k)
+		die(EX_DATAERR, "--fusion late: the training records have no clinical vector to join");
+	if (!(m.net = net_new(o.arch, tr.c, tr.h, tr.w, o.late ? 0 : tr.k, m.classes.n, &err)))
 		die(EX_USAGE, "--arch: %s", err);
 	m.features = tr.features;
 	m.encoding = tr.encoding;
@@ -647,7 +712,7 @@ main(int argc, char **argv)
 			memcpy(st.best_stats, m.net->stats, m.net->nstats * sizeof(float));
 		} else {
 			st.bad++;
-			if (o.plateau && ++st.plateau_bad >= o.plateau) {
+			if (o.plateau && !o.cosine && ++st.plateau_bad >= o.plateau) {
 				st.lr *= o.factor;
 				st.plateau_bad = 0;
 			}
@@ -670,10 +735,8 @@ main(int argc, char **argv)
 	memcpy(m.net->params, st.best_params, m.net->nparams * sizeof(float));
 	memcpy(m.net->stats, st.best_stats, m.net->nstats * sizeof(float));
 	m.best_epoch = st.best_epoch;
-	if (o.calibrate) {
-		m.temperature = calibrate(m.net, dev, &va, o.batch, rows);
-		info("calibrated on %d validation records: temperature %.4f", va.n, m.temperature);
-	}
+	if (o.late || o.calibrate)
+		fit_on_val(&m, &o, dev, &va, rows);
 	model_save(o.out, &m, NULL, 0);
 	info("model of epoch %d (best %s loss %.4f) in %s", st.best_epoch, o.val ? "validation" : "training",
 	     st.best, o.out);

@@ -5,11 +5,13 @@
 DEMO_N=${DEMO_N:-1500}
 DEMO_SEED=${DEMO_SEED:-1}
 DEMO_SIZE=${DEMO_SIZE:-64x64}
-DEMO_EPOCHS=${DEMO_EPOCHS:-30}
+DEMO_EPOCHS=${DEMO_EPOCHS:-10}
 DEMO_COPIES=${DEMO_COPIES:-1}
 DEMO_COLUMNS=${DEMO_COLUMNS:-age,sex,bmd_tscore,fracture_history,modality,region}
 DEMO_ARCH=${DEMO_ARCH:-conv:16,pool,conv:32,pool,conv:64,pool,conv:64,pool,dense:64,dropout:0.3}
-DEMO_TRAIN=${DEMO_TRAIN:---weight-decay 0.02}
+DEMO_TRAIN=${DEMO_TRAIN:---weight-decay 0.02 --cosine}
+# how the clinical values join the CNN (osteo-train --fusion)
+DEMO_FUSION=${DEMO_FUSION:-late}
 
 # ceiling TRUTH.csv < "patient label" lines, one per test image: the
 # accuracy and macro F1 of each patient's Bayes-optimal class (osteo-synth's

@@ -8,7 +8,8 @@
 # against the SVM on the same patients, the CNN by subgroup, and where the
 # CNN's heat maps lie against the bone masks.  Settable: DEMO_DIR,
 # DEMO_N (patients), DEMO_SEED, DEMO_SIZE, DEMO_EPOCHS, DEMO_COPIES, DEMO_COLUMNS,
-# DEMO_ARCH, DEMO_TRAIN (more osteo-train options), DEMO_DEVICE (auto: the
+# DEMO_ARCH, DEMO_TRAIN (more osteo-train options), DEMO_FUSION (joint or
+# late: osteo-train --fusion), DEMO_DEVICE (auto: the
 # GPU when there is one); defaults in pipelines/defaults.sh.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,7 @@ copies=$DEMO_COPIES
 columns=$DEMO_COLUMNS
 arch=$DEMO_ARCH
 train=$DEMO_TRAIN
+fusion=$DEMO_FUSION
 device=${DEMO_DEVICE:-auto}
 report=$out/report
 rm -rf "$out"
@@ -38,8 +40,8 @@ for s in train val test; do
 	osteo-dump --count "$out/prep/$s.fused.rec" | awk -F'\t' 'NR > 1 { printf "%s=%s ", $2 == "-" ? "all" : $2, $3 } END { print "" }'
 done
 
-step "osteo-train: $epochs epochs, $arch, device $device"
-osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train --calibrate \
+step "osteo-train: $epochs epochs, $arch, $fusion fusion, device $device"
+osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$seed" --device "$device" $train --fusion "$fusion" --calibrate \
 	--val "$out/prep/val.fused.rec" --log "$report/train-log.tsv" -o "$out/osteonet.model" "$out/prep/train.fused.rec"
 
 # the baselines are one thread each: they run beside inference, whose

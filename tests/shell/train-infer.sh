@@ -117,3 +117,44 @@ d=$(jq -n --slurpfile a hc --slurpfile b hr '[range($a | length) as $i | [range(
 	($a[$i][$j] - $b[$i][$j]) | fabs] | add / length] | add / length')
 m=$(jq -s 'map(add / length) | add / length' hr)
 awk -v d="$d" -v m="$m" 'BEGIN { exit !(d < 0.25 * m) }' || fail "occlusion maps of a calibrated model: mean difference $d, mean $m"
+# --fusion late: the network is the image-only network (the same weights as a run on the records
+# without their clinical vectors), the regression on its answers and the clinical values is kept
+# in the model and applied by osteo-infer: its probabilities are softmax([log p, clinical, 1] W)
+# of the image-only model's p, computed here by jq
+osteo-train $A --fusion late -o late.model p/train.fused.rec
+osteo-train ${A% --val *} --val p/val.norm.rec -o img.model p/train.aug.rec
+weights() { osteo-dump --data "$1" | jq -c '.tensors | with_entries(select(.key | test("^L"))) | map_values(.data)'; }
+[ "$(weights late.model)" = "$(weights img.model)" ] || fail "--fusion late: the network differs from the image-only one"
+osteo-dump --data late.model | jq -e '.meta.fusion == "late" and .tensors["fusion.late"].shape == [3 + 5 + 1, 3]' \
+	>/dev/null || fail "--fusion late: the model's fusion.late ($(osteo-dump late.model | jq -c '.tensors["fusion.late"]'))"
+osteo-infer -m late.model p/test.fused.rec >late.rec
+osteo-infer -m img.model p/test.norm.rec >img.rec
+osteo-dump --data late.model | jq -c '.tensors["fusion.late"].data' >w.json
+osteo-dump --data p/test.fused.rec | jq -c '.tensors.clinical.data' >c.json
+osteo-dump img.rec | jq -c '.probs' >p.json
+osteo-dump late.rec | jq -c '.probs' >got.json
+jq -n --slurpfile w w.json --slurpfile c c.json --slurpfile p p.json --slurpfile g got.json '
+	$w[0] as $W | [range($p | length) as $i |
+		([($p[$i][] | if . > 1e-12 then log else (1e-12 | log) end)] + $c[$i] + [1]) as $x |
+		[range(3) as $k | [range($x | length) as $j | $x[$j] * $W[$j * 3 + $k]] | add] as $z |
+		($z | max) as $m | [$z[] | . - $m | exp] as $e | ($e | add) as $s |
+		[range(3) as $k | ($e[$k] / $s - $g[$i][$k]) | fabs] | max] | max < 1e-5' | contains -x true ||
+	fail "--fusion late: osteo-infer's probabilities are not the regression's"
+expect_status 64 osteo-train -q --fusion late -o x.model p/train.fused.rec
+expect_status 64 osteo-train $A --fusion late --clinical-dropout 0.5 -o x.model p/train.fused.rec
+expect_status 64 osteo-train $A --fusion both -o x.model p/train.fused.rec
+expect_status 65 osteo-train ${A% --val *} --val p/val.norm.rec --fusion late -o x.model p/train.aug.rec
+expect_status 65 osteo-infer -q -m late.model p/test.norm.rec >/dev/null 2>&1
+# --cosine: the learning rate falls along half a cosine to 0 over all the epochs' steps (each
+# epoch logs its last step's), and a resumed run still ends with the same model
+osteo-train $A --cosine --log cos.tsv -o cos.model p/train.fused.rec
+steps=$(( ($(osteo-dump --count p/train.fused.rec | awk -F'\t' '$1 == "all" { print $3 }') + 7) / 8 ))
+awk -F'\t' -v T=$((3 * steps)) -v per=$steps 'NR > 1 { t = $1 * per - 1; want = 0.001 * (1 + cos(3.141592653589793 * t / T)) / 2
+	if ((($6 - want) ^ 2) ^ 0.5 > 1e-6 * 0.001 + 1e-9) { print "epoch " $1 ": lr " $6 ", want " want; bad = 1 } } END { exit bad }' cos.tsv ||
+	fail "--cosine: the learning rates ($(cut -f1,6 cos.tsv | tr '\n' ' '))"
+# (the schedule is a function of the step and --epochs, so the resumed run gives the same --epochs)
+C="$A --cosine --patience 0 --epochs 40"
+( osteo-train $C -o cs.model --checkpoint cs.ckpt p/train.fused.rec & pid=$!; sleep 1; kill -TERM $pid; wait $pid ) || true
+[ -e cs.model ] || osteo-train $C --resume cs.ckpt -o cs.model p/train.fused.rec
+osteo-train $C -o cn.model p/train.fused.rec
+cmp cs.model cn.model || fail "--cosine: a resumed run differs from the run never stopped"

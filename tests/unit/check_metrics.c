@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/fusion.h"
+#include "../../common/util.h"
 #include "../../common/metrics.h"
 #include "suites.h"
 
@@ -295,6 +297,51 @@ START_TEST(temperature_as_scipy)
 }
 END_TEST
 
+/* late fusion's Newton fit against scipy's L-BFGS-B on the same objective
+ * (make-fusion.py); the rows are label, three probabilities, four
+ * clinical values */
+START_TEST(fusion_as_scipy)
+{
+	struct samples s;
+	struct fusion f;
+	double want;
+
+	load("fusion", &s);
+	ck_assert_int_eq(s.k, 7);
+	size_t n = s.n;
+	double *p = emalloc(n * 3 * sizeof *p);
+	float *clin = emalloc(n * 4 * sizeof *clin);
+	int *y = emalloc(n * sizeof *y);
+	for (size_t i = 0; i < n; i++) {
+		for (int c = 0; c < 3; c++)
+			p[i * 3 + c] = s.p[i * 7 + c];
+		for (int j = 0; j < 4; j++)
+			clin[i * 4 + j] = (float)s.p[i * 7 + 3 + j];
+		y[i] = s.label[i];
+	}
+	ck_assert_int_eq(fusion_fit(&f, 3, 4, p, clin, y, n, 0.03), 0);
+	for (int i = 0; i < 8; i++)
+		for (int c = 0; c < 3; c++) {
+			char key[16];
+			snprintf(key, sizeof key, "w%d.%d", i, c);
+			ck_assert(has(key, &want));
+			ck_assert_msg(fabs(f.w[i * 3 + c] - want) < 1e-5, "%s %.9g, scipy %.9g", key, f.w[i * 3 + c], want);
+		}
+	fusion_apply(&f, p, clin);
+	for (int c = 0; c < 3; c++) {
+		char key[16];
+		snprintf(key, sizeof key, "row0.p%d", c);
+		ck_assert(has(key, &want));
+		ck_assert_msg(fabs(p[c] - want) < 1e-5, "%s %.9g, scipy %.9g", key, p[c], want);
+	}
+	fusion_free(&f);
+	free(p);
+	free(clin);
+	free(y);
+	samples_free(&s);
+}
+END_TEST
+
 Suite *
 metrics_suite(void)
 {
@@ -308,6 +355,7 @@ metrics_suite(void)
 	tcase_add_test(tc, binary_and_youden);
 	tcase_add_test(tc, per_patient);
 	tcase_add_test(tc, temperature_as_scipy);
+	tcase_add_test(tc, fusion_as_scipy);
 	suite_add_tcase(s, tc);
 	return s;
 }
