@@ -674,6 +674,8 @@ main(int argc, char **argv)
 		rows[i] = i;
 	tr.classes = va.classes = m.classes.n;
 	e = engine_open(m.net, dev, o.batch, o.tf32 ? ENGINE_TF32 : 0);
+	if (dev < 0)
+		info("CPU kernels: %s", engine_kernels(e));
 	tset = engine_dataset(e, tr.x, tr.clin, tr.y, tr.n, 1);
 	if (o.val)
 		vset = engine_dataset(e, va.x, va.clin, va.y, va.n, 1);
