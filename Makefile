@@ -296,6 +296,7 @@ install: all
 	cp $(PIPELINES) $(DESTDIR)$(DATADIR)/pipelines/
 	cp completion/osteo.bash $(DESTDIR)$(COMPDIR)/osteo
 	for p in $(PROGS); do ln -sf osteo $(DESTDIR)$(COMPDIR)/$$p; done
+	cp -R examples $(DESTDIR)$(DATADIR)/
 
 clean:
 	rm -rf bin build

@@ -1,0 +1,12 @@
+# examples/: each worked example runs as it is and leaves what its README says
+. "$TOP/tests/lib.sh"
+"$TOP/examples/xray-folder/run.sh" x >x.out 2>x.err || fail "xray-folder: $(tail -n 5 x.err)"
+contains '^accuracy ' x.out || fail "xray-folder: no metrics: $(cat x.out)"
+osteo-dump x/pred.rec | jq -e -s 'length > 0 and all(.probs | length == 3)' >/dev/null || fail "xray-folder: predictions"
+"$TOP/examples/dicom-export/run.sh" d >d.out 2>d.err || fail "dicom-export: $(tail -n 5 d.err)"
+[ "$(osteo-dump --count d/export.rec | awk -F'\t' '$1 == "all" { print $3 }')" = 6 ] || fail "dicom-export: not 6 records"
+[ "$(ls d/png | wc -l)" = 6 ] || fail "dicom-export: PNGs: $(ls d/png)"
+[ "$(cut -f1 d.out | grep '^P' | sort -u | wc -l)" = 3 ] || fail "dicom-export: not 3 pseudonymous patients: $(cat d.out)"
+"$TOP/examples/nightly-cron/run.sh" n >n.out 2>n.err || fail "nightly-cron: $(tail -n 5 n.err)"
+[ "$(ls -d n/out/monday-* n/out/tuesday-* | wc -l)" = 2 ] || fail "nightly-cron: outputs: $(ls n/out)"
+contains 'nothing new' n/out/nightly.log || fail "nightly-cron: the second night did the export again"
