@@ -677,6 +677,63 @@ index_rows(const struct table *t, int key, struct strmap *rows)
 	}
 }
 
+/*
+ * No --encoding: fit it on the patients of this stream (spooled for the
+ * second pass), check the columns for leakage, save it (--fit-encoding),
+ * then fuse the spooled records with it.
+ */
+static void
+fit_then_fuse(struct encoding *e, struct table *t, int key, struct strmap *rows, const struct opts *o,
+              struct input *in, struct record *r, struct rec_writer *out, struct counts *cn)
+{
+	FILE *spool = tmpfile();
+	struct rec_writer *sw;
+	long *seen = ecalloc(t->nrows + 1, sizeof *seen), *labels = emalloc((t->nrows + 1) * sizeof *labels), nl = 0;
+
+	if (!spool)
+		die(EX_CANTCREAT, "cannot create a temporary file:");
+	sw = rec_writer_new(spool, "<spool>");
+	for (size_t i = 0; i < t->nrows; i++)
+		labels[i] = -1;
+	choose_columns(e, o, t);
+	while (input_read(in, r)) {
+		long row = r->has_patient ? strmap_get(rows, r->patient) : -1;
+		if (row < 0 && r->has_patient && meta_has_all(e, r)) {
+			/* a patient the CSV lacks, fitted on with its header's values */
+			row = meta_row(e, t, key, r, rows);
+			seen = erealloc(seen, (t->nrows + 1) * sizeof *seen);
+			labels = erealloc(labels, (t->nrows + 1) * sizeof *labels);
+			seen[row] = 0;
+			labels[row] = -1;
+		}
+		if (row >= 0) {
+			seen[row] = 1;
+			if (r->has_label && r->label < 16) {
+				labels[row] = r->label;
+				nl = r->label + 1 > nl ? r->label + 1 : nl;
+			}
+		}
+		rec_write(sw, r);
+	}
+	if (rec_writer_close(sw))
+		die(EX_IOERR, "temporary file: write error:");
+	fit_columns(e, t, seen);
+	check_leakage(e, t, labels, nl, o->leak);
+	if (o->fit_encoding)
+		enc_save(o->fit_encoding, e);
+	else
+		info("no --fit-encoding or --encoding: the encoding is fitted on this stream only");
+	rewind(spool);
+	/* errors in the second pass name the input, not the spool */
+	struct input sp = { .paths = (char *[]){ "<spool>" }, .n = 1, .fp = spool,
+	                    .rd = rec_reader_new(spool, o->ninputs == 1 ? o->inputs[0] : "<input>") };
+	while (input_read(&sp, r))
+		fuse_one(e, t, rows, o, &sp, r, out, cn);
+	input_close(&sp);
+	free(seen);
+	free(labels);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -711,54 +768,8 @@ main(int argc, char **argv)
 		bind_columns(&e, t, o.clinical);
 		while (input_read(&in, &r))
 			fuse_one(&e, t, &rows, &o, &in, &r, out, &cn);
-	} else {
-		/* fit on the patients of this stream, spooled for the second pass */
-		FILE *spool = tmpfile();
-		struct rec_writer *sw;
-		long *seen = ecalloc(t->nrows + 1, sizeof *seen), *labels = emalloc((t->nrows + 1) * sizeof *labels), nl = 0;
-		if (!spool)
-			die(EX_CANTCREAT, "cannot create a temporary file:");
-		sw = rec_writer_new(spool, "<spool>");
-		for (size_t i = 0; i < t->nrows; i++)
-			labels[i] = -1;
-		choose_columns(&e, &o, t);
-		while (input_read(&in, &r)) {
-			long row = r.has_patient ? strmap_get(&rows, r.patient) : -1;
-			if (row < 0 && r.has_patient && meta_has_all(&e, &r)) {
-				/* a patient the CSV lacks, fitted on with its header's values */
-				row = meta_row(&e, t, key, &r, &rows);
-				seen = erealloc(seen, (t->nrows + 1) * sizeof *seen);
-				labels = erealloc(labels, (t->nrows + 1) * sizeof *labels);
-				seen[row] = 0;
-				labels[row] = -1;
-			}
-			if (row >= 0) {
-				seen[row] = 1;
-				if (r.has_label && r.label < 16) {
-					labels[row] = r.label;
-					nl = r.label + 1 > nl ? r.label + 1 : nl;
-				}
-			}
-			rec_write(sw, &r);
-		}
-		if (rec_writer_close(sw))
-			die(EX_IOERR, "temporary file: write error:");
-		fit_columns(&e, t, seen);
-		check_leakage(&e, t, labels, nl, o.leak);
-		if (o.fit_encoding)
-			enc_save(o.fit_encoding, &e);
-		else
-			info("no --fit-encoding or --encoding: the encoding is fitted on this stream only");
-		rewind(spool);
-		/* errors in the second pass name the input, not the spool */
-		struct input sp = { .paths = (char *[]){ "<spool>" }, .n = 1, .fp = spool,
-		                    .rd = rec_reader_new(spool, o.ninputs == 1 ? o.inputs[0] : "<input>") };
-		while (input_read(&sp, &r))
-			fuse_one(&e, t, &rows, &o, &sp, &r, out, &cn);
-		input_close(&sp);
-		free(seen);
-		free(labels);
-	}
+	} else
+		fit_then_fuse(&e, t, key, &rows, &o, &in, &r, out, &cn);
 
 	/* clean up */
 	if (cn.from_meta)

@@ -276,115 +276,150 @@ add_features(struct engine *e, const struct net *n, struct record *batch, int b,
 	}
 }
 
+/* a run: the model, its engine and the buffers of one batch */
+struct run {
+	struct model m;
+	struct engine *e;
+	struct record *batch;
+	struct occluder oc;
+	int risk, heat, temper, set, K;
+	size_t px;
+	float *x, *clin, *cam, *big;
+	double *p;
+	char *names;
+};
+
+static void
+setup(struct run *u, const struct opts *o, int dev)
+{
+	struct record mr;
+	const char *err;
+
+	rec_init(&mr);
+	if (model_load(o->model, &u->m, &mr, &err) < 0)
+		die(EX_DATAERR, "%s: %s", o->model, err);
+	rec_free(&mr);
+	struct net *n = u->m.net;
+	if ((u->risk = classes_risk(&u->m.classes, o->risk_class)) < 0)
+		die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o->risk_class);
+	u->heat = -1;
+	u->names = classes_join(&u->m.classes);
+	if (o->heatmap && o->cam_mode != CAM_OCCLUSION && net_last_conv(n) < 0)
+		die(EX_USAGE, "--heatmap: the model has no convolution to explain (--heatmap-mode occlusion has no need of one)");
+	if (o->heat_class && (u->heat = classes_label(&u->m.classes, o->heat_class)) < 0)
+		die(EX_USAGE, "--heatmap-class: '%s' is not one of the model's classes", o->heat_class);
+	if (o->features && (o->features >= n->fuse_at + 1 || n->l[o->features - 1].type == L_DROPOUT))
+		die(EX_USAGE, "--feature-maps: layer %d is not a convolution or pooling layer (1 to %d)",
+		    o->features, n->fuse_at);
+	u->px = (size_t)n->c * n->h * n->w;
+	u->x = emalloc((size_t)o->batch * u->px * sizeof(float));
+	/* the records' clinical values, K each: the network's, or those late
+	 * fusion joins to its answer (the engine then reads none of them) */
+	u->K = model_clinical(&u->m);
+	u->clin = emalloc((size_t)o->batch * (u->K ? u->K : 1) * sizeof(float));
+	u->p = emalloc((size_t)n->nclasses * sizeof *u->p);
+	u->temper = !o->nocal && u->m.temperature > 0 && u->m.temperature != 1;
+	u->batch = ecalloc(o->batch, sizeof *u->batch);
+	for (int i = 0; i < o->batch; i++)
+		rec_init(&u->batch[i]);
+	/* heat maps and feature maps are made on the host from the device's activations */
+	int keep = (o->heatmap && o->cam_mode != CAM_OCCLUSION) || o->features;
+	u->e = engine_open(n, dev, o->batch, (o->tf32 ? ENGINE_TF32 : 0) | (keep ? ENGINE_KEEP : 0));
+	u->set = engine_dataset(u->e, u->x, u->clin, NULL, o->batch, 0);
+	if (o->heatmap && o->cam_mode == CAM_OCCLUSION) {
+		struct occluder *oc = &u->oc;
+		oc->cap = o->batch;
+		oc->x = emalloc((size_t)o->batch * u->px * sizeof(float));
+		oc->clin = emalloc((size_t)o->batch * (n->nclin ? n->nclin : 1) * sizeof(float));
+		oc->acc = emalloc((size_t)n->h * n->w * sizeof(float));
+		oc->cnt = emalloc((size_t)n->h * n->w * sizeof(float));
+		oc->set = engine_dataset(u->e, oc->x, oc->clin, NULL, o->batch, 0);
+	}
+	u->cam = emalloc((size_t)o->batch * u->px * sizeof(float));
+	u->big = emalloc(u->px * sizeof(float));
+}
+
+/* up to a batch of records, checked, their images and clinical values in x
+ * and clin; how many */
+static int
+read_batch(struct run *u, const struct opts *o, struct input *in)
+{
+	int b = 0;
+
+	while (b < o->batch && input_read(in, &u->batch[b])) {
+		struct record *r = &u->batch[b];
+		check(in, r, &u->m, o->check);
+		tensor_to_float(rec_tensor(r, "image"), u->x + b * u->px);
+		if (!floats_finite(u->x + b * u->px, u->px))
+			input_die(in, r, "the image has NaN or infinite values");
+		if (u->K) {
+			tensor_to_float(rec_tensor(r, "clinical"), u->clin + (size_t)b * u->K);
+			if (!floats_finite(u->clin + (size_t)b * u->K, (size_t)u->K))
+				input_die(in, r, "'clinical' has NaN or infinite values");
+		}
+		b++;
+	}
+	return b;
+}
+
+/* the batch's answers, heat maps and feature maps onto its records */
+static void
+answer_batch(struct run *u, const struct opts *o, int b, struct input *in)
+{
+	const struct net *n = u->m.net;
+
+	engine_stage(u->e, u->set, NULL, b);
+	engine_forward(u->e, 0, NULL);
+	const float *probs = engine_probs(u->e);
+	for (int j = 0; j < b; j++) {
+		const float *q = probs + (size_t)j * n->nclasses;
+		for (int k = 0; k < n->nclasses; k++)
+			u->p[k] = q[k];
+		/* late fusion's clinical values (osteo-train --fusion late),
+		 * then the temperature (--calibrate): the same order of the
+		 * classes, probabilities that mean what they say */
+		model_answer(&u->m, u->p, u->clin + (size_t)j * u->K, u->temper);
+		rec_set_prediction(&u->batch[j], u->p, &u->m.classes, u->risk, u->names);
+		if (u->temper)
+			rec_meta_float(&u->batch[j], "infer.temperature", u->m.temperature);
+	}
+	if (o->heatmap && o->cam_mode == CAM_OCCLUSION)
+		add_occlusion(u->e, &u->m, u->batch, u->x, u->clin, b, u->heat, u->temper, &u->oc, in);
+	else if (o->heatmap)
+		add_heatmaps(u->e, n, u->batch, b, u->heat, o->cam_mode, u->cam, u->big, in);
+	if (o->features)
+		add_features(u->e, n, u->batch, b, o->features, in);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct model m;
-	struct record mr, *batch;
+	struct run u = { 0 };
 	struct input in;
 	struct rec_writer *out;
-	const char *err;
-	int risk = -1, st, dev, set;
-	struct engine *e;
+	int b;
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	dev = device_select(o.device, usage);
+	int dev = device_select(o.device, usage);
 
 	/* prepare */
-	rec_init(&mr);
-	if (model_load(o.model, &m, &mr, &err) < 0)
-		die(EX_DATAERR, "%s: %s", o.model, err);
-	rec_free(&mr);
-	if ((risk = classes_risk(&m.classes, o.risk_class)) < 0)
-		die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o.risk_class);
-	struct net *n = m.net;
-	int heat = -1;
-	char *names = classes_join(&m.classes);
-	if (o.heatmap && o.cam_mode != CAM_OCCLUSION && net_last_conv(n) < 0)
-		die(EX_USAGE, "--heatmap: the model has no convolution to explain (--heatmap-mode occlusion has no need of one)");
-	if (o.heat_class && (heat = classes_label(&m.classes, o.heat_class)) < 0)
-		die(EX_USAGE, "--heatmap-class: '%s' is not one of the model's classes", o.heat_class);
-	if (o.features && (o.features >= n->fuse_at + 1 || n->l[o.features - 1].type == L_DROPOUT))
-		die(EX_USAGE, "--feature-maps: layer %d is not a convolution or pooling layer (1 to %d)",
-		    o.features, n->fuse_at);
-	size_t px = (size_t)n->c * n->h * n->w;
-	float *x = emalloc((size_t)o.batch * px * sizeof(float));
-	/* the records' clinical values, K each: the network's, or those late
-	 * fusion joins to its answer (the engine then reads none of them) */
-	int K = model_clinical(&m);
-	float *clin = emalloc((size_t)o.batch * (K ? K : 1) * sizeof(float));
-	double *p = emalloc((size_t)n->nclasses * sizeof *p);
-	int temper = !o.nocal && m.temperature > 0 && m.temperature != 1;
-	batch = ecalloc(o.batch, sizeof *batch);
-	for (int i = 0; i < o.batch; i++)
-		rec_init(&batch[i]);
-	/* heat maps and feature maps are made on the host from the device's activations */
-	int keep = (o.heatmap && o.cam_mode != CAM_OCCLUSION) || o.features;
-	e = engine_open(n, dev, o.batch, (o.tf32 ? ENGINE_TF32 : 0) | (keep ? ENGINE_KEEP : 0));
-	set = engine_dataset(e, x, clin, NULL, o.batch, 0);
-	struct occluder oc = { 0 };
-	if (o.heatmap && o.cam_mode == CAM_OCCLUSION) {
-		oc.cap = o.batch;
-		oc.x = emalloc((size_t)o.batch * px * sizeof(float));
-		oc.clin = emalloc((size_t)o.batch * (n->nclin ? n->nclin : 1) * sizeof(float));
-		oc.acc = emalloc((size_t)n->h * n->w * sizeof(float));
-		oc.cnt = emalloc((size_t)n->h * n->w * sizeof(float));
-		oc.set = engine_dataset(e, oc.x, oc.clin, NULL, o.batch, 0);
-	}
-	float *cam = emalloc((size_t)o.batch * px * sizeof(float)), *big = emalloc(px * sizeof(float));
+	setup(&u, &o, dev);
 	out = rec_writer_new(stdout, "<stdout>");
 	input_open(&in, o.inputs, o.ninputs);
 
 	/* process */
-	for (;;) {
-		int b = 0;
-		while (b < o.batch && input_read(&in, &batch[b])) {
-			struct record *r = &batch[b];
-			check(&in, r, &m, o.check);
-			tensor_to_float(rec_tensor(r, "image"), x + b * px);
-			if (!floats_finite(x + b * px, px))
-				input_die(&in, r, "the image has NaN or infinite values");
-			if (K) {
-				tensor_to_float(rec_tensor(r, "clinical"), clin + (size_t)b * K);
-				if (!floats_finite(clin + (size_t)b * K, (size_t)K))
-					input_die(&in, r, "'clinical' has NaN or infinite values");
-			}
-			b++;
-		}
-		if (b == 0)
-			break;
-		engine_stage(e, set, NULL, b);
-		engine_forward(e, 0, NULL);
-		const float *probs = engine_probs(e);
-		for (int j = 0; j < b; j++) {
-			const float *q = probs + (size_t)j * n->nclasses;
-			for (int k = 0; k < n->nclasses; k++)
-				p[k] = q[k];
-			/* late fusion's clinical values (osteo-train --fusion late),
-			 * then the temperature (--calibrate): the same order of the
-			 * classes, probabilities that mean what they say */
-			model_answer(&m, p, clin + (size_t)j * K, temper);
-			rec_set_prediction(&batch[j], p, &m.classes, risk, names);
-			if (temper)
-				rec_meta_float(&batch[j], "infer.temperature", m.temperature);
-		}
-		if (o.heatmap && o.cam_mode == CAM_OCCLUSION)
-			add_occlusion(e, &m, batch, x, clin, b, heat, temper, &oc, &in);
-		else if (o.heatmap)
-			add_heatmaps(e, n, batch, b, heat, o.cam_mode, cam, big, &in);
-		if (o.features)
-			add_features(e, n, batch, b, o.features, &in);
+	while ((b = read_batch(&u, &o, &in)) > 0) {
+		answer_batch(&u, &o, b, &in);
 		for (int j = 0; j < b; j++)
-			rec_write(out, &batch[j]);
+			rec_write(out, &u.batch[j]);
 	}
 
 	/* clean up */
-	engine_close(e);
+	engine_close(u.e);
 	input_close(&in);
-	free(names);
-	st = rec_writer_close(out);
-	return st;
+	free(u.names);
+	return rec_writer_close(out);
 }

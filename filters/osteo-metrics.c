@@ -921,6 +921,28 @@ compare(const struct opts *o)
 	samples_free(&a), samples_free(&b);
 }
 
+/* every figure of s, the binary cut's with --threshold, and their intervals */
+static void
+figures(const struct opts *o, struct samples *s, const struct classes *cl, struct metrics_work *w,
+        struct report *rp)
+{
+	int c = positive_class(o, cl);
+	double t = NAN;
+
+	metrics_init(&rp->m, s->k, o->bins);
+	metrics_compute(s, NULL, s->n, &rp->m, w);
+	if (o->threshold) {
+		t = choose_threshold(o, s, cl, c, w);
+		metrics_binary(s, c, t, &rp->bin);
+		rp->has_bin = 1;
+		rp->chosen_on = o->threshold_from;
+	}
+	if (o->reps && o->threshold)
+		metrics_bootstrap_cut(s, c, t, o->reps, o->seed, o->level, &rp->ci);
+	else if (o->reps)
+		metrics_bootstrap(s, o->reps, o->seed, o->level, &rp->ci);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -957,20 +979,7 @@ main(int argc, char **argv)
 	rp.o = &o;
 	rp.patients = s.nunits;
 	rp.s = &s;
-	metrics_init(&rp.m, s.k, o.bins);
-	metrics_compute(&s, NULL, s.n, &rp.m, &w);
-	int c = positive_class(&o, &cl);
-	double t = NAN;
-	if (o.threshold) {
-		t = choose_threshold(&o, &s, &cl, c, &w);
-		metrics_binary(&s, c, t, &rp.bin);
-		rp.has_bin = 1;
-		rp.chosen_on = o.threshold_from;
-	}
-	if (o.reps && o.threshold)
-		metrics_bootstrap_cut(&s, c, t, o.reps, o.seed, o.level, &rp.ci);
-	else if (o.reps)
-		metrics_bootstrap(&s, o.reps, o.seed, o.level, &rp.ci);
+	figures(&o, &s, &cl, &w, &rp);
 
 	if (o.patients_out)
 		write_patients(&o, &s, &cl);

@@ -26,6 +26,7 @@
 #include "../common/net.h"
 #include "../common/record.h"
 #include "../common/rng.h"
+#include "../common/trainstate.h"
 #include "../common/util.h"
 #include "../gpu/gpu.h"
 
@@ -84,16 +85,6 @@ struct data {
 	int32_t *y;
 	char *norm_size, *norm_method, *norm_stats, *features, *encoding;
 	int norm_gray;
-};
-
-/* what a checkpoint must hold beyond the weights and moments */
-struct state {
-	int epoch;               /* epochs finished */
-	int step;                /* Adam steps taken */
-	double lr;
-	double best;             /* best validation (or training) loss */
-	int best_epoch, bad, plateau_bad;
-	float *best_params, *best_stats;
 };
 
 static void
@@ -361,7 +352,7 @@ evaluate(struct engine *e, int set, const struct data *d, int batch, const int *
 }
 
 static struct pass
-train_epoch(struct engine *e, int set, const struct data *d, const struct opts *o, struct state *st,
+train_epoch(struct engine *e, int set, const struct data *d, const struct opts *o, struct trainstate *st,
             const float *w, int *order)
 {
 	struct pass p = { 0 };
@@ -460,289 +451,175 @@ fit_on_val(struct model *m, const struct opts *o, int dev, const struct data *va
 	free(p);
 }
 
-/* ---------------------------------------------------------------- */
-/* checkpoints */
-
-static void
-save_checkpoint(const char *path, const struct model *m, const struct state *st,
-                unsigned long long seed)
-{
-	struct record extra;
-	const char *err;
-	uint32_t s1[1] = { (uint32_t)m->net->nparams }, s2[1] = { (uint32_t)m->net->nstats };
-
-	rec_init(&extra);
-	rec_meta_int(&extra, "train.epoch", st->epoch);
-	rec_meta_int(&extra, "train.step", st->step);
-	rec_meta_float(&extra, "train.lr", st->lr);
-	rec_meta_float(&extra, "train.best", st->best);
-	rec_meta_int(&extra, "train.best_epoch", st->best_epoch);
-	rec_meta_int(&extra, "train.bad", st->bad);
-	rec_meta_int(&extra, "train.plateau_bad", st->plateau_bad);
-	rec_meta_int(&extra, "train.seed", (long long)seed);
-	memcpy(rec_tensor_put(&extra, "best.params", DT_F32, 1, s1, &err)->data, st->best_params,
-	       m->net->nparams * sizeof(float));
-	/* a network without conv layers has no statistics: a 0-element tensor */
-	memcpy(rec_tensor_put(&extra, "best.stats", DT_F32, 1, s2, &err)->data, st->best_stats,
-	       m->net->nstats * sizeof(float));
-	model_save(path, m, &extra, 1);
-	rec_free(&extra);
-}
-
-static long long
-ck_int(const char *path, const struct record *r, const char *key)
-{
-	const struct metaval *v = rec_meta(r, key);
-
-	if (!v || v->type != MV_INT)
-		die(EX_DATAERR, "%s: not a checkpoint (no %s)", path, key);
-	return v->i;
-}
-
-static double
-ck_float(const char *path, const struct record *r, const char *key)
-{
-	const struct metaval *v = rec_meta(r, key);
-
-	if (!v || v->type != MV_FLOAT)
-		die(EX_DATAERR, "%s: not a checkpoint (no %s)", path, key);
-	return v->f;
-}
-
-static void
-resume(const struct opts *o, struct model *m, struct state *st, const struct data *d)
-{
-	struct record r;
-	struct model cm;
-	const char *err;
-
-	rec_init(&r);
-	if (model_load(o->resume, &cm, &r, &err) < 0)
-		die(EX_DATAERR, "%s: %s", o->resume, err);
-	if ((unsigned long long)ck_int(o->resume, &r, "train.seed") != o->seed || strcmp(cm.arch, m->arch) ||
-	    cm.net->nparams != m->net->nparams || cm.net->c != d->c || cm.net->h != d->h ||
-	    cm.net->w != d->w || cm.net->nclin != d->k)
-		die(EX_DATAERR, "%s: made with another seed, architecture or input shape", o->resume);
-	memcpy(m->net->params, cm.net->params, cm.net->nparams * sizeof(float));
-	memcpy(m->net->stats, cm.net->stats, cm.net->nstats * sizeof(float));
-	memcpy(m->net->m, cm.net->m, cm.net->nparams * sizeof(float));
-	memcpy(m->net->v, cm.net->v, cm.net->nparams * sizeof(float));
-	st->epoch = (int)ck_int(o->resume, &r, "train.epoch");
-	st->step = (int)ck_int(o->resume, &r, "train.step");
-	st->lr = ck_float(o->resume, &r, "train.lr");
-	st->best = ck_float(o->resume, &r, "train.best");
-	st->best_epoch = (int)ck_int(o->resume, &r, "train.best_epoch");
-	st->bad = (int)ck_int(o->resume, &r, "train.bad");
-	st->plateau_bad = (int)ck_int(o->resume, &r, "train.plateau_bad");
-	const struct tensor *bp = rec_tensor(&r, "best.params"), *bs = rec_tensor(&r, "best.stats");
-	if (!bp || bp->dtype != DT_F32 || bp->nbytes != m->net->nparams * sizeof(float) ||
-	    !bs || bs->dtype != DT_F32 || bs->nbytes != m->net->nstats * sizeof(float))
-		die(EX_DATAERR, "%s: no best weights", o->resume);
-	memcpy(st->best_params, bp->data, bp->nbytes);
-	memcpy(st->best_stats, bs->data, m->net->nstats * sizeof(float));
-	free(m->hist);
-	m->hist = cm.hist;
-	m->nhist = cm.nhist;
-	info("resuming after epoch %d from %s", st->epoch, o->resume);
-	net_free(cm.net);
-	rec_free(&r);
-}
-
-/* --init: copy the weights of layers that match in type and shape */
-static void
-init_from(const char *path, struct net *n)
-{
-	struct record r;
-	struct model src;
-	const char *err;
-	int copied = 0;
-
-	rec_init(&r);
-	if (model_load(path, &src, &r, &err) < 0)
-		die(EX_DATAERR, "%s: %s", path, err);
-	/* a layer is copied whole when every tensor of it has its twin,
-	 * by name and shape, in the other model */
-	for (int i = 0; i < n->nlayers && i < src.net->nlayers; i++) {
-		int want = 0, have = 0;
-		if (n->l[i].type != src.net->l[i].type)
-			continue;
-		for (int k = 0; k < n->ntensors; k++) {
-			const struct ptensor *a = &n->pt[k];
-			if (a->layer != i)
-				continue;
-			want++;
-			for (int q = 0; q < src.net->ntensors; q++) {
-				const struct ptensor *b = &src.net->pt[q];
-				if (!strcmp(a->name, b->name) && a->ndim == b->ndim &&
-				    !memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof *a->shape))
-					have++;
-			}
-		}
-		if (!want || want != have)
-			continue;
-		for (int k = 0; k < n->ntensors; k++)
-			for (int q = 0; q < src.net->ntensors; q++)
-				if (n->pt[k].layer == i && !strcmp(n->pt[k].name, src.net->pt[q].name))
-					memcpy(ptensor_data(n, &n->pt[k]), ptensor_data(src.net, &src.net->pt[q]),
-					       n->pt[k].count * sizeof(float));
-		copied++;
-	}
-	info("--init: %d layers' weights from %s", copied, path);
-	net_free(src.net);
-	rec_free(&r);
-}
-
 static void
 describe_line(const char *s)
 {
 	info("%s", s);
 }
 
+/* a run: the model being trained, its data on the engine, its log */
+struct run {
+	struct model m;
+	struct trainstate st;
+	struct data tr, va;
+	struct engine *e;
+	int dev, tset, vset;
+	float w[MAXCLASSES];
+	int *order, *rows;
+	char *ckpt;
+	FILE *log;
+};
+
+/* the data, the network (new, from --init, or resumed) and the engine */
+static void
+setup(struct run *u, const struct opts *o)
+{
+	struct model *m = &u->m;
+	const char *err;
+
+	classes_parse(&m->classes, o->classes, "--classes");
+	load(&u->tr, o->inputs, o->ninputs, m->classes.n, "training set");
+	if (o->val)
+		load(&u->va, (char *[]){ (char *)o->val }, 1, m->classes.n, "validation set");
+	if (o->val && (u->va.c != u->tr.c || u->va.h != u->tr.h || u->va.w != u->tr.w || u->va.k != u->tr.k))
+		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o->val);
+	m->arch = estrdup(o->arch);
+	/* late fusion: the network sees the images alone */
+	if (o->late && !u->tr.k)
+		die(EX_DATAERR, "--fusion late: the training records have no clinical vector to join");
+	if (!(m->net = net_new(o->arch, u->tr.c, u->tr.h, u->tr.w, o->late ? 0 : u->tr.k, m->classes.n, &err)))
+		die(EX_USAGE, "--arch: %s", err);
+	m->features = u->tr.features;
+	m->encoding = u->tr.encoding;
+	m->norm_size = u->tr.norm_size;
+	m->norm_method = u->tr.norm_method;
+	m->norm_stats = u->tr.norm_stats;
+	m->norm_gray = u->tr.norm_gray;
+	net_init(m->net, o->seed);
+	if (o->init)
+		info("--init: %d layers' weights from %s", model_init_from(o->init, m->net), o->init);
+	for (int i = 0; i < o->freeze && i < m->net->nlayers; i++)
+		m->net->l[i].frozen = 1;
+	/* images must carry the answer alone for some records, or the clinical
+	 * vector, the same on every augmented copy, is learnt first and cuts
+	 * the images' learning short */
+	m->net->clin_drop = (float)o->clin_drop;
+	net_describe(m->net, describe_line);
+	info("%zu parameters", m->net->nparams);
+	if (o->weights)
+		weights_for(o, &u->tr, m->classes.n, u->w);
+	trainstate_init(&u->st, m->net, o->lr, o->seed);
+	if (o->resume) {
+		checkpoint_resume(o->resume, m, &u->st);
+		info("resuming after epoch %d from %s", u->st.epoch, o->resume);
+	}
+	if (o->checkpoint)
+		u->ckpt = estrdup(o->checkpoint);
+	else {
+		u->ckpt = emalloc(strlen(o->out) + 8);
+		sprintf(u->ckpt, "%s.ckpt", o->out);
+	}
+	if (o->log && !(u->log = fopen(o->log, u->st.epoch ? "a" : "w")))
+		die(EX_CANTCREAT, "%s: cannot create:", o->log);
+	if (u->log && !u->st.epoch)
+		fprintf(u->log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
+	u->order = emalloc((size_t)u->tr.n * sizeof(int));
+	int nrows = o->val && u->va.n > u->tr.n ? u->va.n : u->tr.n;
+	u->rows = emalloc((size_t)nrows * sizeof(int));
+	for (int i = 0; i < nrows; i++)
+		u->rows[i] = i;
+	u->tr.classes = u->va.classes = m->classes.n;
+	u->e = engine_open(m->net, u->dev, o->batch, o->tf32 ? ENGINE_TF32 : 0);
+	if (u->dev < 0)
+		info("CPU kernels: %s", engine_kernels(u->e));
+	u->tset = engine_dataset(u->e, u->tr.x, u->tr.clin, u->tr.y, u->tr.n, 1);
+	u->vset = o->val ? engine_dataset(u->e, u->va.x, u->va.clin, u->va.y, u->va.n, 1) : -1;
+}
+
+/* one epoch: train, validate, keep the best, adjust the rate, log, checkpoint */
+static void
+epoch(struct run *u, const struct opts *o)
+{
+	struct trainstate *st = &u->st;
+	struct model *m = &u->m;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct pass p = train_epoch(u->e, u->tset, &u->tr, o, st, o->weights ? u->w : NULL, u->order);
+	struct pass v = o->val ? evaluate(u->e, u->vset, &u->va, o->batch, u->rows) : p;
+	engine_pull(u->e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	double lr_used = st->lr;
+	st->epoch++;
+	m->hist = erealloc(m->hist, (size_t)st->epoch * 6 * sizeof(float));
+	float *h = m->hist + (size_t)(st->epoch - 1) * 6;
+	h[0] = (float)st->epoch;
+	h[1] = (float)p.loss;
+	h[2] = (float)p.right / u->tr.n;
+	h[3] = (float)v.loss;
+	h[4] = o->val ? (float)v.right / u->va.n : (float)p.right / u->tr.n;
+	h[5] = (float)lr_used;
+	m->nhist = st->epoch;
+	/* the best epoch's weights are what the model keeps */
+	if (v.loss < st->best) {
+		st->best = v.loss;
+		st->best_epoch = st->epoch;
+		st->bad = st->plateau_bad = 0;
+		trainstate_keep(st, m->net);
+	} else {
+		st->bad++;
+		if (o->plateau && !o->cosine && ++st->plateau_bad >= o->plateau) {
+			st->lr *= o->factor;
+			st->plateau_bad = 0;
+		}
+	}
+	if (!quiet)
+		fprintf(stderr, "%s: epoch %d/%d  loss %.4f acc %.3f  val_loss %.4f val_acc %.3f  lr %.2g  %.1f s  %.0f img/s\n",
+		        argv0, st->epoch, o->epochs, p.loss, h[2], v.loss, h[4], lr_used, secs, u->tr.n / secs);
+	if (u->log) {
+		fprintf(u->log, "%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6g\t%.3f\t%.1f\n", st->epoch, p.loss, h[2], v.loss, h[4],
+		        lr_used, secs, u->tr.n / secs);
+		fflush(u->log);
+	}
+	checkpoint_save(u->ckpt, m, st);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct data tr, va;
-	struct model m = { 0 };
-	struct state st = { 0 };
-	float w[MAXCLASSES];
-	const char *err;
-	FILE *log = NULL;
-	char *ckpt;
-	struct engine *e;
-	int dev, tset, vset = -1;
+	struct run u = { 0 };
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	dev = device_select(o.device, usage);
+	u.dev = device_select(o.device, usage);
 
 	/* prepare */
-	classes_parse(&m.classes, o.classes, "--classes");
-	load(&tr, o.inputs, o.ninputs, m.classes.n, "training set");
-	if (o.val)
-		load(&va, (char *[]){ (char *)o.val }, 1, m.classes.n, "validation set");
-	if (o.val && (va.c != tr.c || va.h != tr.h || va.w != tr.w || va.k != tr.k))
-		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o.val);
-	m.arch = estrdup(o.arch);
-	/* late fusion: the network sees the images alone */
-	if (o.late && !tr.k)
-		die(EX_DATAERR, "--fusion late: the training records have no clinical vector to join");
-	if (!(m.net = net_new(o.arch, tr.c, tr.h, tr.w, o.late ? 0 : tr.k, m.classes.n, &err)))
-		die(EX_USAGE, "--arch: %s", err);
-	m.features = tr.features;
-	m.encoding = tr.encoding;
-	m.norm_size = tr.norm_size;
-	m.norm_method = tr.norm_method;
-	m.norm_stats = tr.norm_stats;
-	m.norm_gray = tr.norm_gray;
-	net_init(m.net, o.seed);
-	if (o.init)
-		init_from(o.init, m.net);
-	for (int i = 0; i < o.freeze && i < m.net->nlayers; i++)
-		m.net->l[i].frozen = 1;
-	/* images must carry the answer alone for some records, or the clinical
-	 * vector, the same on every augmented copy, is learnt first and cuts
-	 * the images' learning short */
-	m.net->clin_drop = (float)o.clin_drop;
-	net_describe(m.net, describe_line);
-	info("%zu parameters", m.net->nparams);
-	if (o.weights)
-		weights_for(&o, &tr, m.classes.n, w);
-	st.lr = o.lr;
-	st.best = INFINITY;
-	st.best_params = emalloc(m.net->nparams * sizeof(float));
-	st.best_stats = emalloc((m.net->nstats ? m.net->nstats : 1) * sizeof(float));
-	memcpy(st.best_params, m.net->params, m.net->nparams * sizeof(float));
-	memcpy(st.best_stats, m.net->stats, m.net->nstats * sizeof(float));
-	if (o.resume)
-		resume(&o, &m, &st, &tr);
-	if (o.checkpoint)
-		ckpt = estrdup(o.checkpoint);
-	else {
-		ckpt = emalloc(strlen(o.out) + 8);
-		sprintf(ckpt, "%s.ckpt", o.out);
-	}
-	if (o.log && !(log = fopen(o.log, st.epoch ? "a" : "w")))
-		die(EX_CANTCREAT, "%s: cannot create:", o.log);
-	if (log && !st.epoch)
-		fprintf(log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
-	int *order = emalloc((size_t)tr.n * sizeof(int));
-	int nrows = o.val && va.n > tr.n ? va.n : tr.n;
-	int *rows = emalloc((size_t)nrows * sizeof(int));
-	for (int i = 0; i < nrows; i++)
-		rows[i] = i;
-	tr.classes = va.classes = m.classes.n;
-	e = engine_open(m.net, dev, o.batch, o.tf32 ? ENGINE_TF32 : 0);
-	if (dev < 0)
-		info("CPU kernels: %s", engine_kernels(e));
-	tset = engine_dataset(e, tr.x, tr.clin, tr.y, tr.n, 1);
-	if (o.val)
-		vset = engine_dataset(e, va.x, va.clin, va.y, va.n, 1);
+	setup(&u, &o);
 	/* a checkpoint before the first epoch, so an early interrupt can resume too */
-	if (!st.epoch)
-		save_checkpoint(ckpt, &m, &st, o.seed);
+	if (!u.st.epoch)
+		checkpoint_save(u.ckpt, &u.m, &u.st);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
 	/* process */
-	while (st.epoch < o.epochs && (!o.val || o.patience == 0 || st.bad < o.patience)) {
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		struct pass p = train_epoch(e, tset, &tr, &o, &st, o.weights ? w : NULL, order);
-		struct pass v = o.val ? evaluate(e, vset, &va, o.batch, rows) : p;
-		engine_pull(e);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-		double lr_used = st.lr;
-		st.epoch++;
-		m.hist = erealloc(m.hist, (size_t)st.epoch * 6 * sizeof(float));
-		float *h = m.hist + (size_t)(st.epoch - 1) * 6;
-		h[0] = (float)st.epoch;
-		h[1] = (float)p.loss;
-		h[2] = (float)p.right / tr.n;
-		h[3] = (float)v.loss;
-		h[4] = o.val ? (float)v.right / va.n : (float)p.right / tr.n;
-		h[5] = (float)lr_used;
-		m.nhist = st.epoch;
-		/* the best epoch's weights are what the model keeps */
-		if (v.loss < st.best) {
-			st.best = v.loss;
-			st.best_epoch = st.epoch;
-			st.bad = st.plateau_bad = 0;
-			memcpy(st.best_params, m.net->params, m.net->nparams * sizeof(float));
-			memcpy(st.best_stats, m.net->stats, m.net->nstats * sizeof(float));
-		} else {
-			st.bad++;
-			if (o.plateau && !o.cosine && ++st.plateau_bad >= o.plateau) {
-				st.lr *= o.factor;
-				st.plateau_bad = 0;
-			}
-		}
-		if (!quiet)
-			fprintf(stderr, "%s: epoch %d/%d  loss %.4f acc %.3f  val_loss %.4f val_acc %.3f  lr %.2g  %.1f s  %.0f img/s\n",
-			        argv0, st.epoch, o.epochs, p.loss, h[2], v.loss, h[4], lr_used, secs, tr.n / secs);
-		if (log) {
-			fprintf(log, "%d\t%.6f\t%.6f\t%.6f\t%.6f\t%.6g\t%.3f\t%.1f\n", st.epoch, p.loss, h[2], v.loss,
-			        h[4], lr_used, secs, tr.n / secs);
-			fflush(log);
-		}
-		save_checkpoint(ckpt, &m, &st, o.seed);
-	}
+	while (u.st.epoch < o.epochs && (!o.val || o.patience == 0 || u.st.bad < o.patience))
+		epoch(&u, &o);
 
-	/* clean up */
-	engine_close(e);
-	if (o.val && o.patience && st.bad >= o.patience)
-		info("early stop after epoch %d: no better validation loss for %d epochs", st.epoch, o.patience);
-	memcpy(m.net->params, st.best_params, m.net->nparams * sizeof(float));
-	memcpy(m.net->stats, st.best_stats, m.net->nstats * sizeof(float));
-	m.best_epoch = st.best_epoch;
+	/* clean up: the best epoch's model, fused and calibrated on --val */
+	engine_close(u.e);
+	if (o.val && o.patience && u.st.bad >= o.patience)
+		info("early stop after epoch %d: no better validation loss for %d epochs", u.st.epoch, o.patience);
+	trainstate_restore(&u.st, u.m.net);
+	u.m.best_epoch = u.st.best_epoch;
 	if (o.late || o.calibrate)
-		fit_on_val(&m, &o, dev, &va, rows);
-	model_save(o.out, &m, NULL, 0);
-	info("model of epoch %d (best %s loss %.4f) in %s", st.best_epoch, o.val ? "validation" : "training",
-	     st.best, o.out);
-	if (log && fclose(log) == EOF)
+		fit_on_val(&u.m, &o, u.dev, &u.va, u.rows);
+	model_save(o.out, &u.m, NULL, 0);
+	info("model of epoch %d (best %s loss %.4f) in %s", u.st.best_epoch, o.val ? "validation" : "training",
+	     u.st.best, o.out);
+	if (u.log && fclose(u.log) == EOF)
 		die(EX_IOERR, "%s: write error:", o.log);
 	return 0;
 }

@@ -140,6 +140,10 @@ jq -n --slurpfile w w.json --slurpfile c c.json --slurpfile p p.json --slurpfile
 		($z | max) as $m | [$z[] | . - $m | exp] as $e | ($e | add) as $s |
 		[range(3) as $k | ($e[$k] / $s - $g[$i][$k]) | fabs] | max] | max < 1e-5' | contains -x true ||
 	fail "--fusion late: osteo-infer's probabilities are not the regression's"
+# a late model's checkpoint resumes (its network takes no clinical values; the records do)
+osteo-train $A --fusion late --epochs 1 -o l1.model --checkpoint l.ckpt p/train.fused.rec
+osteo-train $A --fusion late --resume l.ckpt -o l1.model p/train.fused.rec
+cmp late.model l1.model || fail "--fusion late: a resumed run differs"
 expect_status 64 osteo-train -q --fusion late -o x.model p/train.fused.rec
 expect_status 64 osteo-train $A --fusion late --clinical-dropout 0.5 -o x.model p/train.fused.rec
 expect_status 64 osteo-train $A --fusion both -o x.model p/train.fused.rec
