@@ -5,7 +5,7 @@
  * A stream is msgpack maps back to back.  A struct record is reused from
  * one record to the next: rec_clear() forgets the contents but keeps every
  * buffer, so a filter touches fresh memory only when a record is larger
- * than any before it.  Only record.c speaks msgpack; unknown keys are kept
+ * than any before it.  Only recio.c speaks msgpack; unknown keys are kept
  * as their packed bytes and written back untouched.
  */
 #ifndef OSTEO_RECORD_H
@@ -131,10 +131,7 @@ void rec_write(struct rec_writer *w, const struct record *r);
 unsigned long long rec_writer_count(const struct rec_writer *w);
 int rec_writer_close(struct rec_writer *w);
 
-/* JSON of the keys record.c does not interpret: ",\"key\":value" each */
+/* JSON of the keys the reader does not interpret: ",\"key\":value" each */
 void rec_extra_json(FILE *fp, const struct record *r);
-void json_str(FILE *fp, const char *s, size_t len);
-/* a number with that many significant digits; NaN and infinities as null */
-void json_num(FILE *fp, double v, int digits);
 
 #endif

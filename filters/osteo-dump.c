@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "../common/image.h"
+#include "../common/json.h"
 #include "../common/record.h"
 #include "../common/util.h"
 

@@ -17,6 +17,7 @@
 #include "../common/contract.h"
 #include "../common/input.h"
 #include "../common/metrics.h"
+#include "../common/json.h"
 #include "../common/record.h"
 #include "../common/strmap.h"
 #include "../common/table.h"
