@@ -136,17 +136,16 @@ input_expect(struct input *in, const struct record *r, const struct expect *e, i
 		          t->shape[0], t->shape[1], t->shape[2], e->c, e->h, e->w);
 	if (k != e->nclin)
 		input_die(in, r, "%d clinical features; the model was trained with %d (%s)", k, e->nclin,
-		          *e->features ? e->features : "none");
+		          *e->prep.features ? e->prep.features : "none");
 	if (!strict)
 		return;
-	if (strcmp(rec_meta_s(r, "norm.method"), e->norm_method) ||
-	    strcmp(rec_meta_s(r, "norm.stats"), e->norm_stats))
-		input_die(in, r, "normalised by method '%s' with statistics '%s'; the model was trained on '%s' "
-		          "with '%s' (osteo-normalize --stats; or --no-check)", rec_meta_s(r, "norm.method"),
-		          rec_meta_s(r, "norm.stats"), e->norm_method, e->norm_stats);
-	if (e->nclin && strcmp(rec_meta_s(r, "fuse.encoding"), e->encoding))
-		input_die(in, r, "clinical encoding '%s' differs from the model's '%s' (osteo-fuse --encoding; "
-		          "or --no-check)", rec_meta_s(r, "fuse.encoding"), e->encoding);
+	struct prep p;
+	const char *mine, *theirs, *key;
+	prep_read(r, &p);
+	if ((key = prep_differs(&p, &e->prep, e->nclin > 0, &mine, &theirs)))
+		input_die(in, r, "%s '%s'; the model was trained on '%s' (%s; or --no-check)",
+		          !strncmp(key, "norm.", 5) ? "normalised by method or statistics" : "clinical features or encoding",
+		          mine, theirs, key);
 }
 
 void

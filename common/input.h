@@ -5,6 +5,7 @@
 #ifndef OSTEO_INPUT_H
 #define OSTEO_INPUT_H
 
+#include "contract.h"
 #include "record.h"
 #include "strmap.h"
 
@@ -40,7 +41,7 @@ void input_hold(struct input *in, const struct record *r, size_t held);
  * and how the training records were normalised and encoded */
 struct expect {
 	int c, h, w, nclin;
-	const char *features, *norm_method, *norm_stats, *encoding;
+	struct prep prep;        /* the training records' (contract.h) */
 };
 /* refuse (65) a record the model was not trained for; strict also
  * compares normalisation and encoding */

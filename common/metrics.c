@@ -3,6 +3,7 @@
  * intervals.  See metrics.h for the conventions, chosen to match
  * scikit-learn so that tests/fixtures/metrics can hold it to 1e-6.
  */
+#include "contract.h"
 #include "metrics.h"
 #include "rng.h"
 #include "strmap.h"
@@ -50,7 +51,7 @@ static void
 name_classes(struct classes *cl, const char *names, const struct record *r, int k,
              const struct input *in)
 {
-	const struct metaval *mv = rec_meta(r, "infer.classes");
+	const struct metaval *mv = rec_meta(r, KEY_INFER_CLASSES);
 	const char *err;
 
 	if (names)

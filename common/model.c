@@ -45,12 +45,7 @@ model_to_record(const struct model *m, struct record *r, int checkpoint)
 	snprintf(shape, sizeof shape, "%dx%dx%d", n->c, n->h, n->w);
 	rec_meta_str(r, "input", shape);
 	rec_meta_int(r, "clinical_count", n->nclin);
-	rec_meta_str(r, "clinical_features", m->features ? m->features : "");
-	rec_meta_str(r, "clinical_encoding", m->encoding ? m->encoding : "");
-	rec_meta_str(r, "norm.size", m->norm_size ? m->norm_size : "");
-	rec_meta_str(r, "norm.method", m->norm_method ? m->norm_method : "");
-	rec_meta_str(r, "norm.stats", m->norm_stats ? m->norm_stats : "");
-	rec_meta_bool(r, "norm.gray", m->norm_gray);
+	prep_write(r, &m->prep);
 	rec_meta_int(r, "parameters", (long long)n->nparams);
 	rec_meta_int(r, "best_epoch", m->best_epoch);
 	if (m->temperature > 0 && m->temperature != 1)
@@ -162,13 +157,14 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 		m->hist = emalloc(hist->nbytes ? hist->nbytes : 1);
 		memcpy(m->hist, hist->data, hist->nbytes);
 	}
-	m->features = estrdup(mstr(r, "clinical_features") ? mstr(r, "clinical_features") : "");
-	m->encoding = estrdup(mstr(r, "clinical_encoding") ? mstr(r, "clinical_encoding") : "");
-	m->norm_size = estrdup(mstr(r, "norm.size") ? mstr(r, "norm.size") : "");
-	m->norm_method = estrdup(mstr(r, "norm.method") ? mstr(r, "norm.method") : "");
-	m->norm_stats = estrdup(mstr(r, "norm.stats") ? mstr(r, "norm.stats") : "");
-	v = rec_meta(r, "norm.gray");
-	m->norm_gray = v && v->type == MV_BOOL && v->i;
+	struct prep p;
+	prep_read(r, &p);
+	/* models written before fuse.* (version 1 all the same) named them so */
+	if (!*p.features)
+		p.features = rec_meta_s(r, "clinical_features");
+	if (!*p.encoding)
+		p.encoding = rec_meta_s(r, "clinical_encoding");
+	prep_dup(&m->prep, &p);
 	v = rec_meta(r, "best_epoch");
 	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
 	v = rec_meta(r, "calibration.temperature");
@@ -217,11 +213,7 @@ model_free(struct model *m)
 	net_free(m->net);
 	classes_free(&m->classes);
 	free(m->arch);
-	free(m->features);
-	free(m->encoding);
-	free(m->norm_size);
-	free(m->norm_method);
-	free(m->norm_stats);
+	prep_free(&m->prep);
 	free(m->hist);
 	fusion_free(&m->fusion);
 	memset(m, 0, sizeof *m);

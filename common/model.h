@@ -8,6 +8,7 @@
 #define OSTEO_MODEL_H
 
 #include "classes.h"
+#include "contract.h"
 #include "fusion.h"
 #include "net.h"
 #include "record.h"
@@ -19,10 +20,7 @@ struct model {
 	struct net *net;
 	char *arch;
 	struct classes classes;
-	char *features;          /* clinical feature names, comma-separated, or "" */
-	char *encoding;          /* osteo-fuse fingerprint, or "" */
-	char *norm_size, *norm_method, *norm_stats;   /* from the training records' meta */
-	int norm_gray;
+	struct prep prep;        /* how the training records were prepared (contract.h) */
 	/* training history: epochs x (epoch, train loss, train acc, val loss, val acc, lr) */
 	int nhist;
 	float *hist;

@@ -343,7 +343,7 @@ struct trainset {
 	int n, nf, c, h, w, nclin;
 	double *f;
 	double *y;
-	char *features, *norm_method, *norm_stats, *encoding;
+	struct prep prep;        /* the first record's (contract.h) */
 };
 
 static void
@@ -374,16 +374,15 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 			d->h = (int)t->shape[1];
 			d->w = (int)t->shape[2];
 			d->nclin = k;
-			d->features = estrdup(rec_meta_s(&r, "fuse.features"));
-			d->norm_method = estrdup(rec_meta_s(&r, "norm.method"));
-			d->norm_stats = estrdup(rec_meta_s(&r, "norm.stats"));
-			d->encoding = estrdup(rec_meta_s(&r, "fuse.encoding"));
+			struct prep p;
+			prep_read(&r, &p);
+			prep_dup(&d->prep, &p);
 			fz->nclin = k;
 			fz->nfeat = (fz->use_image ? NIMG : 0) + (fz->use_clin ? k : 0);
 			if (!fz->nfeat)
 				input_die(&in, &r, "--features clinical, but the records have no clinical tensor");
 		} else {
-			struct expect e = { d->c, d->h, d->w, d->nclin, d->features, "", "", "" };
+			struct expect e = { d->c, d->h, d->w, d->nclin, d->prep };
 
 			input_expect(&in, &r, &e, 0);
 		}
@@ -613,10 +612,7 @@ fit(const struct opts *o)
 	snprintf(shape, sizeof shape, "%dx%dx%d", d.c, d.h, d.w);
 	rec_meta_str(&m, "input", shape);
 	rec_meta_int(&m, "clinical_count", d.nclin);
-	rec_meta_str(&m, "clinical_features", d.features);
-	rec_meta_str(&m, "fuse.encoding", d.encoding);
-	rec_meta_str(&m, "norm.method", d.norm_method);
-	rec_meta_str(&m, "norm.stats", d.norm_stats);
+	prep_write(&m, &d.prep);
 	rec_meta_int(&m, "train.records", d.n);
 	params_save(o->out, &m);
 	free(names);
@@ -664,10 +660,10 @@ load(const char *path, struct record *m, struct loaded *L)
 	if (classes_read(&L->cl, rec_meta_s(m, "classes"), &err) < 0)
 		die(EX_DATAERR, "%s: its classes: %s", path, err);
 	L->e.nclin = (int)nc->i;
-	L->e.features = rec_meta_s(m, "clinical_features");
-	L->e.norm_method = rec_meta_s(m, "norm.method");
-	L->e.norm_stats = rec_meta_s(m, "norm.stats");
-	L->e.encoding = rec_meta_s(m, "fuse.encoding");
+	prep_read(m, &L->e.prep);
+	/* models written before fuse.features named it so */
+	if (!*L->e.prep.features)
+		L->e.prep.features = rec_meta_s(m, "clinical_features");
 	L->fz.use_image = strcmp(use, "clinical") != 0;
 	L->fz.use_clin = strcmp(use, "image") != 0;
 	L->fz.nclin = L->e.nclin;
@@ -745,7 +741,7 @@ predict(const struct opts *o)
 		for (int i = 0; i < k; i++)
 			p[L.labels[i]] = pk[i];
 		rec_set_prediction(&r, p, &L.cl, risk, names);
-		rec_meta_str(&r, "infer.model", model_name);
+		rec_meta_str(&r, KEY_INFER_MODEL, model_name);
 		rec_write(out, &r);
 	}
 	input_close(&in);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/contract.h"
 #include "../common/image.h"
 #include "../common/json.h"
 #include "../common/record.h"
@@ -327,7 +328,7 @@ csv_row(struct csv_state *st, const struct rec_reader *rd, const struct record *
 	int k = r->has_probs ? r->nprobs : 0;
 
 	if (!st->started) {
-		const char *names = rec_meta_s(r, "infer.classes");
+		const char *names = rec_meta_s(r, KEY_INFER_CLASSES);
 		char buf[32];
 
 		printf("id,patient,label,class,pred,pred_class,risk");
@@ -364,7 +365,7 @@ csv_row(struct csv_state *st, const struct rec_reader *rd, const struct record *
 		printf(",%lld,", r->pred);
 	else
 		printf(",,");
-	csv_field(rec_meta_s(r, "infer.class"));
+	csv_field(rec_meta_s(r, KEY_INFER_CLASS));
 	if (r->has_risk)
 		printf(",%.9g", r->risk);
 	else

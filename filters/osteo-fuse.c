@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/contract.h"
 #include "../common/input.h"
 #include "../common/pseudo.h"
 #include "../common/record.h"
@@ -638,8 +639,7 @@ fuse_one(const struct encoding *e, const struct table *t, const struct strmap *r
 		cn->skipped++;
 		return;
 	}
-	rec_meta_str(r, "fuse.encoding", e->fingerprint);
-	rec_meta_str(r, "fuse.features", e->features);
+	prep_write_fuse(r, e->features, e->fingerprint);
 	rec_write(out, r);
 }
 

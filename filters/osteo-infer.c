@@ -110,8 +110,7 @@ static void
 check(struct input *in, const struct record *r, const struct model *m, int strict)
 {
 	const struct net *n = m->net;
-	struct expect e = { n->c, n->h, n->w, model_clinical(m), m->features, m->norm_method, m->norm_stats,
-		            m->encoding };
+	struct expect e = { n->c, n->h, n->w, model_clinical(m), m->prep };
 
 	input_expect(in, r, &e, strict);
 }
@@ -133,8 +132,8 @@ put_map(struct record *r, const float *v, int H, int W, int cls, const char *mod
 		mx = v[p] > mx ? v[p] : mx;
 	for (size_t p = 0; p < plane; p++)
 		((float *)t->data)[p] = mx > 0 ? v[p] / mx : 0;
-	rec_meta_int(r, "infer.heatmap_class", cls);
-	rec_meta_str(r, "infer.heatmap_mode", mode);
+	rec_meta_int(r, KEY_INFER_HEATMAP_CLASS, cls);
+	rec_meta_str(r, KEY_INFER_HEATMAP_MODE, mode);
 }
 
 /*
@@ -166,7 +165,7 @@ add_heatmaps(struct engine *e, const struct net *n, struct record *batch, int b,
 			c[p] = absolute ? fabsf(c[p]) : c[p] > 0 ? c[p] : 0;
 		img_resize(c, 1, l->oh, l->ow, big, n->h, n->w);
 		put_map(&batch[j], big, n->h, n->w, cls[j], absolute ? "absolute" : "gradcam", in);
-		rec_meta_bool(&batch[j], "infer.gradcam_empty", empty);
+		rec_meta_bool(&batch[j], KEY_INFER_GRADCAM_EMPTY, empty);
 	}
 }
 
@@ -272,7 +271,7 @@ add_features(struct engine *e, const struct net *n, struct record *batch, int b,
 		if (!t)
 			input_die(in, &batch[j], "features: %s", err);
 		memcpy(t->data, a + j * per, per * sizeof(float));
-		rec_meta_int(&batch[j], "infer.features_layer", layer);
+		rec_meta_int(&batch[j], KEY_INFER_FEATURES_LAYER, layer);
 	}
 }
 
@@ -381,7 +380,7 @@ answer_batch(struct run *u, const struct opts *o, int b, struct input *in)
 		model_answer(&u->m, u->p, u->clin + (size_t)j * u->K, u->temper);
 		rec_set_prediction(&u->batch[j], u->p, &u->m.classes, u->risk, u->names);
 		if (u->temper)
-			rec_meta_float(&u->batch[j], "infer.temperature", u->m.temperature);
+			rec_meta_float(&u->batch[j], KEY_INFER_TEMPERATURE, u->m.temperature);
 	}
 	if (o->heatmap && o->cam_mode == CAM_OCCLUSION)
 		add_occlusion(u->e, &u->m, u->batch, u->x, u->clin, b, u->heat, u->temper, &u->oc, in);

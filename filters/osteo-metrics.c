@@ -715,7 +715,7 @@ write_patients(const struct opts *o, const struct samples *s, const struct class
 			p[c] = s->p[i * (size_t)s->k + c];
 		rec_set_prediction(&r, p, cl, risk, names);
 		rec_meta_str(&r, "class", cl->names[r.label]);
-		rec_meta_str(&r, "infer.per_patient", o->per_patient == 2 ? "max" : "mean");
+		rec_meta_str(&r, KEY_INFER_PER_PATIENT, o->per_patient == 2 ? "max" : "mean");
 		rec_write(w, &r);
 	}
 	if (rec_writer_close(w))

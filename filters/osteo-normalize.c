@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/contract.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/record.h"
@@ -437,15 +438,15 @@ note(struct record *r, const struct opts *o, const struct params *p)
 	char size[32];
 
 	snprintf(size, sizeof size, "%ux%u", rec_tensor(r, "image")->shape[2], rec_tensor(r, "image")->shape[1]);
-	rec_meta_str(r, "norm.size", size);
-	rec_meta_str(r, "norm.fit", fits[o->fit]);
-	rec_meta_bool(r, "norm.gray", o->gray);
-	rec_meta_str(r, "norm.method", methods[o->method]);
+	rec_meta_str(r, KEY_NORM_SIZE, size);
+	rec_meta_str(r, KEY_NORM_FIT, fits[o->fit]);
+	rec_meta_bool(r, KEY_NORM_GRAY, o->gray);
+	rec_meta_str(r, KEY_NORM_METHOD, methods[o->method]);
 	if (o->method == M_WINDOW) {
-		rec_meta_float(r, "norm.window_center", o->wc);
-		rec_meta_float(r, "norm.window_width", o->ww);
+		rec_meta_float(r, KEY_NORM_WC, o->wc);
+		rec_meta_float(r, KEY_NORM_WW, o->ww);
 	}
-	rec_meta_str(r, "norm.stats", p->dataset ? p->fingerprint : "per-image");
+	rec_meta_str(r, KEY_NORM_STATS, p->dataset ? p->fingerprint : "per-image");
 }
 
 /* ---------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/contract.h"
 #include "../common/classes.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
@@ -395,7 +396,7 @@ plot_correlation(FILE *fp, const struct opts *o, FILE *data)
 			input_die(&in, &r, "label %lld is not one of %d classes (--classes)", r.label, k);
 		if (nf < 0) {
 			nf = (int)tensor_elems(t);
-			names = estrdup(rec_meta_s(&r, "fuse.features"));
+			names = estrdup(rec_meta_s(&r, KEY_FUSE_FEATURES));
 			sx = ecalloc(nf, sizeof *sx);
 			sxx = ecalloc(nf, sizeof *sxx);
 			sxy = ecalloc((size_t)nf * (k + 1), sizeof *sxy);
@@ -551,7 +552,7 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 		tile(fp, &r, img, tmp, heat);
 		fprintf(fp, "EOD\n");
 		/* "patient name / true -> predicted", the id's last part as its name */
-		const char *pred = rec_meta_s(&r, "infer.class"), *cls = rec_meta_s(&r, "class");
+		const char *pred = rec_meta_s(&r, KEY_INFER_CLASS), *cls = rec_meta_s(&r, "class");
 		const char *base = strrchr(r.id, '/') ? strrchr(r.id, '/') + 1 : r.id;
 		int blen = strrchr(base, '.') ? (int)(strrchr(base, '.') - base) : (int)strlen(base);
 		size_t tl = strlen(r.id) + strlen(cls) + strlen(pred) + 64;
@@ -562,7 +563,7 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 			fprintf(data, "%s\t%s\n", r.id, pred);
 		if (!shown) {
 			/* what the maps are, as osteo-infer says, for the title */
-			const char *m = rec_meta_s(&r, "infer.heatmap_mode");
+			const char *m = rec_meta_s(&r, KEY_INFER_HEATMAP_MODE);
 			how = !strcmp(m, "occlusion") ? "occlusion sensitivity" : !strcmp(m, "absolute") ? "|Grad-CAM|" : "Grad-CAM";
 		}
 		shown++;

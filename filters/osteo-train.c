@@ -83,8 +83,7 @@ struct data {
 	int classes;             /* the model's */
 	float *x, *clin;
 	int32_t *y;
-	char *norm_size, *norm_method, *norm_stats, *features, *encoding;
-	int norm_gray;
+	struct prep prep;        /* the first record's (contract.h) */
 };
 
 static void
@@ -195,28 +194,18 @@ parse_args(int argc, char **argv, struct opts *o)
 /* ---------------------------------------------------------------- */
 /* data */
 
-static char *
-meta_dup(const struct record *r, const char *key)
-{
-	const struct metaval *m = rec_meta(r, key);
-
-	return estrdup(m && m->type == MV_STR ? m->s : "");
-}
-
 /* a record prepared otherwise than the first (`cat a.rec b.rec` of two
  * normalisations) would train a model that fits neither: refuse it */
 static void
 same_preparation(struct input *in, const struct record *r, const struct data *d)
 {
-	static const char *const what[] = { "normalised by method", "normalised with statistics",
-	                                    "clinical features", "clinical encoding" };
-	const char *first[] = { d->norm_method, d->norm_stats, d->features, d->encoding };
-	const char *key[] = { "norm.method", "norm.stats", "fuse.features", "fuse.encoding" };
+	struct prep p;
+	const char *mine, *first, *key;
 
-	for (int i = 0; i < 4; i++)
-		if (strcmp(rec_meta_s(r, key[i]), first[i]))
-			input_die(in, r, "%s '%s'; the first record's is '%s' (%s): prepare all training records alike",
-			          what[i], rec_meta_s(r, key[i]), first[i], key[i]);
+	prep_read(r, &p);
+	if ((key = prep_differs(&p, &d->prep, 1, &mine, &first)))
+		input_die(in, r, "%s '%s'; the first record's is '%s': prepare all training records alike", key, mine,
+		          first);
 }
 
 /* the whole stream as f32, checked record by record */
@@ -245,13 +234,9 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 			d->h = (int)t->shape[1];
 			d->w = (int)t->shape[2];
 			d->k = k;
-			d->norm_size = meta_dup(&r, "norm.size");
-			d->norm_method = meta_dup(&r, "norm.method");
-			d->norm_stats = meta_dup(&r, "norm.stats");
-			d->features = meta_dup(&r, "fuse.features");
-			d->encoding = meta_dup(&r, "fuse.encoding");
-			const struct metaval *g = rec_meta(&r, "norm.gray");
-			d->norm_gray = g && g->type == MV_BOOL && g->i;
+			struct prep p;
+			prep_read(&r, &p);
+			prep_dup(&d->prep, &p);
 		} else if ((int)t->shape[0] != d->c || (int)t->shape[1] != d->h || (int)t->shape[2] != d->w)
 			input_die(&in, &r, "image %ux%ux%u differs from the first record's %dx%dx%d",
 			          t->shape[0], t->shape[1], t->shape[2], d->c, d->h, d->w);
@@ -489,12 +474,7 @@ setup(struct run *u, const struct opts *o)
 		die(EX_DATAERR, "--fusion late: the training records have no clinical vector to join");
 	if (!(m->net = net_new(o->arch, u->tr.c, u->tr.h, u->tr.w, o->late ? 0 : u->tr.k, m->classes.n, &err)))
 		die(EX_USAGE, "--arch: %s", err);
-	m->features = u->tr.features;
-	m->encoding = u->tr.encoding;
-	m->norm_size = u->tr.norm_size;
-	m->norm_method = u->tr.norm_method;
-	m->norm_stats = u->tr.norm_stats;
-	m->norm_gray = u->tr.norm_gray;
+	m->prep = u->tr.prep;
 	net_init(m->net, o->seed);
 	if (o->init)
 		info("--init: %d layers' weights from %s", model_init_from(o->init, m->net), o->init);
