@@ -103,7 +103,7 @@ row() {
 	echo
 	echo "| model | accuracy | macro F1 | macro AUC | Brier | ECE |"
 	echo "|---|---|---|---|---|---|"
-	row "OsteoNet CNN ($arch, $epochs epochs)" "$report/cnn-metrics.json"
+	row "OsteoNet CNN ($arch, $epochs epochs, $fusion fusion)" "$report/cnn-metrics.json"
 	row "SVM baseline (RBF, clinical + image features)" "$report/svm-metrics.json"
 	row "random forest baseline (XGBoost, the same features)" "$report/rf-metrics.json"
 	row "boosted trees baseline (XGBoost, the same features)" "$report/gbt-metrics.json"
@@ -114,7 +114,7 @@ row() {
 	echo
 	jq -r '.maps | "Heat maps: \(.n) test images, \(.blank) blank; \(.in_mask * 1000 | round / 10)% of their mass lies in bone, which covers \(.mask_share * 1000 | round / 10)% of the image: \(.ratio * 100 | round / 100) times its share."' "$report/cnn-metrics.json"
 	jq -r '"CNN minus SVM on the same \(.n) patients (paired bootstrap, 95%): accuracy \(.accuracy.diff * 1000 | round / 1000) (\(.accuracy.ci[0] * 1000 | round / 1000) to \(.accuracy.ci[1] * 1000 | round / 1000)), macro AUC \(.auc_macro.diff * 1000 | round / 1000) (\(.auc_macro.ci[0] * 1000 | round / 1000) to \(.auc_macro.ci[1] * 1000 | round / 1000)); DeLong, osteoporosis vs rest: AUC \(.delong[-1].auc_a * 1000 | round / 1000) vs \(.delong[-1].auc_b * 1000 | round / 1000), p = \(.delong[-1].p * 1000 | round / 1000)."' "$report/cnn-vs-svm.json"
-	echo "Calibration: temperature $(osteo-dump "$out/osteonet.model" | jq -r '.meta["calibration.temperature"] * 1000 | round / 1000') fitted on the validation records (osteo-train --calibrate); the CNN's test ECE $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-uncalibrated-metrics.json") without it, $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-metrics.json") with it (reliability.png)."
+	echo "Calibration: temperature $(osteo-dump "$out/osteonet.model" | jq -r '.meta["calibration.temperature"] * 1000 | round / 1000') fitted on the validation records (osteo-train --calibrate, after $fusion fusion$([ "$fusion" = late ] && echo ", whose regression on the validation records calibrates already")); the CNN's test ECE $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-uncalibrated-metrics.json") without it, $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-metrics.json") with it (reliability.png)."
 	jq -r '.binary | "Screening, \(.positive) against the rest, the threshold for 90% sensitivity chosen on the validation patients (p >= \(.threshold * 1000 | round / 1000)): on the test patients sensitivity \(.sensitivity * 1000 | round / 1000) (\(.sensitivity_ci[0] * 1000 | round / 1000)-\(.sensitivity_ci[1] * 1000 | round / 1000)), specificity \(.specificity * 1000 | round / 1000) (\(.specificity_ci[0] * 1000 | round / 1000)-\(.specificity_ci[1] * 1000 | round / 1000))."' "$report/cnn-screening.json"
 	echo
 	echo "The CNN per patient, by subgroup (osteo-metrics --per-patient --by; * too few patients to read):"

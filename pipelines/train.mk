@@ -17,11 +17,11 @@ include $(dir $(lastword $(MAKEFILE_LIST)))prep.mk
 
 # make demo's network and recipe (pipelines/defaults.sh, measured by bench/models.sh)
 ARCH      ?= conv:16,pool,conv:32,pool,conv:64,pool,conv:64,pool,dense:64,dropout:0.3
-EPOCHS    ?= 30
+EPOCHS    ?= 10
 BATCH     ?= 32
 LR        ?= 0.001
 DEVICE    ?= auto
-TRAINOPTS ?= --weight-decay 0.02
+TRAINOPTS ?= --weight-decay 0.02 --cosine --fusion late
 BOOTSTRAP ?= 1000
 
 MODEL = $(OUT)/osteonet.model
