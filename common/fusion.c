@@ -137,25 +137,37 @@ fusion_fit(struct fusion *f, int k, int nclin, const double *p, const float *cli
 	for (int c = 0; c < k; c++)
 		w[(size_t)c * k + c] = 1;
 	for (int it = 0; it < 100; it++) {
-		double f0 = objective(w, X, y, n, d, k, l2, g, H), step = 1, dec = 0;
+		double f0 = objective(w, X, y, n, d, k, l2, g, H), step = 1, dec = 0, gn = 0;
+		memcpy(t, g, P * sizeof *t);
 		if (solve(H, g, P) < 0)
 			break;
-		for (size_t a = 0; a < P; a++)
-			dec += g[a] * g[a];
+		/* the Newton decrement g' H^-1 g: half of it is how far the
+		 * objective is above its minimum, near the minimum */
+		for (size_t a = 0; a < P; a++) {
+			dec += t[a] * g[a];
+			gn = fmax(gn, fabs(t[a]));
+		}
+		if (dec / 2 < 1e-14) {
+			ok = 0;
+			break;
+		}
 		/* backtracking along the Newton direction */
 		for (;;) {
 			for (size_t a = 0; a < P; a++)
 				t[a] = w[a] - step * g[a];
-			if (objective(t, X, y, n, d, k, l2, NULL, NULL) <= f0 || step < 1e-10)
+			if (objective(t, X, y, n, d, k, l2, NULL, NULL) <= f0)
 				break;
 			step /= 2;
+			if (step < 1e-10) {
+				/* no step lowers it: at the minimum to rounding, if the
+				 * gradient says so */
+				ok = gn < 1e-7 ? 0 : -1;
+				goto done;
+			}
 		}
 		memcpy(w, t, P * sizeof *w);
-		if (dec * step * step < 1e-24) {
-			ok = 0;
-			break;
-		}
 	}
+done:
 	/* as the model file keeps them, so training and inference agree */
 	for (size_t a = 0; a < P; a++)
 		w[a] = (float)w[a];

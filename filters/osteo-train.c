@@ -426,7 +426,7 @@ fit_on_val(struct model *m, const struct opts *o, int dev, const struct data *va
 		samples_init(&s, k);
 		for (int i = 0; i < va->n; i++) {
 			double *pi = p + (size_t)i * k;
-			model_answer(m, pi, va->clin + (size_t)i * va->k, 0);
+			model_answer(m, pi, va->k ? va->clin + (size_t)i * va->k : NULL, 0);
 			samples_add(&s, va->y[i], pi, (size_t)i);
 		}
 		m->temperature = metrics_temperature(&s);
