@@ -90,6 +90,47 @@ input_close(struct input *in)
 }
 
 void
+spool_open(struct spool *s)
+{
+	if (!(s->fp = tmpfile()))
+		die(EX_CANTCREAT, "cannot create a temporary file:");
+	s->w = rec_writer_new(s->fp, "<spool>");
+}
+
+void
+spool_add(struct spool *s, const struct record *r)
+{
+	rec_write(s->w, r);
+}
+
+void
+spool_end(struct spool *s)
+{
+	if (rec_writer_close(s->w))
+		die(EX_IOERR, "temporary file: write error:");
+	s->w = NULL;
+}
+
+void
+spool_input(struct spool *s, struct input *in, const char *name)
+{
+	static char *paths[] = { "<spool>" };
+
+	rewind(s->fp);
+	/* no fp of its own: input_close frees the reader, the spool stays */
+	*in = (struct input){ .paths = paths, .n = 1, .rd = rec_reader_new(s->fp, name) };
+}
+
+void
+spool_close(struct spool *s)
+{
+	if (s->w)
+		spool_end(s);
+	fclose(s->fp);
+	s->fp = NULL;
+}
+
+void
 params_save(const char *path, const struct record *r)
 {
 	char *tmp;

@@ -37,6 +37,25 @@ const char *input_names(const struct input *in);
  * now (r the latest); past --max-records it dies with 65 */
 void input_hold(struct input *in, const struct record *r, size_t held);
 
+/*
+ * Fit, then apply: a program that fits on its input before it writes
+ * (osteo-normalize --fit-stats, osteo-fuse --fit-encoding, osteo-split on
+ * standard input) keeps the records of its first pass in a spool, a
+ * temporary file gone when the program ends, and reads them back for its
+ * later passes as an input of their own, whose messages name the input
+ * the records came from.
+ */
+struct spool {
+	FILE *fp;
+	struct rec_writer *w;
+};
+void spool_open(struct spool *s);             /* dies with 73 */
+void spool_add(struct spool *s, const struct record *r);
+void spool_end(struct spool *s);              /* the first pass is done (74 on a write error) */
+/* the spool from its start, as in (input_close leaves the spool open) */
+void spool_input(struct spool *s, struct input *in, const char *name);
+void spool_close(struct spool *s);
+
 /* what a trained model takes: the image's shape, the clinical features,
  * and how the training records were normalised and encoded */
 struct expect {

@@ -686,13 +686,10 @@ static void
 fit_then_fuse(struct encoding *e, struct table *t, int key, struct strmap *rows, const struct opts *o,
               struct input *in, struct record *r, struct rec_writer *out, struct counts *cn)
 {
-	FILE *spool = tmpfile();
-	struct rec_writer *sw;
+	struct spool spool;
 	long *seen = ecalloc(t->nrows + 1, sizeof *seen), *labels = emalloc((t->nrows + 1) * sizeof *labels), nl = 0;
 
-	if (!spool)
-		die(EX_CANTCREAT, "cannot create a temporary file:");
-	sw = rec_writer_new(spool, "<spool>");
+	spool_open(&spool);
 	for (size_t i = 0; i < t->nrows; i++)
 		labels[i] = -1;
 	choose_columns(e, o, t);
@@ -713,23 +710,22 @@ fit_then_fuse(struct encoding *e, struct table *t, int key, struct strmap *rows,
 				nl = r->label + 1 > nl ? r->label + 1 : nl;
 			}
 		}
-		rec_write(sw, r);
+		spool_add(&spool, r);
 	}
-	if (rec_writer_close(sw))
-		die(EX_IOERR, "temporary file: write error:");
+	spool_end(&spool);
 	fit_columns(e, t, seen);
 	check_leakage(e, t, labels, nl, o->leak);
 	if (o->fit_encoding)
 		enc_save(o->fit_encoding, e);
 	else
 		info("no --fit-encoding or --encoding: the encoding is fitted on this stream only");
-	rewind(spool);
 	/* errors in the second pass name the input, not the spool */
-	struct input sp = { .paths = (char *[]){ "<spool>" }, .n = 1, .fp = spool,
-	                    .rd = rec_reader_new(spool, o->ninputs == 1 ? o->inputs[0] : "<input>") };
+	struct input sp;
+	spool_input(&spool, &sp, o->ninputs == 1 ? o->inputs[0] : "<input>");
 	while (input_read(&sp, r))
 		fuse_one(e, t, rows, o, &sp, r, out, cn);
 	input_close(&sp);
+	spool_close(&spool);
 	free(seen);
 	free(labels);
 }

@@ -511,17 +511,16 @@ hist_quantile(const struct acc *a, int k, double q)
 	return a->hi[k];
 }
 
-static FILE *
-spool_pass(FILE *spool, struct record *r, struct acc *a)
+/* the percentiles' pass: each spooled image into the histograms */
+static void
+spool_pass(struct spool *spool, struct record *r, struct acc *a)
 {
-	struct rec_reader *rd;
+	struct input in;
 
-	rewind(spool);
-	rd = rec_reader_new(spool, "<spool>");
-	while (rec_read(rd, r))
+	spool_input(spool, &in, "<spool>");
+	while (input_read(&in, r))
 		acc_hist(a, rec_tensor(r, "image"));
-	rec_reader_free(rd);
-	return spool;
+	input_close(&in);
 }
 
 static unsigned long long
@@ -530,13 +529,10 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 {
 	struct acc a = { 0 };
 	struct params p = { .dataset = 1 };
-	FILE *spool = tmpfile();
-	struct rec_writer *sw;
-	struct rec_reader *rd;
+	struct spool spool;
+	struct input sp;
 
-	if (!spool)
-		die(EX_CANTCREAT, "cannot create a temporary file:");
-	sw = rec_writer_new(spool, "<spool>");
+	spool_open(&spool);
 	for (int k = 0; k < MAXC; k++) {
 		a.lo[k] = INFINITY;
 		a.hi[k] = -INFINITY;
@@ -551,10 +547,9 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 			input_die(in, r, "size %ux%u differs from the first record's %dx%d; give --size",
 			          t->shape[2], t->shape[1], o->w, o->h);
 		acc_add(&a, t, in, r, &p.channels);
-		rec_write(sw, r);
+		spool_add(&spool, r);
 	}
-	if (rec_writer_close(sw))
-		die(EX_IOERR, "temporary file: write error:");
+	spool_end(&spool);
 	if (!a.images)
 		die(EX_DATAERR, "no records to fit statistics on");
 	for (int k = 0; k < p.channels; k++) {
@@ -565,7 +560,7 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 	}
 	if (o->method == M_PERCENTILE) {
 		a.hist = ecalloc((size_t)MAXC * NBINS, sizeof *a.hist);
-		spool_pass(spool, r, &a);
+		spool_pass(&spool, r, &a);
 		for (int k = 0; k < p.channels; k++) {
 			p.lo[k] = hist_quantile(&a, k, o->plo / 100);
 			p.hi[k] = hist_quantile(&a, k, o->phi / 100);
@@ -574,15 +569,14 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 	}
 	fingerprint(&p, o);
 	stats_save(o->fit_stats, o, &p, a.images);
-	rewind(spool);
-	rd = rec_reader_new(spool, "<spool>");
-	while (rec_read(rd, r)) {
+	spool_input(&spool, &sp, "<spool>");
+	while (input_read(&sp, r)) {
 		apply(rec_tensor(r, "image"), o, &p);
 		note(r, o, &p);
 		rec_write(out, r);
 	}
-	rec_reader_free(rd);
-	fclose(spool);
+	input_close(&sp);
+	spool_close(&spool);
 	return a.images;
 }
 

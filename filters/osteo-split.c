@@ -179,9 +179,8 @@ rms(const float *a, const float *b, int n)
 }
 
 static void
-scan(struct state *s, struct input *in, struct record *r, const struct opts *o, FILE *spool)
+scan(struct state *s, struct input *in, struct record *r, const struct opts *o, struct spool *spool)
 {
-	struct rec_writer *sw = spool ? rec_writer_new(spool, "<spool>") : NULL;
 	float *buf = NULL;
 	size_t cap = 0;
 	unsigned long long nopatient = 0;
@@ -216,11 +215,11 @@ scan(struct state *s, struct input *in, struct record *r, const struct opts *o, 
 			standardize(it->thumb, THUMB * THUMB);
 			it->id = estrdup(r->id);
 		}
-		if (sw)
-			rec_write(sw, r);
+		if (spool)
+			spool_add(spool, r);
 	}
-	if (sw && rec_writer_close(sw))
-		die(EX_IOERR, "temporary file: write error:");
+	if (spool)
+		spool_end(spool);
 	if (nopatient)
 		warn("%llu records have no patient; each is split on its own", nopatient);
 	free(buf);
@@ -388,8 +387,7 @@ main(int argc, char **argv)
 	struct state s = { 0 };
 	struct input in;
 	struct record r;
-	FILE *spool = NULL;
-	char *spoolname[] = { "-" };
+	struct spool spool = { 0 };
 	int from_stdin;
 
 	/* arguments */
@@ -404,30 +402,30 @@ main(int argc, char **argv)
 		from_stdin |= !strcmp(o.inputs[i], "-");
 	if (from_stdin && o.ninputs > 1)
 		usage_error(usage, "standard input can only be the one input");
-	if (from_stdin && !(spool = tmpfile()))
-		die(EX_CANTCREAT, "cannot create a temporary file:");
+	if (from_stdin)
+		spool_open(&spool);
 
 	/* process */
 	input_open(&in, o.inputs, o.ninputs);
 	input_unique_ids(&in);
-	scan(&s, &in, &r, &o, spool);
+	scan(&s, &in, &r, &o, from_stdin ? &spool : NULL);
 	input_close(&in);
 	if (s.nit == 0)
 		die(EX_DATAERR, "%s: no records to split", input_names(&in));
 	if (o.dedup)
 		dedup(&s, &o);
 	assign(&s, &o);
-	if (spool) {
+	if (from_stdin)
 		/* the spool stands in for stdin in the second pass */
-		rewind(spool);
-		in = (struct input){ .paths = spoolname, .n = 1, .fp = spool,
-		                     .rd = rec_reader_new(spool, "<stdin>") };
-	} else
+		spool_input(&spool, &in, "<stdin>");
+	else
 		input_open(&in, o.inputs, o.ninputs);
 	write_splits(&s, &o, &in, &r);
 
 	/* clean up */
 	input_close(&in);
+	if (from_stdin)
+		spool_close(&spool);
 	rec_free(&r);
 	return 0;
 }
