@@ -20,7 +20,6 @@ prep_read(const struct record *r, struct prep *p)
 	p->gray = g && g->type == MV_BOOL && g->i;
 }
 
-
 void
 prep_write_fuse(struct record *r, const char *features, const char *encoding)
 {

@@ -44,7 +44,7 @@ answer(const double *w, const double *x, int d, int k, double *q)
 /* the objective at w; g and h (the gradient and Hessian) when not NULL.
  * Parameter (i, c) is at i * k + c. */
 static double
-objective(const double *w, const double *X, const int *y, size_t n, int d, int k, double l2, double *g,
+objective(const double *w, const double *X, const int32_t *y, size_t n, int d, int k, double l2, double *g,
           double *h)
 {
 	size_t P = (size_t)d * k;
@@ -121,7 +121,7 @@ solve(double *H, double *g, size_t P)
 }
 
 int
-fusion_fit(struct fusion *f, int k, int nclin, const double *p, const float *clin, const int *y, size_t n,
+fusion_fit(struct fusion *f, int k, int nclin, const double *p, const float *clin, const int32_t *y, size_t n,
            double l2)
 {
 	int d = k + nclin + 1, ok = -1;

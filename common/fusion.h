@@ -16,6 +16,7 @@
 #define OSTEO_FUSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* the ridge penalty on the weights (not the biases), per record; chosen
  * over make demo's cohorts, seeds 1-5 (README, "How good is the CNN") */
@@ -34,7 +35,7 @@ struct fusion {
  * negative log-likelihood plus l2 * |weights|^2 (convex: one answer,
  * whatever the start).  0, or -1 when it does not converge.
  */
-int fusion_fit(struct fusion *f, int k, int nclin, const double *p, const float *clin, const int *y, size_t n,
+int fusion_fit(struct fusion *f, int k, int nclin, const double *p, const float *clin, const int32_t *y, size_t n,
                double l2);
 /* p (k): the network's probabilities in, the fused ones out */
 void fusion_apply(const struct fusion *f, double *p, const float *clin);

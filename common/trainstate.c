@@ -36,14 +36,6 @@ trainstate_restore(const struct trainstate *st, struct net *n)
 }
 
 void
-trainstate_free(struct trainstate *st)
-{
-	free(st->best_params);
-	free(st->best_stats);
-	memset(st, 0, sizeof *st);
-}
-
-void
 checkpoint_save(const char *path, const struct model *m, const struct trainstate *st)
 {
 	struct record extra;

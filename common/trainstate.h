@@ -24,7 +24,6 @@ void trainstate_init(struct trainstate *st, const struct net *n, double lr, unsi
 /* the network's weights now are the best; into the network: the best */
 void trainstate_keep(struct trainstate *st, const struct net *n);
 void trainstate_restore(const struct trainstate *st, struct net *n);
-void trainstate_free(struct trainstate *st);
 
 /* model m with its optimiser's moments and st, atomically */
 void checkpoint_save(const char *path, const struct model *m, const struct trainstate *st);

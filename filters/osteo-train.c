@@ -414,12 +414,8 @@ fit_on_val(struct model *m, const struct opts *o, int dev, const struct data *va
 	}
 	engine_close(e);
 	if (o->late) {
-		int *y = emalloc((size_t)va->n * sizeof *y);
-		for (int i = 0; i < va->n; i++)
-			y[i] = va->y[i];
-		if (fusion_fit(&m->fusion, k, va->k, p, va->clin, y, (size_t)va->n, FUSION_L2) < 0)
+		if (fusion_fit(&m->fusion, k, va->k, p, va->clin, va->y, (size_t)va->n, FUSION_L2) < 0)
 			die(EX_DATAERR, "%s: late fusion did not converge on the validation records", o->val);
-		free(y);
 		info("late fusion of %d clinical values fitted on %d validation records", va->k, va->n);
 	}
 	if (o->calibrate) {

@@ -311,7 +311,7 @@ START_TEST(fusion_as_scipy)
 	size_t n = s.n;
 	double *p = emalloc(n * 3 * sizeof *p);
 	float *clin = emalloc(n * 4 * sizeof *clin);
-	int *y = emalloc(n * sizeof *y);
+	int32_t *y = emalloc(n * sizeof *y);
 	for (size_t i = 0; i < n; i++) {
 		for (int c = 0; c < 3; c++)
 			p[i * 3 + c] = s.p[i * 7 + c];
