@@ -13,7 +13,8 @@
 # clinical columns fused), ARCH, EPOCHS, TRAIN (more osteo-train options),
 # FUSION (joint or late, the fused CNN's osteo-train --fusion),
 # WORK (kept between runs: the prepared cohorts are reused when only the
-# models change), ONLY (cnn,img,svm: the models to run).
+# models change), ONLY (cnn,img,svm: the models to run), MAPS (0: no
+# occlusion maps, for a quicker search of recipes).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$top/bin:$PATH"
@@ -28,6 +29,7 @@ epochs=${EPOCHS:-$DEMO_EPOCHS}
 train=${TRAIN:-$DEMO_TRAIN}
 fusion=${FUSION:-$DEMO_FUSION}
 only=${ONLY:-cnn,img,svm}
+maps=${MAPS:-1}
 work=${WORK:-$(mktemp -d)}
 [ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"
@@ -42,14 +44,15 @@ for s in $seeds; do
 	make -s -f "$top/pipelines/prep.mk" BIN="$top/bin/" OUT="$d" N="$n" SEED="$s" SIZE="$size" \
 		COPIES="$copies" COLUMNS="$columns" MASKS=1 >/dev/null
 	row=$(osteo-dump "$d/test.fused.rec" | jq -r '"\(.patient) \(.label)"' | ceiling "$d/cohort/truth.csv")
-	t0=$(date +%s.%N) t1= maps=-
+	t0=$(date +%s.%N) t1= ratio=-
 	for m in cnn img svm; do
 		case ",$only," in *",$m,"*) ;; *) row="$row	-	-"; continue ;; esac
 		case $m in
 		cnn) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --fusion "$fusion" --val "$d/val.fused.rec" \
 			-o "$d/$m.model" "$d/train.fused.rec"
 		     t1=$(date +%s.%N)
-		     osteo-infer -m "$d/$m.model" --heatmap-mode occlusion "$d/test.fused.rec" >"$d/$m.pred.rec" ;;
+		     osteo-infer -m "$d/$m.model" $([ "$maps" = 0 ] || echo --heatmap-mode occlusion) "$d/test.fused.rec" \
+			>"$d/$m.pred.rec" ;;
 		img) osteo-train -q --arch "$arch" --epochs "$epochs" --seed "$s" $train --val "$d/val.norm.rec" \
 			-o "$d/$m.model" "$d/train.aug.rec"
 		     osteo-infer -m "$d/$m.model" "$d/test.norm.rec" >"$d/$m.pred.rec" ;;
@@ -58,10 +61,10 @@ for s in $seeds; do
 		esac
 		osteo-metrics --json "$d/$m.pred.rec" >"$d/$m.json"
 		row="$row	$(score "$d/$m.json")"
-		[ $m != cnn ] || maps=$(jq -r '.maps.ratio' "$d/$m.json")
+		[ $m != cnn ] || [ "$maps" = 0 ] || ratio=$(jq -r '.maps.ratio' "$d/$m.json")
 	done
 	images=$(osteo-dump --count "$d/test.fused.rec" | awk -F'\t' '$1 == "all" { print $3 }')
-	printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$row" "$maps" "$images" "$(echo "${t1:-$t0} - $t0" | bc -l | xargs printf %.0f)"
+	printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$row" "$ratio" "$images" "$(echo "${t1:-$t0} - $t0" | bc -l | xargs printf %.0f)"
 done | tee "$work/rows.tsv"
 # mean and range of each column over the seeds
 awk -F'\t' '{ for (i = 2; i <= 10; i++) if ($i != "-") { s[i] += $i; if (!(i in lo) || $i < lo[i]) lo[i] = $i

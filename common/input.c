@@ -1,6 +1,6 @@
 /*
- * input.c - reading the records of several files as one stream, and the
- * one-record parameter files that programs fit and apply.
+ * input.c - reading the records of several files as one stream, the spool
+ * of a program that fits before it applies, and what a model expects.
  */
 #include "input.h"
 #include "util.h"
@@ -128,40 +128,6 @@ spool_close(struct spool *s)
 		spool_end(s);
 	fclose(s->fp);
 	s->fp = NULL;
-}
-
-void
-params_save(const char *path, const struct record *r)
-{
-	char *tmp;
-	FILE *fp = atomic_open(path, &tmp);
-	struct rec_writer *w = rec_writer_new(fp, tmp);
-	int st;
-
-	rec_write(w, r);
-	/* the writer flushes; atomic_commit fsyncs, closes and renames */
-	if ((st = rec_writer_close(w)))
-		quit(st);
-	atomic_commit(fp, tmp, path);
-}
-
-void
-params_load(const char *path, const char *kind, struct record *r)
-{
-	FILE *fp = fopen(path, "rb");
-	struct rec_reader *rd;
-	const struct metaval *k;
-
-	if (!fp)
-		die(EX_NOINPUT, "%s: cannot open:", path);
-	rd = rec_reader_new(fp, path);
-	if (!rec_read(rd, r))
-		die(EX_DATAERR, "%s: empty; expected %s", path, kind);
-	k = rec_meta(r, "kind");
-	if (!k || k->type != MV_STR || strcmp(k->s, kind))
-		die(EX_DATAERR, "%s: not %s", path, kind);
-	rec_reader_free(rd);
-	fclose(fp);
 }
 
 void

@@ -66,10 +66,4 @@ struct expect {
  * compares normalisation and encoding */
 void input_expect(struct input *in, const struct record *r, const struct expect *e, int strict);
 
-/* write a one-record file atomically: parameters fitted by one program
- * (statistics, encodings) for another run to apply */
-void params_save(const char *path, const struct record *r);
-/* read it back; dies with 66 or 65, and when its meta "kind" is not kind */
-void params_load(const char *path, const char *kind, struct record *r);
-
 #endif

@@ -2,7 +2,7 @@
  * model.c - models and checkpoints as one-record files.
  */
 #include "model.h"
-#include "input.h"
+#include "params.h"
 #include "metrics.h"
 #include "util.h"
 

@@ -26,6 +26,7 @@
 #include "../common/contract.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
+#include "../common/params.h"
 #include "../common/record.h"
 #include "../common/util.h"
 #include "../common/xgb.h"

@@ -19,9 +19,9 @@
 
 #include "../common/contract.h"
 #include "../common/input.h"
+#include "../common/params.h"
 #include "../common/pseudo.h"
 #include "../common/record.h"
-#include "../common/rng.h"
 #include "../common/strmap.h"
 #include "../common/table.h"
 #include "../common/util.h"
@@ -208,64 +208,51 @@ name_features(struct encoding *e)
 	}
 }
 
+/* the encoding as a parameter record (params.h), without its fingerprint */
 static void
-fingerprint(struct encoding *e)
+enc_record(const struct encoding *e, struct record *r)
 {
-	char buf[64];
-	uint64_t h = hash_str(0, e->features);
-
-	for (int i = 0; i < e->ncols; i++) {
-		snprintf(buf, sizeof buf, "%.9g %.9g", e->col[i].mean, e->col[i].sd);
-		h = hash_str(h, buf);
-	}
-	snprintf(e->fingerprint, sizeof e->fingerprint, "%016llx", (unsigned long long)h);
-}
-
-static void
-enc_save(const char *path, const struct encoding *e)
-{
-	struct record r;
 	char k[64];
 
-	rec_init(&r);
-	rec_set_id(&r, "encoding");
-	rec_meta_str(&r, "kind", ENC_KIND);
-	rec_meta_str(&r, "key", e->key);
-	rec_meta_int(&r, "columns", e->ncols);
-	rec_meta_int(&r, "features", e->nfeatures);
-	rec_meta_str(&r, "feature_names", e->features);
-	rec_meta_str(&r, "fingerprint", e->fingerprint);
+	rec_set_id(r, "encoding");
+	rec_meta_str(r, "kind", ENC_KIND);
+	rec_meta_str(r, "key", e->key);
+	rec_meta_int(r, "columns", e->ncols);
+	rec_meta_int(r, "features", e->nfeatures);
+	rec_meta_str(r, "feature_names", e->features);
 	for (int i = 0; i < e->ncols; i++) {
 		const struct column *c = &e->col[i];
 		snprintf(k, sizeof k, "col%d.name", i);
-		rec_meta_str(&r, k, c->name);
+		rec_meta_str(r, k, c->name);
 		snprintf(k, sizeof k, "col%d.type", i);
-		rec_meta_str(&r, k, coltypes[c->type]);
+		rec_meta_str(r, k, coltypes[c->type]);
 		snprintf(k, sizeof k, "col%d.mean", i);
-		rec_meta_float(&r, k, c->mean);
+		rec_meta_float(r, k, c->mean);
 		snprintf(k, sizeof k, "col%d.sd", i);
-		rec_meta_float(&r, k, c->sd);
+		rec_meta_float(r, k, c->sd);
 		snprintf(k, sizeof k, "col%d.levels", i);
-		rec_meta_int(&r, k, c->nlevels);
+		rec_meta_int(r, k, c->nlevels);
 		for (int j = 0; j < c->nlevels; j++) {
 			snprintf(k, sizeof k, "col%d.level%d", i, j);
-			rec_meta_str(&r, k, c->levels[j]);
+			rec_meta_str(r, k, c->levels[j]);
 			snprintf(k, sizeof k, "col%d.freq%d", i, j);
-			rec_meta_float(&r, k, c->freq[j]);
+			rec_meta_float(r, k, c->freq[j]);
 		}
 	}
-	params_save(path, &r);
-	rec_free(&r);
 }
 
-static const struct metaval *
-need(const char *path, const struct record *r, const char *key, enum metatype t)
+/* name a fitted encoding by its contents, and save it when path is given */
+static void
+enc_seal(struct encoding *e, const char *path)
 {
-	const struct metaval *m = rec_meta(r, key);
+	struct record r;
 
-	if (!m || m->type != t)
-		die(EX_DATAERR, "%s: no '%s' of the right type", path, key);
-	return m;
+	rec_init(&r);
+	enc_record(e, &r);
+	snprintf(e->fingerprint, sizeof e->fingerprint, "%s", params_fingerprint(&r));
+	if (path)
+		params_save(path, &r);
+	rec_free(&r);
 }
 
 static void
@@ -276,39 +263,39 @@ enc_load(const char *path, struct encoding *e)
 
 	rec_init(&r);
 	params_load(path, ENC_KIND, &r);
-	snprintf(e->key, sizeof e->key, "%s", need(path, &r, "key", MV_STR)->s);
-	e->ncols = (int)need(path, &r, "columns", MV_INT)->i;
+	snprintf(e->key, sizeof e->key, "%s", params_str(path, &r, "key"));
+	e->ncols = (int)params_int(path, &r, "columns");
 	if (e->ncols < 0 || e->ncols > MAXCOLS)
 		die(EX_DATAERR, "%s: %d columns", path, e->ncols);
 	for (int i = 0; i < e->ncols; i++) {
 		struct column *c = &e->col[i];
 		int t = -1;
 		snprintf(k, sizeof k, "col%d.name", i);
-		c->name = estrdup(need(path, &r, k, MV_STR)->s);
+		c->name = estrdup(params_str(path, &r, k));
 		snprintf(k, sizeof k, "col%d.type", i);
 		for (int j = 0; j < 3; j++)
-			if (!strcmp(need(path, &r, k, MV_STR)->s, coltypes[j]))
+			if (!strcmp(params_str(path, &r, k), coltypes[j]))
 				t = j;
 		if (t < 0)
 			die(EX_DATAERR, "%s: '%s' is not a column type", path, k);
 		c->type = (enum coltype)t;
 		snprintf(k, sizeof k, "col%d.mean", i);
-		c->mean = need(path, &r, k, MV_FLOAT)->f;
+		c->mean = params_float(path, &r, k);
 		snprintf(k, sizeof k, "col%d.sd", i);
-		c->sd = need(path, &r, k, MV_FLOAT)->f;
+		c->sd = params_float(path, &r, k);
 		snprintf(k, sizeof k, "col%d.levels", i);
-		c->nlevels = (int)need(path, &r, k, MV_INT)->i;
+		c->nlevels = (int)params_int(path, &r, k);
 		if (c->nlevels < 0 || c->nlevels > MAXLEVELS)
 			die(EX_DATAERR, "%s: %d levels", path, c->nlevels);
 		for (int j = 0; j < c->nlevels; j++) {
 			snprintf(k, sizeof k, "col%d.level%d", i, j);
-			c->levels[j] = estrdup(need(path, &r, k, MV_STR)->s);
+			c->levels[j] = estrdup(params_str(path, &r, k));
 			snprintf(k, sizeof k, "col%d.freq%d", i, j);
-			c->freq[j] = need(path, &r, k, MV_FLOAT)->f;
+			c->freq[j] = params_float(path, &r, k);
 		}
 	}
 	name_features(e);
-	fingerprint(e);
+	snprintf(e->fingerprint, sizeof e->fingerprint, "%s", params_str(path, &r, "fingerprint"));
 	rec_free(&r);
 }
 
@@ -410,7 +397,6 @@ fit_columns(struct encoding *e, const struct table *t, const long *rows)
 		c->sd = n ? sqrt(fmax(s2 / n - c->mean * c->mean, 0)) : 0;
 	}
 	name_features(e);
-	fingerprint(e);
 }
 
 /* ---------------------------------------------------------------- */
@@ -715,9 +701,8 @@ fit_then_fuse(struct encoding *e, struct table *t, int key, struct strmap *rows,
 	spool_end(&spool);
 	fit_columns(e, t, seen);
 	check_leakage(e, t, labels, nl, o->leak);
-	if (o->fit_encoding)
-		enc_save(o->fit_encoding, e);
-	else
+	enc_seal(e, o->fit_encoding);
+	if (!o->fit_encoding)
 		info("no --fit-encoding or --encoding: the encoding is fitted on this stream only");
 	/* errors in the second pass name the input, not the spool */
 	struct input sp;

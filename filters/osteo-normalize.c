@@ -19,8 +19,8 @@
 #include "../common/contract.h"
 #include "../common/imgops.h"
 #include "../common/input.h"
+#include "../common/params.h"
 #include "../common/record.h"
-#include "../common/rng.h"
 #include "../common/util.h"
 
 static const char usage[] =
@@ -160,17 +160,6 @@ parse_args(int argc, char **argv, struct opts *o)
 /* the statistics file */
 
 static void
-fingerprint(struct params *p, const struct opts *o)
-{
-	char buf[1024];
-	int n = snprintf(buf, sizeof buf, "%s %s %dx%d %d", methods[o->method], fits[o->fit], o->w, o->h, o->gray);
-
-	for (int k = 0; k < p->channels && n < (int)sizeof buf - 100; k++)
-		n += snprintf(buf + n, sizeof buf - n, " %.9g %.9g %.9g %.9g", p->lo[k], p->hi[k], p->mean[k], p->sd[k]);
-	snprintf(p->fingerprint, sizeof p->fingerprint, "%016llx", (unsigned long long)hash_str(0, buf));
-}
-
-static void
 put_vec(struct record *r, const char *name, const double *v, int n)
 {
 	uint32_t shape[1] = { (uint32_t)n };
@@ -192,8 +181,9 @@ get_vec(const char *path, const struct record *r, const char *name, double *v, i
 		v[i] = ((const float *)t->data)[i];
 }
 
+/* the statistics, named by the fingerprint their records carry */
 static void
-stats_save(const char *path, const struct opts *o, const struct params *p, unsigned long long n)
+stats_save(const char *path, const struct opts *o, struct params *p, unsigned long long n)
 {
 	struct record r;
 	char size[32];
@@ -210,33 +200,13 @@ stats_save(const char *path, const struct opts *o, const struct params *p, unsig
 	rec_meta_float(&r, "percentile_lo", o->plo);
 	rec_meta_float(&r, "percentile_hi", o->phi);
 	rec_meta_int(&r, "images", (long long)n);
-	rec_meta_str(&r, "fingerprint", p->fingerprint);
 	put_vec(&r, "lo", p->lo, p->channels);
 	put_vec(&r, "hi", p->hi, p->channels);
 	put_vec(&r, "mean", p->mean, p->channels);
 	put_vec(&r, "sd", p->sd, p->channels);
+	snprintf(p->fingerprint, sizeof p->fingerprint, "%s", params_fingerprint(&r));
 	params_save(path, &r);
 	rec_free(&r);
-}
-
-static const char *
-meta_s(const char *path, const struct record *r, const char *key)
-{
-	const struct metaval *m = rec_meta(r, key);
-
-	if (!m || m->type != MV_STR)
-		die(EX_DATAERR, "%s: no '%s'", path, key);
-	return m->s;
-}
-
-static long long
-meta_i(const char *path, const struct record *r, const char *key)
-{
-	const struct metaval *m = rec_meta(r, key);
-
-	if (!m || (m->type != MV_INT && m->type != MV_BOOL))
-		die(EX_DATAERR, "%s: no '%s'", path, key);
-	return m->i;
 }
 
 /* the file's settings win; options given that disagree are an error */
@@ -248,11 +218,11 @@ stats_load(const char *path, struct opts *o, struct params *p)
 
 	rec_init(&r);
 	params_load(path, STATS_KIND, &r);
-	f.method = (enum method)pick(meta_s(path, &r, "method"), methods, 5, path);
-	f.fit = (enum fit)pick(meta_s(path, &r, "fit"), fits, 3, path);
-	eparse_size(meta_s(path, &r, "size"), &f.w, &f.h, path);
-	f.gray = (int)meta_i(path, &r, "gray");
-	p->channels = (int)meta_i(path, &r, "channels");
+	f.method = (enum method)pick(params_str(path, &r, "method"), methods, 5, path);
+	f.fit = (enum fit)pick(params_str(path, &r, "fit"), fits, 3, path);
+	eparse_size(params_str(path, &r, "size"), &f.w, &f.h, path);
+	f.gray = (int)params_int(path, &r, "gray");
+	p->channels = (int)params_int(path, &r, "channels");
 	if (p->channels < 1 || p->channels > MAXC)
 		die(EX_DATAERR, "%s: %d channels", path, p->channels);
 	if (((o->set & SET_SIZE) && (f.w != o->w || f.h != o->h)) ||
@@ -268,7 +238,7 @@ stats_load(const char *path, struct opts *o, struct params *p)
 	f.phi = o->phi;
 	*o = f;
 	p->dataset = 1;
-	snprintf(p->fingerprint, sizeof p->fingerprint, "%s", meta_s(path, &r, "fingerprint"));
+	snprintf(p->fingerprint, sizeof p->fingerprint, "%s", params_str(path, &r, "fingerprint"));
 	rec_free(&r);
 }
 
@@ -567,7 +537,6 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 		}
 		free(a.hist);
 	}
-	fingerprint(&p, o);
 	stats_save(o->fit_stats, o, &p, a.images);
 	spool_input(&spool, &sp, "<spool>");
 	while (input_read(&sp, r)) {

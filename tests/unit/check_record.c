@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../../common/params.h"
 #include "../../common/record.h"
 #include "../../common/util.h"
 #include "suites.h"
@@ -466,6 +468,69 @@ START_TEST(test_record_limit)
 }
 END_TEST
 
+/* a parameter file's fingerprint: its contents, every value and byte of
+ * them, and nothing else; the same after a save and load */
+START_TEST(test_params_fingerprint)
+{
+	struct record a, b;
+	char f0[32], path[] = "/tmp/osteo-params-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	rec_init(&a);
+	rec_init(&b);
+	fill(&a);
+	rec_meta_str(&a, "kind", "osteo test parameters");
+	snprintf(f0, sizeof f0, "%s", params_fingerprint(&a));
+	ck_assert_uint_eq(strlen(f0), 16);
+	ck_assert_str_eq(params_fingerprint(&a), f0);           /* its own key is left out */
+	params_save(path, &a);
+	params_load(path, "osteo test parameters", &b);
+	ck_assert_str_eq(params_str(path, &b, "fingerprint"), f0);
+	ck_assert_str_eq(params_fingerprint(&b), f0);
+	rec_meta_float(&b, "scale", 0.126);                     /* a value changed */
+	ck_assert_str_ne(params_fingerprint(&b), f0);
+	rec_clear(&b);
+	params_load(path, "osteo test parameters", &b);
+	((unsigned char *)b.tensors[b.ntensors - 1].data)[0] ^= 1;    /* one bit of a tensor */
+	ck_assert_str_ne(params_fingerprint(&b), f0);
+	rec_clear(&b);
+	params_load(path, "osteo test parameters", &b);
+	rec_set_id(&b, "another");
+	ck_assert_str_ne(params_fingerprint(&b), f0);
+	unlink(path);
+	rec_free(&a);
+	rec_free(&b);
+}
+END_TEST
+
+static char kind_path[] = "/tmp/osteo-params-XXXXXX";
+
+static void
+kind_cleanup(void)
+{
+	unlink(kind_path);
+}
+
+START_TEST(test_params_wrong_kind)
+{
+	struct record a;
+	const char *path = kind_path;
+	int fd = mkstemp(kind_path);
+
+	close(fd);
+	atexit(kind_cleanup);
+	rec_init(&a);
+	fill(&a);
+	rec_meta_str(&a, "kind", "osteo statistics");
+	params_save(path, &a);
+	rec_clear(&a);
+	/* the exit test's child dies in params_load; kind_cleanup runs at its exit */
+	params_load(path, "osteo encoding", &a);
+}
+END_TEST
+
 Suite *
 record_suite(void)
 {
@@ -492,6 +557,8 @@ record_suite(void)
 	tcase_add_exit_test(tc, test_nested_too_deep, EX_DATAERR);
 	tcase_add_exit_test(tc, test_string_limit, EX_DATAERR);
 	tcase_add_exit_test(tc, test_record_limit, EX_DATAERR);
+	tcase_add_test(tc, test_params_fingerprint);
+	tcase_add_exit_test(tc, test_params_wrong_kind, EX_DATAERR);
 	suite_add_tcase(s, tc);
 	return s;
 }
