@@ -14,19 +14,16 @@
  * Everything is drawn from generators keyed by --seed and the patient's
  * key, so a cohort is the same bytes on every run.
  */
-#include <archive.h>
-#include <archive_entry.h>
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/image.h"
+#include "../common/outtree.h"
 #include "../common/record.h"
 #include "../common/rng.h"
 #include "../common/util.h"
@@ -84,20 +81,14 @@ struct patient {
 	int nimages;
 };
 
-/* where images go: a directory tree, a tar.gz, or a record stream */
+/* where images go: a directory tree or a tar.gz (outtree.h), or a record stream */
 struct sink {
 	const struct opts *o;
-	char *dir;               /* tree: the temporary directory */
-	struct archive *ar;      /* tar */
-	char *tartmp;
+	struct outtree tree;
 	struct rec_writer *w;    /* records */
 	struct record rec;
 	unsigned char *png;
 	size_t pngcap;
-	FILE *manifest;
-	char *manifest_path;
-	size_t manifest_len;
-	char *manifest_buf;
 };
 
 /* ---------------------------------------------------------------- */
@@ -530,81 +521,15 @@ render(const struct opts *o, const struct patient *p, int k, struct record *r)
 /* output */
 
 static void
-mkdirs(const char *path)
-{
-	char buf[4096];
-
-	if (strlen(path) >= sizeof buf)
-		die(EX_CANTCREAT, "%s: path too long", path);
-	strcpy(buf, path);
-	for (char *s = buf + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				die(EX_CANTCREAT, "%s: cannot create directory:", buf);
-			*s = '/';
-		}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		die(EX_CANTCREAT, "%s: cannot create directory:", buf);
-}
-
-static void
 sink_open(struct sink *s, const struct opts *o)
 {
-	struct stat st;
-
 	memset(s, 0, sizeof *s);
 	s->o = o;
 	rec_init(&s->rec);
-	if (o->records) {
+	if (o->records)
 		s->w = rec_writer_new(stdout, "<stdout>");
-		return;
-	}
-	if (stat(o->out, &st) == 0)
-		die(EX_CANTCREAT, "%s: exists; remove it or choose another -o", o->out);
-	if (o->tar) {
-		s->tartmp = atomic_tmpname(o->out);
-		s->ar = archive_write_new();
-		archive_write_add_filter_gzip(s->ar);
-		/* no time stamp in the gzip header: the same seed gives the same bytes */
-		archive_write_set_filter_option(s->ar, "gzip", "timestamp", NULL);
-		archive_write_set_format_pax_restricted(s->ar);
-		if (archive_write_open_filename(s->ar, s->tartmp) != ARCHIVE_OK)
-			die(EX_CANTCREAT, "%s: %s", s->tartmp, archive_error_string(s->ar));
-	} else {
-		/* build beside the target, then rename, so -o DIR is whole or absent */
-		s->dir = atomic_tmpname(o->out);
-		mkdirs(s->dir);
-	}
-}
-
-static void
-sink_file(struct sink *s, const char *rel, const void *data, size_t len)
-{
-	if (s->ar) {
-		struct archive_entry *e = archive_entry_new();
-		archive_entry_set_pathname(e, rel);
-		archive_entry_set_size(e, (la_int64_t)len);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		archive_entry_set_mtime(e, 0, 0);
-		if (archive_write_header(s->ar, e) != ARCHIVE_OK ||
-		    archive_write_data(s->ar, data, len) != (la_ssize_t)len)
-			die(EX_IOERR, "%s: %s", s->tartmp, archive_error_string(s->ar));
-		archive_entry_free(e);
-		return;
-	}
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", s->dir, rel);
-	char *slash = strrchr(path, '/');
-	*slash = '\0';
-	mkdirs(path);
-	*slash = '/';
-	FILE *fp = fopen(path, "wb");
-	if (!fp)
-		die(EX_CANTCREAT, "%s: cannot create:", path);
-	if (fwrite(data, 1, len, fp) != len || fclose(fp) == EOF)
-		die(EX_IOERR, "%s: write error:", path);
+	else
+		outtree_open(&s->tree, o->out, o->tar);
 }
 
 /* a growing text buffer for the CSVs */
@@ -655,21 +580,10 @@ sink_close(struct sink *s, const struct text *clinical, const struct text *manif
 			write_text(s->o->truth, truth);
 		return;
 	}
-	sink_file(s, "clinical.csv", clinical->s, clinical->len);
-	sink_file(s, "manifest.csv", manifest->s, manifest->len);
-	sink_file(s, "truth.csv", truth->s, truth->len);
-	if (s->ar) {
-		if (archive_write_close(s->ar) != ARCHIVE_OK)
-			die(EX_IOERR, "%s: %s", s->tartmp, archive_error_string(s->ar));
-		archive_write_free(s->ar);
-		if (rename(s->tartmp, s->o->out) < 0)
-			die(EX_IOERR, "%s: cannot rename to %s:", s->tartmp, s->o->out);
-		cleanup_pop(s->tartmp);
-	} else {
-		if (rename(s->dir, s->o->out) < 0)
-			die(EX_IOERR, "%s: cannot rename to %s:", s->dir, s->o->out);
-		cleanup_pop(s->dir);
-	}
+	outtree_file(&s->tree, "clinical.csv", clinical->s, clinical->len);
+	outtree_file(&s->tree, "manifest.csv", manifest->s, manifest->len);
+	outtree_file(&s->tree, "truth.csv", truth->s, truth->len);
+	outtree_commit(&s->tree);
 }
 
 /* a patient's images (and masks) as PNG bytes, drawn by one thread and
@@ -720,12 +634,12 @@ write_patient(struct sink *s, const struct patient *p, const struct drawn *d, st
 
 	for (int k = 1; k <= p->nimages; k++) {
 		image_path(p, k, rel, sizeof rel);
-		sink_file(s, rel, d->png[2 * k - 2], d->len[2 * k - 2]);
+		outtree_file(&s->tree, rel, d->png[2 * k - 2], d->len[2 * k - 2]);
 		text_add(manifest, "%s,%s,%s,%s,%s", rel, classnames[p->label], p->key,
 		         modalities[p->modality], regions[p->region]);
 		if (s->o->masks) {
 			snprintf(mrel, sizeof mrel, "%.*s.mask.png", (int)strlen(rel) - 4, rel);
-			sink_file(s, mrel, d->png[2 * k - 1], d->len[2 * k - 1]);
+			outtree_file(&s->tree, mrel, d->png[2 * k - 1], d->len[2 * k - 1]);
 			text_add(manifest, ",%s", mrel);
 		}
 		text_add(manifest, "\n");
