@@ -10,16 +10,13 @@
  * fitting, a column that on its own predicts the label almost perfectly is
  * reported: a T-score that defines the class is label leakage.
  */
-#include <ctype.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../common/contract.h"
+#include "../common/encoding.h"
 #include "../common/input.h"
-#include "../common/params.h"
 #include "../common/pseudo.h"
 #include "../common/record.h"
 #include "../common/strmap.h"
@@ -40,33 +37,8 @@ static const char options[] =
 	"  --leak-threshold F     warn of a column that predicts the label this well (default 0.95)\n"
 	"  --pseudonymize KEYFILE join by the keyed hash of the key column, as osteo-decode writes it\n";
 
-#define ENC_KIND "osteo-fuse encoding"
-#define MAXCOLS 256
-#define MAXLEVELS 64
-
-enum coltype { C_NUMBER, C_BINARY, C_CATEGORY };
-static const char *const coltypes[] = { "number", "binary", "category" };
 enum missing { MISS_ERROR, MISS_IMPUTE, MISS_SKIP };
 static const char *const missings[] = { "error", "impute", "skip" };
-
-struct column {
-	char *name;
-	int csv;                  /* index in the CSV */
-	enum coltype type;
-	double mean, sd;          /* number: z-score; binary: mean is P(yes) */
-	int nlevels;
-	char *levels[MAXLEVELS];
-	double freq[MAXLEVELS];   /* for imputing a category */
-};
-
-struct encoding {
-	char key[256];
-	int ncols;
-	struct column col[MAXCOLS];
-	int nfeatures;
-	char *features;           /* comma-separated names */
-	char fingerprint[24];
-};
 
 struct opts {
 	const char *clinical;
@@ -135,178 +107,7 @@ parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* ---------------------------------------------------------------- */
-/* values */
-
-static int
-is_missing(const char *s)
-{
-	return !*s || !strcasecmp(s, "na") || !strcasecmp(s, "nan") || !strcmp(s, "?");
-}
-
-static int
-as_number(const char *s, double *v)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	*v = strtod(s, &end);
-	while (isspace((unsigned char)*end))
-		end++;
-	return end != s && !*end && isfinite(*v);
-}
-
-/* 1 yes, 0 no, -1 neither */
-static int
-as_bool(const char *s)
-{
-	static const char *const yes[] = { "yes", "y", "true", NULL };
-	static const char *const no[] = { "no", "n", "false", NULL };
-
-	for (int i = 0; yes[i]; i++)
-		if (!strcasecmp(s, yes[i]))
-			return 1;
-	for (int i = 0; no[i]; i++)
-		if (!strcasecmp(s, no[i]))
-			return 0;
-	return -1;
-}
-
-static int
-level_of(const struct column *c, const char *s)
-{
-	for (int i = 0; i < c->nlevels; i++)
-		if (!strcmp(c->levels[i], s))
-			return i;
-	return -1;
-}
-
-/* ---------------------------------------------------------------- */
-/* the encoding */
-
-static void
-name_features(struct encoding *e)
-{
-	size_t len = 0, cap = 0;
-
-	e->nfeatures = 0;
-	free(e->features);
-	e->features = NULL;
-	egrow((void **)&e->features, &cap, 1);
-	e->features[0] = '\0';
-	for (int i = 0; i < e->ncols; i++) {
-		struct column *c = &e->col[i];
-		int n = c->type == C_CATEGORY ? c->nlevels : 1;
-		for (int j = 0; j < n; j++) {
-			size_t need = strlen(c->name) + (c->type == C_CATEGORY ? strlen(c->levels[j]) + 1 : 0) + 2;
-			egrow((void **)&e->features, &cap, len + need + 1);
-			len += (size_t)sprintf(e->features + len, "%s%s%s%s", len ? "," : "", c->name,
-			                       c->type == C_CATEGORY ? "=" : "",
-			                       c->type == C_CATEGORY ? c->levels[j] : "");
-			e->nfeatures++;
-		}
-	}
-}
-
-/* the encoding as a parameter record (params.h), without its fingerprint */
-static void
-enc_record(const struct encoding *e, struct record *r)
-{
-	char k[64];
-
-	rec_set_id(r, "encoding");
-	rec_meta_str(r, "kind", ENC_KIND);
-	rec_meta_str(r, "key", e->key);
-	rec_meta_int(r, "columns", e->ncols);
-	rec_meta_int(r, "features", e->nfeatures);
-	rec_meta_str(r, "feature_names", e->features);
-	for (int i = 0; i < e->ncols; i++) {
-		const struct column *c = &e->col[i];
-		snprintf(k, sizeof k, "col%d.name", i);
-		rec_meta_str(r, k, c->name);
-		snprintf(k, sizeof k, "col%d.type", i);
-		rec_meta_str(r, k, coltypes[c->type]);
-		snprintf(k, sizeof k, "col%d.mean", i);
-		rec_meta_float(r, k, c->mean);
-		snprintf(k, sizeof k, "col%d.sd", i);
-		rec_meta_float(r, k, c->sd);
-		snprintf(k, sizeof k, "col%d.levels", i);
-		rec_meta_int(r, k, c->nlevels);
-		for (int j = 0; j < c->nlevels; j++) {
-			snprintf(k, sizeof k, "col%d.level%d", i, j);
-			rec_meta_str(r, k, c->levels[j]);
-			snprintf(k, sizeof k, "col%d.freq%d", i, j);
-			rec_meta_float(r, k, c->freq[j]);
-		}
-	}
-}
-
-/* name a fitted encoding by its contents, and save it when path is given */
-static void
-enc_seal(struct encoding *e, const char *path)
-{
-	struct record r;
-
-	rec_init(&r);
-	enc_record(e, &r);
-	snprintf(e->fingerprint, sizeof e->fingerprint, "%s", params_fingerprint(&r));
-	if (path)
-		params_save(path, &r);
-	rec_free(&r);
-}
-
-static void
-enc_load(const char *path, struct encoding *e)
-{
-	struct record r;
-	char k[64];
-
-	rec_init(&r);
-	params_load(path, ENC_KIND, &r);
-	snprintf(e->key, sizeof e->key, "%s", params_str(path, &r, "key"));
-	e->ncols = (int)params_int(path, &r, "columns");
-	if (e->ncols < 0 || e->ncols > MAXCOLS)
-		die(EX_DATAERR, "%s: %d columns", path, e->ncols);
-	for (int i = 0; i < e->ncols; i++) {
-		struct column *c = &e->col[i];
-		int t = -1;
-		snprintf(k, sizeof k, "col%d.name", i);
-		c->name = estrdup(params_str(path, &r, k));
-		snprintf(k, sizeof k, "col%d.type", i);
-		for (int j = 0; j < 3; j++)
-			if (!strcmp(params_str(path, &r, k), coltypes[j]))
-				t = j;
-		if (t < 0)
-			die(EX_DATAERR, "%s: '%s' is not a column type", path, k);
-		c->type = (enum coltype)t;
-		snprintf(k, sizeof k, "col%d.mean", i);
-		c->mean = params_float(path, &r, k);
-		snprintf(k, sizeof k, "col%d.sd", i);
-		c->sd = params_float(path, &r, k);
-		snprintf(k, sizeof k, "col%d.levels", i);
-		c->nlevels = (int)params_int(path, &r, k);
-		if (c->nlevels < 0 || c->nlevels > MAXLEVELS)
-			die(EX_DATAERR, "%s: %d levels", path, c->nlevels);
-		for (int j = 0; j < c->nlevels; j++) {
-			snprintf(k, sizeof k, "col%d.level%d", i, j);
-			c->levels[j] = estrdup(params_str(path, &r, k));
-			snprintf(k, sizeof k, "col%d.freq%d", i, j);
-			c->freq[j] = params_float(path, &r, k);
-		}
-	}
-	name_features(e);
-	snprintf(e->fingerprint, sizeof e->fingerprint, "%s", params_str(path, &r, "fingerprint"));
-	rec_free(&r);
-}
-
-/* the encoding's columns in the CSV; an unknown one is bad data */
-static void
-bind_columns(struct encoding *e, const struct table *t, const char *path)
-{
-	for (int i = 0; i < e->ncols; i++)
-		if ((e->col[i].csv = table_col(t, e->col[i].name)) < 0)
-			die(EX_DATAERR, "%s: no column '%s'", path, e->col[i].name);
-}
+/* the columns */
 
 static void
 choose_columns(struct encoding *e, const struct opts *o, const struct table *t)
@@ -338,157 +139,7 @@ choose_columns(struct encoding *e, const struct opts *o, const struct table *t)
 			if (strcmp(n, o->key) && strcmp(n, "label") && strcmp(n, "class"))
 				e->col[e->ncols++].name = estrdup(n);
 		}
-	bind_columns(e, t, o->clinical);
-}
-
-static int
-by_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* fit each column on the rows of the patients seen (rows[i] != 0) */
-static void
-fit_columns(struct encoding *e, const struct table *t, const long *rows)
-{
-	for (int i = 0; i < e->ncols; i++) {
-		struct column *c = &e->col[i];
-		long n = 0, nnum = 0, nbool = 0;
-		double s = 0, s2 = 0, v;
-		for (size_t r = 0; r < t->nrows; r++) {
-			const char *x = table_cell(t, r, c->csv);
-			if (!rows[r] || is_missing(x))
-				continue;
-			n++;
-			nnum += as_number(x, &v);
-			nbool += as_bool(x) >= 0;
-		}
-		c->type = n && nnum == n ? C_NUMBER : n && nbool == n ? C_BINARY : C_CATEGORY;
-		c->nlevels = 0;
-		for (size_t r = 0; r < t->nrows; r++) {
-			const char *x = table_cell(t, r, c->csv);
-			if (!rows[r] || is_missing(x))
-				continue;
-			if (c->type == C_NUMBER) {
-				as_number(x, &v);
-			} else if (c->type == C_BINARY) {
-				v = as_bool(x);
-			} else {
-				if (level_of(c, x) < 0) {
-					if (c->nlevels == MAXLEVELS)
-						die(EX_DATAERR, "%s: column '%s' has more than %d categories",
-						    t->path, c->name, MAXLEVELS);
-					c->levels[c->nlevels++] = estrdup(x);
-				}
-				continue;
-			}
-			s += v;
-			s2 += v * v;
-		}
-		if (c->type == C_CATEGORY) {
-			qsort(c->levels, c->nlevels, sizeof *c->levels, by_str);
-			for (size_t r = 0; r < t->nrows; r++) {
-				const char *x = table_cell(t, r, c->csv);
-				if (rows[r] && !is_missing(x))
-					c->freq[level_of(c, x)] += 1.0 / n;
-			}
-		}
-		c->mean = n ? s / n : 0;
-		c->sd = n ? sqrt(fmax(s2 / n - c->mean * c->mean, 0)) : 0;
-	}
-	name_features(e);
-}
-
-/* ---------------------------------------------------------------- */
-/* leakage: how well one column alone predicts the label */
-
-static int
-by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * Accuracy over the fitted patients of the simplest one-column rule:
- * nearest class median for numbers, the majority class per level for the
- * rest.  labels[r] is the row's label, -1 when unknown.
- */
-static double
-column_accuracy(const struct column *c, const struct table *t, const long *labels, long nl, long *n)
-{
-	long right = 0;
-	double v;
-
-	*n = 0;
-	if (c->type == C_NUMBER) {
-		double *med = ecalloc(nl, sizeof *med), *vals = emalloc(t->nrows * sizeof *vals);
-		for (long k = 0; k < nl; k++) {
-			long m = 0;
-			for (size_t r = 0; r < t->nrows; r++)
-				if (labels[r] == k && as_number(table_cell(t, r, c->csv), &v))
-					vals[m++] = v;
-			qsort(vals, m, sizeof *vals, by_double);
-			med[k] = m ? vals[m / 2] : NAN;
-		}
-		for (size_t r = 0; r < t->nrows; r++) {
-			if (labels[r] < 0 || !as_number(table_cell(t, r, c->csv), &v))
-				continue;
-			long best = -1;
-			for (long k = 0; k < nl; k++)
-				if (!isnan(med[k]) && (best < 0 || fabs(v - med[k]) < fabs(v - med[best])))
-					best = k;
-			right += best == labels[r];
-			(*n)++;
-		}
-		free(med);
-		free(vals);
-	} else {
-		/* per distinct value, the most common label */
-		struct strmap seen;
-		long (*cnt)[16] = ecalloc(t->nrows, sizeof *cnt);
-		strmap_init(&seen);
-		for (size_t r = 0; r < t->nrows; r++) {
-			const char *x = table_cell(t, r, c->csv);
-			if (labels[r] < 0 || labels[r] >= 16 || is_missing(x))
-				continue;
-			long id = strmap_get(&seen, x);
-			if (id < 0) {
-				id = (long)seen.n;
-				strmap_put(&seen, x, id);
-			}
-			cnt[id][labels[r]]++;
-		}
-		for (size_t id = 0; id < seen.n; id++) {
-			long best = 0, tot = 0;
-			for (int k = 0; k < 16; k++) {
-				tot += cnt[id][k];
-				best = cnt[id][k] > best ? cnt[id][k] : best;
-			}
-			right += best;
-			*n += tot;
-		}
-		strmap_free(&seen);
-		free(cnt);
-	}
-	return *n ? (double)right / *n : 0;
-}
-
-static void
-check_leakage(const struct encoding *e, const struct table *t, const long *labels, long nl,
-              double threshold)
-{
-	if (nl < 2)
-		return;
-	for (int i = 0; i < e->ncols; i++) {
-		long n;
-		double acc = column_accuracy(&e->col[i], t, labels, nl, &n);
-		if (n >= 10 && acc >= threshold)
-			warn("column '%s' alone predicts the label of %.1f%% of the %ld training patients: "
-			     "label leakage? (a bone-density T-score defines the classes)",
-			     e->col[i].name, 100 * acc, n);
-	}
+	enc_bind(e, t, o->clinical);
 }
 
 /* ---------------------------------------------------------------- */
@@ -517,7 +168,7 @@ value_of(const struct column *c, const struct table *t, long row, const struct r
 {
 	const char *x = row >= 0 ? table_cell(t, row, c->csv) : "";
 
-	return is_missing(x) ? meta_value(r, c->name, buf, n) : x;
+	return enc_missing(x) ? meta_value(r, c->name, buf, n) : x;
 }
 
 /* every column has a value in the record's meta */
@@ -527,7 +178,7 @@ meta_has_all(const struct encoding *e, const struct record *r)
 	char buf[64];
 
 	for (int i = 0; i < e->ncols; i++)
-		if (is_missing(meta_value(r, e->col[i].name, buf, sizeof buf)))
+		if (enc_missing(meta_value(r, e->col[i].name, buf, sizeof buf)))
 			return 0;
 	return 1;
 }
@@ -562,16 +213,16 @@ encode_row(const struct encoding *e, const struct table *t, long row, float *out
 	for (int i = 0; i < e->ncols; i++) {
 		const struct column *c = &e->col[i];
 		const char *x = value_of(c, t, row, r, buf, sizeof buf);
-		int miss = is_missing(x), ok = 1;
+		int miss = enc_missing(x), ok = 1;
 		if (c->type == C_NUMBER) {
-			ok = miss || as_number(x, &v);
+			ok = miss || enc_number(x, &v);
 			out[f++] = miss ? 0.0f : (float)(c->sd > 0 ? (v - c->mean) / c->sd : 0);
 		} else if (c->type == C_BINARY) {
-			int b = miss ? -1 : as_bool(x);
+			int b = miss ? -1 : enc_bool(x);
 			ok = miss || b >= 0;
 			out[f++] = miss ? (float)c->mean : (float)b;
 		} else {
-			int l = miss ? -1 : level_of(c, x);
+			int l = miss ? -1 : enc_level(c, x);
 			if (!miss && l < 0)
 				cn->unseen++;   /* a level training never saw: all zeros */
 			for (int j = 0; j < c->nlevels; j++)
@@ -699,8 +350,8 @@ fit_then_fuse(struct encoding *e, struct table *t, int key, struct strmap *rows,
 		spool_add(&spool, r);
 	}
 	spool_end(&spool);
-	fit_columns(e, t, seen);
-	check_leakage(e, t, labels, nl, o->leak);
+	enc_fit(e, t, seen);
+	enc_check_leakage(e, t, labels, nl, o->leak);
 	enc_seal(e, o->fit_encoding);
 	if (!o->fit_encoding)
 		info("no --fit-encoding or --encoding: the encoding is fitted on this stream only");
@@ -746,7 +397,7 @@ main(int argc, char **argv)
 	/* process */
 	if (o.encoding) {
 		enc_load(o.encoding, &e);
-		bind_columns(&e, t, o.clinical);
+		enc_bind(&e, t, o.clinical);
 		while (input_read(&in, &r))
 			fuse_one(&e, t, &rows, &o, &in, &r, out, &cn);
 	} else
