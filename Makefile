@@ -50,7 +50,7 @@ GPU_OBJS = build/gpu/nogpu.o $(ENGINE_OBJS)
 GPU_LIBS =
 endif
 
-COMMON = util cli record recio json contract input params features outtree encoding image fusion trainstate imgops table rng strmap classes nn kern net dnn model metrics dicom pseudo xgb
+COMMON = util cli record recio json contract input params features outtree encoding cohort image fusion trainstate imgops table rng strmap classes nn kern net dnn model metrics dicom pseudo xgb
 COMMON_OBJS = $(COMMON:%=build/common/%.o) build/common/gdcm.o
 # engine/ picks the backend (common/'s CPU ones, gpu/'s CUDA one or its
 # stub); it is linked only into the programs that run the network
