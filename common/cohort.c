@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const classnames[3] = { "healthy", "osteopenia", "osteoporosis" };
-const char *const modalities[3] = { "xray", "ct", "dexa" };
-const char *const regions[5] = { "lumbar_spine", "hip", "femur", "pelvis", "thoracic_spine" };
+const char *const cohort_classes[3] = { "healthy", "osteopenia", "osteoporosis" };
+const char *const cohort_modalities[3] = { "xray", "ct", "dexa" };
+const char *const cohort_regions[5] = { "lumbar_spine", "hip", "femur", "pelvis", "thoracic_spine" };
 
 /* ---------------------------------------------------------------- */
 /* the patient */
@@ -370,7 +370,7 @@ render(const struct cohort *o, const struct patient *p, int k, struct record *r)
 			out[i] = (uint8_t)lround(clamp(pow(clamp(v, 0, 1), dexa ? 1.0 : 0.8) * 255, 0, 255));
 		}
 	}
-	rec_meta_str(r, "modality", modalities[p->modality]);
-	rec_meta_str(r, "region", regions[p->region]);
+	rec_meta_str(r, "modality", cohort_modalities[p->modality]);
+	rec_meta_str(r, "region", cohort_regions[p->region]);
 }
 

@@ -11,9 +11,9 @@
 
 #include "record.h"
 
-extern const char *const classnames[3];
-extern const char *const modalities[3];
-extern const char *const regions[5];
+extern const char *const cohort_classes[3];
+extern const char *const cohort_modalities[3];
+extern const char *const cohort_regions[5];
 enum { XRAY, CT, DEXA };
 enum { LUMBAR, HIP, FEMUR, PELVIS, THORACIC };
 

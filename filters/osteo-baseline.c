@@ -24,8 +24,8 @@
 
 #include "../common/classes.h"
 #include "../common/contract.h"
-#include "../common/imgops.h"
 #include "../common/features.h"
+#include "../common/imgops.h"
 #include "../common/input.h"
 #include "../common/params.h"
 #include "../common/record.h"

@@ -219,8 +219,8 @@ struct drawn {
 static void
 image_path(const struct patient *p, int k, char *rel, size_t n)
 {
-	snprintf(rel, n, "%s/%.64s/%s_%s_%d.png", classnames[p->label], p->key, modalities[p->modality],
-	         regions[p->region], k);
+	snprintf(rel, n, "%s/%.64s/%s_%s_%d.png", cohort_classes[p->label], p->key, cohort_modalities[p->modality],
+	         cohort_regions[p->region], k);
 }
 
 static void
@@ -258,8 +258,8 @@ write_patient(struct sink *s, const struct patient *p, const struct drawn *d, st
 	for (int k = 1; k <= p->nimages; k++) {
 		image_path(p, k, rel, sizeof rel);
 		outtree_file(&s->tree, rel, d->png[2 * k - 2], d->len[2 * k - 2]);
-		text_add(manifest, "%s,%s,%s,%s,%s", rel, classnames[p->label], p->key,
-		         modalities[p->modality], regions[p->region]);
+		text_add(manifest, "%s,%s,%s,%s,%s", rel, cohort_classes[p->label], p->key,
+		         cohort_modalities[p->modality], cohort_regions[p->region]);
 		if (s->o->c.masks) {
 			snprintf(mrel, sizeof mrel, "%.*s.mask.png", (int)strlen(rel) - 4, rel);
 			outtree_file(&s->tree, mrel, d->png[2 * k - 1], d->len[2 * k - 1]);
@@ -284,7 +284,7 @@ emit_records(struct sink *s, const struct patient *p)
 		rec_set_patient(r, p->key);
 		r->has_label = 1;
 		r->label = p->label;
-		rec_meta_str(r, "class", classnames[p->label]);
+		rec_meta_str(r, "class", cohort_classes[p->label]);
 		rec_write(s->w, r);
 	}
 }
@@ -331,10 +331,10 @@ main(int argc, char **argv)
 		for (int j = 0; j < nc; j++) {
 			const struct patient *p = &pp[j];
 			text_add(&clinical, "%s,%d,%c,%.1f,%s,%s,%s,%s\n", p->key, p->age, p->sex, p->tscore,
-			         p->fracture ? "yes" : "no", modalities[p->modality], regions[p->region],
-			         classnames[p->label]);
+			         p->fracture ? "yes" : "no", cohort_modalities[p->modality], cohort_regions[p->region],
+			         cohort_classes[p->label]);
 			int best = bayes_class(&o.c, p->q, post);
-			text_add(&truth, "%s,%.4f,%s,%.4f,%.4f,%.4f\n", p->key, p->q, classnames[best], post[0],
+			text_add(&truth, "%s,%.4f,%s,%.4f,%.4f,%.4f\n", p->key, p->q, cohort_classes[best], post[0],
 			         post[1], post[2]);
 			if (s.w)
 				emit_records(&s, p);
