@@ -1,8 +1,8 @@
 # make demo's defaults and the ceiling, shared by pipelines/demo.sh and
-# bench/models.sh (which measured the defaults over seeds 1-5: README,
+# bench/models.sh (which measured the defaults over seeds 1-10: README,
 # "How good is the CNN"); each default can be overridden from the
 # environment.
-DEMO_N=${DEMO_N:-1500}
+DEMO_N=${DEMO_N:-2000}
 DEMO_SEED=${DEMO_SEED:-1}
 DEMO_SIZE=${DEMO_SIZE:-64x64}
 DEMO_EPOCHS=${DEMO_EPOCHS:-10}
