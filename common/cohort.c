@@ -225,6 +225,29 @@ draw_strut(double ax, double ay, double bx, double by, double width)
 		}
 }
 
+/*
+ * One pass of the blur: dst = src convolved with k[0..2r] along x (horiz)
+ * or y, the edge pixel repeated beyond the border.
+ */
+static void
+blur_pass(const float *src, float *dst, const float *k, int r, int horiz)
+{
+	int w = cv.w, n = horiz ? cv.w : cv.h;
+	size_t step = horiz ? 1 : (size_t)w;
+
+	for (int y = 0; y < cv.h; y++)
+		for (int x = 0; x < w; x++) {
+			int at = horiz ? x : y;
+			const float *line = src + (size_t)y * w + x - (size_t)at * step;
+			float v = 0;
+			for (int i = -r; i <= r; i++) {
+				int j = at + i < 0 ? 0 : at + i >= n ? n - 1 : at + i;
+				v += k[i + r] * line[(size_t)j * step];
+			}
+			dst[(size_t)y * w + x] = v;
+		}
+}
+
 /* separable Gaussian blur of cv.img, sigma in pixels */
 static void
 blur(float sigma)
@@ -240,24 +263,8 @@ blur(float sigma)
 		sum += k[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
 	for (int i = 0; i <= 2 * r; i++)
 		k[i] /= sum;
-	for (int y = 0; y < cv.h; y++)
-		for (int x = 0; x < cv.w; x++) {
-			float v = 0;
-			for (int i = -r; i <= r; i++) {
-				int xx = x + i < 0 ? 0 : x + i >= cv.w ? cv.w - 1 : x + i;
-				v += k[i + r] * cv.img[(size_t)y * cv.w + xx];
-			}
-			cv.tmp[(size_t)y * cv.w + x] = v;
-		}
-	for (int y = 0; y < cv.h; y++)
-		for (int x = 0; x < cv.w; x++) {
-			float v = 0;
-			for (int i = -r; i <= r; i++) {
-				int yy = y + i < 0 ? 0 : y + i >= cv.h ? cv.h - 1 : y + i;
-				v += k[i + r] * cv.tmp[(size_t)yy * cv.w + x];
-			}
-			cv.img[(size_t)y * cv.w + x] = v;
-		}
+	blur_pass(cv.img, cv.tmp, k, r, 1);
+	blur_pass(cv.tmp, cv.img, k, r, 0);
 }
 
 /*
