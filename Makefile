@@ -8,7 +8,7 @@ DESTDIR ?=
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-XCFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+XCFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -I.
 PKGS = libpng libjpeg libarchive msgpack
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -17,7 +17,7 @@ LDLIBS = $(PKG_LIBS) -ldnnl -lgomp -lcsv -lm
 # DICOM: GDCM (C++, no .pc file in Debian) behind common/gdcm.cc, and
 # OpenSSL's libcrypto for --pseudonymize's HMAC-SHA256
 CXX ?= c++
-XCXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE
+XCXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -I.
 GDCM_CFLAGS = -I/usr/include/gdcm-3.0
 DICOM_LIBS = -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon -lcrypto -lstdc++
 
@@ -50,11 +50,16 @@ GPU_OBJS = build/gpu/nogpu.o $(ENGINE_OBJS)
 GPU_LIBS =
 endif
 
-COMMON = util cli record recio json contract input params features outtree encoding cohort image fusion trainstate imgops table rng strmap classes nn kern net dnn model metrics dicom pseudo xgb
-COMMON_OBJS = $(COMMON:%=build/common/%.o) build/common/gdcm.o
-# engine/ picks the backend (common/'s CPU ones, gpu/'s CUDA one or its
-# stub); it is linked only into the programs that run the network
+# libosteo.a: common/'s folders and the network's spec, reference layers
+# and oneDNN path (engine/); engine.c and device.c, which pick a backend,
+# are linked with gpu/'s objects (or its stub) into the programs that run
+# the network.  Every include is written from the root (-I.): a file's
+# folder is in its path.
+COMMON_SRCS = $(sort $(wildcard common/*/*.c))
+NET_SRCS = engine/net.c $(sort $(wildcard engine/ref/*.c engine/cpu/*.c))
+LIB_OBJS = $(COMMON_SRCS:%.c=build/%.o) build/common/dicom/gdcm.o $(NET_SRCS:%.c=build/%.o)
 ENGINE_OBJS = build/engine/engine.o build/engine/device.o
+HDRS = $(wildcard common/*/*.h engine/*.h engine/*/*.h engine/cpu/kern.inc gpu/*.h)
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
@@ -67,35 +72,35 @@ all: $(BINS) gpu-note
 gpu-note:
 	@$(if $(NVCC),true,echo "osteo: $(or $(GPU_MISSING),nvcc not found (or GPU=0)): the CUDA backend is not built; programs run on the CPU")
 
-build/common/%.o: common/%.c common/*.h | build/common
+build/common/%.o: common/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-# the fused passes: OpenMP threads over the batch, loops vectorised
-build/common/dnn.o build/common/nn.o build/common/kern.o: build/common/%.o: common/%.c common/*.h common/kern.inc | build/common
-	$(CC) $(XCFLAGS) $(CFLAGS) -fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
+# the reference layers and the fused passes: OpenMP threads over the
+# batch, loops vectorised
+build/engine/%.o: engine/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(if $(filter engine/ref/% engine/cpu/%,$<),-fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT)) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 
 # a DICOM frame's values: loops the compiler vectorises at -O3
-build/common/dicom.o: common/dicom.c common/*.h | build/common
-	$(CC) $(XCFLAGS) $(CFLAGS) $(DNN_OPT) $(PKG_CFLAGS) -c -o $@ $<
+build/common/dicom/dicom.o: XCFLAGS += $(DNN_OPT)
 
-build/common/gdcm.o: common/gdcm.cc common/dicom.h | build/common
+build/common/dicom/gdcm.o: common/dicom/gdcm.cc common/dicom/dicom.h
+	@mkdir -p $(@D)
 	$(CXX) $(XCXXFLAGS) $(CFLAGS) $(GDCM_CFLAGS) -c -o $@ $<
 
-build/engine/%.o: engine/%.c engine/*.h common/*.h gpu/gpu.h | build/engine
-	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
-
 # the CUDA backend's stand-in when it is not built: "no device"
-build/gpu/nogpu.o: gpu/nogpu.c gpu/gpu.h common/*.h | build/gpu
+build/gpu/nogpu.o: gpu/nogpu.c $(HDRS) | build/gpu
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/filters/%.o: filters/%.c common/*.h engine/*.h gpu/gpu.h | build/filters
+build/filters/%.o: filters/%.c $(HDRS) | build/filters
 	$(CC) $(XCFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-build/gpu/%.o: gpu/%.cu gpu/*.h common/*.h | build/gpu
-	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+build/gpu/%.o: gpu/%.cu $(HDRS) | build/gpu
+	$(NVCC) $(NVCCFLAGS) -I. -c -o $@ $<
 
-build/libosteo.a: $(COMMON_OBJS)
+build/libosteo.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 bin/%: build/filters/%.o build/libosteo.a | bin
@@ -110,7 +115,7 @@ build/filters/osteo-synth.o: XCFLAGS += -fopenmp
 bin/osteo-decode: LDLIBS += $(DICOM_LIBS)
 bin/osteo-fuse: LDLIBS += -lcrypto
 
-bin build/common build/engine build/filters build/gpu build/tests:
+bin build/filters build/gpu build/tests:
 	mkdir -p $@
 
 # ---------------------------------------------------------------- tests
@@ -134,11 +139,11 @@ build/tests/gpu-check: tests/gpu/check_gpu.c $(GPU_OBJS) build/libosteo.a | buil
 # tests/gpu/emu, so its kernels and plumbing are tested on every machine
 EMU_OBJS = build/emu/nn.o build/emu/net.o build/emu/device.o $(ENGINE_OBJS)
 # (with make check-asan's sanitizers, which then see the kernels' accesses)
-EMU_CXXFLAGS = -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/gpu/emu -DTHREADS=32 \
+EMU_CXXFLAGS = -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/gpu/emu -I. -DTHREADS=32 \
 	$(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
 EMU_BINS = build/emu/bin/osteo-train build/emu/bin/osteo-infer build/emu/bin/osteo-gpuinfo
 
-$(filter build/emu/%,$(EMU_OBJS)): build/emu/%.o: gpu/%.cu gpu/*.h common/*.h tests/gpu/emu/*.h | build/emu/bin
+$(filter build/emu/%,$(EMU_OBJS)): build/emu/%.o: gpu/%.cu $(HDRS) tests/gpu/emu/*.h | build/emu/bin
 	$(CXX) $(EMU_CXXFLAGS) $(PKG_CFLAGS) -x c++ -c -o $@ $<
 
 build/emu/gpu-check: tests/gpu/check_gpu.c $(EMU_OBJS) build/libosteo.a
@@ -207,29 +212,20 @@ FUZZ_TIME ?= 60
 FUZZ_CXX ?= clang++
 FUZZ_TARGETS ?= record model decode dicom archive csv arch options
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
-FUZZ_COMMON = $(COMMON:%=build/fuzz/common/%.o) build/fuzz/common/gdcm.o build/fuzz/gpu/nogpu.o build/fuzz/engine/device.o build/fuzz/engine/engine.o
+FUZZ_OBJS = $(LIB_OBJS:build/%=build/fuzz/%) $(ENGINE_OBJS:build/%=build/fuzz/%) build/fuzz/gpu/nogpu.o
 
-build/fuzz/common/%.o: common/%.c common/*.h common/kern.inc | build/fuzz/common
+build/fuzz/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # (UBSan's vptr and function checks need its C++ runtime; the harnesses link as C)
-build/fuzz/common/gdcm.o: common/gdcm.cc common/dicom.h | build/fuzz/common
+build/fuzz/common/dicom/gdcm.o: common/dicom/gdcm.cc common/dicom/dicom.h
+	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(XCXXFLAGS) $(FUZZ_FLAGS) -fno-sanitize=vptr,function $(GDCM_CFLAGS) -c -o $@ $<
 
-build/fuzz/engine/%.o: engine/%.c engine/*.h common/*.h gpu/gpu.h | build/fuzz/common
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
-
-build/fuzz/gpu/nogpu.o: gpu/nogpu.c gpu/gpu.h common/*.h | build/fuzz/common
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $<
-
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_COMMON) filters/*.c | build/fuzz/common
-	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(LDLIBS) $(DICOM_LIBS) -lxgboost \
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS) $(DICOM_LIBS) -lxgboost \
 		-Wl,--wrap=fopen,--wrap=fclose,--wrap=rec_reader_new,--wrap=rec_reader_free
-
-build/fuzz/common:
-	mkdir -p $@
 
 fuzz-build:
 	@tools/deps.sh fuzz

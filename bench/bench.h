@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../common/net.h"
-#include "../common/rng.h"
-#include "../common/util.h"
+#include "engine/net.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
 
 #define REPS 7
 

@@ -20,10 +20,10 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "../engine/engine.h"
+#include "engine/engine.h"
 #include "bench.h"
-#include "../common/rng.h"
-#include "../common/util.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
 
 static double
 peak_mib(void)

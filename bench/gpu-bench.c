@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../engine/engine.h"
+#include "engine/engine.h"
 #include "bench.h"
-#include "../common/rng.h"
-#include "../common/util.h"
-#include "../gpu/gnn.h"
-#include "../gpu/gpu.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
+#include "gpu/gnn.h"
+#include "gpu/gpu.h"
 
 
 /* seconds per step, median of REPS timings of n steps, and bytes per step */

@@ -4,8 +4,8 @@
  * libosteo, so programs without a network do not pull in CUDA.
  */
 #include "engine.h"
-#include "../common/util.h"
-#include "../gpu/gpu.h"
+#include "common/base/util.h"
+#include "gpu/gpu.h"
 
 #include <stdlib.h>
 #include <string.h>

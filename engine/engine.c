@@ -4,10 +4,10 @@
  * backend (or gpu/nogpu.c), like device.c.
  */
 #include "engine.h"
-#include "../common/dnn.h"
-#include "../common/kern.h"
-#include "../common/util.h"
-#include "../gpu/gpu.h"
+#include "engine/cpu/dnn.h"
+#include "engine/cpu/kern.h"
+#include "common/base/util.h"
+#include "gpu/gpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,7 +225,7 @@ engine_kernels(struct engine *e)
 	if (e->gpu)
 		return "CUDA (cuBLAS, gpu/nn.cu)";
 	if (!e->dnn)
-		return "the reference layers (common/net.c, nn.c)";
+		return "the reference layers (engine/net.c, nn.c)";
 	snprintf(e->kernels, sizeof e->kernels, "%s; passes %s", dnet_kernels(e->dnn), kern_get()->name);
 	return e->kernels;
 }

@@ -1,8 +1,8 @@
 /*
  * engine.h - the network of net.h run where --device says, behind one API,
  * so osteo-train and osteo-infer have one loop for every backend:
- *   the CPU's oneDNN path    common/dnn.c (convolution blocks), common/kern.inc
- *   the CPU's reference      common/net.c, common/nn.c (plain C; the tests'
+ *   the CPU's oneDNN path    engine/cpu/dnn.c (convolution blocks), engine/cpu/kern.inc
+ *   the CPU's reference      engine/net.c, engine/ref/nn.c (plain C; the tests'
  *                            yardstick, and the CPU path for a spec dnn.c
  *                            does not cover or for OSTEO_CPU=reference)
  *   CUDA                     gpu/net.cu, gpu/nn.cu, or gpu/nogpu.c's stub
@@ -29,8 +29,8 @@
 
 #include <stdint.h>
 
-#include "../common/net.h"
-#include "../common/rng.h"
+#include "net.h"
+#include "common/base/rng.h"
 
 #define ENGINE_TF32 1            /* TF32 tensor cores for the products */
 #define ENGINE_KEEP 2            /* keep every activation: heat maps, feature maps */

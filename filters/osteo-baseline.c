@@ -22,15 +22,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/classes.h"
-#include "../common/contract.h"
-#include "../common/features.h"
-#include "../common/imgops.h"
-#include "../common/input.h"
-#include "../common/params.h"
-#include "../common/record.h"
-#include "../common/util.h"
-#include "../common/xgb.h"
+#include "common/record/classes.h"
+#include "common/record/contract.h"
+#include "common/baseline/features.h"
+#include "common/image/imgops.h"
+#include "common/record/input.h"
+#include "common/record/params.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
+#include "common/baseline/xgb.h"
 
 #define KIND "osteo-baseline"
 

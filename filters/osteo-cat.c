@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/input.h"
-#include "../common/record.h"
-#include "../common/rng.h"
-#include "../common/util.h"
+#include "common/record/input.h"
+#include "common/record/record.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
 
 static const char usage[] = "osteo-cat [-q] [--shard I/N] [--by record|patient] [FILE|-]...";
 static const char options[] =

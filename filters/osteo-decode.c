@@ -22,15 +22,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/classes.h"
-#include "../common/dicom.h"
-#include "../common/image.h"
-#include "../common/imgops.h"
-#include "../common/pseudo.h"
-#include "../common/record.h"
-#include "../common/strmap.h"
-#include "../common/table.h"
-#include "../common/util.h"
+#include "common/record/classes.h"
+#include "common/dicom/dicom.h"
+#include "common/image/image.h"
+#include "common/image/imgops.h"
+#include "common/dicom/pseudo.h"
+#include "common/record/record.h"
+#include "common/base/strmap.h"
+#include "common/clinical/table.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-decode [-q] [--progress] [--classes LIST] [--manifest FILE.csv]\n"

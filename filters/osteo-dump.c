@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/contract.h"
-#include "../common/image.h"
-#include "../common/json.h"
-#include "../common/record.h"
-#include "../common/util.h"
+#include "common/record/contract.h"
+#include "common/image/image.h"
+#include "common/base/json.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-dump [-q] [--data] [--png DIR] [--png16] [--count] [--csv] [FILE|-]...";

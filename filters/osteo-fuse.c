@@ -14,14 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/contract.h"
-#include "../common/encoding.h"
-#include "../common/input.h"
-#include "../common/pseudo.h"
-#include "../common/record.h"
-#include "../common/strmap.h"
-#include "../common/table.h"
-#include "../common/util.h"
+#include "common/record/contract.h"
+#include "common/clinical/encoding.h"
+#include "common/record/input.h"
+#include "common/dicom/pseudo.h"
+#include "common/record/record.h"
+#include "common/base/strmap.h"
+#include "common/clinical/table.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-fuse [-q] --clinical FILE.csv [--key COLUMN] [--columns A,B,...]\n"

@@ -5,8 +5,8 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "../common/util.h"
-#include "../gpu/gpu.h"
+#include "common/base/util.h"
+#include "gpu/gpu.h"
 
 static const char usage[] = "osteo-gpuinfo [-q]";
 static const char options[] =

@@ -12,16 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/engine.h"
-#include "../common/contract.h"
-#include "../common/imgops.h"
-#include "../common/input.h"
-#include "../common/metrics.h"
-#include "../common/model.h"
-#include "../common/net.h"
-#include "../common/record.h"
-#include "../common/util.h"
-#include "../gpu/gpu.h"
+#include "engine/engine.h"
+#include "common/record/contract.h"
+#include "common/image/imgops.h"
+#include "common/record/input.h"
+#include "common/eval/metrics.h"
+#include "common/model/model.h"
+#include "engine/net.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
+#include "gpu/gpu.h"
 
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check] [--no-calibration]\n"

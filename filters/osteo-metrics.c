@@ -13,15 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/classes.h"
-#include "../common/contract.h"
-#include "../common/input.h"
-#include "../common/metrics.h"
-#include "../common/json.h"
-#include "../common/record.h"
-#include "../common/strmap.h"
-#include "../common/table.h"
-#include "../common/util.h"
+#include "common/record/classes.h"
+#include "common/record/contract.h"
+#include "common/record/input.h"
+#include "common/eval/metrics.h"
+#include "common/base/json.h"
+#include "common/record/record.h"
+#include "common/base/strmap.h"
+#include "common/clinical/table.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/contract.h"
-#include "../common/imgops.h"
-#include "../common/input.h"
-#include "../common/params.h"
-#include "../common/record.h"
-#include "../common/util.h"
+#include "common/record/contract.h"
+#include "common/image/imgops.h"
+#include "common/record/input.h"
+#include "common/record/params.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-normalize [-q] [--size WxH] [--fit pad|crop|stretch] [--keep-channels]\n"

@@ -8,7 +8,7 @@
  *   heatmaps     heat maps (Grad-CAM, occlusion) laid over their images, a grid
  *   reliability  a reliability diagram: accuracy against confidence, per bin
  *
- * The program computes (with common/metrics.c, as osteo-metrics does) and
+ * The program computes (with common/eval/metrics.c, as osteo-metrics does) and
  * writes a gnuplot script with the data inline; gnuplot renders it to a
  * temporary PNG that is renamed into place only when gnuplot succeeded.
  * --script prints the script instead, for a user who wants to restyle.
@@ -21,13 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/contract.h"
-#include "../common/classes.h"
-#include "../common/imgops.h"
-#include "../common/input.h"
-#include "../common/metrics.h"
-#include "../common/record.h"
-#include "../common/util.h"
+#include "common/record/contract.h"
+#include "common/record/classes.h"
+#include "common/image/imgops.h"
+#include "common/record/input.h"
+#include "common/eval/metrics.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps|reliability -o FILE.png [--title TEXT]\n"

@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/imgops.h"
-#include "../common/input.h"
-#include "../common/record.h"
-#include "../common/rng.h"
-#include "../common/strmap.h"
-#include "../common/util.h"
+#include "common/image/imgops.h"
+#include "common/record/input.h"
+#include "common/record/record.h"
+#include "common/base/rng.h"
+#include "common/base/strmap.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-split [-q] [--ratios TRAIN,VAL,TEST] [--seed N] [--dedup]\n"

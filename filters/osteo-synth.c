@@ -13,8 +13,8 @@
  *
  * Everything is drawn from generators keyed by --seed and the patient's
  * key, so a cohort is the same bytes on every run.  The world itself is
- * common/cohort.c; this file is its options, its CSVs and where it goes
- * (a tree or tar.gz through common/outtree.c, or records).
+ * common/cohort/cohort.c; this file is its options, its CSVs and where it goes
+ * (a tree or tar.gz through common/image/outtree.c, or records).
  */
 #include <getopt.h>
 #include <math.h>
@@ -24,12 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/cohort.h"
-#include "../common/image.h"
-#include "../common/outtree.h"
-#include "../common/record.h"
-#include "../common/rng.h"
-#include "../common/util.h"
+#include "common/cohort/cohort.h"
+#include "common/image/image.h"
+#include "common/image/outtree.h"
+#include "common/record/record.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
 
 static const char usage[] =
 	"osteo-synth [-q] [-n PATIENTS] [--seed N] [--images MAX] [--size WxH]\n"

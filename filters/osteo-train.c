@@ -17,18 +17,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/classes.h"
-#include "../engine/engine.h"
-#include "../common/imgops.h"
-#include "../common/input.h"
-#include "../common/metrics.h"
-#include "../common/model.h"
-#include "../common/net.h"
-#include "../common/record.h"
-#include "../common/rng.h"
-#include "../common/trainstate.h"
-#include "../common/util.h"
-#include "../gpu/gpu.h"
+#include "common/record/classes.h"
+#include "engine/engine.h"
+#include "common/image/imgops.h"
+#include "common/record/input.h"
+#include "common/eval/metrics.h"
+#include "common/model/model.h"
+#include "engine/net.h"
+#include "common/record/record.h"
+#include "common/base/rng.h"
+#include "common/model/trainstate.h"
+#include "common/base/util.h"
+#include "gpu/gpu.h"
 
 static const char usage[] =
 	"osteo-train [-q] -o MODEL [--val FILE] [--arch SPEC] [--classes LIST] [--epochs N]\n"

@@ -10,7 +10,7 @@
 #include <cuda_runtime.h>
 
 extern "C" {
-#include "../common/util.h"
+#include "common/base/util.h"
 }
 
 #define CUDA(call) cuda_check((call), #call, __FILE__, __LINE__)

@@ -1,5 +1,5 @@
 /*
- * net.cu - the network of common/net.h on the device: net.c's forward and
+ * net.cu - the network of engine/net.h on the device: net.c's forward and
  * backward passes with gnn.h's layers, and the batches that feed them.
  *
  * A convolution followed by a pool is one block: batch norm, ReLU and the
@@ -15,8 +15,8 @@
 #include "gpu.h"
 
 extern "C" {
-#include "../common/net.h"
-#include "../common/nn.h"
+#include "engine/net.h"
+#include "engine/ref/nn.h"
 }
 
 extern "C" cudaStream_t gnn_stream(void);

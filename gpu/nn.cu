@@ -13,9 +13,9 @@
 #include "check.h"
 #include "gnn.h"
 extern "C" {
-#include "../common/nn.h"
+#include "engine/ref/nn.h"
 }
-#include "../common/nnrow.h"
+#include "engine/nnrow.h"
 
 /* threads per block; tests/gpu/emu builds with fewer, each a real thread */
 #ifndef THREADS

@@ -4,7 +4,7 @@
  * picks one and the gnet_* functions are never reached.
  */
 #include "gpu.h"
-#include "../common/util.h"
+#include "common/base/util.h"
 
 #define NO_GPU "built without the CUDA backend (GPU=0, or no nvcc)"
 

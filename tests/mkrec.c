@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/record.h"
-#include "../common/util.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
 
 int
 main(int argc, char **argv)

@@ -4,7 +4,7 @@
  * decoder set up as `osteo-decode --keep-going` writing to /dev/null.
  */
 #define main osteo_decode_main
-#include "../../filters/osteo-decode.c"
+#include "filters/osteo-decode.c"
 #undef main
 #include "fuzz.h"
 

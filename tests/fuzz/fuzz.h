@@ -27,9 +27,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../../common/image.h"
-#include "../../common/record.h"
-#include "../../common/util.h"
+#include "common/image/image.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
 
 static sigjmp_buf fuzz_jmp;
 static int fuzz_status;

@@ -1,6 +1,6 @@
 /* fuzz_csv - the clinical CSV reader (libcsv, strict, rectangular) */
 #include "fuzz.h"
-#include "../../common/table.h"
+#include "common/clinical/table.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

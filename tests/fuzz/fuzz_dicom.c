@@ -1,7 +1,7 @@
 /*
  * fuzz_dicom - a DICOM file through osteo-decode's own path: the input
  * given the 128-byte preamble and "DICM", so every input reaches GDCM
- * (common/gdcm.cc) and the values' code (common/dicom.c), and its records
+ * (common/dicom/gdcm.cc) and the values' code (common/dicom/dicom.c), and its records
  * are written.  Seeds: tests/fuzz/corpus/dicom, datasets without the
  * preamble (made by tests/fuzz/make-dicom-corpus.sh).
  */

@@ -1,7 +1,7 @@
 /* fuzz_model - the model loader: one record, its meta checked, the
  * network built from its arch and input shape, weights matched to it */
 #include "fuzz.h"
-#include "../../common/model.h"
+#include "common/model/model.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

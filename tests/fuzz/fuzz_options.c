@@ -5,7 +5,7 @@
  * input is NUL-separated words; the first byte picks the parser.
  */
 #define main osteo_train_main
-#include "../../filters/osteo-train.c"
+#include "filters/osteo-train.c"
 #undef main
 #include "fuzz.h"
 

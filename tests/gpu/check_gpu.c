@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/net.h"
-#include "../../common/nn.h"
-#include "../../common/rng.h"
-#include "../../common/util.h"
-#include "../../gpu/gnn.h"
-#include "../../gpu/gpu.h"
+#include "engine/net.h"
+#include "engine/ref/nn.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
+#include "gpu/gnn.h"
+#include "gpu/gpu.h"
 
 #define TOL 1e-5        /* one layer, float32 */
 #define NET_TOL 1e-4    /* a whole training step */

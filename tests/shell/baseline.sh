@@ -44,7 +44,7 @@ head -c 200 a.model >bad.model
 expect_status 65 osteo-baseline -m bad.model p/test.fused.rec 2>/dev/null
 osteo-synth -n 3 --records >synth.rec
 expect_status 65 osteo-baseline -m synth.rec p/test.fused.rec 2>/dev/null
-# the trees: a random forest and boosted trees through XGBoost (common/xgb.c, checked against
+# the trees: a random forest and boosted trees through XGBoost (common/baseline/xgb.c, checked against
 # python3-xgboost in the unit tests), reproducible, the same outputs, options, refusals
 for m in rf gbt; do
 	osteo-baseline -q --model $m -o $m.model p/train.fused.rec

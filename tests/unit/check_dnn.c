@@ -1,5 +1,5 @@
 /*
- * check_dnn.c - the CPU engine's oneDNN path (common/dnn.c) held to the
+ * check_dnn.c - the CPU engine's oneDNN path (engine/cpu/dnn.c) held to the
  * reference layers of net.c: the same network, the same initial weights,
  * the same batch, then probabilities, loss, every parameter's gradient,
  * the running statistics and the weights after one Adam step compared
@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/dnn.h"
-#include "../../common/net.h"
-#include "../../common/rng.h"
-#include "../../common/util.h"
-#include "../../engine/engine.h"
+#include "engine/cpu/dnn.h"
+#include "engine/net.h"
+#include "common/base/rng.h"
+#include "common/base/util.h"
+#include "engine/engine.h"
 #include "suites.h"
 
 #define B 7

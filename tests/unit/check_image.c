@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/image.h"
-#include "../../common/util.h"
+#include "common/image/image.h"
+#include "common/base/util.h"
 #include "suites.h"
 
 static void

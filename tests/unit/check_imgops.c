@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/imgops.h"
-#include "../../common/rng.h"
+#include "common/image/imgops.h"
+#include "common/base/rng.h"
 #include "suites.h"
 
 /* a smooth test picture: a few low-frequency waves */

@@ -1,5 +1,5 @@
 /*
- * check_metrics.c - common/metrics.c against scikit-learn: the fixtures in
+ * check_metrics.c - common/eval/metrics.c against scikit-learn: the fixtures in
  * tests/fixtures/metrics (random labels and probabilities with many ties,
  * a class that is never the truth, a class never predicted, and the
  * example of osteo-metrics(1)) were made by make-fixtures.py beside them.
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/fusion.h"
-#include "../../common/util.h"
-#include "../../common/metrics.h"
+#include "common/model/fusion.h"
+#include "common/base/util.h"
+#include "common/eval/metrics.h"
 #include "suites.h"
 
 #define TOL 1e-6

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../common/classes.h"
-#include "../../common/rng.h"
-#include "../../common/strmap.h"
-#include "../../common/table.h"
-#include "../../common/util.h"
+#include "common/record/classes.h"
+#include "common/base/rng.h"
+#include "common/base/strmap.h"
+#include "common/clinical/table.h"
+#include "common/base/util.h"
 #include "suites.h"
 
 START_TEST(test_rng_keyed)

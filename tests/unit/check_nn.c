@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/nn.h"
-#include "../../common/rng.h"
+#include "engine/ref/nn.h"
+#include "common/base/rng.h"
 #include "suites.h"
 
 #define EPS 1e-2f
@@ -328,7 +328,7 @@ nn_suite(void)
 /* ---- the whole network: every parameter's gradient against finite
  * differences of the loss, with fusion and class weights */
 
-#include "../../common/net.h"
+#include "engine/net.h"
 
 /* with plain fusion, with gap and a clinical branch, the branch straight
  * into the classifier, and the branch beside the image itself */

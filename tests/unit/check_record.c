@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../common/params.h"
-#include "../../common/record.h"
-#include "../../common/util.h"
+#include "common/record/params.h"
+#include "common/record/record.h"
+#include "common/base/util.h"
 #include "suites.h"
 
 static struct tensor *

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/net.h"
+#include "engine/net.h"
 #include "suites.h"
 
 #define TOL 1e-4

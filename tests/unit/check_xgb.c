@@ -1,5 +1,5 @@
 /*
- * check_xgb.c - common/xgb.c against python3-xgboost: the random forest and
+ * check_xgb.c - common/baseline/xgb.c against python3-xgboost: the random forest and
  * the boosted trees of osteo-baseline's defaults (seed 5), fitted on
  * tests/fixtures/xgb/train.tsv through the C API, predict test.tsv as
  * XGBoost's Python package did with the same parameters (make-fixture.py
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/xgb.h"
+#include "common/baseline/xgb.h"
 #include "suites.h"
 
 #define D 6

@@ -1,0 +1,220 @@
+/*
+ * model.c - models and checkpoints as one-record files.
+ */
+#include "model.h"
+#include "common/record/params.h"
+#include "common/eval/metrics.h"
+#include "common/base/util.h"
+
+#include <stdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+put(struct record *r, const char *name, const float *v, int ndim, const uint32_t *shape)
+{
+	const char *err;
+	struct tensor *t = rec_tensor_put(r, name, DT_F32, ndim, shape, &err);
+
+	if (!t)
+		die(EX_SOFTWARE, "model tensor %s: %s", name, err);
+	memcpy(t->data, v, t->nbytes);
+}
+
+static void
+put1(struct record *r, const char *name, const float *v, size_t n)
+{
+	uint32_t s[1] = { (uint32_t)n };
+
+	put(r, name, v, 1, s);
+}
+
+void
+model_to_record(const struct model *m, struct record *r, int checkpoint)
+{
+	const struct net *n = m->net;
+	char shape[64];
+	char *cls = classes_join(&m->classes);
+
+	rec_set_id(r, checkpoint ? "checkpoint" : "model");
+	rec_meta_str(r, "kind", MODEL_FORMAT);
+	rec_meta_int(r, "version", MODEL_VERSION);
+	rec_meta_str(r, "arch", m->arch);
+	rec_meta_str(r, "classes", cls);
+	snprintf(shape, sizeof shape, "%dx%dx%d", n->c, n->h, n->w);
+	rec_meta_str(r, "input", shape);
+	rec_meta_int(r, "clinical_count", n->nclin);
+	prep_write(r, &m->prep);
+	rec_meta_int(r, "parameters", (long long)n->nparams);
+	rec_meta_int(r, "best_epoch", m->best_epoch);
+	if (m->temperature > 0 && m->temperature != 1)
+		rec_meta_float(r, "calibration.temperature", m->temperature);
+	free(cls);
+	if (m->fusion.k) {
+		const struct fusion *f = &m->fusion;
+		uint32_t s[2] = { (uint32_t)(f->k + f->nclin + 1), (uint32_t)f->k };
+		size_t nw = (size_t)s[0] * s[1];
+		float *w = emalloc(nw * sizeof *w);
+		for (size_t i = 0; i < nw; i++)
+			w[i] = (float)f->w[i];
+		rec_meta_str(r, "fusion", "late");
+		put(r, "fusion.late", w, 2, s);
+		free(w);
+	}
+	for (int i = 0; i < n->ntensors; i++)
+		put(r, n->pt[i].name, ptensor_data(n, &n->pt[i]), n->pt[i].ndim, n->pt[i].shape);
+	if (m->nhist) {
+		uint32_t s[2] = { (uint32_t)m->nhist, 6 };
+		put(r, "history", m->hist, 2, s);
+	}
+	if (checkpoint) {
+		put1(r, "opt.m", n->m, n->nparams);
+		put1(r, "opt.v", n->v, n->nparams);
+	}
+}
+
+void
+model_save(const char *path, const struct model *m, const struct record *extra, int checkpoint)
+{
+	struct record r;
+
+	rec_init(&r);
+	if (extra)
+		rec_copy(&r, extra);
+	model_to_record(m, &r, checkpoint);
+	params_save(path, &r);
+	rec_free(&r);
+}
+
+static const char *
+mstr(const struct record *r, const char *key)
+{
+	const struct metaval *v = rec_meta(r, key);
+
+	return v && v->type == MV_STR ? v->s : NULL;
+}
+
+static int
+take(const struct record *r, const char *name, float *dst, size_t n)
+{
+	const struct tensor *t = rec_tensor(r, name);
+
+	if (!t || t->dtype != DT_F32 || tensor_elems(t) != n)
+		return -1;
+	memcpy(dst, t->data, n * sizeof(float));
+	return 0;
+}
+
+int
+model_load(const char *path, struct model *m, struct record *r, const char **err)
+{
+	static char msg[512];
+	const struct metaval *v;
+	const char *arch, *cls, *input;
+	int c, h, w, nclin;
+
+	params_load(path, MODEL_FORMAT, r);
+	memset(m, 0, sizeof *m);
+	v = rec_meta(r, "version");
+	if (!v || v->type != MV_INT || v->i != MODEL_VERSION) {
+		*err = "unsupported model version";
+		return -1;
+	}
+	arch = mstr(r, "arch");
+	cls = mstr(r, "classes");
+	input = mstr(r, "input");
+	v = rec_meta(r, "clinical_count");
+	if (!arch || !cls || !input || !v || v->type != MV_INT || sscanf(input, "%dx%dx%d", &c, &h, &w) != 3) {
+		*err = "missing arch, classes, input or clinical_count";
+		return -1;
+	}
+	if (v->i < 0 || v->i > NET_MAXSIDE) {
+		*err = "clinical_count out of range";
+		return -1;
+	}
+	nclin = (int)v->i;
+	if (classes_read(&m->classes, cls, err) < 0)
+		return -1;
+	m->arch = estrdup(arch);
+	m->net = net_new(arch, c, h, w, nclin, m->classes.n, err);
+	if (!m->net)
+		return -1;
+	struct net *n = m->net;
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
+		if (take(r, t->name, ptensor_data(n, t), t->count)) {
+			snprintf(msg, sizeof msg, "layer %d's weights are missing or of the wrong shape", t->layer + 1);
+			*err = msg;
+			return -1;
+		}
+	}
+	take(r, "opt.m", n->m, n->nparams);
+	take(r, "opt.v", n->v, n->nparams);
+	const struct tensor *hist = rec_tensor(r, "history");
+	if (hist && hist->dtype == DT_F32 && hist->ndim == 2 && hist->shape[1] == 6) {
+		m->nhist = (int)hist->shape[0];
+		m->hist = emalloc(hist->nbytes ? hist->nbytes : 1);
+		memcpy(m->hist, hist->data, hist->nbytes);
+	}
+	struct prep p;
+	prep_read(r, &p);
+	/* models written before fuse.* (version 1 all the same) named them so */
+	if (!*p.features)
+		p.features = rec_meta_s(r, "clinical_features");
+	if (!*p.encoding)
+		p.encoding = rec_meta_s(r, "clinical_encoding");
+	prep_dup(&m->prep, &p);
+	v = rec_meta(r, "best_epoch");
+	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
+	v = rec_meta(r, "calibration.temperature");
+	m->temperature = v && v->type == MV_FLOAT && v->f > 0 && isfinite(v->f) ? v->f : 1;
+	const struct tensor *fw = rec_tensor(r, "fusion.late");
+	if (fw) {
+		int k = m->classes.n;
+		if (fw->dtype != DT_F32 || fw->ndim != 2 || (int)fw->shape[1] != k || (int)fw->shape[0] < k + 1 ||
+		    fw->shape[0] > (uint32_t)(k + 1 + NET_MAXSIDE) || n->nclin) {
+			*err = "fusion.late is not (classes + clinical values + 1) x classes, or the network takes clinical values too";
+			return -1;
+		}
+		size_t nw = tensor_elems(fw);
+		m->fusion.k = k;
+		m->fusion.nclin = (int)fw->shape[0] - k - 1;
+		m->fusion.w = emalloc(nw * sizeof *m->fusion.w);
+		for (size_t i = 0; i < nw; i++) {
+			m->fusion.w[i] = ((const float *)fw->data)[i];
+			if (!isfinite(m->fusion.w[i])) {
+				*err = "fusion.late has NaN or infinite values";
+				return -1;
+			}
+		}
+	}
+	*err = NULL;
+	return 0;
+}
+
+int
+model_clinical(const struct model *m)
+{
+	return m->fusion.k ? m->fusion.nclin : m->net->nclin;
+}
+
+void
+model_answer(const struct model *m, double *p, const float *clin, int temper)
+{
+	fusion_apply(&m->fusion, p, clin);
+	if (temper)
+		metrics_temper(p, m->net->nclasses, m->temperature);
+}
+
+void
+model_free(struct model *m)
+{
+	net_free(m->net);
+	classes_free(&m->classes);
+	free(m->arch);
+	prep_free(&m->prep);
+	free(m->hist);
+	fusion_free(&m->fusion);
+	memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,1285 @@
+/*
+ * dnn.c - dnn.h: the convolution blocks on oneDNN (Debian's libdnnl, its C
+ * API, in the shape of oneDNN's examples/cnn_training_f32.c: descriptors
+ * once, primitives reused, reorders only where a layout changes).
+ *
+ * Activations are in oneDNN's nChw16c (blocks of 16 channels) when every
+ * block's channels come in sixteens, else channels-last (B,H,W,C); either
+ * way our passes read a pixel's channels as vectors (kern.inc).  What
+ * oneDNN leaves unfused is ours:
+ *   forward (training)  conv -> one read of its output z for the batch
+ *                       statistics and each 2x2 window's winner (batch norm
+ *                       is monotonic per channel) -> BN + ReLU on the
+ *                       pooled quarter, with a 1-byte argmax; the
+ *                       normalised full-size map is never stored
+ *   backward            BN's two sums over the windows' winners only, then
+ *                       BN's input gradient in one pass, written over z (for
+ *                       the first layer multiplied at once into its weight
+ *                       gradient instead)
+ *   inference           BN folded into the weights and a bias, ReLU as the
+ *                       convolution's post-op, then a pool pass; one image
+ *                       per thread
+ * Winograd where it was measured faster.  Each pass runs its images on
+ * OpenMP's threads; a sum over the batch is made of per-image parts added
+ * in image order, so it does not depend on the number of threads.  Layers
+ * from the first that is not conv or pool (gap, dropout, dense) on are
+ * net.c's.
+ */
+#include "dnn.h"
+#include "engine/ref/nn.h"
+#include "engine/nnrow.h"
+#include "common/base/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <oneapi/dnnl/dnnl.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_max_threads(void) { return 1; }
+static int omp_get_thread_num(void) { return 0; }
+#endif
+
+#include "kern.h"
+#include "engine/vec.h"
+
+#define KERN (kern_get())
+
+/* ---------------------------------------------------------------- */
+/* oneDNN plumbing */
+
+struct conv_prims {
+	int mb;                   /* images per execution; 0: not made */
+	dnnl_primitive_t fwd, bwd_data, bwd_w;
+	dnnl_primitive_t to_fwd_w, to_bwd_w, from_dw;  /* weight reorders, or NULL */
+	dnnl_memory_t w_user;     /* (OC,IC,k,k) as net.h keeps them */
+	dnnl_memory_t w_fwd, w_bwd, dw, dw_user;
+	dnnl_memory_t src, dst, bias, diff_src, diff_dst;
+	dnnl_memory_t sp_fwd, sp_bwd_data, sp_bwd_w;  /* views of the shared scratchpad */
+};
+
+struct blk {
+	int layer;                /* the net's layer (the conv, or a lone pool) */
+	int conv, pool;           /* conv + BN + ReLU; a 2x2 pool follows (or is the block) */
+	int stale;                /* wfold not made yet */
+	int ic, ih, iw, oc, oh, ow;   /* the convolution's (pool: oh = ih, ow = iw) */
+	int ph, pw;               /* the block's output: pooled, or oh x ow */
+	float *z;                 /* (B,oh,ow,oc) convolution output, training */
+	float *zsel;              /* (B,ph,pw,oc) each window's winning z, training (C % 16 = 0) */
+	uint8_t *gap;             /* the binary exponent of its lead over the runner-up */
+	float *out;               /* (B,ph,pw,oc) the block's output */
+	uint8_t *am;              /* (B,ph,pw,oc) which of the window's four won */
+	float *wfold, *bfold;     /* inference: BN folded, (OC,IC,k,k) and (OC) */
+	float *folded;            /* the weights, gamma, beta, running stats folded last */
+	struct conv_prims tr, inf;
+};
+
+/*
+ * Inference runs one image per thread, each thread's oneDNN calls running
+ * alone (inside a parallel region they do not fork): no barrier between
+ * the layers of an image, its maps in that core's cache, and an image's
+ * arithmetic the same whatever images run beside it.  A thread's own
+ * stream, scratchpad, maps and memory objects for the inference
+ * primitives (which are shared: executing one is thread-safe).
+ */
+struct worker {
+	dnnl_stream_t stream;
+	void *scratch;
+	float *t1, *t2, *t3;      /* one image's maps */
+	dnnl_memory_t src[NET_MAXLAYERS], dst[NET_MAXLAYERS], sp[NET_MAXLAYERS];
+};
+
+struct dnet {
+	struct net *n;
+	int keep, maxb, nb;
+	int tail;                 /* the first layer that is not conv or pool: net.c's from there */
+	int blk;                  /* activations in nChw16c (else channels-last) */
+	int wino;                 /* Winograd where it pays (else direct only) */
+	struct blk b[NET_MAXLAYERS];
+	dnnl_engine_t eng;
+	dnnl_stream_t stream;
+	float *xin;               /* (B,H,W,C) input, when C > 1 */
+	float *ga, *gb;           /* gradient buffers, (B, largest activation) */
+	const float *x0;          /* the input of the last training forward */
+	struct worker *wk;        /* inference's threads */
+	int nwk;
+	double *part;             /* per-image partial sums, (B, 2, largest C) */
+	double *dwpart;           /* the first layer's, (B, C, 9), or NULL */
+	/* the first layer a 3x3 "same" convolution of one channel, which the
+	 * training passes compute themselves (z never stored): its weights
+	 * tap by tap, (9, C) */
+	int conv1;
+	float *wT;
+	/* one scratchpad for every primitive (they run one at a time), made
+	 * once: oneDNN's own would be allocated, and its pages touched, at
+	 * each execution */
+	void *scratch;
+	size_t scratch_size;
+	char kernels[512];
+};
+
+static void
+dnn_ok(dnnl_status_t s, const char *what)
+{
+	if (s == dnnl_success)
+		return;
+	if (s == dnnl_out_of_memory)
+		die(71, "oneDNN: out of memory (%s)", what);
+	die(EX_SOFTWARE, "oneDNN: %s failed, status %d", what, (int)s);
+}
+#define DNN(call) dnn_ok((call), #call)
+
+static void
+md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag)
+{
+	dnnl_dims_t dims = { a, b, c, d };
+	DNN(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag));
+}
+
+static dnnl_memory_t
+mem(struct dnet *d, const dnnl_memory_desc_t *md, void *handle)
+{
+	dnnl_memory_t m;
+	DNN(dnnl_memory_create(&m, md, d->eng, handle));
+	return m;
+}
+
+static void
+handle(dnnl_memory_t m, const void *p)
+{
+	DNN(dnnl_memory_set_data_handle(m, (void *)p));
+}
+
+/* execute p with args and, when it has one, its view of the scratchpad */
+static void
+run(struct dnet *d, dnnl_primitive_t p, dnnl_memory_t sp, int nargs, const dnnl_exec_arg_t *args)
+{
+	dnnl_exec_arg_t all[8];
+
+	memcpy(all, args, (size_t)nargs * sizeof *args);
+	if (sp) {
+		handle(sp, d->scratch);
+		all[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, sp };
+	}
+	DNN(dnnl_primitive_execute(p, d->stream, nargs, all));
+	DNN(dnnl_stream_wait(d->stream));
+}
+
+/* attributes asking for our scratchpad, with a post-op or none */
+static dnnl_primitive_attr_t
+attr_new(dnnl_post_ops_t po)
+{
+	dnnl_primitive_attr_t attr;
+
+	DNN(dnnl_primitive_attr_create(&attr));
+	DNN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+	if (po) {
+		DNN(dnnl_primitive_attr_set_post_ops(attr, po));
+		dnnl_post_ops_destroy(po);
+	}
+	return attr;
+}
+
+/* the primitive of pd and its scratchpad view (NULL when it needs none);
+ * the shared scratchpad grows to the largest */
+static dnnl_primitive_t
+prim(struct dnet *d, const_dnnl_primitive_desc_t pd, dnnl_memory_t *sp)
+{
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	size_t need = md ? dnnl_memory_desc_get_size(md) : 0;
+	dnnl_primitive_t p;
+
+	DNN(dnnl_primitive_create(&p, pd));
+	*sp = NULL;
+	if (!need)
+		return p;
+	if (need > d->scratch_size) {
+		free(d->scratch);
+		d->scratch = emalloc(need);
+		d->scratch_size = need;
+	}
+	*sp = mem(d, md, DNNL_MEMORY_NONE);
+	return p;
+}
+
+/* a reorder from one memory to another (sum: added to what is there) */
+static dnnl_primitive_t
+reorder(struct dnet *d, dnnl_memory_t from, dnnl_memory_t to, int sum)
+{
+	const dnnl_memory_desc_t *a, *b;
+	dnnl_primitive_desc_t pd;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_primitive_t p;
+
+	DNN(dnnl_memory_get_memory_desc(from, &a));
+	DNN(dnnl_memory_get_memory_desc(to, &b));
+	if (sum) {
+		dnnl_post_ops_t po;
+		DNN(dnnl_post_ops_create(&po));
+		DNN(dnnl_post_ops_append_sum(po, 1.0f));
+		DNN(dnnl_primitive_attr_create(&attr));
+		DNN(dnnl_primitive_attr_set_post_ops(attr, po));
+		dnnl_post_ops_destroy(po);
+	}
+	DNN(dnnl_reorder_primitive_desc_create(&pd, a, d->eng, b, d->eng, attr));
+	DNN(dnnl_primitive_create(&p, pd));
+	dnnl_primitive_desc_destroy(pd);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	return p;
+}
+
+/* weights memory in the layout a primitive asked for: the user's own when
+ * it is the same, else a buffer of its own and a reorder into it */
+static dnnl_memory_t
+weights_for(struct dnet *d, const dnnl_memory_desc_t *want, dnnl_memory_t user, dnnl_primitive_t *re)
+{
+	const dnnl_memory_desc_t *have;
+
+	DNN(dnnl_memory_get_memory_desc(user, &have));
+	*re = NULL;
+	if (dnnl_memory_desc_equal(want, have))
+		return user;
+	dnnl_memory_t m = mem(d, want, DNNL_MEMORY_ALLOCATE);
+	*re = reorder(d, user, m, 0);
+	return m;
+}
+
+static void
+note_impl(struct dnet *d, const_dnnl_primitive_desc_t pd, const char *what)
+{
+	const char *impl = NULL;
+	char one[128];
+	size_t k = strlen(d->kernels);
+
+	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+		return;
+	snprintf(one, sizeof one, "%s %s", what, impl);
+	if (strstr(d->kernels, one) || k + strlen(one) + 3 >= sizeof d->kernels)
+		return;
+	snprintf(d->kernels + k, sizeof d->kernels - k, "%s%s", k ? ", " : "", one);
+}
+
+static void
+prims_free(struct conv_prims *p)
+{
+	dnnl_primitive_t ps[] = { p->fwd, p->bwd_data, p->bwd_w, p->to_fwd_w, p->to_bwd_w, p->from_dw };
+	for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
+		if (ps[i])
+			dnnl_primitive_destroy(ps[i]);
+	if (p->w_fwd && p->w_fwd != p->w_user)
+		dnnl_memory_destroy(p->w_fwd);
+	if (p->w_bwd && p->w_bwd != p->w_user && p->w_bwd != p->w_fwd)
+		dnnl_memory_destroy(p->w_bwd);
+	dnnl_memory_t ms[] = { p->w_user, p->dw, p->dw_user, p->src, p->dst, p->bias, p->diff_src, p->diff_dst,
+		               p->sp_fwd, p->sp_bwd_data, p->sp_bwd_w };
+	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+		if (ms[i])
+			dnnl_memory_destroy(ms[i]);
+	memset(p, 0, sizeof *p);
+}
+
+/* a backward primitive's descriptor (weights: of the weights, else of the
+ * data), Winograd falling back to direct */
+static int
+bwd_desc(struct dnet *d, dnnl_primitive_desc_t *pd, dnnl_convolution_desc_t *cd, int weights,
+         dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *w,
+         const dnnl_memory_desc_t *dst, const dnnl_dim_t *strides, const dnnl_dim_t *pl,
+         const dnnl_dim_t *pr, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t fpd)
+{
+	for (;;) {
+		dnnl_status_t s = weights
+			? dnnl_convolution_backward_weights_desc_init(cd, alg, src, w, NULL, dst, strides, pl, pr)
+			: dnnl_convolution_backward_data_desc_init(cd, alg, src, w, dst, strides, pl, pr);
+		if (s == dnnl_success && dnnl_primitive_desc_create(pd, cd, attr, d->eng, fpd) == dnnl_success)
+			return 0;
+		if (alg == dnnl_convolution_direct)
+			return -1;
+		alg = dnnl_convolution_direct;
+	}
+}
+
+/*
+ * A block's convolution for mb images: training (forward, backward data
+ * unless it is the first layer, backward weights) or inference (bias and a
+ * ReLU post-op).  Returns 0, or -1 when oneDNN has no primitive for it.
+ */
+static int
+prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int train)
+{
+	const struct layer *l = &d->n->l[k->layer];
+	dnnl_memory_desc_t src, dst, wany, wuser, bias;
+	dnnl_dims_t strides = { l->stride, l->stride }, pl = { l->pad, l->pad };
+	/* the right padding that gives net.h's output size exactly */
+	dnnl_dims_t pr = { (k->oh - 1) * l->stride + l->k - k->ih - l->pad,
+	                   (k->ow - 1) * l->stride + l->k - k->iw - l->pad };
+	dnnl_convolution_desc_t cd;
+	dnnl_primitive_desc_t fpd = NULL, pd;
+	dnnl_primitive_attr_t attr, battr;
+	dnnl_post_ops_t po = NULL;
+
+	/* the input of the first convolution is the caller's NCHW */
+	md4(&src, mb, k->ic, k->ih, k->iw, !d->blk ? dnnl_nhwc : k->layer == 0 ? dnnl_nchw : dnnl_nChw16c);
+	md4(&dst, mb, k->oc, k->oh, k->ow, d->blk ? dnnl_nChw16c : dnnl_nhwc);
+	/* Winograd (nChw16c only) where it was measured to pay
+	 * (bench/README): for 3x3 stride-1 convolutions from 16 channels,
+	 * but the training forward from 32; direct elsewhere, or when oneDNN
+	 * has none */
+	int w3 = d->wino && l->k == 3 && l->stride == 1 && l->pad == 1;
+	dnnl_alg_kind_t afwd = w3 && k->ic >= (train ? 32 : 16) ? dnnl_convolution_winograd : dnnl_convolution_direct;
+	dnnl_alg_kind_t abwd = w3 && k->ic >= 16 ? dnnl_convolution_winograd : dnnl_convolution_direct;
+	md4(&wuser, k->oc, k->ic, l->k, l->k, dnnl_oihw);
+	md4(&wany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any);
+	dnnl_dims_t bd = { k->oc };
+	DNN(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
+again:
+	if (dnnl_convolution_forward_desc_init(&cd, train ? dnnl_forward_training : dnnl_forward_inference,
+	                                       afwd, &src, &wany, train ? NULL : &bias,
+	                                       &dst, strides, pl, pr) != dnnl_success)
+		return -1;
+	if (!train) {
+		DNN(dnnl_post_ops_create(&po));
+		DNN(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0));
+	}
+	attr = attr_new(po);
+	battr = attr_new(NULL);
+	dnnl_status_t s = dnnl_primitive_desc_create(&fpd, &cd, attr, d->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	if (s != dnnl_success) {
+		dnnl_primitive_attr_destroy(battr);
+		if (afwd == dnnl_convolution_winograd) {
+			afwd = dnnl_convolution_direct;
+			goto again;
+		}
+		return -1;
+	}
+	memset(p, 0, sizeof *p);
+	p->mb = mb;
+	note_impl(d, fpd, train ? "conv" : "conv-infer");
+	p->fwd = prim(d, fpd, &p->sp_fwd);
+	p->w_user = mem(d, &wuser, DNNL_MEMORY_NONE);
+	p->src = mem(d, &src, DNNL_MEMORY_NONE);
+	p->dst = mem(d, &dst, DNNL_MEMORY_NONE);
+	p->w_fwd = weights_for(d, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0), p->w_user,
+	                       &p->to_fwd_w);
+	if (!train) {
+		p->bias = mem(d, &bias, DNNL_MEMORY_NONE);
+		dnnl_primitive_desc_destroy(fpd);
+		dnnl_primitive_attr_destroy(battr);
+		return 0;
+	}
+	if (k->layer > 0) {
+		if (bwd_desc(d, &pd, &cd, 0, abwd, &src, &wany, &dst, strides, pl, pr, battr, fpd) < 0)
+			goto fail;
+		note_impl(d, pd, "conv-bwd-data");
+		p->bwd_data = prim(d, pd, &p->sp_bwd_data);
+		const dnnl_memory_desc_t *wm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+		const dnnl_memory_desc_t *fm;
+		DNN(dnnl_memory_get_memory_desc(p->w_fwd, &fm));
+		if (dnnl_memory_desc_equal(wm, fm))
+			p->w_bwd = p->w_fwd;
+		else
+			p->w_bwd = weights_for(d, wm, p->w_user, &p->to_bwd_w);
+		p->diff_src = mem(d, &src, DNNL_MEMORY_NONE);
+		dnnl_primitive_desc_destroy(pd);
+	}
+	if (bwd_desc(d, &pd, &cd, 1, abwd, &src, &wany, &dst, strides, pl, pr, battr, fpd) < 0)
+		goto fail;
+	note_impl(d, pd, "conv-bwd-weights");
+	p->bwd_w = prim(d, pd, &p->sp_bwd_w);
+	p->dw = mem(d, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), DNNL_MEMORY_ALLOCATE);
+	p->dw_user = mem(d, &wuser, DNNL_MEMORY_NONE);
+	p->from_dw = reorder(d, p->dw, p->dw_user, 1);
+	p->diff_dst = mem(d, &dst, DNNL_MEMORY_NONE);
+	dnnl_primitive_desc_destroy(pd);
+	dnnl_primitive_desc_destroy(fpd);
+	dnnl_primitive_attr_destroy(battr);
+	return 0;
+fail:
+	dnnl_primitive_desc_destroy(fpd);
+	dnnl_primitive_attr_destroy(battr);
+	prims_free(p);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* our passes, channels-last; one image's (H,W,C) plane at a time */
+
+/* the per-image mean and sum of squared deviations of each channel of
+ * z (P,C), in part[0..C) and part[C..2C) */
+static size_t elem(int blk, int c, size_t p, int C, size_t P);
+
+static VEC void
+stats_image(double *part, const float *z, int H, int W, int C, int blk)
+{
+	double *m = part, *s2 = part + C;
+	int P = H * W;
+
+	if (C % 16 == 0) {
+		KERN->stats16(part, z, H, W, C, blk);
+		return;
+	}
+
+	for (int c = 0; c < C; c++)
+		m[c] = s2[c] = 0;
+	for (int p = 0; p < P; p++)
+		for (int c = 0; c < C; c++)
+			m[c] += z[(size_t)p * C + c];
+	for (int c = 0; c < C; c++)
+		m[c] /= P;
+	for (int p = 0; p < P; p++)
+		for (int c = 0; c < C; c++) {
+			double e = z[(size_t)p * C + c] - m[c];
+			s2[c] += e * e;
+		}
+}
+
+/*
+ * Batch statistics of z (B,P,C): mean and 1/sd (C), running statistics
+ * moved as batchnorm_forward_train moves them.  The images' parts are
+ * combined in image order (Chan et al.'s pairwise update), so the result
+ * is the same for any number of threads.
+ */
+static void
+bn_combine(const double *part, int B, int P, int C, float *mean, float *rstd, float *rmean, float *rvar)
+{
+	for (int c = 0; c < C; c++) {
+		double m = part[c], s2 = part[C + c], cnt = P;
+		for (int b = 1; b < B; b++) {
+			const double *q = part + (size_t)b * 2 * C;
+			double delta = q[c] - m, tot = cnt + P;
+			m += delta * P / tot;
+			s2 += q[C + c] + delta * delta * cnt * P / tot;
+			cnt = tot;
+		}
+		double var = s2 / cnt;
+		mean[c] = (float)m;
+		rstd[c] = (float)(1 / sqrt(var + NET_BN_EPS));
+		double unbiased = cnt > 1 ? s2 / (cnt - 1) : var;
+		rmean[c] = (float)((1 - NET_BN_MOMENTUM) * rmean[c] + NET_BN_MOMENTUM * m);
+		rvar[c] = (float)((1 - NET_BN_MOMENTUM) * rvar[c] + NET_BN_MOMENTUM * unbiased);
+	}
+}
+
+/*
+ * Batch statistics of z (B,H,W,C): mean and 1/sd (C), running statistics
+ * moved as batchnorm_forward_train moves them.  The images' parts are
+ * combined in image order (Chan et al.'s pairwise update), so the result
+ * is the same for any number of threads.
+ */
+static void
+bn_stats(struct dnet *d, const float *z, int B, int H, int W, int C, float *mean, float *rstd, float *rmean,
+         float *rvar)
+{
+	double *part = d->part;
+	int P = H * W;
+
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++)
+		stats_image(part + (size_t)b * 2 * C, z + (size_t)b * P * C, H, W, C, d->blk);
+	bn_combine(part, B, P, C, mean, rstd, rmean, rvar);
+}
+
+/* the winner of a 2x2 window as max4_first picks it: the first of the
+ * largest, written branch-free so the channel loop vectorises */
+#define MAX4(v0, v1, v2, v3, best, bv)            \
+	do {                                      \
+		bv = v0;                          \
+		best = 0;                         \
+		best = v1 > bv ? 1 : best;        \
+		bv = v1 > bv ? v1 : bv;           \
+		best = v2 > bv ? 2 : best;        \
+		bv = v2 > bv ? v2 : bv;           \
+		best = v3 > bv ? 3 : best;        \
+		bv = v3 > bv ? v3 : bv;           \
+	} while (0)
+
+static inline float
+relu(float x)
+{
+	return x > 0 ? x : 0;
+}
+
+/* one image: out = pool(relu(bn(z))) (pool) or relu(bn(z)); z (H,W,C),
+ * out and am (PH,PW,C) */
+static VEC void
+bn_relu_pool_image(float *out, uint8_t *am, const float *z, int H, int W, int C, int pool, int blk,
+                   const float *m, const float *r, const float *g, const float *be)
+{
+	/* (a pooled block of sixteens takes stats_select16 and
+	 * bn_relu_select16 instead; the loops below are channels-last) */
+	if (C % 16 == 0 && !pool) {
+		KERN->bn_relu16(out, z, (size_t)H * W, C, blk, m, r, g, be);
+		return;
+	}
+	if (!pool) {
+		for (size_t p = 0; p < (size_t)H * W; p++)
+			for (int c = 0; c < C; c++)
+				out[p * C + c] = relu(bn_norm(z[p * C + c], m[c], r[c], g[c], be[c]));
+		return;
+	}
+	int PH = H / 2, PW = W / 2;
+	for (int py = 0; py < PH; py++)
+		for (int px = 0; px < PW; px++) {
+			const float *z0 = z + ((size_t)2 * py * W + 2 * px) * C, *z1 = z0 + C;
+			const float *z2 = z0 + (size_t)W * C, *z3 = z2 + C;
+			float *o = out + ((size_t)py * PW + px) * C;
+			uint8_t *a = am + ((size_t)py * PW + px) * C;
+			for (int c = 0; c < C; c++) {
+				float v0 = relu(bn_norm(z0[c], m[c], r[c], g[c], be[c]));
+				float v1 = relu(bn_norm(z1[c], m[c], r[c], g[c], be[c]));
+				float v2 = relu(bn_norm(z2[c], m[c], r[c], g[c], be[c]));
+				float v3 = relu(bn_norm(z3[c], m[c], r[c], g[c], be[c]));
+				float bv;
+				int best;
+				MAX4(v0, v1, v2, v3, best, bv);
+				o[c] = bv;
+				a[c] = (uint8_t)best;
+			}
+		}
+}
+
+/* one image: a 2x2 pool of x (H,W,C) into out and am (H/2,W/2,C); am may
+ * be NULL */
+static VEC void
+pool_image(float *out, uint8_t *am, const float *x, int H, int W, int C, int blk)
+{
+	int PH = H / 2, PW = W / 2;
+
+	if (C % 16 == 0) {
+		KERN->pool16(out, am, x, H, W, C, blk);
+		return;
+	}
+	for (int py = 0; py < PH; py++)
+		for (int px = 0; px < PW; px++) {
+			const float *x0 = x + ((size_t)2 * py * W + 2 * px) * C, *x1 = x0 + C;
+			const float *x2 = x0 + (size_t)W * C, *x3 = x2 + C;
+			float *o = out + ((size_t)py * PW + px) * C;
+			uint8_t *a = am ? am + ((size_t)py * PW + px) * C : NULL;
+			for (int c = 0; c < C; c++) {
+				float bv;
+				int best;
+				MAX4(x0[c], x1[c], x2[c], x3[c], best, bv);
+				o[c] = bv;
+				if (a)
+					a[c] = (uint8_t)best;
+			}
+		}
+}
+
+/* one image: the gradient of a 2x2 pool, dx (H,W,C) from dy and am
+ * (H/2,W/2,C); the odd edge's row and column get zero */
+static VEC void
+unpool_image(float *dx, const float *dy, const uint8_t *am, int H, int W, int C, int blk)
+{
+	int PH = H / 2, PW = W / 2;
+	size_t HW = (size_t)H * W, PHW = (size_t)PH * PW;
+
+	memset(dx, 0, HW * C * sizeof *dx);
+	for (int c = 0; c < C; c++)
+		for (int py = 0; py < PH; py++)
+			for (int px = 0; px < PW; px++) {
+				size_t q = elem(blk, c, (size_t)py * PW + px, C, PHW);
+				int a = am[q];
+				dx[elem(blk, c, (size_t)(2 * py + (a >> 1)) * W + 2 * px + (a & 1), C, HW)] = dy[q];
+			}
+}
+
+/*
+ * Backward of one image's BN + ReLU (+ pool), first half: the sums of dy
+ * and dy * xhat per channel over the positions that carry a gradient (the
+ * windows' winners), in part[0..C) and part[C..2C).  dp and out (PH,PW,C)
+ * are the block output's gradient and value, z (H,W,C).
+ */
+static VEC void
+bn_sums_image(double *part, const float *dp, const float *out, const uint8_t *am, const float *z, int H,
+              int W, int C, int pool, int blk, const float *m, const float *r)
+{
+	double *sdy = part, *sdyx = part + C;
+	int PH = pool ? H / 2 : H, PW = pool ? W / 2 : W;
+
+	/* (a pooled block of sixteens sums over zsel, in dnet_backward) */
+	if (C % 16 == 0 && !pool) {
+		KERN->bn_sums16(part, dp, out, z, H, W, C, blk, m, r);
+		return;
+	}
+	for (int c = 0; c < C; c++)
+		sdy[c] = sdyx[c] = 0;
+	for (int py = 0; py < PH; py++)
+		for (int px = 0; px < PW; px++) {
+			size_t q = ((size_t)py * PW + px) * C;
+			const float *z0 = pool ? z + ((size_t)2 * py * W + 2 * px) * C : z + q;
+			for (int c = 0; c < C; c++) {
+				int a = pool ? am[q + c] : 0;
+				float x = z0[(size_t)((a >> 1) * W + (a & 1)) * C + c];
+				float dy = out[q + c] > 0 ? dp[q + c] : 0;
+				sdy[c] += dy;
+				sdyx[c] += dy * (x - m[c]) * r[c];
+			}
+		}
+}
+
+/* second half: dz (H,W,C), batch norm's input gradient everywhere; dz may
+ * be z itself (the training backward writes it over z, not needed again) */
+static VEC void
+bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, const float *z, int H, int W,
+            int C, int pool, int blk, const float *m, const float *r, const float *g, const float *mdy,
+            const float *mdyx)
+{
+	if (C % 16 == 0) {
+		KERN->bn_dx16(dz, dp, out, am, z, H, W, C, pool, blk, m, r, g, mdy, mdyx);
+		return;
+	}
+	if (!pool) {
+		for (size_t p = 0; p < (size_t)H * W; p++)
+			for (int c = 0; c < C; c++) {
+				size_t i = p * C + c;
+				float dy = out[i] > 0 ? dp[i] : 0;
+				dz[i] = bn_dx(dy, z[i], m[c], r[c], g[c], mdy[c], mdyx[c]);
+			}
+		return;
+	}
+	int PH = H / 2, PW = W / 2;
+	for (int py = 0; py < PH; py++)
+		for (int px = 0; px < PW; px++) {
+			size_t q = ((size_t)py * PW + px) * C, i0 = ((size_t)2 * py * W + 2 * px) * C;
+			size_t i1 = i0 + C, i2 = i0 + (size_t)W * C, i3 = i2 + C;
+			for (int c = 0; c < C; c++) {
+				float dy = out[q + c] > 0 ? dp[q + c] : 0;
+				int a = am[q + c];
+				dz[i0 + c] = bn_dx(a == 0 ? dy : 0, z[i0 + c], m[c], r[c], g[c], mdy[c], mdyx[c]);
+				dz[i1 + c] = bn_dx(a == 1 ? dy : 0, z[i1 + c], m[c], r[c], g[c], mdy[c], mdyx[c]);
+				dz[i2 + c] = bn_dx(a == 2 ? dy : 0, z[i2 + c], m[c], r[c], g[c], mdy[c], mdyx[c]);
+				dz[i3 + c] = bn_dx(a == 3 ? dy : 0, z[i3 + c], m[c], r[c], g[c], mdy[c], mdyx[c]);
+			}
+		}
+	/* the odd edge the pool dropped: no gradient arrives there */
+	for (int y = 0; y < H; y++)
+		for (int x = y < 2 * PH ? 2 * PW : 0; x < W; x++)
+			for (int c = 0; c < C; c++) {
+				size_t i = ((size_t)y * W + x) * C + c;
+				dz[i] = bn_dx(0, z[i], m[c], r[c], g[c], mdy[c], mdyx[c]);
+			}
+}
+
+/* where channels cb..cb+15 of pixel p (of HW) lie: channels-last, or
+ * oneDNN's nChw16c (blocks of 16 channels, each a (H,W,16) plane) */
+static inline size_t
+at(int blk, int cb, size_t p, int C, size_t HW)
+{
+	return blk ? (size_t)cb * HW + p * 16 : p * C + cb;
+}
+
+/* the element of channel c, pixel p (of P), in either layout */
+static inline size_t
+elem(int blk, int c, size_t p, int C, size_t P)
+{
+	return blk ? at(1, c & ~15, p, C, P) + (c & 15) : p * C + c;
+}
+
+/* (P,C) or nChw16c <-> (C,P), one image */
+static VEC void
+to_planes(float *dst, const float *src, int P, int C, int blk)
+{
+	for (int c = 0; c < C; c++)
+		for (int p = 0; p < P; p++)
+			dst[(size_t)c * P + p] = src[elem(blk, c, p, C, P)];
+}
+
+static VEC void
+to_pixels(float *dst, const float *src, int P, int C, int blk)
+{
+	for (int c = 0; c < C; c++)
+		for (int p = 0; p < P; p++)
+			dst[elem(blk, c, p, C, P)] = src[(size_t)c * P + p];
+}
+
+/* ---------------------------------------------------------------- */
+/* open and close */
+
+static void
+blk_free(struct blk *k)
+{
+	free(k->z);
+	free(k->zsel);
+	free(k->gap);
+	free(k->out);
+	free(k->am);
+	free(k->wfold);
+	free(k->bfold);
+	free(k->folded);
+	prims_free(&k->tr);
+	prims_free(&k->inf);
+}
+
+/* a memory object like the one a primitive's descriptor names */
+static dnnl_memory_t
+mem_like(struct dnet *d, dnnl_primitive_t p, dnnl_query_t what)
+{
+	const_dnnl_primitive_desc_t pd;
+	const dnnl_memory_desc_t *md;
+
+	DNN(dnnl_primitive_get_primitive_desc(p, &pd));
+	md = dnnl_primitive_desc_query_md(pd, what, 0);
+	return md && dnnl_memory_desc_get_size(md) ? mem(d, md, DNNL_MEMORY_NONE) : NULL;
+}
+
+static void
+workers_open(struct dnet *d, size_t big)
+{
+	size_t sp = 0;
+
+	d->nwk = omp_get_max_threads();
+	d->wk = ecalloc((size_t)d->nwk, sizeof *d->wk);
+	for (int i = 0; i < d->nb; i++) {
+		const_dnnl_primitive_desc_t pd;
+		if (!d->b[i].conv)
+			continue;
+		DNN(dnnl_primitive_get_primitive_desc(d->b[i].inf.fwd, &pd));
+		const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+		size_t need = md ? dnnl_memory_desc_get_size(md) : 0;
+		sp = need > sp ? need : sp;
+	}
+	for (int t = 0; t < d->nwk; t++) {
+		struct worker *w = &d->wk[t];
+		DNN(dnnl_stream_create(&w->stream, d->eng, dnnl_stream_default_flags));
+		w->scratch = emalloc(sp ? sp : 1);
+		w->t1 = emalloc(big * sizeof(float));
+		w->t2 = emalloc(big * sizeof(float));
+		w->t3 = emalloc(big * sizeof(float));
+		for (int i = 0; i < d->nb; i++) {
+			if (!d->b[i].conv)
+				continue;
+			w->src[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_src_md);
+			w->dst[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_dst_md);
+			w->sp[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_scratchpad_md);
+		}
+	}
+}
+
+static void
+workers_close(struct dnet *d)
+{
+	for (int t = 0; t < d->nwk; t++) {
+		struct worker *w = &d->wk[t];
+		for (int i = 0; i < d->nb; i++) {
+			dnnl_memory_t ms[] = { w->src[i], w->dst[i], w->sp[i] };
+			for (int k = 0; k < 3; k++)
+				if (ms[k])
+					dnnl_memory_destroy(ms[k]);
+		}
+		if (w->stream)
+			dnnl_stream_destroy(w->stream);
+		free(w->scratch);
+		free(w->t1);
+		free(w->t2);
+		free(w->t3);
+	}
+	free(d->wk);
+}
+
+void
+dnet_close(struct dnet *d)
+{
+	if (!d)
+		return;
+	workers_close(d);
+	for (int i = 0; i < d->nb; i++)
+		blk_free(&d->b[i]);
+	free(d->xin);
+	free(d->ga);
+	free(d->gb);
+	free(d->part);
+	free(d->dwpart);
+	free(d->wT);
+	free(d->scratch);
+	if (d->stream)
+		dnnl_stream_destroy(d->stream);
+	if (d->eng)
+		dnnl_engine_destroy(d->eng);
+	free(d);
+}
+
+struct dnet *
+dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
+{
+	struct dnet *d;
+	size_t big = (size_t)n->c * n->h * n->w;
+	int maxc = 1;
+
+	/* the blocks: conv and pool layers from the first; what follows them
+	 * (gap, dropout, the dense tail) is net.c's */
+	int tail = 0;
+	*why = NULL;
+	while (tail < n->fuse_at && (n->l[tail].type == L_CONV || n->l[tail].type == L_POOL))
+		tail++;
+	if (tail == 0) {
+		*why = "no convolution";
+		return NULL;
+	}
+	for (int i = tail; i < n->fuse_at; i++)
+		if (n->l[i].type == L_CONV || n->l[i].type == L_POOL) {
+			*why = "a conv or pool layer after dropout";
+			return NULL;
+		}
+	d = ecalloc(1, sizeof *d);
+	d->n = n;
+	d->tail = tail;
+	d->keep = keep;
+	d->maxb = maxb;
+	d->wino = wino;
+	/* nChw16c when every block's channels come in sixteens (OsteoNet's
+	 * do): Winograd needs it, and the first convolution then reads the
+	 * caller's NCHW as it is */
+	d->blk = n->l[0].type == L_CONV;
+	for (int i = 0; i < tail; i++)
+		if (n->l[i].oc % 16 || (i > 0 && n->l[i].ic % 16))
+			d->blk = 0;
+	if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success ||
+	    dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags) != dnnl_success) {
+		*why = "oneDNN has no CPU engine";
+		dnet_close(d);
+		return NULL;
+	}
+	/* blocks: a conv with the pool after it, a conv alone, a pool alone */
+	for (int i = 0; i < tail; i++) {
+		const struct layer *l = &n->l[i];
+		struct blk *k = &d->b[d->nb++];
+		k->layer = i;
+		k->conv = l->type == L_CONV;
+		k->pool = !k->conv || (i + 1 < tail && n->l[i + 1].type == L_POOL);
+		k->ic = l->ic;
+		k->ih = l->ih;
+		k->iw = l->iw;
+		k->oc = l->oc;
+		k->oh = k->conv ? l->oh : l->ih;
+		k->ow = k->conv ? l->ow : l->iw;
+		k->ph = k->pool ? k->oh / 2 : k->oh;
+		k->pw = k->pool ? k->ow / 2 : k->ow;
+		if (k->conv && k->pool)
+			i++;
+		size_t full = (size_t)k->oh * k->ow * k->oc, pooled = (size_t)k->ph * k->pw * k->oc;
+		big = full > big ? full : big;
+		maxc = k->oc > maxc ? k->oc : maxc;
+		k->out = emalloc((size_t)maxb * pooled * sizeof(float));
+		if (k->pool)
+			k->am = emalloc((size_t)maxb * pooled);
+		if (!k->conv)
+			continue;
+		k->wfold = emalloc((size_t)l->oc * l->ic * l->k * l->k * sizeof(float));
+		k->bfold = emalloc((size_t)l->oc * sizeof(float));
+		k->folded = ecalloc(l->pcount + 2 * (size_t)l->oc, sizeof(float));
+		k->stale = 1;
+		if (prims_make(d, k, &k->inf, 1, 0) < 0) {
+			*why = "oneDNN has no convolution for a layer's shape";
+			dnet_close(d);
+			return NULL;
+		}
+	}
+	/* the first layer computed by the training passes themselves: its z
+	 * costs 9 products a value to make again, less than storing it */
+	const struct layer *l0 = &n->l[0];
+	d->conv1 = d->b[0].conv && d->b[0].pool && l0->oc % 16 == 0 && l0->ic == 1 && l0->k == 3 && l0->stride == 1 &&
+	           l0->pad == 1;
+	if (n->c > 1)
+		d->xin = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
+	workers_open(d, big);
+	d->part = emalloc((size_t)maxb * 2 * maxc * sizeof(double));
+	/* the dense tail's buffers (all of them, to hand activations over) */
+	if (keep)
+		net_reserve(n, maxb);
+	else
+		net_reserve_from(n, maxb, tail);
+	return d;
+}
+
+const char *
+dnet_kernels(const struct dnet *d)
+{
+	return d->kernels;
+}
+
+/* the training buffers and primitives for batches of b, made at the first
+ * training forward and again when b changes (oneDNN's primitive cache
+ * makes the second time cheap) */
+static void
+train_ready(struct dnet *d, int b)
+{
+	if (d->ga && d->b[0].tr.mb == b)
+		return;
+	if (!d->ga) {
+		size_t big = (size_t)d->n->c * d->n->h * d->n->w;
+		for (int i = 0; i < d->nb; i++) {
+			struct blk *k = &d->b[i];
+			size_t full = (size_t)k->oh * k->ow * k->oc;
+			big = full > big ? full : big;
+			if (k->conv && !(i == 0 && d->conv1))
+				k->z = emalloc((size_t)d->maxb * full * sizeof(float));
+			if (k->conv && k->pool && k->oc % 16 == 0)
+			{
+				size_t pooled = (size_t)d->maxb * k->ph * k->pw * k->oc;
+				k->zsel = emalloc(pooled * sizeof(float));
+				k->gap = emalloc(pooled);
+			}
+		}
+		if (d->conv1) {
+			d->dwpart = emalloc((size_t)d->maxb * 9 * d->b[0].oc * sizeof(double));
+			d->wT = emalloc((size_t)9 * d->b[0].oc * sizeof(float));
+		}
+		d->ga = emalloc((size_t)d->maxb * big * sizeof(float));
+		d->gb = emalloc((size_t)d->maxb * big * sizeof(float));
+	}
+	for (int i = 0; i < d->nb; i++) {
+		struct blk *k = &d->b[i];
+		if (!k->conv || (i == 0 && d->conv1))
+			continue;
+		prims_free(&k->tr);
+		if (prims_make(d, k, &k->tr, b, 1) < 0)
+			die(EX_SOFTWARE, "oneDNN has no training convolution for layer %d at batch %d", k->layer + 1, b);
+	}
+	/* lone pools carry mb too, so the test above sees the batch */
+	d->b[0].tr.mb = b;
+}
+
+/* ---------------------------------------------------------------- */
+/* forward */
+
+/* the input as (B,H,W,C) */
+static const float *
+input(struct dnet *d, const float *x, int b)
+{
+	const struct net *n = d->n;
+	size_t P = (size_t)n->h * n->w, px = P * n->c;
+
+	if (n->c == 1 || d->blk)
+		return x;
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		to_pixels(d->xin + j * px, x + j * px, (int)P, n->c, 0);
+	return d->xin;
+}
+
+/* the last block's output into n->a[tail - 1] as net.c lays it out */
+static void
+features_out(struct dnet *d, int b)
+{
+	const struct blk *k = &d->b[d->nb - 1];
+	int P = k->ph * k->pw;
+	float *a = d->n->a[d->tail - 1];
+
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		to_planes(a + (size_t)j * P * k->oc, k->out + (size_t)j * P * k->oc, P, k->oc, d->blk);
+}
+
+static void
+forward_train(struct dnet *d, const float *x, int b)
+{
+	struct net *n = d->n;
+	const float *src = d->x0 = input(d, x, b);
+
+	train_ready(d, b);
+	for (int i = 0; i < d->nb; i++) {
+		struct blk *k = &d->b[i];
+		const struct layer *l = &n->l[k->layer];
+		size_t in = (size_t)k->ih * k->iw * k->ic, full = (size_t)k->oh * k->ow * k->oc;
+		size_t pooled = (size_t)k->ph * k->pw * k->oc;
+		if (!k->conv) {
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				pool_image(k->out + j * pooled, k->am + j * pooled, src + j * in, k->ih, k->iw, k->ic, d->blk);
+			src = k->out;
+			continue;
+		}
+		float *m = n->mean + l->rmean, *r = n->rstd + l->rmean;
+		const float *g = n->params + l->gamma, *be = n->params + l->beta;
+		if (i == 0 && d->conv1) {
+			size_t px = (size_t)k->ih * k->iw;
+			for (int o = 0; o < k->oc; o++)
+				for (int t = 0; t < 9; t++)
+					d->wT[t * k->oc + o] = n->params[l->w + (size_t)o * 9 + t];
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->stats_select16(d->part + (size_t)j * 2 * k->oc, k->zsel + j * pooled, k->am + j * pooled,
+				                     k->gap + j * pooled, NULL, src + j * px, d->wT, k->oh, k->ow, k->oc, d->blk, g);
+			bn_combine(d->part, b, k->oh * k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled,
+				                       k->gap + j * pooled, NULL, src + j * px, d->wT, k->oh, k->ow, k->oc, d->blk,
+				                       m, r, g, be);
+			src = k->out;
+			continue;
+		}
+		struct conv_prims *p = &k->tr;
+		handle(p->w_user, n->params + l->w);
+		if (p->to_fwd_w)
+			run(d, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
+		handle(p->src, src);
+		handle(p->dst, k->z);
+		run(d, p->fwd, p->sp_fwd, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
+		                                       { DNNL_ARG_DST, p->dst } });
+		if (k->zsel) {
+			/* one read of z; then batch norm and ReLU on the winners */
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->stats_select16(d->part + (size_t)j * 2 * k->oc, k->zsel + j * pooled, k->am + j * pooled,
+				                     k->gap + j * pooled, k->z + j * full, NULL, NULL, k->oh, k->ow, k->oc, d->blk,
+				                     g);
+			bn_combine(d->part, b, k->oh * k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				KERN->bn_relu_select16(k->out + j * pooled, k->zsel + j * pooled, k->am + j * pooled,
+				                       k->gap + j * pooled, k->z + j * full, NULL, NULL, k->oh, k->ow, k->oc,
+				                       d->blk, m, r, g, be);
+			src = k->out;
+			continue;
+		}
+		bn_stats(d, k->z, b, k->oh, k->ow, k->oc, m, r, n->stats + l->rmean, n->stats + l->rvar);
+#pragma omp parallel for schedule(static)
+		for (int j = 0; j < b; j++)
+			bn_relu_pool_image(k->out + j * pooled, k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh,
+			                   k->ow, k->oc, k->pool, d->blk, m, r, g, be);
+		src = k->out;
+	}
+	features_out(d, b);
+}
+
+/* BN folded into each convolution's weights and bias, from the running
+ * statistics, as bn_affine computes them.  Done again only when the
+ * layer's parameters or statistics changed since (a training step, or a
+ * caller's copy into the net): a copy of what was folded tells */
+static void
+fold(struct dnet *d)
+{
+	const struct net *n = d->n;
+
+	for (int i = 0; i < d->nb; i++) {
+		struct blk *k = &d->b[i];
+		const struct layer *l = &n->l[k->layer];
+		size_t per = (size_t)l->ic * l->k * l->k;
+		if (!k->conv)
+			continue;
+		float *keep = k->folded, *st = keep + l->pcount;
+		if (!k->stale && !memcmp(keep, n->params + l->pstart, l->pcount * sizeof(float)) &&
+		    !memcmp(st, n->stats + l->rmean, l->oc * sizeof(float)) &&
+		    !memcmp(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float)))
+			continue;
+		k->stale = 0;
+		memcpy(keep, n->params + l->pstart, l->pcount * sizeof(float));
+		memcpy(st, n->stats + l->rmean, l->oc * sizeof(float));
+		memcpy(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float));
+		for (int o = 0; o < l->oc; o++) {
+			float sc, sh;
+			bn_affine(n->stats[l->rmean + o], n->stats[l->rvar + o], n->params[l->gamma + o],
+			          n->params[l->beta + o], NET_BN_EPS, &sc, &sh);
+			for (size_t q = 0; q < per; q++)
+				k->wfold[o * per + q] = n->params[l->w + o * per + q] * sc;
+			k->bfold[o] = sh;
+		}
+		struct conv_prims *p = &k->inf;
+		handle(p->w_user, k->wfold);
+		handle(p->bias, k->bfold);
+		if (p->to_fwd_w)
+			run(d, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
+	}
+}
+
+/* keep: image j's activations of layer i, (P,C), into net.c's buffers */
+static void
+keep_layer(struct dnet *d, int i, int j, const float *act, const uint8_t *am, int PH, int PW, int C)
+{
+	struct net *n = d->n;
+	size_t P = (size_t)PH * PW;
+
+	to_planes(n->a[i] + j * P * C, act, (int)P, C, d->blk);
+	if (!am)
+		return;
+	/* pool argmax: the winner's offset in the input plane, as net.c keeps it */
+	int W = n->l[i].iw;
+	int32_t *idx = n->idx[i] + j * P * C;
+	for (int c = 0; c < C; c++)
+		for (size_t q = 0; q < P; q++) {
+			int a = am[elem(d->blk, c, q, C, P)], py = (int)(q / PW), px = (int)(q % PW);
+			idx[c * P + q] = (2 * py + (a >> 1)) * W + 2 * px + (a & 1);
+		}
+}
+
+/* image j through the convolution blocks on worker w */
+static void
+infer_image(struct dnet *d, struct worker *w, const float *src, int j)
+{
+	for (int i = 0; i < d->nb; i++) {
+		struct blk *k = &d->b[i];
+		size_t pooled = (size_t)k->ph * k->pw * k->oc;
+		/* block outputs alternate between t2 and t3, the last one lands
+		 * in its row of the batch; a pooled conv's full map in t1 */
+		float *out = i == d->nb - 1 ? k->out + j * pooled : src == w->t2 ? w->t3 : w->t2;
+		uint8_t *am = d->keep && k->pool ? k->am + j * pooled : NULL;
+		if (!k->conv) {
+			pool_image(out, am, src, k->ih, k->iw, k->ic, d->blk);
+			if (d->keep)
+				keep_layer(d, k->layer, j, out, am, k->ph, k->pw, k->oc);
+			src = out;
+			continue;
+		}
+		struct conv_prims *p = &k->inf;
+		float *full = k->pool ? w->t1 : out;
+		dnnl_exec_arg_t args[5] = { { DNNL_ARG_SRC, w->src[i] }, { DNNL_ARG_WEIGHTS, p->w_fwd },
+		                            { DNNL_ARG_BIAS, p->bias }, { DNNL_ARG_DST, w->dst[i] },
+		                            { DNNL_ARG_SCRATCHPAD, w->sp[i] } };
+		handle(w->src[i], src);
+		handle(w->dst[i], full);
+		if (w->sp[i])
+			handle(w->sp[i], w->scratch);
+		DNN(dnnl_primitive_execute(p->fwd, w->stream, w->sp[i] ? 5 : 4, args));
+		DNN(dnnl_stream_wait(w->stream));
+		if (d->keep)
+			keep_layer(d, k->layer, j, full, NULL, k->oh, k->ow, k->oc);
+		if (k->pool) {
+			pool_image(out, am, full, k->oh, k->ow, k->oc, d->blk);
+			if (d->keep)
+				keep_layer(d, k->layer + 1, j, out, am, k->ph, k->pw, k->oc);
+		}
+		src = out;
+	}
+}
+
+static void
+forward_infer(struct dnet *d, const float *x, int b)
+{
+	struct net *n = d->n;
+	const float *xs = input(d, x, b);
+	size_t px = (size_t)n->c * n->h * n->w;
+
+	fold(d);
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		infer_image(d, &d->wk[omp_get_thread_num()], xs + j * px, j);
+	features_out(d, b);
+}
+
+void
+dnet_forward(struct dnet *d, const float *x, const float *clin, int b, int train, struct rng *g)
+{
+	if (b > d->maxb)
+		die(EX_SOFTWARE, "dnet_forward: batch %d past the engine's %d", b, d->maxb);
+	if (train)
+		forward_train(d, x, b);
+	else
+		forward_infer(d, x, b);
+	net_forward_from(d->n, d->tail, x, clin, b, train, g);
+}
+
+/* ---------------------------------------------------------------- */
+/* backward */
+
+/* the first layer's batch norm input gradient and weight gradient in one
+ * pass (kern.inc's bn_dx_dw1_16), its images' parts added in order */
+static void
+first_dw(struct dnet *d, struct blk *k, const float *dp, int b, const float *m, const float *r, const float *g,
+         const float *mdy, const float *mdyx)
+{
+	struct net *n = d->n;
+	const struct layer *l = &n->l[k->layer];
+	size_t pooled = (size_t)k->ph * k->pw * k->oc, px = (size_t)k->ih * k->iw;
+	size_t per = (size_t)k->oc * 9;
+
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		KERN->bn_dx_dw1_16(d->dwpart + j * per, dp + j * pooled, k->out + j * pooled, k->am + j * pooled, NULL,
+		                   d->x0 + j * px, d->wT, k->oh, k->ow, k->oc, d->blk, m, r, g, mdy, mdyx);
+	for (int o = 0; o < k->oc; o++)
+		for (int t = 0; t < 9; t++) {
+			double s = 0;
+			for (int j = 0; j < b; j++)
+				s += d->dwpart[j * per + (size_t)(o / 16) * 9 * 16 + t * 16 + o % 16];
+			n->grads[l->w + (size_t)o * 9 + t] += (float)s;
+		}
+}
+
+void
+dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b)
+{
+	struct net *n = d->n;
+	const float *df = net_backward_to(n, NULL, labels, weights, b, d->tail - 1);
+	float *dcur = d->ga, *dnext = d->gb;
+	const struct blk *last = &d->b[d->nb - 1];
+	int P = last->ph * last->pw;
+
+	/* the features' gradient, net.c's layout, back to channels-last */
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		to_pixels(dcur + (size_t)j * P * last->oc, df + (size_t)j * P * last->oc, P, last->oc, d->blk);
+	for (int i = d->nb - 1; i >= 0; i--) {
+		struct blk *k = &d->b[i];
+		const struct layer *l = &n->l[k->layer];
+		size_t in = (size_t)k->ih * k->iw * k->ic, full = (size_t)k->oh * k->ow * k->oc;
+		size_t pooled = (size_t)k->ph * k->pw * k->oc;
+		if (!k->conv) {
+			if (i == 0)
+				break;
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				unpool_image(dnext + j * in, dcur + j * pooled, k->am + j * pooled, k->ih, k->iw, k->ic, d->blk);
+		} else {
+			const float *m = n->mean + l->rmean, *r = n->rstd + l->rmean, *g = n->params + l->gamma;
+			int C = k->oc;
+			double *part = d->part;
+			/* the sums over the windows' winners: from zsel where the
+			 * forward kept them */
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				if (k->zsel)
+					KERN->bn_sums16(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
+					                k->zsel + j * pooled, k->ph, k->pw, C, d->blk, m, r);
+				else
+					bn_sums_image(part + (size_t)j * 2 * C, dcur + j * pooled, k->out + j * pooled,
+					              k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,
+					              d->blk, m, r);
+			float mdy[C], mdyx[C];
+			double cnt = (double)b * k->oh * k->ow;
+			for (int c = 0; c < C; c++) {
+				double sdy = 0, sdyx = 0;
+				for (int j = 0; j < b; j++) {
+					sdy += part[(size_t)j * 2 * C + c];
+					sdyx += part[(size_t)j * 2 * C + C + c];
+				}
+				n->grads[l->gamma + c] += (float)sdyx;
+				n->grads[l->beta + c] += (float)sdy;
+				mdy[c] = (float)(sdy / cnt);
+				mdyx[c] = (float)(sdyx / cnt);
+			}
+			if (d->dwpart && i == 0) {
+				first_dw(d, k, dcur, b, m, r, g, mdy, mdyx);
+				break;
+			}
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				bn_dx_image(k->z + j * full, dcur + j * pooled, k->out + j * pooled,
+				            k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,
+				            d->blk, m, r, g, mdy, mdyx);
+			struct conv_prims *p = &k->tr;
+			handle(p->src, i == 0 ? d->x0 : d->b[i - 1].out);
+			handle(p->diff_dst, k->z);
+			run(d, p->bwd_w, p->sp_bwd_w, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_DIFF_DST, p->diff_dst },
+			                                         { DNNL_ARG_DIFF_WEIGHTS, p->dw } });
+			handle(p->dw_user, n->grads + l->w);
+			run(d, p->from_dw, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->dw }, { DNNL_ARG_TO, p->dw_user } });
+			if (i == 0)
+				break;
+			if (p->to_bwd_w)
+				run(d, p->to_bwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_bwd } });
+			handle(p->diff_src, dnext);
+			run(d, p->bwd_data, p->sp_bwd_data, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_DIFF_DST, p->diff_dst },
+			                                            { DNNL_ARG_WEIGHTS, p->w_bwd },
+			                                            { DNNL_ARG_DIFF_SRC, p->diff_src } });
+		}
+		float *t = dcur;
+		dcur = dnext;
+		dnext = t;
+	}
+}

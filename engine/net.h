@@ -1,0 +1,179 @@
+/*
+ * net.h - the OsteoNet network assembled from nn.h's layers: an
+ * architecture spec, all parameters in one allocation (gradients and Adam
+ * moments likewise, so a checkpoint is one write and the optimiser one
+ * loop), and whole-network forward and backward passes for a batch.
+ *
+ * The spec is what a person types:
+ *   conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5
+ * conv:N[:K[:S]] is a KxK convolution (default 3, stride S default 1, same
+ * padding) + batch norm + ReLU; pool is 2x2 max pooling; dense:N is a
+ * fully connected layer + ReLU; dropout:P drops with probability P in
+ * training; gap averages each channel over the image (global average
+ * pooling), after the last conv or pool.  Before the first dense layer the
+ * image features are flattened and the record's clinical vector (K values)
+ * is appended: the fusion layer.  clin:N, anywhere before the first dense
+ * layer, is a layer of the clinical branch instead: dense:N + ReLU on the
+ * clinical vector (then on the branch's previous layer), whose output is
+ * what the fusion layer appends; records without a clinical vector leave
+ * the branch out.  The classifier (dense to the number of classes,
+ * softmax) is added at the end.
+ */
+#ifndef OSTEO_NET_H
+#define OSTEO_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/base/rng.h"
+
+#define DEFAULT_ARCH "conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5"
+#define NET_MAXLAYERS 64
+#define NET_MAXCLIN 8
+/* a spec (or a model file) that sizes a network beyond these is refused
+ * before anything is allocated: 32 Mi parameters (OsteoNet has 0.3 Mi), and
+ * 64 Mi activations of one image summed over the layers; an input side or
+ * a clinical feature count beyond 65535 is refused too */
+#define NET_MAXPARAMS ((size_t)1 << 25)
+#define NET_MAXACTS ((size_t)1 << 26)
+#define NET_MAXSIDE 65535
+/* batch norm's epsilon and running-statistics momentum (PyTorch's), on
+ * both backends */
+#define NET_BN_EPS 1e-5f
+#define NET_BN_MOMENTUM 0.1f
+
+enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER, L_GAP, L_CLIN };
+
+/*
+ * The parameter table: every named tensor of the network, in the order
+ * the model file stores them (per layer: a convolution's weights, batch
+ * norm's gamma and beta, its running mean and variance; a dense layer's
+ * weights and bias).  Initialisation, the model file, --init, and Adam all
+ * walk it.  Trained ones live in params (gradients and Adam's moments at
+ * the same offsets), the running statistics in stats.
+ */
+enum pkind { P_WEIGHT, P_BIAS, P_GAMMA, P_BETA, P_MEAN, P_VAR };
+struct ptensor {
+	int layer;               /* index in l[] (the clinical branch's: fuse_at) */
+	enum pkind kind;
+	char name[16];           /* the model file's key, "L3.w", "L3.gamma", ... */
+	size_t off, count;       /* in params (P_MEAN, P_VAR: in stats) */
+	int ndim;
+	uint32_t shape[4];
+};
+#define NET_MAXTENSORS (5 * NET_MAXLAYERS + 2 * NET_MAXCLIN)
+
+struct layer {
+	enum ltype type;
+	int n;                   /* conv filters, dense units */
+	int k, stride, pad;
+	float p;                 /* dropout */
+	int ic, ih, iw;          /* input shape (dense: ic features, ih = iw = 1) */
+	int oc, oh, ow;          /* output shape */
+	size_t w, b, gamma, beta;  /* offsets into params */
+	size_t rmean, rvar;      /* offsets into the running statistics */
+	size_t pstart, pcount;   /* this layer's slice of params */
+	int frozen;
+};
+
+struct net {
+	int nlayers;
+	struct layer l[NET_MAXLAYERS];
+	int c, h, w;             /* input image */
+	int nclin;               /* clinical features of a record */
+	int nbranch;             /* layers of the clinical branch, cl[] */
+	struct layer cl[NET_MAXCLIN];
+	int kfuse;               /* clinical values the fusion layer appends (the branch's output) */
+	int nclasses;
+	int fuse_at;             /* index of the first dense layer (or the classifier) */
+	size_t nparams, nstats;
+	int ntensors;
+	struct ptensor pt[NET_MAXTENSORS];
+	float *params, *grads, *m, *v;
+	float *stats;            /* batch norm running means and variances */
+	/* activations for up to maxb images, allocated once */
+	int maxb;
+	float **z, **a;          /* per layer: pre-activation, output */
+	float *mean, *rstd;      /* per conv layer, slices by offset */
+	int32_t **idx;           /* pool argmax */
+	float **mask;            /* dropout masks */
+	float *col;              /* im2col scratch */
+	float *fused;            /* (B, features + kfuse) */
+	float *cz[NET_MAXCLIN], *ca[NET_MAXCLIN];  /* the branch's pre-activations and outputs */
+	float *cd1, *cd2;        /* the branch's gradients */
+	const float *clin_in;    /* the clinical vectors of the last forward */
+	/* training only (osteo-train --clinical-dropout): the probability that a
+	 * record's clinical values are hidden from the fusion layer (zeros) in
+	 * a training forward, drawn per record from the forward's generator in
+	 * layer order (at the fusion layer); cmask (B) 1 kept, 0 hidden */
+	float clin_drop;
+	float *cmask;
+	float *probs;            /* (B, nclasses) */
+	float *d1, *d2;          /* gradient buffers, dmax per image */
+	size_t dmax;
+	int first;               /* buffers exist for layers first.. (net_reserve_from) */
+	/* per image, from the layers (net_new): the largest activation or
+	 * layer input, the largest im2col scratch; both backends size by them */
+	size_t maxact, maxcol;
+};
+
+/* where a table entry's values are */
+static inline float *
+ptensor_data(const struct net *n, const struct ptensor *t)
+{
+	return (t->kind == P_MEAN || t->kind == P_VAR ? n->stats : n->params) + t->off;
+}
+
+/* a layer's output per image */
+static inline size_t
+layer_elems(const struct layer *l)
+{
+	return (size_t)l->oc * l->oh * l->ow;
+}
+
+/* parse spec and size every layer for input c x h x w with nclin clinical
+ * features and nclasses classes; NULL and *err set on a bad spec */
+struct net *net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const char **err);
+void net_free(struct net *n);
+/* He initialisation from seed */
+void net_init(struct net *n, uint64_t seed);
+/* size the activation buffers for batches of up to b */
+void net_reserve(struct net *n, int b);
+/* the buffers of layers from..  and of the output of the layer before,
+ * for a backend that runs the convolution blocks itself (engine/cpu/dnn.c) */
+void net_reserve_from(struct net *n, int b, int from);
+/* forward for b images x (b,c,h,w) and clinical (b,nclin); probabilities
+ * in n->probs.  train: batch statistics and dropout (from g) */
+void net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g);
+/* the layers from.. only, on the output of layer from-1 in n->a[from-1]
+ * (from = fuse_at: the dense tail, after a backend's convolution blocks) */
+void net_forward_from(struct net *n, int from, const float *x, const float *clin, int b, int train,
+                      struct rng *g);
+/* after net_forward(train): loss, and gradients *added* to n->grads */
+float net_loss(struct net *n, const int32_t *labels, const float *weights, int b);
+void net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b);
+/* the same from the loss down to the output of layer stop only; returns
+ * the gradient there, (b, that layer's output) */
+const float *net_backward_to(struct net *n, const float *x, const int32_t *labels, const float *weights,
+                             int b, int stop);
+void net_zero_grads(struct net *n);
+/* an Adam step over the parameters of unfrozen layers */
+void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);
+/* keep (b): 1 or 0 for each record of a training batch, hiding clinical
+ * values with probability p (the draws of net.c and the GPU) */
+void clin_keep(float *keep, int b, float p, struct rng *g);
+/* the index of the last convolution block, or -1 */
+int net_last_conv(const struct net *n);
+/*
+ * Grad-CAM after an inference net_forward of b images: for image j and
+ * class cls[j], the last convolution block's feature maps weighted by the
+ * spatial mean of the class score's gradient, in cam (b, oh, ow) of that
+ * layer, signed: Grad-CAM proper is its positive part (the caller's ReLU),
+ * evidence against the class is its negative part.  Returns 0, or -1 when
+ * there is no convolution.
+ */
+int net_gradcam(struct net *n, const int *cls, int b, float *cam);
+/* a one-line summary of each layer, for people */
+void net_describe(const struct net *n, void (*line)(const char *));
+
+#endif
