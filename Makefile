@@ -101,6 +101,7 @@ build/gpu/%.o: gpu/%.cu $(HDRS) | build/gpu
 	$(NVCC) $(NVCCFLAGS) -I. -c -o $@ $<
 
 build/libosteo.a: $(LIB_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 bin/%: build/filters/%.o build/libosteo.a | bin

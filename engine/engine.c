@@ -1,12 +1,15 @@
 /*
- * engine.c - engine.h: the CPU's datasets and staging here, its two paths
- * in common/ (dnn.c, net.c), the CUDA one in gpu/.  Linked with the GPU
- * backend (or gpu/nogpu.c), like device.c.
+ * engine.c - engine.h: the CPU's datasets and staging here, and the one
+ * place that composes backends: the CPU runs oneDNN's convolution blocks
+ * (engine/cpu) and then the reference walker (engine/ref) on what follows
+ * them, or the reference walker alone; CUDA runs gpu/ whole.  Linked with
+ * the GPU backend (or gpu/nogpu.c), like device.c.
  */
 #include "engine.h"
+#include "common/base/util.h"
 #include "engine/cpu/dnn.h"
 #include "engine/cpu/kern.h"
-#include "common/base/util.h"
+#include "engine/ref/ref.h"
 #include "gpu/gpu.h"
 
 #include <stdio.h>
@@ -62,7 +65,10 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	if (!e->dnn) {
 		info("the CPU runs the network on its reference layers (%s)", why);
 		net_reserve(n, maxb);
-	}
+	} else if (flags & ENGINE_KEEP)
+		net_reserve(n, maxb);           /* every layer's, to hand activations over */
+	else
+		net_reserve_from(n, maxb, dnet_tail(e->dnn));  /* the walker's tail's */
 	for (int k = 0; k < 2; k++) {
 		e->slot[k].x = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
 		e->slot[k].clin = emalloc((size_t)maxb * (n->nclin ? n->nclin : 1) * sizeof(float));
@@ -143,11 +149,15 @@ engine_forward(struct engine *e, int train, struct rng *g)
 		return;
 	}
 	e->cur = e->staged;
+	const float *x = e->slot[e->cur].bx, *clin = e->slot[e->cur].bclin;
+	int b = e->slot[e->cur].b;
 	if (e->dnn) {
-		dnet_forward(e->dnn, e->slot[e->cur].bx, e->slot[e->cur].bclin, e->slot[e->cur].b, train, g);
+		/* oneDNN's blocks, then the reference walker from their output on */
+		dnet_forward(e->dnn, x, b, train);
+		ref_forward_from(e->net, dnet_tail(e->dnn), x, clin, b, train, g);
 		return;
 	}
-	net_forward(e->net, e->slot[e->cur].bx, e->slot[e->cur].bclin, e->slot[e->cur].b, train, g);
+	ref_forward(e->net, x, clin, b, train, g);
 }
 
 const int32_t *
@@ -167,7 +177,7 @@ engine_loss(struct engine *e, const float *weights)
 {
 	if (e->gpu)
 		return gnet_loss(e->gpu, weights);
-	return net_loss(e->net, e->slot[e->cur].y, weights, e->slot[e->cur].b);
+	return ref_loss(e->net, e->slot[e->cur].y, weights, e->slot[e->cur].b);
 }
 
 void
@@ -179,10 +189,11 @@ engine_backward(struct engine *e, const float *weights)
 	}
 	net_zero_grads(e->net);
 	if (e->dnn) {
-		dnet_backward(e->dnn, e->slot[e->cur].y, weights, e->slot[e->cur].b);
+		int tail = dnet_tail(e->dnn), b = e->slot[e->cur].b;
+		dnet_backward(e->dnn, ref_backward_to(e->net, NULL, e->slot[e->cur].y, weights, b, tail - 1), b);
 		return;
 	}
-	net_backward(e->net, e->slot[e->cur].bx, e->slot[e->cur].y, weights, e->slot[e->cur].b);
+	ref_backward(e->net, e->slot[e->cur].bx, e->slot[e->cur].y, weights, e->slot[e->cur].b);
 }
 
 void
@@ -191,7 +202,7 @@ engine_adam(struct engine *e, float lr, float beta1, float beta2, float eps, flo
 	if (e->gpu)
 		gnet_adam(e->gpu, lr, beta1, beta2, eps, wd, t);
 	else
-		net_adam(e->net, lr, beta1, beta2, eps, wd, t);
+		ref_adam(e->net, lr, beta1, beta2, eps, wd, t);
 }
 
 /* the activations of the last inference forward, on the host */
@@ -209,7 +220,7 @@ int
 engine_gradcam(struct engine *e, const int *cls, int b, float *cam)
 {
 	fetch(e);
-	return net_gradcam(e->net, cls, b, cam);
+	return ref_gradcam(e->net, cls, b, cam);
 }
 
 const float *
@@ -225,7 +236,7 @@ engine_kernels(struct engine *e)
 	if (e->gpu)
 		return "CUDA (cuBLAS, gpu/nn.cu)";
 	if (!e->dnn)
-		return "the reference layers (engine/net.c, nn.c)";
+		return "the reference layers (engine/ref)";
 	snprintf(e->kernels, sizeof e->kernels, "%s; passes %s", dnet_kernels(e->dnn), kern_get()->name);
 	return e->kernels;
 }

@@ -1,10 +1,14 @@
 /*
  * engine.h - the network of net.h run where --device says, behind one API,
  * so osteo-train and osteo-infer have one loop for every backend:
+ *   the spec                 engine/net.c: the layer table, parameters, host buffers
  *   the CPU's oneDNN path    engine/cpu/dnn.c (convolution blocks), engine/cpu/kern.inc
- *   the CPU's reference      engine/net.c, engine/ref/nn.c (plain C; the tests'
- *                            yardstick, and the CPU path for a spec dnn.c
- *                            does not cover or for OSTEO_CPU=reference)
+ *                            (our fused passes); what follows the blocks on
+ *                            the reference walker
+ *   the CPU's reference      engine/ref/ref.c, the layers and their walker
+ *                            (plain C; the tests' yardstick, and the CPU path
+ *                            for a spec dnn.c does not cover or for
+ *                            OSTEO_CPU=reference)
  *   CUDA                     gpu/net.cu, gpu/nn.cu, or gpu/nogpu.c's stub
  * The engine is opaque: programs see the net's spec (struct net's layers)
  * and its parameters after engine_pull, never a backend's buffers.
@@ -67,7 +71,7 @@ void engine_pull(struct engine *e);
 /*
  * After an inference forward of b images with ENGINE_KEEP: Grad-CAM of
  * image j for class cls[j] in cam (b, oh, ow of the last convolution
- * block), signed, as net_gradcam computes it (returns -1 when there is no
+ * block), signed, as ref_gradcam computes it (returns -1 when there is no
  * convolution); and the output of layer i (0-based) for the batch,
  * (b, that layer's output), as net.c lays it out.
  */

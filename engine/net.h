@@ -42,7 +42,46 @@
 #define NET_BN_EPS 1e-5f
 #define NET_BN_MOMENTUM 0.1f
 
-enum ltype { L_CONV, L_POOL, L_DENSE, L_DROPOUT, L_CLASSIFIER, L_GAP, L_CLIN };
+/*
+ * The layer kinds, a row each: the kind, its word in a spec, what follows
+ * the word's colon, where it may stand, the shape of its output and the
+ * parameters it owns.  This table is the only place a layer's word is
+ * spelt: the parser, its messages, the parameter table and net_describe
+ * read it (engine/net.c).  A new kind whose row uses the forms below needs
+ * this row and its passes on each backend; README, "Where to add things".
+ *   arguments  NONE; UNITS n (1 to 65536); CONV n[:k[:stride]] (filters
+ *              1 to 4096, k 1 to 15, stride 1 to 8, "same" padding k/2);
+ *              PROB p in [0, 1)
+ *   place      IMAGE maps, before any feature layer and not after a
+ *              global one; FEATURES after the fusion layer (the first
+ *              flattens the image and appends the clinical values); ANY;
+ *              BRANCH the clinical branch (cl[]); END the classifier,
+ *              which no spec names: net_new adds it
+ *   shape      CONV (n maps of conv_out's size); HALF (2x2, odd edges
+ *              dropped); UNITS (n); SAME; GLOBAL (1x1 per channel);
+ *              CLASSES (the number of classes)
+ *   params     CONVBN (weights (n,ic,k,k), batch norm's gamma and beta,
+ *              its running mean and variance); DENSE (weights (n,ic),
+ *              bias (n)); NONE
+ */
+#define NET_LAYERS(X)                                                   \
+	X(L_CONV,       "conv",       CONV,  IMAGE,    CONV,    CONVBN) \
+	X(L_POOL,       "pool",       NONE,  IMAGE,    HALF,    NONE)   \
+	X(L_DENSE,      "dense",      UNITS, FEATURES, UNITS,   DENSE)  \
+	X(L_DROPOUT,    "dropout",    PROB,  ANY,      SAME,    NONE)   \
+	X(L_CLASSIFIER, "classifier", NONE,  END,      CLASSES, DENSE)  \
+	X(L_GAP,        "gap",        NONE,  IMAGE,    GLOBAL,  NONE)   \
+	X(L_CLIN,       "clin",       UNITS, BRANCH,   UNITS,   DENSE)
+
+#define NET_KIND(kind, word, arg, place, shape, params) kind,
+#define NET_ONE(kind, word, arg, place, shape, params) +1
+enum ltype { NET_LAYERS(NET_KIND) };
+enum { L_NKINDS = 0 NET_LAYERS(NET_ONE) };
+#undef NET_KIND
+#undef NET_ONE
+
+/* a kind's word in a spec ("conv", ...; the classifier's is never parsed) */
+const char *layer_word(int t);
 
 /*
  * The parameter table: every named tensor of the network, in the order
@@ -142,37 +181,18 @@ void net_reserve(struct net *n, int b);
 /* the buffers of layers from..  and of the output of the layer before,
  * for a backend that runs the convolution blocks itself (engine/cpu/dnn.c) */
 void net_reserve_from(struct net *n, int b, int from);
-/* forward for b images x (b,c,h,w) and clinical (b,nclin); probabilities
- * in n->probs.  train: batch statistics and dropout (from g) */
-void net_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g);
-/* the layers from.. only, on the output of layer from-1 in n->a[from-1]
- * (from = fuse_at: the dense tail, after a backend's convolution blocks) */
-void net_forward_from(struct net *n, int from, const float *x, const float *clin, int b, int train,
-                      struct rng *g);
-/* after net_forward(train): loss, and gradients *added* to n->grads */
-float net_loss(struct net *n, const int32_t *labels, const float *weights, int b);
-void net_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b);
-/* the same from the loss down to the output of layer stop only; returns
- * the gradient there, (b, that layer's output) */
-const float *net_backward_to(struct net *n, const float *x, const int32_t *labels, const float *weights,
-                             int b, int stop);
 void net_zero_grads(struct net *n);
-/* an Adam step over the parameters of unfrozen layers */
-void net_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);
+/* a convolution's output side; its im2col scratch per image, (C*k*k, OH*OW) */
+int conv_out(int in, int k, int stride, int pad);
+size_t conv_col_size(int C, int k, int OH, int OW);
+/* inverted dropout's mask, 0 or 1/(1-p), drawn from g in order: every
+ * backend's draws */
+void dropout_mask(float *mask, size_t n, float p, struct rng *g);
 /* keep (b): 1 or 0 for each record of a training batch, hiding clinical
- * values with probability p (the draws of net.c and the GPU) */
+ * values with probability p (every backend's draws) */
 void clin_keep(float *keep, int b, float p, struct rng *g);
 /* the index of the last convolution block, or -1 */
 int net_last_conv(const struct net *n);
-/*
- * Grad-CAM after an inference net_forward of b images: for image j and
- * class cls[j], the last convolution block's feature maps weighted by the
- * spatial mean of the class score's gradient, in cam (b, oh, ow) of that
- * layer, signed: Grad-CAM proper is its positive part (the caller's ReLU),
- * evidence against the class is its negative part.  Returns 0, or -1 when
- * there is no convolution.
- */
-int net_gradcam(struct net *n, const int *cls, int b, float *cam);
 /* a one-line summary of each layer, for people */
 void net_describe(const struct net *n, void (*line)(const char *));
 

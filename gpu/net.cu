@@ -16,7 +16,6 @@
 
 extern "C" {
 #include "engine/net.h"
-#include "engine/ref/nn.h"
 }
 
 extern "C" cudaStream_t gnn_stream(void);

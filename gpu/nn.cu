@@ -13,7 +13,7 @@
 #include "check.h"
 #include "gnn.h"
 extern "C" {
-#include "engine/ref/nn.h"
+#include "engine/net.h"
 }
 #include "engine/nnrow.h"
 

@@ -26,7 +26,6 @@
  * net.c's.
  */
 #include "dnn.h"
-#include "engine/ref/nn.h"
 #include "engine/nnrow.h"
 #include "common/base/util.h"
 
@@ -888,12 +887,13 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 		d->xin = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
 	workers_open(d, big);
 	d->part = emalloc((size_t)maxb * 2 * maxc * sizeof(double));
-	/* the dense tail's buffers (all of them, to hand activations over) */
-	if (keep)
-		net_reserve(n, maxb);
-	else
-		net_reserve_from(n, maxb, tail);
 	return d;
+}
+
+int
+dnet_tail(const struct dnet *d)
+{
+	return d->tail;
 }
 
 const char *
@@ -962,7 +962,8 @@ input(struct dnet *d, const float *x, int b)
 	return d->xin;
 }
 
-/* the last block's output into n->a[tail - 1] as net.c lays it out */
+/* the last block's output into n->a[tail - 1], laid out as the walker
+ * of engine/ref reads it */
 static void
 features_out(struct dnet *d, int b)
 {
@@ -1163,7 +1164,7 @@ forward_infer(struct dnet *d, const float *x, int b)
 }
 
 void
-dnet_forward(struct dnet *d, const float *x, const float *clin, int b, int train, struct rng *g)
+dnet_forward(struct dnet *d, const float *x, int b, int train)
 {
 	if (b > d->maxb)
 		die(EX_SOFTWARE, "dnet_forward: batch %d past the engine's %d", b, d->maxb);
@@ -1171,7 +1172,6 @@ dnet_forward(struct dnet *d, const float *x, const float *clin, int b, int train
 		forward_train(d, x, b);
 	else
 		forward_infer(d, x, b);
-	net_forward_from(d->n, d->tail, x, clin, b, train, g);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1202,10 +1202,9 @@ first_dw(struct dnet *d, struct blk *k, const float *dp, int b, const float *m, 
 }
 
 void
-dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b)
+dnet_backward(struct dnet *d, const float *df, int b)
 {
 	struct net *n = d->n;
-	const float *df = net_backward_to(n, NULL, labels, weights, b, d->tail - 1);
 	float *dcur = d->ga, *dnext = d->gb;
 	const struct blk *last = &d->b[d->nb - 1];
 	int P = last->ph * last->pw;

@@ -1,14 +1,15 @@
 /*
  * dnn.h - the CPU engine's fast path (dnn.c): the convolution blocks of a
  * net.h network on oneDNN's primitives, batch norm + ReLU + 2x2 max pool
- * fused into passes of our own, the dense tail on net.c's layers.  The
- * results are net.c's to float rounding; tests/unit/check_dnn.c holds them
- * to it.  engine/engine.c calls these; programs call engine/engine.h.
+ * fused into passes of our own (kern.inc).  The results are the reference
+ * layers' (engine/ref) to float rounding; tests/unit/check_dnn.c holds
+ * them to it.  engine/engine.c calls these, and runs what follows the
+ * blocks on the reference walker; programs call engine/engine.h.
  *
  * Covered: every spec that begins with conv and pool layers and has none
- * after its first gap or dropout (those and the dense tail run on net.c's
- * layers); a network without them, or with a conv after dropout, runs on
- * the reference layers of net.c (dnet_open returns NULL).
+ * after its first gap or dropout; a network without them, or with a conv
+ * after dropout, runs on the reference backend alone (dnet_open returns
+ * NULL).
  */
 #ifndef OSTEO_DNN_H
 #define OSTEO_DNN_H
@@ -16,7 +17,6 @@
 #include <stdint.h>
 
 #include "engine/net.h"
-#include "common/base/rng.h"
 
 struct dnet;
 
@@ -26,12 +26,19 @@ struct dnet;
  * maps); wino: Winograd convolutions where they pay (else direct only) */
 struct dnet *dnet_open(struct net *n, int maxb, int keep, int wino, const char **why);
 void dnet_close(struct dnet *d);
-/* x (b,c,h,w), clin (b,nclin): as net_forward.  An inference forward runs
- * each image alone through primitives made for one image, so a record's
- * probabilities never depend on the batch it came in */
-void dnet_forward(struct dnet *d, const float *x, const float *clin, int b, int train, struct rng *g);
-/* after a training forward of b images: gradients *added* to n->grads */
-void dnet_backward(struct dnet *d, const int32_t *labels, const float *weights, int b);
+/* the layers before dnet_tail(d) are the blocks this path runs; the
+ * engine runs the rest (gap, dropout, the dense tail) on the reference
+ * walker (engine/ref), which reads the blocks' output in n->a[tail - 1] */
+int dnet_tail(const struct dnet *d);
+/* x (b,c,h,w): the blocks forward, their output in n->a[tail - 1] (and,
+ * with keep, every block's output in n->a[] at inference).  An inference
+ * forward runs each image alone through primitives made for one image, so
+ * a record's probabilities never depend on the batch it came in */
+void dnet_forward(struct dnet *d, const float *x, int b, int train);
+/* after a training forward of b images and the walker's backward down to
+ * the blocks' output, whose gradient is df (b, n->a[tail - 1]'s layout):
+ * the blocks' gradients *added* to n->grads */
+void dnet_backward(struct dnet *d, const float *df, int b);
 /* the names of the implementations oneDNN chose, for make bench */
 const char *dnet_kernels(const struct dnet *d);
 

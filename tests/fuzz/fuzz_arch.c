@@ -2,6 +2,7 @@
  * one forward pass, so a spec that parses but sizes a layer wrong shows */
 #include "fuzz.h"
 #include "engine/net.h"
+#include "engine/ref/ref.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -20,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * the rest are run once */
 	net_init(n, 1);
 	net_reserve(n, 1);
-	net_forward(n, x, clin, 1, 0, NULL);
+	ref_forward(n, x, clin, 1, 0, NULL);
 	net_free(n);
 	return 0;
 }

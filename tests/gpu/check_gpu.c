@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "engine/net.h"
-#include "engine/ref/nn.h"
+#include "engine/ref/ref.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
 #include "gpu/gnn.h"
@@ -408,10 +408,10 @@ START_TEST(network_step_matches_cpu)
 	for (int step = 1; step <= 2; step++) {
 		rng_seed(&r1, step, "dropout");
 		rng_seed(&r2, step, "dropout");
-		net_forward(cpu, x, clin, B, 1, &r1);
-		float lc = net_loss(cpu, y, w, B);
+		ref_forward(cpu, x, clin, B, 1, &r1);
+		float lc = ref_loss(cpu, y, w, B);
 		net_zero_grads(cpu);
-		net_backward(cpu, x, y, w, B);
+		ref_backward(cpu, x, y, w, B);
 		gnet_stage(d, set, rows, B);
 		gnet_forward(d, 1, &r2);
 		ck_assert(!memcmp(gnet_labels(d), y, sizeof y));
@@ -419,7 +419,7 @@ START_TEST(network_step_matches_cpu)
 		ck_assert_msg(fabs(lg - lc) <= NET_TOL * fabs(lc), "%s step %d: loss %.8g, CPU %.8g", archs[_i], step, lg, lc);
 		CLOSE(gnet_probs(d), cpu->probs, (size_t)B * NC, NET_TOL);
 		gnet_backward(d, w);
-		net_adam(cpu, 1e-2f, 0.9f, 0.999f, 1e-8f, 0, step);
+		ref_adam(cpu, 1e-2f, 0.9f, 0.999f, 1e-8f, 0, step);
 		gnet_adam(d, 1e-2f, 0.9f, 0.999f, 1e-8f, 0, step);
 		gnet_pull(d);
 		CLOSE(gn->params, cpu->params, cpu->nparams, NET_TOL);
@@ -431,7 +431,7 @@ START_TEST(network_step_matches_cpu)
 	struct gnet *k = gnet_open(gn, 0, 0, B, 1);
 	int kset = gnet_dataset(k, x, clin, NULL, B, 0);
 	net_reserve(gn, B);
-	net_forward(cpu, x, clin, B, 0, NULL);
+	ref_forward(cpu, x, clin, B, 0, NULL);
 	gnet_stage(k, kset, NULL, B);
 	gnet_forward(k, 0, NULL);
 	gnet_fetch(k);

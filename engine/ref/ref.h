@@ -1,7 +1,9 @@
 /*
- * nn.h - the layers of the OsteoNet CNN on the CPU, in llm.c's form: each
- * layer a pair of free functions, X_forward and X_backward, on plain
- * pointers with explicit sizes, shapes in the comments.  Backward passes
+ * ref.h - the reference backend (ref.c), in llm.c's form: the layers, each
+ * a pair of free functions, X_forward and X_backward, on plain pointers
+ * with explicit sizes, shapes in the comments; then the walker that takes a
+ * batch of a net.h network through them, forward and back, in the host
+ * activation buffers of struct net.  Backward passes
  * *add* into the parameter gradients (the caller zeroes them once per
  * step) and *write* the input gradient.  Every matrix product goes through
  * sgemm() (oneDNN's) but inference's dense rows.  The CUDA backend mirrors these names and argument
@@ -10,22 +12,21 @@
  * This is the correctness reference: tests check each backward pass
  * against central finite differences.
  */
-#ifndef OSTEO_NN_H
-#define OSTEO_NN_H
+#ifndef OSTEO_REF_H
+#define OSTEO_REF_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/base/rng.h"
+#include "engine/net.h"
 
 /* C = alpha op(A) op(B) + beta C, row-major; op is a transpose when ta/tb */
 void sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
            const float *B, int ldb, float beta, float *C, int ldc);
 
 /* ---- convolution, k x k, stride, zero padding, through im2col + sgemm */
-int conv_out(int in, int k, int stride, int pad);
-/* col is (C*k*k, OH*OW), one image at a time */
-size_t conv_col_size(int C, int k, int OH, int OW);
+/* col is conv_col_size(C, k, OH, OW) (net.h), one image at a time */
 /* inp (B,C,H,W), weight (OC, C*k*k), bias (OC), out (B,OC,OH,OW) */
 void conv_forward(float *out, const float *inp, const float *weight, const float *bias, float *col,
                   int B, int C, int H, int W, int OC, int k, int stride, int pad);
@@ -75,8 +76,6 @@ void dense_backward(float *dinp, float *dweight, float *dbias, const float *dout
 
 /* ---- inverted dropout: mask holds 0 or 1/(1-p) */
 void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, struct rng *g);
-/* the mask alone, drawn as dropout_forward draws it (the GPU's comes from here) */
-void dropout_mask(float *mask, size_t n, float p, struct rng *g);
 void dropout_backward(float *dinp, const float *dout, const float *mask, size_t n);
 
 /* ---- softmax alone, for inference: logits (B,K) to probs (B,K) */
@@ -94,5 +93,36 @@ void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *la
 /* ---- Adam with decoupled weight decay (AdamW), step t from 1 */
 void adam_update(float *param, const float *grad, float *m, float *v, size_t n, float lr,
                  float beta1, float beta2, float eps, float weight_decay, int t);
+
+/* ---------------------------------------------------------------- */
+/* the walker */
+
+/* forward for b images x (b,c,h,w) and clinical (b,nclin); probabilities
+ * in n->probs.  train: batch statistics and dropout (from g) */
+void ref_forward(struct net *n, const float *x, const float *clin, int b, int train, struct rng *g);
+/* the layers from.. only, on the output of layer from-1 in n->a[from-1]
+ * (from = fuse_at: the dense tail, after a backend's convolution blocks) */
+void ref_forward_from(struct net *n, int from, const float *x, const float *clin, int b, int train,
+                      struct rng *g);
+/* after ref_forward(train): loss, and gradients *added* to n->grads */
+float ref_loss(struct net *n, const int32_t *labels, const float *weights, int b);
+void ref_backward(struct net *n, const float *x, const int32_t *labels, const float *weights, int b);
+/* the same from the loss down to the output of layer stop only; returns
+ * the gradient there, (b, that layer's output) */
+const float *ref_backward_to(struct net *n, const float *x, const int32_t *labels, const float *weights,
+                             int b, int stop);
+
+/* an Adam step over the parameters of unfrozen layers */
+void ref_adam(struct net *n, float lr, float beta1, float beta2, float eps, float wd, int t);
+
+/*
+ * Grad-CAM after an inference ref_forward of b images: for image j and
+ * class cls[j], the last convolution block's feature maps weighted by the
+ * spatial mean of the class score's gradient, in cam (b, oh, ow) of that
+ * layer, signed: Grad-CAM proper is its positive part (the caller's ReLU),
+ * evidence against the class is its negative part.  Returns 0, or -1 when
+ * there is no convolution.
+ */
+int ref_gradcam(struct net *n, const int *cls, int b, float *cam);
 
 #endif
