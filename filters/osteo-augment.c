@@ -15,10 +15,12 @@
 #include <string.h>
 
 #include "common/image/imgops.h"
+#include "common/record/contract.h"
 #include "common/record/input.h"
 #include "common/record/record.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-augment [-q] [--seed N] [--copies K] [--no-original] [--balance]\n"
@@ -152,7 +154,7 @@ augment(const struct opts *o, struct input *in, const struct record *src, struct
 
 	rec_copy(dst, src);
 	rec_set_id(dst, id);
-	t = rec_tensor(dst, "image");
+	t = rec_tensor(dst, TENSOR_IMAGE);
 	if (!t || t->ndim != 3 || !t->shape[0] || !t->shape[1] || !t->shape[2])
 		input_die(in, src, "no 'image' tensor [C,H,W] to augment");
 	c = (int)t->shape[0];
@@ -208,20 +210,20 @@ augment(const struct opts *o, struct input *in, const struct record *src, struct
 			img[i] += (float)(o->noise.v * rng_normal(&g));
 
 	uint32_t shape[3] = { (uint32_t)c, (uint32_t)h, (uint32_t)w };
-	t = rec_tensor_put(dst, "image", DT_F32, 3, shape, &err);
+	t = rec_tensor_put(dst, TENSOR_IMAGE, DT_F32, 3, shape, &err);
 	if (!t)
 		input_die(in, src, "augmented image: %s", err);
 	memcpy(t->data, img, n * sizeof(float));
-	rec_meta_str(dst, "aug.of", src->id);
-	rec_meta_float(dst, "aug.rotate", deg);
-	rec_meta_float(dst, "aug.scale", sc);
-	rec_meta_float(dst, "aug.translate_x", tx);
-	rec_meta_float(dst, "aug.translate_y", ty);
-	rec_meta_bool(dst, "aug.hflip", hf);
-	rec_meta_bool(dst, "aug.vflip", vf);
-	rec_meta_float(dst, "aug.contrast", c_on ? con : 1);
-	rec_meta_float(dst, "aug.brightness", b_on ? bri : 0);
-	rec_meta_float(dst, "aug.noise", n_on ? o->noise.v : 0);
+	rec_meta_str(dst, KEY_AUG_OF, src->id);
+	rec_meta_float(dst, KEY_AUG_ROTATE, deg);
+	rec_meta_float(dst, KEY_AUG_SCALE, sc);
+	rec_meta_float(dst, KEY_AUG_TRANSLATE_X, tx);
+	rec_meta_float(dst, KEY_AUG_TRANSLATE_Y, ty);
+	rec_meta_bool(dst, KEY_AUG_HFLIP, hf);
+	rec_meta_bool(dst, KEY_AUG_VFLIP, vf);
+	rec_meta_float(dst, KEY_AUG_CONTRAST, c_on ? con : 1);
+	rec_meta_float(dst, KEY_AUG_BRIGHTNESS, b_on ? bri : 0);
+	rec_meta_float(dst, KEY_AUG_NOISE, n_on ? o->noise.v : 0);
 }
 
 static void

@@ -30,6 +30,7 @@
 #include "common/record/params.h"
 #include "common/record/record.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 #include "common/baseline/xgb.h"
 
 #define KIND "osteo-baseline"
@@ -215,7 +216,7 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 	input_open(&in, o->inputs, o->ninputs);
 	rec_init(&r);
 	while (input_read(&in, &r)) {
-		const struct tensor *t = rec_tensor(&r, "image"), *c = rec_tensor(&r, "clinical");
+		const struct tensor *t = rec_tensor(&r, TENSOR_IMAGE), *c = rec_tensor(&r, TENSOR_CLINICAL);
 		int k = c ? (int)tensor_elems(c) : 0;
 
 		if (!r.has_label) {
@@ -447,7 +448,6 @@ fit(const struct opts *o)
 	struct featurizer fz = { .use_image = o->use_image, .use_clin = o->use_clin };
 	struct trainset d;
 	struct record m;
-	char shape[64];
 
 	classes_parse(&cl, o->classes, "--classes");
 	collect(o, &cl, &fz, &d);
@@ -461,14 +461,10 @@ fit(const struct opts *o)
 		fit_xgb(o, &d, mean, sd, cl.n, &m);
 	put_floats(&m, "feat.mean", mean, d.nf);
 	put_floats(&m, "feat.sd", sd, d.nf);
-	rec_meta_str(&m, "kind", KIND);
-	rec_meta_int(&m, "version", 1);
 	char *names = classes_join(&cl);
-	rec_meta_str(&m, "classes", names);
+	model_header_write(&m, &(struct model_header){ .kind = KIND, .version = 1, .classes = names, .c = d.c,
+	                                                .h = d.h, .w = d.w, .nclin = d.nclin });
 	rec_meta_str(&m, "features", o->use_image && o->use_clin ? "both" : o->use_image ? "image" : "clinical");
-	snprintf(shape, sizeof shape, "%dx%dx%d", d.c, d.h, d.w);
-	rec_meta_str(&m, "input", shape);
-	rec_meta_int(&m, "clinical_count", d.nclin);
 	prep_write(&m, &d.prep);
 	rec_meta_int(&m, "train.records", d.n);
 	params_save(o->out, &m);
@@ -506,17 +502,18 @@ static void
 load(const char *path, struct record *m, struct loaded *L)
 {
 	params_load(path, KIND, m);
-	const char *input = rec_meta_s(m, "input"), *use = rec_meta_s(m, "features");
-	const struct metaval *nc = rec_meta(m, "clinical_count");
+	const char *use = rec_meta_s(m, "features"), *err;
+	struct model_header hd;
 
 	memset(L, 0, sizeof *L);
-	if (sscanf(input, "%dx%dx%d", &L->e.c, &L->e.h, &L->e.w) != 3 || !nc || nc->type != MV_INT ||
-	    nc->i < 0 || nc->i > 1 << 20 || !*rec_meta_s(m, "classes"))
-		die(EX_DATAERR, "%s: meta input, clinical_count or classes missing", path);
-	const char *err;
-	if (classes_read(&L->cl, rec_meta_s(m, "classes"), &err) < 0)
+	if (model_header_read(m, &hd, &err) < 0)
+		die(EX_DATAERR, "%s: %s", path, err);
+	if (classes_read(&L->cl, hd.classes, &err) < 0)
 		die(EX_DATAERR, "%s: its classes: %s", path, err);
-	L->e.nclin = (int)nc->i;
+	L->e.c = hd.c;
+	L->e.h = hd.h;
+	L->e.w = hd.w;
+	L->e.nclin = hd.nclin;
 	prep_read(m, &L->e.prep);
 	/* models written before fuse.features named it so */
 	if (!*L->e.prep.features)

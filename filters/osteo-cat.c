@@ -17,6 +17,7 @@
 #include "common/record/record.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] = "osteo-cat [-q] [--shard I/N] [--by record|patient] [FILE|-]...";
 static const char options[] =

@@ -15,6 +15,7 @@
 #include "common/base/json.h"
 #include "common/record/record.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-dump [-q] [--data] [--png DIR] [--png16] [--count] [--csv] [FILE|-]...";
@@ -284,7 +285,7 @@ count(struct counts *c, const struct record *r)
 		c->nlabels = nn;
 	}
 	c->n[r->label]++;
-	if (!c->names[r->label] && (m = rec_meta(r, "class")) && m->type == MV_STR)
+	if (!c->names[r->label] && (m = rec_meta(r, KEY_PROV_CLASS)) && m->type == MV_STR)
 		c->names[r->label] = estrdup(m->s);
 }
 
@@ -360,7 +361,7 @@ csv_row(struct csv_state *st, const struct rec_reader *rd, const struct record *
 		printf(",%lld,", r->label);
 	else
 		printf(",,");
-	csv_field(rec_meta_s(r, "class"));
+	csv_field(rec_meta_s(r, KEY_PROV_CLASS));
 	if (r->has_pred)
 		printf(",%lld,", r->pred);
 	else

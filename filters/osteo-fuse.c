@@ -22,6 +22,7 @@
 #include "common/base/strmap.h"
 #include "common/clinical/table.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-fuse [-q] --clinical FILE.csv [--key COLUMN] [--columns A,B,...]\n"
@@ -270,7 +271,7 @@ fuse_one(const struct encoding *e, const struct table *t, const struct strmap *r
 			return;
 		}
 	}
-	if (!(c = rec_tensor_put(r, "clinical", DT_F32, 1, shape, &err)))
+	if (!(c = rec_tensor_put(r, TENSOR_CLINICAL, DT_F32, 1, shape, &err)))
 		input_die(in, r, "clinical: %s", err);
 	if (!encode_row(e, t, row, c->data, o, in, r, cn)) {
 		cn->skipped++;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/base/util.h"
+#include "common/record/cli.h"
 #include "gpu/gpu.h"
 
 static const char usage[] = "osteo-gpuinfo [-q]";

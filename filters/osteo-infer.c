@@ -21,6 +21,7 @@
 #include "engine/net.h"
 #include "common/record/record.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 #include "gpu/gpu.h"
 
 static const char usage[] =
@@ -123,7 +124,7 @@ put_map(struct record *r, const float *v, int H, int W, int cls, const char *mod
 	uint32_t shape[3] = { 1, (uint32_t)H, (uint32_t)W };
 	size_t plane = (size_t)H * W;
 	const char *err;
-	struct tensor *t = rec_tensor_put(r, "heatmap", DT_F32, 3, shape, &err);
+	struct tensor *t = rec_tensor_put(r, TENSOR_HEATMAP, DT_F32, 3, shape, &err);
 	float mx = 0;
 
 	if (!t)
@@ -267,7 +268,7 @@ add_features(struct engine *e, const struct net *n, struct record *batch, int b,
 	const char *err;
 
 	for (int j = 0; j < b; j++) {
-		struct tensor *t = rec_tensor_put(&batch[j], "features", DT_F32, 3, shape, &err);
+		struct tensor *t = rec_tensor_put(&batch[j], TENSOR_FEATURES, DT_F32, 3, shape, &err);
 		if (!t)
 			input_die(in, &batch[j], "features: %s", err);
 		memcpy(t->data, a + j * per, per * sizeof(float));
@@ -348,11 +349,11 @@ read_batch(struct run *u, const struct opts *o, struct input *in)
 	while (b < o->batch && input_read(in, &u->batch[b])) {
 		struct record *r = &u->batch[b];
 		check(in, r, &u->m, o->check);
-		tensor_to_float(rec_tensor(r, "image"), u->x + b * u->px);
+		tensor_to_float(rec_tensor(r, TENSOR_IMAGE), u->x + b * u->px);
 		if (!floats_finite(u->x + b * u->px, u->px))
 			input_die(in, r, "the image has NaN or infinite values");
 		if (u->K) {
-			tensor_to_float(rec_tensor(r, "clinical"), u->clin + (size_t)b * u->K);
+			tensor_to_float(rec_tensor(r, TENSOR_CLINICAL), u->clin + (size_t)b * u->K);
 			if (!floats_finite(u->clin + (size_t)b * u->K, (size_t)u->K))
 				input_die(in, r, "'clinical' has NaN or infinite values");
 		}

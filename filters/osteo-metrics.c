@@ -22,6 +22,7 @@
 #include "common/base/strmap.h"
 #include "common/clinical/table.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"

@@ -22,6 +22,7 @@
 #include "common/record/params.h"
 #include "common/record/record.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-normalize [-q] [--size WxH] [--fit pad|crop|stretch] [--keep-channels]\n"
@@ -252,7 +253,7 @@ stats_load(const char *path, struct opts *o, struct params *p)
 static struct tensor *
 shape_image(struct input *in, struct record *r, const struct opts *o, struct work *wk)
 {
-	struct tensor *t = rec_tensor(r, "image");
+	struct tensor *t = rec_tensor(r, TENSOR_IMAGE);
 	int c, h, w, dh, dw;
 	size_t n;
 	const char *err;
@@ -298,7 +299,7 @@ shape_image(struct input *in, struct record *r, const struct opts *o, struct wor
 	for (size_t i = 0; i < (size_t)c * h * w; i++)
 		fill = wk->a[i] < fill ? wk->a[i] : fill;
 	uint32_t shape[3] = { (uint32_t)c, (uint32_t)dh, (uint32_t)dw };
-	struct tensor *out = rec_tensor_put(r, "image", DT_F32, 3, shape, &err);
+	struct tensor *out = rec_tensor_put(r, TENSOR_IMAGE, DT_F32, 3, shape, &err);
 	if (!out)
 		input_die(in, r, "normalised image: %s", err);
 	if (dh == h && dw == w)
@@ -314,7 +315,7 @@ shape_image(struct input *in, struct record *r, const struct opts *o, struct wor
 			egrow((void **)&wk->mo, &wk->cap_mo, (size_t)dh * dw * sizeof(float));
 			img_fit(m, 1, h, w, wk->mo, dh, dw, o->fit, 0, wk->c);
 			mask_store(r, wk->mo, dh, dw);
-			out = rec_tensor(r, "image");
+			out = rec_tensor(r, TENSOR_IMAGE);
 		}
 	}
 	return out;
@@ -356,7 +357,7 @@ image_params(const struct tensor *t, const struct opts *o, struct params *p, str
 static void
 own_window(struct input *in, const struct record *r, struct opts *o)
 {
-	const struct metaval *c = rec_meta(r, "window_center"), *w = rec_meta(r, "window_width");
+	const struct metaval *c = rec_meta(r, KEY_PROV_WINDOW_CENTER), *w = rec_meta(r, KEY_PROV_WINDOW_WIDTH);
 
 	if (!c || !w || (c->type != MV_FLOAT && c->type != MV_INT) || (w->type != MV_FLOAT && w->type != MV_INT))
 		input_die(in, r, "no window_center and window_width in its meta (--window file takes the window "
@@ -407,16 +408,9 @@ note(struct record *r, const struct opts *o, const struct params *p)
 {
 	char size[32];
 
-	snprintf(size, sizeof size, "%ux%u", rec_tensor(r, "image")->shape[2], rec_tensor(r, "image")->shape[1]);
-	rec_meta_str(r, KEY_NORM_SIZE, size);
-	rec_meta_str(r, KEY_NORM_FIT, fits[o->fit]);
-	rec_meta_bool(r, KEY_NORM_GRAY, o->gray);
-	rec_meta_str(r, KEY_NORM_METHOD, methods[o->method]);
-	if (o->method == M_WINDOW) {
-		rec_meta_float(r, KEY_NORM_WC, o->wc);
-		rec_meta_float(r, KEY_NORM_WW, o->ww);
-	}
-	rec_meta_str(r, KEY_NORM_STATS, p->dataset ? p->fingerprint : "per-image");
+	snprintf(size, sizeof size, "%ux%u", rec_tensor(r, TENSOR_IMAGE)->shape[2], rec_tensor(r, TENSOR_IMAGE)->shape[1]);
+	prep_write_norm(r, size, fits[o->fit], o->gray, methods[o->method], o->method == M_WINDOW, o->wc, o->ww,
+	                p->dataset ? p->fingerprint : "per-image");
 }
 
 /* ---------------------------------------------------------------- */
@@ -489,7 +483,7 @@ spool_pass(struct spool *spool, struct record *r, struct acc *a)
 
 	spool_input(spool, &in, "<spool>");
 	while (input_read(&in, r))
-		acc_hist(a, rec_tensor(r, "image"));
+		acc_hist(a, rec_tensor(r, TENSOR_IMAGE));
 	input_close(&in);
 }
 
@@ -540,7 +534,7 @@ fit_and_apply(struct opts *o, struct input *in, struct record *r, struct work *w
 	stats_save(o->fit_stats, o, &p, a.images);
 	spool_input(&spool, &sp, "<spool>");
 	while (input_read(&sp, r)) {
-		apply(rec_tensor(r, "image"), o, &p);
+		apply(rec_tensor(r, TENSOR_IMAGE), o, &p);
 		note(r, o, &p);
 		rec_write(out, r);
 	}

@@ -28,6 +28,7 @@
 #include "common/eval/metrics.h"
 #include "common/record/record.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps|reliability -o FILE.png [--title TEXT]\n"
@@ -387,7 +388,7 @@ plot_correlation(FILE *fp, const struct opts *o, FILE *data)
 	rec_init(&r);
 	input_open(&in, o->inputs, o->ninputs);
 	while (input_read(&in, &r)) {
-		const struct tensor *t = rec_tensor(&r, "clinical");
+		const struct tensor *t = rec_tensor(&r, TENSOR_CLINICAL);
 		if (!r.has_label)
 			continue;
 		if (!t)
@@ -492,7 +493,7 @@ colormap(double t, double rgb[3])
 static void
 tile(FILE *fp, const struct record *r, float *img, float *tmp, float *heat)
 {
-	const struct tensor *t = rec_tensor(r, "image"), *hm = rec_tensor(r, "heatmap");
+	const struct tensor *t = rec_tensor(r, TENSOR_IMAGE), *hm = rec_tensor(r, TENSOR_HEATMAP);
 	int c = (int)t->shape[0], h = (int)t->shape[1], w = (int)t->shape[2];
 	size_t n = (size_t)h * w;
 
@@ -529,7 +530,7 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 	rec_init(&r);
 	input_open(&in, o->inputs, o->ninputs);
 	while (shown < o->max && input_read(&in, &r)) {
-		const struct tensor *t = rec_tensor(&r, "image"), *hm = rec_tensor(&r, "heatmap");
+		const struct tensor *t = rec_tensor(&r, TENSOR_IMAGE), *hm = rec_tensor(&r, TENSOR_HEATMAP);
 		if (!t || t->ndim != 3 || (t->shape[0] != 1 && t->shape[0] != 3))
 			input_die(&in, &r, "no 'image' tensor [1 or 3,H,W]");
 		if (!hm)
@@ -552,7 +553,7 @@ plot_heatmaps(FILE *fp, const struct opts *o, FILE *data)
 		tile(fp, &r, img, tmp, heat);
 		fprintf(fp, "EOD\n");
 		/* "patient name / true -> predicted", the id's last part as its name */
-		const char *pred = rec_meta_s(&r, KEY_INFER_CLASS), *cls = rec_meta_s(&r, "class");
+		const char *pred = rec_meta_s(&r, KEY_INFER_CLASS), *cls = rec_meta_s(&r, KEY_PROV_CLASS);
 		const char *base = strrchr(r.id, '/') ? strrchr(r.id, '/') + 1 : r.id;
 		int blen = strrchr(base, '.') ? (int)(strrchr(base, '.') - base) : (int)strlen(base);
 		size_t tl = strlen(r.id) + strlen(cls) + strlen(pred) + 64;

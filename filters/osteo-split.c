@@ -15,11 +15,13 @@
 #include <string.h>
 
 #include "common/image/imgops.h"
+#include "common/record/contract.h"
 #include "common/record/input.h"
 #include "common/record/record.h"
 #include "common/base/rng.h"
 #include "common/base/strmap.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-split [-q] [--ratios TRAIN,VAL,TEST] [--seed N] [--dedup]\n"
@@ -204,7 +206,7 @@ scan(struct state *s, struct input *in, struct record *r, const struct opts *o, 
 		if (it->label + 1 > s->nlabels)
 			s->nlabels = it->label + 1;
 		if (o->dedup) {
-			struct tensor *t = rec_tensor(r, "image");
+			struct tensor *t = rec_tensor(r, TENSOR_IMAGE);
 			if (!t || t->ndim != 3 || !t->shape[1] || !t->shape[2])
 				input_die(in, r, "--dedup needs an 'image' tensor [C,H,W]");
 			egrow((void **)&buf, &cap, tensor_elems(t) * sizeof(float));

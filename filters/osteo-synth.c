@@ -25,11 +25,13 @@
 #include <unistd.h>
 
 #include "common/cohort/cohort.h"
+#include "common/record/contract.h"
 #include "common/image/image.h"
 #include "common/image/outtree.h"
 #include "common/record/record.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 
 static const char usage[] =
 	"osteo-synth [-q] [-n PATIENTS] [--seed N] [--images MAX] [--size WxH]\n"
@@ -231,14 +233,14 @@ draw_patient(const struct opts *o, const struct patient *p, struct record *r, st
 	for (int k = 1; k <= p->nimages; k++) {
 		rec_clear(r);
 		render(&o->c, p, k, r);
-		if (img_png_encode(rec_tensor(r, "image"), 1, &d->png[2 * k - 2], &d->cap[2 * k - 2], &d->len[2 * k - 2],
+		if (img_png_encode(rec_tensor(r, TENSOR_IMAGE), 1, &d->png[2 * k - 2], &d->cap[2 * k - 2], &d->len[2 * k - 2],
 		                   err, sizeof err) < 0) {
 			image_path(p, k, rel, sizeof rel);
 			die(EX_SOFTWARE, "%s: %s", rel, err);
 		}
 		if (o->c.masks) {
 			/* beside the image, 0 and 255 so that it can be looked at */
-			struct tensor *m = rec_tensor(r, "mask");
+			struct tensor *m = rec_tensor(r, TENSOR_MASK);
 			for (size_t i = 0; i < tensor_elems(m); i++)
 				((uint8_t *)m->data)[i] *= 255;
 			if (img_png_encode(m, 1, &d->png[2 * k - 1], &d->cap[2 * k - 1], &d->len[2 * k - 1], err,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/record/classes.h"
+#include "common/record/contract.h"
 #include "engine/engine.h"
 #include "common/image/imgops.h"
 #include "common/record/input.h"
@@ -26,57 +27,12 @@
 #include "engine/net.h"
 #include "common/record/record.h"
 #include "common/base/rng.h"
+#include "common/model/trainopts.h"
 #include "common/model/trainstate.h"
 #include "common/base/util.h"
+#include "common/record/cli.h"
 #include "gpu/gpu.h"
 
-static const char usage[] =
-	"osteo-train [-q] -o MODEL [--val FILE] [--arch SPEC] [--classes LIST] [--epochs N]\n"
-	"       [--batch N] [--lr X] [--beta1 X] [--beta2 X] [--adam-eps X] [--weight-decay X]\n"
-	"       [--patience N] [--plateau N] [--plateau-factor X] [--cosine] [--class-weights auto|LIST]\n"
-	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
-	"       [--freeze N] [--clinical-dropout P] [--fusion joint|late] [--calibrate]\n"
-	"       [--device auto|cpu|cuda[:N]] [--tf32]\n"
-	"       [--progress]\n"
-	"       [FILE|-]...";
-static const char options[] =
-	"  -o, --output MODEL     the model file to write\n"
-	"  --val FILE             validation records: early stopping, --fusion late, --calibrate\n"
-	"  --arch SPEC            the network (default the paper's OsteoNet at 128x128)\n"
-	"  --classes LIST         the class names (default healthy,osteopenia,osteoporosis)\n"
-	"  --epochs N             at most N epochs (default 50)\n"
-	"  --batch N              records per step (default 32)\n"
-	"  --lr X                 Adam's learning rate (default 0.001)\n"
-	"  --beta1 X              Adam's beta1 (default 0.9)\n"
-	"  --beta2 X              Adam's beta2 (default 0.999)\n"
-	"  --adam-eps X           Adam's epsilon (default 1e-8)\n"
-	"  --weight-decay X       decoupled weight decay (default 0)\n"
-	"  --patience N           stop after N epochs without a better validation loss; 0 never (default 10)\n"
-	"  --plateau N            halve the learning rate after N such epochs; 0 never (default 5)\n"
-	"  --plateau-factor X     the factor instead of a half (default 0.5)\n"
-	"  --cosine               the learning rate falls to 0 along half a cosine instead\n"
-	"  --class-weights auto|LIST  weigh the loss by class: auto is n / (k n_c) (default: all 1)\n"
-	"  --seed N               weights, order and dropout are drawn from it (default 1)\n"
-	"  --log FILE             one TSV line per epoch\n"
-	"  --checkpoint FILE      the checkpoint after each epoch (default MODEL.ckpt)\n"
-	"  --resume FILE          go on from a checkpoint, to the same model as a run never stopped\n"
-	"  --init MODEL           start from another model's matching layers\n"
-	"  --freeze N             keep the first N layers fixed\n"
-	"  --clinical-dropout P   hide a record's clinical values with probability P in training\n"
-	"  --fusion joint|late    clinical values in the network, or joined to its answer (default joint)\n"
-	"  --calibrate            fit a temperature on --val's records, kept in the model\n"
-	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
-	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
-	"  --progress             a progress line per batch (default: when stderr is a terminal)\n";
-
-struct opts {
-	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
-	int epochs, batch, patience, plateau, freeze, progress, tf32, calibrate, cosine, late;
-	double lr, beta1, beta2, eps, wd, factor, clin_drop;
-	unsigned long long seed;
-	char **inputs;
-	int ninputs;
-};
 
 struct data {
 	int n, c, h, w, k;
@@ -86,110 +42,6 @@ struct data {
 	struct prep prep;        /* the first record's (contract.h) */
 };
 
-static void
-parse_args(int argc, char **argv, struct opts *o)
-{
-	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
-	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION };
-	static const struct option longopts[] = {
-		{ "output", required_argument, 0, 'o' },
-		{ "val", required_argument, 0, O_VAL },
-		{ "arch", required_argument, 0, O_ARCH },
-		{ "classes", required_argument, 0, O_CLASSES },
-		{ "epochs", required_argument, 0, O_EPOCHS },
-		{ "batch", required_argument, 0, O_BATCH },
-		{ "lr", required_argument, 0, O_LR },
-		{ "beta1", required_argument, 0, O_B1 },
-		{ "beta2", required_argument, 0, O_B2 },
-		{ "adam-eps", required_argument, 0, O_EPS },
-		{ "weight-decay", required_argument, 0, O_WD },
-		{ "patience", required_argument, 0, O_PATIENCE },
-		{ "plateau", required_argument, 0, O_PLATEAU },
-		{ "plateau-factor", required_argument, 0, O_FACTOR },
-		{ "cosine", no_argument, 0, O_COSINE },
-		{ "class-weights", required_argument, 0, O_WEIGHTS },
-		{ "seed", required_argument, 0, O_SEED },
-		{ "log", required_argument, 0, O_LOG },
-		{ "checkpoint", required_argument, 0, O_CKPT },
-		{ "resume", required_argument, 0, O_RESUME },
-		{ "init", required_argument, 0, O_INIT },
-		{ "freeze", required_argument, 0, O_FREEZE },
-		{ "clinical-dropout", required_argument, 0, O_CLINDROP },
-		{ "calibrate", no_argument, 0, O_CALIBRATE },
-		{ "fusion", required_argument, 0, O_FUSION },
-		{ "device", required_argument, 0, O_DEVICE },
-		{ "tf32", no_argument, 0, O_TF32 },
-		{ "progress", no_argument, 0, O_PROGRESS },
-		CLI_COMMON_OPTIONS
-	};
-	int c;
-
-	memset(o, 0, sizeof *o);
-	o->arch = DEFAULT_ARCH;
-	o->classes = DEFAULT_CLASSES;
-	o->epochs = 50;
-	o->batch = 32;
-	o->lr = 1e-3;
-	o->beta1 = 0.9;
-	o->beta2 = 0.999;
-	o->eps = 1e-8;
-	o->patience = 10;
-	o->plateau = 5;
-	o->factor = 0.5;
-	o->seed = 1;
-	o->device = "auto";
-	o->progress = isatty(2);
-	cli_help(options);
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': o->out = optarg; break;
-		case O_VAL: o->val = optarg; break;
-		case O_ARCH: o->arch = optarg; break;
-		case O_CLASSES: o->classes = optarg; break;
-		case O_EPOCHS: o->epochs = (int)estrtonum(optarg, 1, 100000, "--epochs"); break;
-		case O_BATCH: o->batch = (int)estrtonum(optarg, 1, 65536, "--batch"); break;
-		case O_LR: o->lr = estrtod(optarg, 1e-12, 10, "--lr"); break;
-		case O_B1: o->beta1 = estrtod(optarg, 0, 0.999999, "--beta1"); break;
-		case O_B2: o->beta2 = estrtod(optarg, 0, 0.999999999, "--beta2"); break;
-		case O_EPS: o->eps = estrtod(optarg, 1e-30, 1, "--adam-eps"); break;
-		case O_WD: o->wd = estrtod(optarg, 0, 1, "--weight-decay"); break;
-		case O_PATIENCE: o->patience = (int)estrtonum(optarg, 0, 100000, "--patience"); break;
-		case O_PLATEAU: o->plateau = (int)estrtonum(optarg, 0, 100000, "--plateau"); break;
-		case O_FACTOR: o->factor = estrtod(optarg, 1e-6, 1, "--plateau-factor"); break;
-		case O_COSINE: o->cosine = 1; break;
-		case O_WEIGHTS: o->weights = optarg; break;
-		case O_SEED: o->seed = (unsigned long long)estrtonum(optarg, 0, INT64_MAX, "--seed"); break;
-		case O_LOG: o->log = optarg; break;
-		case O_CKPT: o->checkpoint = optarg; break;
-		case O_RESUME: o->resume = optarg; break;
-		case O_INIT: o->init = optarg; break;
-		case O_FREEZE: o->freeze = (int)estrtonum(optarg, 0, NET_MAXLAYERS, "--freeze"); break;
-		case O_CLINDROP: o->clin_drop = estrtod(optarg, 0, 0.999, "--clinical-dropout"); break;
-		case O_CALIBRATE: o->calibrate = 1; break;
-		case O_FUSION:
-			if (strcmp(optarg, "joint") && strcmp(optarg, "late"))
-				usage_error(usage, "--fusion: joint or late, not '%s'", optarg);
-			o->late = !strcmp(optarg, "late");
-			break;
-		case O_DEVICE: o->device = optarg; break;
-		case O_TF32: o->tf32 = 1; break;
-		case O_PROGRESS: o->progress = 1; break;
-		case 'q': quiet = 1; o->progress = 0; break;
-		default: cli_common(c, usage);
-		}
-	}
-	if (!o->out)
-		usage_error(usage, "-o names the model file to write");
-	if (o->calibrate && !o->val)
-		usage_error(usage, "--calibrate fits the temperature on --val's records");
-	if (o->late && !o->val)
-		usage_error(usage, "--fusion late fits the clinical values' share on --val's records");
-	if (o->late && o->clin_drop > 0)
-		usage_error(usage, "--clinical-dropout: with --fusion late the network sees no clinical values");
-	o->inputs = argv + optind;
-	o->ninputs = argc - optind;
-}
 
 /* ---------------------------------------------------------------- */
 /* data */
@@ -221,7 +73,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 	input_unique_ids(&in);
 	rec_init(&r);
 	while (input_read(&in, &r)) {
-		struct tensor *t = rec_tensor(&r, "image"), *c = rec_tensor(&r, "clinical");
+		struct tensor *t = rec_tensor(&r, TENSOR_IMAGE), *c = rec_tensor(&r, TENSOR_CLINICAL);
 		if (!t || t->ndim != 3)
 			input_die(&in, &r, "no 'image' tensor [C,H,W]");
 		if (!r.has_label)
@@ -270,7 +122,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 
 /* --class-weights for the loss */
 static void
-weights_for(const struct opts *o, const struct data *d, int nclasses, float *w)
+weights_for(const struct train_opts *o, const struct data *d, int nclasses, float *w)
 {
 	long cnt[MAXCLASSES] = { 0 };
 	double v[MAXCLASSES];
@@ -337,7 +189,7 @@ evaluate(struct engine *e, int set, const struct data *d, int batch, const int *
 }
 
 static struct pass
-train_epoch(struct engine *e, int set, const struct data *d, const struct opts *o, struct trainstate *st,
+train_epoch(struct engine *e, int set, const struct data *d, const struct train_opts *o, struct trainstate *st,
             const float *w, int *order)
 {
 	struct pass p = { 0 };
@@ -396,7 +248,7 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct opts *
  * calls and their order stay as they are).
  */
 static void
-fit_on_val(struct model *m, const struct opts *o, int dev, const struct data *va, const int *rows)
+fit_on_val(struct model *m, const struct train_opts *o, int dev, const struct data *va, const int *rows)
 {
 	struct net *n = m->net;
 	struct engine *e = engine_open(n, dev, o->batch, 0);
@@ -453,7 +305,7 @@ struct run {
 
 /* the data, the network (new, from --init, or resumed) and the engine */
 static void
-setup(struct run *u, const struct opts *o)
+setup(struct run *u, const struct train_opts *o)
 {
 	struct model *m = &u->m;
 	const char *err;
@@ -514,7 +366,7 @@ setup(struct run *u, const struct opts *o)
 
 /* one epoch: train, validate, keep the best, adjust the rate, log, checkpoint */
 static void
-epoch(struct run *u, const struct opts *o)
+epoch(struct run *u, const struct train_opts *o)
 {
 	struct trainstate *st = &u->st;
 	struct model *m = &u->m;
@@ -564,13 +416,13 @@ epoch(struct run *u, const struct opts *o)
 int
 main(int argc, char **argv)
 {
-	struct opts o;
+	struct train_opts o;
 	struct run u = { 0 };
 
 	/* arguments */
 	cli_init(argv[0]);
-	parse_args(argc, argv, &o);
-	u.dev = device_select(o.device, usage);
+	train_opts_parse(argc, argv, &o);
+	u.dev = device_select(o.device, train_usage);
 
 	/* prepare */
 	setup(&u, &o);

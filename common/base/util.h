@@ -28,29 +28,6 @@ void die(int status, const char *fmt, ...) __attribute__((noreturn, format(print
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void usage_error(const char *usage, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-void print_version(void) __attribute__((noreturn));
-
-/* the options every program has, ending a getopt_long table:
- * -q/--quiet, -h/--help, --version */
-#define CLI_OPT_VERSION 1000
-#define CLI_OPT_LIMIT 1001     /* 1001..1004: the limits of struct rec_limits */
-#define CLI_COMMON_OPTIONS                          \
-	{ "quiet", no_argument, 0, 'q' },           \
-	{ "help", no_argument, 0, 'h' },            \
-	{ "version", no_argument, 0, CLI_OPT_VERSION }, \
-	{ "max-tensor-bytes", required_argument, 0, CLI_OPT_LIMIT }, \
-	{ "max-record-bytes", required_argument, 0, CLI_OPT_LIMIT + 1 }, \
-	{ "max-string", required_argument, 0, CLI_OPT_LIMIT + 2 }, \
-	{ "max-records", required_argument, 0, CLI_OPT_LIMIT + 3 }, \
-	{ 0, 0, 0, 0 }
-/* for a switch's default: handles those (and the limits), and dies with 64
- * on anything else */
-void cli_common(int c, const char *usage);
-/* what --help prints after the synopsis: the program's options, a line
- * each ("  --name ARG   what it does (default)"), in the GNU manner; the
- * bash completion reads the options from the lines that begin with
- * "  -" */
-void cli_help(const char *options);
 
 /* paths removed if the program dies: the temporary half of an atomic
  * write (a directory is removed with what it holds) */

@@ -2,6 +2,7 @@
  * features.c - a record as the classical baselines see it (features.h).
  */
 #include "features.h"
+#include "common/record/contract.h"
 #include "common/image/imgops.h"
 #include "common/base/util.h"
 
@@ -113,7 +114,7 @@ image_features(const float *x, int c, int h, int w, double *f, struct feat_scrat
 int
 featurize(struct featurizer *fz, const struct record *r, double *f)
 {
-	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
+	const struct tensor *t = rec_tensor(r, TENSOR_IMAGE), *c = rec_tensor(r, TENSOR_CLINICAL);
 
 	if (fz->use_image) {
 		size_t px = tensor_elems(t);

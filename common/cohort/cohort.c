@@ -3,6 +3,7 @@
  * (cohort.h).
  */
 #include "cohort.h"
+#include "common/record/contract.h"
 #include "common/image/image.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
@@ -340,12 +341,12 @@ render(const struct cohort *o, const struct patient *p, int k, struct record *r)
 	struct tensor *t;
 	if (o->masks) {
 		/* where the bone is: 1 inside its edge, before blur and noise */
-		if (!(t = rec_tensor_put(r, "mask", DT_U8, 3, shape, &err)))
+		if (!(t = rec_tensor_put(r, TENSOR_MASK, DT_U8, 3, shape, &err)))
 			die(EX_USAGE, "mask %dx%d: %s", w, h, err);
 		for (size_t i = 0; i < n; i++)
 			((uint8_t *)t->data)[i] = cv.bone[i] < 0;
 	}
-	if (!(t = rec_tensor_put(r, "image", p->modality == CT ? DT_U16 : DT_U8, 3, shape, &err)))
+	if (!(t = rec_tensor_put(r, TENSOR_IMAGE, p->modality == CT ? DT_U16 : DT_U8, 3, shape, &err)))
 		die(EX_USAGE, "image %dx%d: %s", w, h, err);
 	if (p->modality == CT) {
 		/* HU: air outside the body, soft tissue, marrow to cortical bone */
@@ -377,7 +378,7 @@ render(const struct cohort *o, const struct patient *p, int k, struct record *r)
 			out[i] = (uint8_t)lround(clamp(pow(clamp(v, 0, 1), dexa ? 1.0 : 0.8) * 255, 0, 255));
 		}
 	}
-	rec_meta_str(r, "modality", cohort_modalities[p->modality]);
-	rec_meta_str(r, "region", cohort_regions[p->region]);
+	rec_meta_str(r, KEY_PROV_MODALITY, cohort_modalities[p->modality]);
+	rec_meta_str(r, KEY_PROV_REGION, cohort_regions[p->region]);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dicom.h"
+#include "common/record/contract.h"
 #include "common/base/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -425,13 +426,13 @@ dcm_frame(const struct dcm_image *m, int i, struct record *r, const char *name, 
 	for (int c = 0; c < m->samples; c++)
 		convert(m, (size_t)i * frame + (m->planar ? c * plane : (size_t)c), m->planar ? 1 : (size_t)m->samples,
 		        plane, invert, smin + smax, slope, icpt, dt, (uint8_t *)t->data + c * plane * dtype_size(dt));
-	rec_meta_str(r, "photometric", m->photometric_file);
+	rec_meta_str(r, KEY_PROV_PHOTOMETRIC, m->photometric_file);
 	if (invert)
-		rec_meta_bool(r, "inverted", 1);
+		rec_meta_bool(r, KEY_PROV_INVERTED, 1);
 	if (lut) {
-		rec_meta_float(r, "rescale_slope", m->slope);
-		rec_meta_float(r, "rescale_intercept", m->intercept);
+		rec_meta_float(r, KEY_PROV_RESCALE_SLOPE, m->slope);
+		rec_meta_float(r, KEY_PROV_RESCALE_INTERCEPT, m->intercept);
 	}
-	rec_meta_int(r, "bit_depth", m->bits_stored);
+	rec_meta_int(r, KEY_PROV_BIT_DEPTH, m->bits_stored);
 	return 0;
 }

@@ -153,7 +153,7 @@ samples_read_by(struct input *in, const char *names, struct samples *s, struct c
 			s->names[unit] = r.has_patient ? estrdup(r.patient) : NULL;
 		}
 		samples_add(s, (int)r.label, r.probs, (size_t)unit);
-		map_in_mask(s, rec_tensor(&r, "heatmap"), rec_tensor(&r, "mask"));
+		map_in_mask(s, rec_tensor(&r, TENSOR_HEATMAP), rec_tensor(&r, TENSOR_MASK));
 		if (groupof) {
 			const char *g = groupof(&r, ctx, gbuf, sizeof gbuf);
 			long gi = strmap_get(&groups, g);

@@ -2,6 +2,7 @@
  * imgops.c - resampling, warps and statistics on float images.
  */
 #include "imgops.h"
+#include "common/record/contract.h"
 #include "common/base/util.h"
 
 #include <math.h>
@@ -283,7 +284,7 @@ floats_finite(const float *x, size_t n)
 float *
 mask_load(const struct record *r, int h, int w, float **buf, size_t *cap, const char **err)
 {
-	const struct tensor *t = rec_tensor(r, "mask");
+	const struct tensor *t = rec_tensor(r, TENSOR_MASK);
 
 	*err = NULL;
 	if (!t)
@@ -302,7 +303,7 @@ mask_store(struct record *r, const float *v, int h, int w)
 {
 	uint32_t shape[3] = { 1, (uint32_t)h, (uint32_t)w };
 	const char *err;
-	struct tensor *t = rec_tensor_put(r, "mask", DT_U8, 3, shape, &err);
+	struct tensor *t = rec_tensor_put(r, TENSOR_MASK, DT_U8, 3, shape, &err);
 
 	if (!t)
 		die(EX_SOFTWARE, "mask %dx%d: %s", w, h, err);

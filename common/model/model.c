@@ -34,17 +34,12 @@ void
 model_to_record(const struct model *m, struct record *r, int checkpoint)
 {
 	const struct net *n = m->net;
-	char shape[64];
 	char *cls = classes_join(&m->classes);
 
 	rec_set_id(r, checkpoint ? "checkpoint" : "model");
-	rec_meta_str(r, "kind", MODEL_FORMAT);
-	rec_meta_int(r, "version", MODEL_VERSION);
-	rec_meta_str(r, "arch", m->arch);
-	rec_meta_str(r, "classes", cls);
-	snprintf(shape, sizeof shape, "%dx%dx%d", n->c, n->h, n->w);
-	rec_meta_str(r, "input", shape);
-	rec_meta_int(r, "clinical_count", n->nclin);
+	model_header_write(r, &(struct model_header){ .kind = MODEL_FORMAT, .version = MODEL_VERSION, .arch = m->arch,
+	                                               .classes = cls, .c = n->c, .h = n->h, .w = n->w,
+	                                               .nclin = n->nclin });
 	prep_write(r, &m->prep);
 	rec_meta_int(r, "parameters", (long long)n->nparams);
 	rec_meta_int(r, "best_epoch", m->best_epoch);
@@ -87,14 +82,6 @@ model_save(const char *path, const struct model *m, const struct record *extra, 
 	rec_free(&r);
 }
 
-static const char *
-mstr(const struct record *r, const char *key)
-{
-	const struct metaval *v = rec_meta(r, key);
-
-	return v && v->type == MV_STR ? v->s : NULL;
-}
-
 static int
 take(const struct record *r, const char *name, float *dst, size_t n)
 {
@@ -111,29 +98,28 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 {
 	static char msg[512];
 	const struct metaval *v;
-	const char *arch, *cls, *input;
+	struct model_header hd;
+	const char *arch, *cls;
 	int c, h, w, nclin;
 
 	params_load(path, MODEL_FORMAT, r);
 	memset(m, 0, sizeof *m);
-	v = rec_meta(r, "version");
-	if (!v || v->type != MV_INT || v->i != MODEL_VERSION) {
+	if (model_header_read(r, &hd, err) < 0)
+		return -1;
+	if (hd.version != MODEL_VERSION) {
 		*err = "unsupported model version";
 		return -1;
 	}
-	arch = mstr(r, "arch");
-	cls = mstr(r, "classes");
-	input = mstr(r, "input");
-	v = rec_meta(r, "clinical_count");
-	if (!arch || !cls || !input || !v || v->type != MV_INT || sscanf(input, "%dx%dx%d", &c, &h, &w) != 3) {
-		*err = "missing arch, classes, input or clinical_count";
+	if (!*hd.arch) {
+		*err = "meta arch missing";
 		return -1;
 	}
-	if (v->i < 0 || v->i > NET_MAXSIDE) {
-		*err = "clinical_count out of range";
-		return -1;
-	}
-	nclin = (int)v->i;
+	arch = hd.arch;
+	cls = hd.classes;
+	c = hd.c;
+	h = hd.h;
+	w = hd.w;
+	nclin = hd.nclin;
 	if (classes_read(&m->classes, cls, err) < 0)
 		return -1;
 	m->arch = estrdup(arch);

@@ -1,8 +1,8 @@
 /*
  * cli.c - what every program's command line has in common: -q, --help,
- * --version and the record limits (util.h declares them; this is the one
- * helper of the ground floor that knows records, for their limits).
+ * --version and the record limits (cli.h).
  */
+#include "cli.h"
 #include "record.h"
 #include "common/base/util.h"
 

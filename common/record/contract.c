@@ -4,6 +4,7 @@
 #include "contract.h"
 #include "common/base/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,21 @@ prep_read(const struct record *r, struct prep *p)
 	p->features = rec_meta_s(r, KEY_FUSE_FEATURES);
 	p->encoding = rec_meta_s(r, KEY_FUSE_ENCODING);
 	p->gray = g && g->type == MV_BOOL && g->i;
+}
+
+void
+prep_write_norm(struct record *r, const char *size, const char *fit, int gray, const char *method, int window,
+                double wc, double ww, const char *stats)
+{
+	rec_meta_str(r, KEY_NORM_SIZE, size);
+	rec_meta_str(r, KEY_NORM_FIT, fit);
+	rec_meta_bool(r, KEY_NORM_GRAY, gray);
+	rec_meta_str(r, KEY_NORM_METHOD, method);
+	if (window) {
+		rec_meta_float(r, KEY_NORM_WC, wc);
+		rec_meta_float(r, KEY_NORM_WW, ww);
+	}
+	rec_meta_str(r, KEY_NORM_STATS, stats);
 }
 
 void
@@ -73,6 +89,46 @@ prep_differs(const struct prep *a, const struct prep *b, int clin, const char **
 			return key[i];
 		}
 	return NULL;
+}
+
+void
+model_header_write(struct record *r, const struct model_header *h)
+{
+	char shape[64];
+
+	rec_meta_str(r, KEY_MODEL_KIND, h->kind);
+	rec_meta_int(r, KEY_MODEL_VERSION, h->version);
+	if (h->arch && *h->arch)
+		rec_meta_str(r, KEY_MODEL_ARCH, h->arch);
+	rec_meta_str(r, KEY_MODEL_CLASSES, h->classes);
+	snprintf(shape, sizeof shape, "%dx%dx%d", h->c, h->h, h->w);
+	rec_meta_str(r, KEY_MODEL_INPUT, shape);
+	rec_meta_int(r, KEY_MODEL_CLINICAL_COUNT, h->nclin);
+}
+
+int
+model_header_read(const struct record *r, struct model_header *h, const char **err)
+{
+	const struct metaval *v = rec_meta(r, KEY_MODEL_VERSION), *nc = rec_meta(r, KEY_MODEL_CLINICAL_COUNT);
+	char end;
+
+	memset(h, 0, sizeof *h);
+	h->kind = rec_meta_s(r, KEY_MODEL_KIND);
+	h->version = v && v->type == MV_INT && v->i > 0 && v->i < 1 << 20 ? (int)v->i : 0;
+	h->arch = rec_meta_s(r, KEY_MODEL_ARCH);
+	h->classes = rec_meta_s(r, KEY_MODEL_CLASSES);
+	if (!*h->classes || !nc || nc->type != MV_INT ||
+	    sscanf(rec_meta_s(r, KEY_MODEL_INPUT), "%dx%dx%d%c", &h->c, &h->h, &h->w, &end) != 3) {
+		*err = "meta classes, input (CxHxW) or clinical_count missing";
+		return -1;
+	}
+	if (nc->i < 0 || nc->i > 65535) {
+		*err = "clinical_count out of range";
+		return -1;
+	}
+	h->nclin = (int)nc->i;
+	*err = NULL;
+	return 0;
 }
 
 int

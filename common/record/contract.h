@@ -1,16 +1,72 @@
 /*
  * contract.h - what programs write into a record for the programs after
- * them (osteo-record(5), "Keys programs add"): how it was prepared
- * (osteo-normalize's norm.*, osteo-fuse's fuse.*, which model files carry
- * too, under the same names) and a prediction (osteo-infer's,
- * osteo-baseline's, osteo-metrics --patients-out's).  Every key is spelt
- * here, and each group has one writer and one reader.
+ * them (osteo-record(5), "Keys programs add"): its tensors' names, where it
+ * came from (osteo-decode's provenance), how it was augmented
+ * (osteo-augment's aug.*) and prepared (osteo-normalize's norm.*,
+ * osteo-fuse's fuse.*, which model files carry too, under the same names),
+ * the header every model file starts with, and a prediction
+ * (osteo-infer's, osteo-baseline's, osteo-metrics --patients-out's).
+ * Every key and tensor name is spelt here, and each group has one writer
+ * and one reader: a program that writes or reads one uses these names.
  */
 #ifndef OSTEO_CONTRACT_H
 #define OSTEO_CONTRACT_H
 
 #include "classes.h"
 #include "record.h"
+
+/* the tensors */
+#define TENSOR_IMAGE "image"          /* [C,H,W] u8, u16 or f32 */
+#define TENSOR_CLINICAL "clinical"    /* [K] f32, osteo-fuse's encoding */
+#define TENSOR_MASK "mask"            /* [1,H,W] u8 of 0 and 1, the bone */
+#define TENSOR_HEATMAP "heatmap"      /* [1,H,W] f32, osteo-infer --heatmap */
+#define TENSOR_FEATURES "features"    /* [C,h,w] f32, osteo-infer --feature-maps */
+
+/* where a record came from: osteo-decode (common/decode, common/dicom)
+ * and osteo-synth (common/cohort) write them; readers named beside */
+#define KEY_PROV_SOURCE "source"          /* the file (or archive) read */
+#define KEY_PROV_MEMBER "member"          /* the archive's member */
+#define KEY_PROV_FORMAT "format"          /* png, jpeg, pnm, dicom */
+#define KEY_PROV_COLOR "color"            /* gray, rgb, ... */
+#define KEY_PROV_BIT_DEPTH "bit_depth"
+#define KEY_PROV_MAXVAL "maxval"          /* PNM */
+#define KEY_PROV_WIDTH "width"
+#define KEY_PROV_HEIGHT "height"
+#define KEY_PROV_FRAME "frame"            /* a multi-frame DICOM's frame, from 1 */
+#define KEY_PROV_FRAMES "frames"
+#define KEY_PROV_CLASS "class"            /* the label's name (osteo-dump, osteo-plot read it) */
+#define KEY_PROV_MODALITY "modality"      /* xray, ct, dexa, or the manifest's */
+#define KEY_PROV_REGION "region"
+#define KEY_PROV_AGE "age"                /* years (osteo-fuse takes header values) */
+#define KEY_PROV_SEX "sex"
+#define KEY_PROV_SPACING_Y "spacing_y"    /* mm */
+#define KEY_PROV_SPACING_X "spacing_x"
+#define KEY_PROV_WINDOW_CENTER "window_center"  /* osteo-normalize --window file reads them */
+#define KEY_PROV_WINDOW_WIDTH "window_width"
+#define KEY_PROV_TRANSFER_SYNTAX "transfer_syntax"
+#define KEY_PROV_TRANSFER_SYNTAX_NAME "transfer_syntax_name"
+#define KEY_PROV_DICOM_MODALITY "dicom_modality"
+#define KEY_PROV_VIEW_POSITION "view_position"
+#define KEY_PROV_LATERALITY "laterality"
+#define KEY_PROV_STUDY_UID "study_uid"
+#define KEY_PROV_SERIES_UID "series_uid"
+#define KEY_PROV_SOP_UID "sop_uid"
+#define KEY_PROV_PHOTOMETRIC "photometric"
+#define KEY_PROV_INVERTED "inverted"      /* bool: MONOCHROME1 turned round */
+#define KEY_PROV_RESCALE_SLOPE "rescale_slope"
+#define KEY_PROV_RESCALE_INTERCEPT "rescale_intercept"
+
+/* how a copy was augmented: osteo-augment writes them, people read them */
+#define KEY_AUG_OF "aug.of"                  /* the original's id */
+#define KEY_AUG_ROTATE "aug.rotate"          /* degrees */
+#define KEY_AUG_SCALE "aug.scale"
+#define KEY_AUG_TRANSLATE_X "aug.translate_x"
+#define KEY_AUG_TRANSLATE_Y "aug.translate_y"
+#define KEY_AUG_HFLIP "aug.hflip"
+#define KEY_AUG_VFLIP "aug.vflip"
+#define KEY_AUG_CONTRAST "aug.contrast"
+#define KEY_AUG_BRIGHTNESS "aug.brightness"
+#define KEY_AUG_NOISE "aug.noise"
 
 /* how a record was prepared */
 #define KEY_NORM_SIZE "norm.size"            /* WxH, or "" when each image kept its own */
@@ -31,10 +87,12 @@ struct prep {
 
 /* r's (the strings point into r) */
 void prep_read(const struct record *r, struct prep *p);
-/* onto r: every key of struct prep, as a model file keeps them
- * (osteo-normalize writes the norm.* keys of a record itself, with the
- * fit and window it used; osteo-fuse its group with prep_write_fuse) */
+/* onto r: every key of struct prep, as a model file keeps them; a
+ * record's norm.* group, with the fit and window used (osteo-normalize;
+ * wc and ww written when window); its fuse.* group (osteo-fuse) */
 void prep_write(struct record *r, const struct prep *p);
+void prep_write_norm(struct record *r, const char *size, const char *fit, int gray, const char *method,
+                     int window, double wc, double ww, const char *stats);
 void prep_write_fuse(struct record *r, const char *features, const char *encoding);
 /* a copy whose strings are the copy's own; prep_free frees them */
 void prep_dup(struct prep *dst, const struct prep *src);
@@ -46,6 +104,30 @@ void prep_free(struct prep *p);
  */
 const char *prep_differs(const struct prep *a, const struct prep *b, int clin, const char **va,
                          const char **vb);
+
+/*
+ * The header every model file starts with: osteo-train's (common/model)
+ * and osteo-baseline's, each with its own kind; what follows it is the
+ * kind's own.  Written and read here alone.
+ */
+#define KEY_MODEL_KIND "kind"
+#define KEY_MODEL_VERSION "version"
+#define KEY_MODEL_ARCH "arch"                /* osteo-train's network spec */
+#define KEY_MODEL_CLASSES "classes"          /* "a,b,c" */
+#define KEY_MODEL_INPUT "input"              /* CxHxW */
+#define KEY_MODEL_CLINICAL_COUNT "clinical_count"
+struct model_header {
+	const char *kind;
+	int version;
+	const char *arch;        /* NULL or "" for a model without a network */
+	const char *classes;
+	int c, h, w, nclin;
+};
+void model_header_write(struct record *r, const struct model_header *h);
+/* r's header into h (its strings point into r): 0, or -1 with *err set
+ * when a key is missing or out of range (the kind is the caller's to
+ * check: params_load and model_load do) */
+int model_header_read(const struct record *r, struct model_header *h, const char **err);
 
 /* a prediction's keys */
 #define KEY_INFER_CLASS "infer.class"        /* the predicted class's name */

@@ -3,6 +3,7 @@
  * of a program that fits before it applies, and what a model expects.
  */
 #include "input.h"
+#include "common/record/contract.h"
 #include "common/base/util.h"
 
 #include <string.h>
@@ -133,7 +134,7 @@ spool_close(struct spool *s)
 void
 input_expect(struct input *in, const struct record *r, const struct expect *e, int strict)
 {
-	const struct tensor *t = rec_tensor(r, "image"), *c = rec_tensor(r, "clinical");
+	const struct tensor *t = rec_tensor(r, TENSOR_IMAGE), *c = rec_tensor(r, TENSOR_CLINICAL);
 	int k = c ? (int)tensor_elems(c) : 0;
 
 	if (!t || t->ndim != 3)

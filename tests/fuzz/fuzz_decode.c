@@ -1,7 +1,8 @@
 /*
- * fuzz_decode - an image file through osteo-decode's own path: the first
- * block sniffed, an image (PNG, JPEG, PNM) decoded into a record and
- * written, anything else handed to libarchive or skipped.
+ * fuzz_decode - an image file through the library's decoder_file(), as
+ * osteo-decode runs it: the first block sniffed, an image (PNG, JPEG,
+ * PNM) decoded into a record and written, anything else handed to
+ * libarchive or skipped.
  */
 #include "decoder.h"
 
@@ -10,6 +11,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_init();
 	decoder_init((size_t)16 << 20);
-	FUZZ_GUARD(decode_file(&fd, fuzz_file(data, size), "fuzz/osteoporosis/x.png"));
+	FUZZ_GUARD(decoder_file(fd, fuzz_file(data, size), "fuzz/osteoporosis/x.png"));
 	return 0;
 }

@@ -1,8 +1,8 @@
 /*
- * fuzz_dicom - a DICOM file through osteo-decode's own path: the input
- * given the 128-byte preamble and "DICM", so every input reaches GDCM
- * (common/dicom/gdcm.cc) and the values' code (common/dicom/dicom.c), and its records
- * are written.  Seeds: tests/fuzz/corpus/dicom, datasets without the
+ * fuzz_dicom - a DICOM file through the library's decoder_file(), as
+ * osteo-decode runs it: the input given the 128-byte preamble and "DICM",
+ * so every input reaches GDCM (common/dicom/gdcm.cc) and the values' code
+ * (common/dicom/dicom.c), and its records are written.  Seeds: tests/fuzz/corpus/dicom, datasets without the
  * preamble (made by tests/fuzz/make-dicom-corpus.sh).
  */
 #include "decoder.h"
@@ -24,6 +24,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf + 128, "DICM", 4);
 	if (size)
 		memcpy(buf + 132, data, size);
-	FUZZ_GUARD(decode_file(&fd, fuzz_file(buf, size + 132), "fuzz/osteoporosis/x.dcm"));
+	FUZZ_GUARD(decoder_file(fd, fuzz_file(buf, size + 132), "fuzz/osteoporosis/x.dcm"));
 	return 0;
 }
