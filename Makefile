@@ -57,7 +57,7 @@ endif
 # the network.  Every include is written from the root (-I.): a file's
 # folder is in its path.
 COMMON_SRCS = $(sort $(wildcard common/*/*.c))
-NET_SRCS = engine/net.c $(sort $(wildcard engine/ref/*.c engine/cpu/*.c))
+NET_SRCS = engine/spec/net.c $(sort $(wildcard engine/ref/*.c engine/cpu/*.c))
 LIB_OBJS = $(COMMON_SRCS:%.c=build/%.o) build/common/dicom/gdcm.o $(NET_SRCS:%.c=build/%.o)
 ENGINE_OBJS = build/engine/engine.o build/engine/device.o
 HDRS = $(wildcard common/*/*.h engine/*.h engine/*/*.h engine/cpu/kern.inc gpu/*.h)

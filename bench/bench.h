@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"
 

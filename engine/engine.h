@@ -1,7 +1,7 @@
 /*
  * engine.h - the network of net.h run where --device says, behind one API,
  * so osteo-train and osteo-infer have one loop for every backend:
- *   the spec                 engine/net.c: the layer table, parameters, host buffers
+ *   the spec                 engine/spec/net.c: the layer table, parameters, host buffers
  *   the CPU's oneDNN path    engine/cpu/dnn.c (convolution blocks), engine/cpu/kern.inc
  *                            (our fused passes); what follows the blocks on
  *                            the reference walker
@@ -33,7 +33,7 @@
 
 #include <stdint.h>
 
-#include "net.h"
+#include "engine/spec/net.h"
 #include "common/base/rng.h"
 
 #define ENGINE_TF32 1            /* TF32 tensor cores for the products */

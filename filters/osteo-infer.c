@@ -18,7 +18,7 @@
 #include "common/record/input.h"
 #include "common/eval/metrics.h"
 #include "common/model/model.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "common/record/record.h"
 #include "common/base/util.h"
 #include "common/record/cli.h"

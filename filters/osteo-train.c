@@ -24,7 +24,7 @@
 #include "common/record/input.h"
 #include "common/eval/metrics.h"
 #include "common/model/model.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "common/record/record.h"
 #include "common/base/rng.h"
 #include "common/model/trainopts.h"

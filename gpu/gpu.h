@@ -30,7 +30,7 @@ int gpu_count(const char **why);
 int gpu_query(int dev, struct gpu_info *info, const char **why);
 
 /*
- * The network of engine/net.h on a device (gpu/net.cu); engine/engine.h is
+ * The network of engine/spec/net.h on a device (gpu/net.cu); engine/engine.h is
  * what programs call, and it calls these.  A gnet keeps the weights, Adam's
  * moments, the running statistics and a batch's activations on the device
  * from gnet_open to gnet_close; the host net's arrays are read at open and

@@ -1,5 +1,5 @@
 /*
- * net.cu - the network of engine/net.h on the device: net.c's forward and
+ * net.cu - the network of engine/spec/net.h on the device: net.c's forward and
  * backward passes with gnn.h's layers, and the batches that feed them.
  *
  * A convolution followed by a pool is one block: batch norm, ReLU and the
@@ -15,7 +15,7 @@
 #include "gpu.h"
 
 extern "C" {
-#include "engine/net.h"
+#include "engine/spec/net.h"
 }
 
 extern "C" cudaStream_t gnn_stream(void);

@@ -13,9 +13,9 @@
 #include "check.h"
 #include "gnn.h"
 extern "C" {
-#include "engine/net.h"
+#include "engine/spec/net.h"
 }
-#include "engine/nnrow.h"
+#include "engine/spec/nnrow.h"
 
 /* threads per block; tests/gpu/emu builds with fewer, each a real thread */
 #ifndef THREADS

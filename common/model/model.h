@@ -10,7 +10,7 @@
 #include "common/record/classes.h"
 #include "common/record/contract.h"
 #include "fusion.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "common/record/record.h"
 
 #define MODEL_FORMAT "osteonet-model"

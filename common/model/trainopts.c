@@ -7,7 +7,7 @@
 #include "common/base/util.h"
 #include "common/record/classes.h"
 #include "common/record/cli.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 
 #include <getopt.h>
 #include <stdint.h>

@@ -26,7 +26,7 @@
  * net.c's.
  */
 #include "dnn.h"
-#include "engine/nnrow.h"
+#include "engine/spec/nnrow.h"
 #include "common/base/util.h"
 
 #include <math.h>
@@ -43,7 +43,7 @@ static int omp_get_thread_num(void) { return 0; }
 #endif
 
 #include "kern.h"
-#include "engine/vec.h"
+#include "vec.h"
 
 #define KERN (kern_get())
 
@@ -357,7 +357,7 @@ again:
 	}
 	memset(p, 0, sizeof *p);
 	p->mb = mb;
-	note_impl(d, fpd, train ? "conv" : "conv-infer");
+	note_impl(d, fpd, train ? layer_word(L_CONV) : "conv-infer");
 	p->fwd = prim(d, fpd, &p->sp_fwd);
 	p->w_user = mem(d, &wuser, DNNL_MEMORY_NONE);
 	p->src = mem(d, &src, DNNL_MEMORY_NONE);

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "engine/net.h"
+#include "engine/spec/net.h"
 
 struct dnet;
 

@@ -7,9 +7,9 @@
  * only.
  */
 #include "kern.h"
-#include "engine/nnrow.h"
+#include "engine/spec/nnrow.h"
 #include "common/base/util.h"
-#include "engine/vec.h"
+#include "vec.h"
 
 #include <math.h>
 #include <stdlib.h>

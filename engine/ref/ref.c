@@ -8,10 +8,10 @@
  * order of sums is the same on every instruction set.
  */
 #include "ref.h"
-#include "engine/nnrow.h"
+#include "engine/spec/nnrow.h"
 #include "common/base/util.h"
 #include "engine/cpu/kern.h"
-#include "engine/vec.h"
+#include "engine/cpu/vec.h"
 
 #ifdef _OPENMP
 #include <omp.h>

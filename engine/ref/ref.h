@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "common/base/rng.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 
 /* C = alpha op(A) op(B) + beta C, row-major; op is a transpose when ta/tb */
 void sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -1,7 +1,7 @@
 /* fuzz_arch - the --arch spec: parsed and sized for a small input, then
  * one forward pass, so a spec that parses but sizes a layer wrong shows */
 #include "fuzz.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "engine/ref/ref.h"
 
 int

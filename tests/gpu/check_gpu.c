@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "engine/ref/ref.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "engine/cpu/dnn.h"
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "engine/ref/ref.h"
 #include "common/base/rng.h"
 #include "common/base/util.h"

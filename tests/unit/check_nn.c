@@ -328,7 +328,7 @@ nn_suite(void)
 /* ---- the whole network: every parameter's gradient against finite
  * differences of the loss, with fusion and class weights */
 
-#include "engine/net.h"
+#include "engine/spec/net.h"
 
 /* with plain fusion, with gap and a clinical branch, the branch straight
  * into the classifier, and the branch beside the image itself */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/net.h"
+#include "engine/spec/net.h"
 #include "engine/ref/ref.h"
 #include "suites.h"
 

@@ -47,7 +47,7 @@
  * the word's colon, where it may stand, the shape of its output and the
  * parameters it owns.  This table is the only place a layer's word is
  * spelt: the parser, its messages, the parameter table and net_describe
- * read it (engine/net.c).  A new kind whose row uses the forms below needs
+ * read it (engine/spec/net.c).  A new kind whose row uses the forms below needs
  * this row and its passes on each backend; README, "Where to add things".
  *   arguments  NONE; UNITS n (1 to 65536); CONV n[:k[:stride]] (filters
  *              1 to 4096, k 1 to 15, stride 1 to 8, "same" padding k/2);

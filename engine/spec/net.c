@@ -41,7 +41,7 @@ layer_word(int t)
 	return t >= 0 && t < L_NKINDS ? kinds[t].word : "?";
 }
 
-/* "conv:N[:K[:S]]", "pool", ... for messages */
+/* a kind's form for messages: its word and what its argument takes */
 static const char *
 usage_of(int t, char *buf, size_t len)
 {
