@@ -144,6 +144,10 @@ EMU_OBJS = build/emu/nn.o build/emu/net.o build/emu/device.o $(ENGINE_OBJS)
 EMU_CXXFLAGS = -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/gpu/emu -I. -DTHREADS=32 \
 	$(filter -fsanitize% -fno-sanitize% -fno-omit-frame-pointer,$(CFLAGS))
 EMU_BINS = build/emu/bin/osteo-train build/emu/bin/osteo-infer build/emu/bin/osteo-gpuinfo
+# every fuzz harness, built as a replayer of its corpus for make test
+# (set before the test rule: make expands a rule's prerequisites as it reads it)
+FUZZ_ALL = record model decode dicom archive csv arch options
+REPLAY_BINS = $(FUZZ_ALL:%=build/tests/replay_%)
 
 $(filter build/emu/%,$(EMU_OBJS)): build/emu/%.o: gpu/%.cu $(HDRS) tests/gpu/emu/*.h | build/emu/bin
 	$(CXX) $(EMU_CXXFLAGS) $(PKG_CFLAGS) -x c++ -c -o $@ $<
@@ -212,7 +216,7 @@ check-asan:
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_CXX ?= clang++
-FUZZ_TARGETS ?= record model decode dicom archive csv arch options
+FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
 FUZZ_OBJS = $(LIB_OBJS:build/%=build/fuzz/%) $(ENGINE_OBJS:build/%=build/fuzz/%) build/fuzz/gpu/nogpu.o
 
@@ -233,7 +237,6 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_OBJS)
 # every harness again with the ordinary compiler and a main() that runs
 # the files it is given (tests/fuzz/replay.c): make check replays the
 # committed corpora through them (tests/shell/fuzz-replay.sh)
-REPLAY_BINS = $(FUZZ_TARGETS:%=build/tests/replay_%)
 build/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/*.h build/libosteo.a $(ENGINE_OBJS) build/gpu/nogpu.o | build/tests
 	$(CC) $(XCFLAGS) -Werror $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c $(ENGINE_OBJS) build/gpu/nogpu.o \
 		build/libosteo.a $(LDLIBS) $(DICOM_LIBS) -lxgboost $(FUZZ_WRAP)

@@ -4,7 +4,7 @@
  * die() and warn() prefix the program name; a format that ends in ':'
  * gets strerror(errno) appended.  The e-prefixed helpers die on failure so
  * call sites stay flat.  Exit statuses are those of sysexits.h, as
- * design.md section 4 lists them.
+ * osteo(7), "Exit status", lists them.
  */
 #ifndef OSTEO_UTIL_H
 #define OSTEO_UTIL_H

@@ -1,6 +1,6 @@
 /*
- * record.h - the record stream of design.md section 3 (normative copy:
- * osteo-record(5)).
+ * record.h - the record stream that osteo-record(5) specifies (man/osteo-record.5,
+ * the normative copy).
  *
  * A stream is msgpack maps back to back.  A struct record is reused from
  * one record to the next: rec_clear() forgets the contents but keeps every

@@ -1,6 +1,6 @@
 /*
  * dnn.c - dnn.h: the convolution blocks on oneDNN (Debian's libdnnl, its C
- * API, in the shape of oneDNN's examples/cnn_training_f32.c: descriptors
+ * API, in the shape of oneDNN's examples/cpu_cnn_training_f32.c: descriptors
  * once, primitives reused, reorders only where a layout changes).
  *
  * Activations are in oneDNN's nChw16c (blocks of 16 channels) when every
