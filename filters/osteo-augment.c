@@ -224,6 +224,7 @@ augment(const struct opts *o, struct input *in, const struct record *src, struct
 	rec_meta_float(dst, KEY_AUG_CONTRAST, c_on ? con : 1);
 	rec_meta_float(dst, KEY_AUG_BRIGHTNESS, b_on ? bri : 0);
 	rec_meta_float(dst, KEY_AUG_NOISE, n_on ? o->noise.v : 0);
+	prep_step(dst, "augment", NULL);
 }
 
 static void

@@ -201,7 +201,8 @@ struct trainset {
 	int n, nf, c, h, w, nclin;
 	double *f;
 	double *y;
-	struct prep prep;        /* the first record's (contract.h) */
+	struct prep prep;        /* the first record's, with every record's chain (contract.h) */
+	struct text chains;      /* the chains seen, one per line */
 };
 
 static void
@@ -244,6 +245,9 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 
 			input_expect(&in, &r, &e, 0);
 		}
+		char why[1024];
+		if (prep_chains_add(&d->chains, rec_meta_s(&r, KEY_PREP_CHAIN), why, sizeof why) < 0)
+			input_die(&in, &r, "prepared otherwise than the first record: %s", why);
 		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->f, &cap, (size_t)(d->n + 1) * fz->nfeat * sizeof *d->f);
 		egrow((void **)&d->y, &ycap, (size_t)(d->n + 1) * sizeof *d->y);
@@ -253,6 +257,8 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 	}
 	input_close(&in);
 	rec_free(&r);
+	free((char *)d->prep.chain);
+	d->prep.chain = estrdup(d->chains.s ? d->chains.s : "");
 	d->nf = fz->nfeat;
 	if (skipped)
 		warn("skipped %ld records without a label", skipped);

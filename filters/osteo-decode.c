@@ -26,13 +26,14 @@
 
 static const char usage[] =
 	"osteo-decode [-q] [--progress] [--classes LIST] [--manifest FILE.csv]\n"
-	"       [--patient-dir] [--files-from FILE|-] [--strict] [--keep-going]\n"
-	"       [--pseudonymize KEYFILE]\n"
+	"       [--patient-dir | --patient-from REGEX] [--files-from FILE|-] [--strict]\n"
+	"       [--keep-going] [--pseudonymize KEYFILE]\n"
 	"       [--max-pixels N] [--max-member-bytes N] [FILE|DIR|ARCHIVE|-]...";
 static const char options[] =
 	"  --classes LIST         the class names, comma-separated (default healthy,osteopenia,osteoporosis)\n"
 	"  --manifest FILE.csv    labels, patients and meta from a CSV of paths (default: from the paths)\n"
 	"  --patient-dir          the directory above each image names its patient\n"
+	"  --patient-from REGEX   the patient from each path: the regex's first group, else its match\n"
 	"  --files-from FILE|-    read the paths to decode from FILE, one per line\n"
 	"  --strict               an image without a label is an error (default: written without one)\n"
 	"  --keep-going           report a bad file and go on with the next (exit 65 at the end)\n"
@@ -55,7 +56,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_CLASSES = 256, O_MANIFEST, O_FILES, O_STRICT, O_KEEP, O_PDIR, O_MAXPX,
-	       O_MAXMEM, O_PROGRESS, O_PSEUDO };
+	       O_MAXMEM, O_PROGRESS, O_PSEUDO, O_PFROM };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "manifest", required_argument, 0, O_MANIFEST },
@@ -63,6 +64,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "strict", no_argument, 0, O_STRICT },
 		{ "keep-going", no_argument, 0, O_KEEP },
 		{ "patient-dir", no_argument, 0, O_PDIR },
+		{ "patient-from", required_argument, 0, O_PFROM },
 		{ "max-pixels", required_argument, 0, O_MAXPX },
 		{ "max-member-bytes", required_argument, 0, O_MAXMEM },
 		{ "progress", no_argument, 0, O_PROGRESS },
@@ -84,6 +86,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_STRICT: o->d.strict = 1; break;
 		case O_KEEP: o->d.keep_going = 1; break;
 		case O_PDIR: o->d.patient_dir = 1; break;
+		case O_PFROM: o->d.patient_from = optarg; break;
 		case O_MAXPX:
 			img_max_pixels = (size_t)estrtonum(optarg, 1, 1LL << 40, "--max-pixels");
 			break;
@@ -97,6 +100,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	classes_parse(&o->d.classes, classes, "--classes");
+	if (o->d.patient_dir && o->d.patient_from)
+		usage_error(usage, "give --patient-dir or --patient-from, not both");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 	if (o->ninputs == 0 && !o->files_from && isatty(0))

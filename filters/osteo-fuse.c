@@ -278,6 +278,7 @@ fuse_one(const struct encoding *e, const struct table *t, const struct strmap *r
 		return;
 	}
 	prep_write_fuse(r, e->features, e->fingerprint);
+	prep_step(r, "fuse", "features", e->features, "encoding", e->fingerprint, NULL);
 	rec_write(out, r);
 }
 

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "common/record/contract.h"
@@ -28,7 +30,7 @@ static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check] [--no-calibration]\n"
 	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
 	"       [--feature-maps LAYER]\n"
-	"       [--device auto|cpu|cuda[:N]] [--tf32] [FILE|-]...";
+	"       [--device auto|cpu|cuda[:N]] [--tf32] [--progress] [FILE|-]...";
 static const char options[] =
 	"  -m, --model MODEL      the model osteo-train wrote\n"
 	"  --batch N              records per forward pass; the answers do not depend on it (default 64)\n"
@@ -40,14 +42,15 @@ static const char options[] =
 	"  --heatmap-mode MODE    auto, gradcam, absolute or occlusion (default auto)\n"
 	"  --feature-maps LAYER   add that convolution or pooling layer's output\n"
 	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
-	"  --tf32                 let cuBLAS use TF32 tensor cores\n";
+	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
+	"  --progress             count records on standard error (default: when it is a terminal)\n";
 
 enum { CAM_AUTO, CAM_GRADCAM, CAM_ABSOLUTE, CAM_OCCLUSION, NCAM };
 static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occlusion" };
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class;
-	int batch, check, heatmap, cam_mode, features, tf32, nocal;
+	int batch, check, heatmap, cam_mode, features, tf32, nocal, progress;
 	char **inputs;
 	int ninputs;
 };
@@ -56,7 +59,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32,
-	       O_NOCAL };
+	       O_NOCAL, O_PROGRESS };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
@@ -69,6 +72,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "heatmap-mode", required_argument, 0, O_HEATMODE },
 		{ "feature-maps", required_argument, 0, O_FEATURES },
 		{ "tf32", no_argument, 0, O_TF32 },
+		{ "progress", no_argument, 0, O_PROGRESS },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -77,6 +81,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->batch = 64;
 	o->check = 1;
 	o->device = "auto";
+	o->progress = isatty(2);
 	cli_help(options);
 	while ((c = getopt_long(argc, argv, "m:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -97,6 +102,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_FEATURES: o->features = (int)estrtonum(optarg, 1, NET_MAXLAYERS, "--feature-maps"); break;
 		case O_TF32: o->tf32 = 1; break;
+		case O_PROGRESS: o->progress = 1; break;
+		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, usage);
 		}
 	}
@@ -391,6 +398,29 @@ answer_batch(struct run *u, const struct opts *o, int b, struct input *in)
 		add_features(u->e, n, u->batch, b, o->features, in);
 }
 
+static double
+seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* records done and their rate on standard error: in place on a terminal,
+ * else a line every few seconds (a log read later); last: the summary */
+static void
+progress(unsigned long long n, double t0, double *shown, int last)
+{
+	double now = seconds();
+
+	if (!last && now - *shown < (isatty(2) ? 0.2 : 5))
+		return;
+	*shown = now;
+	fprintf(stderr, "%s%s: %llu records, %.1f s, %.0f records/s%s", isatty(2) ? "\r" : "", argv0, n, now - t0,
+	        n / fmax(now - t0, 1e-9), isatty(2) && !last ? "" : "\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -411,11 +441,16 @@ main(int argc, char **argv)
 	input_open(&in, o.inputs, o.ninputs);
 
 	/* process */
+	double t0 = seconds(), shown = t0;
 	while ((b = read_batch(&u, &o, &in)) > 0) {
 		answer_batch(&u, &o, b, &in);
 		for (int j = 0; j < b; j++)
 			rec_write(out, &u.batch[j]);
+		if (o.progress)
+			progress(rec_writer_count(out), t0, &shown, 0);
 	}
+	if (o.progress)
+		progress(rec_writer_count(out), t0, &shown, 1);
 
 	/* clean up */
 	engine_close(u.e);

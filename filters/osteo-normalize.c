@@ -411,6 +411,20 @@ note(struct record *r, const struct opts *o, const struct params *p)
 	snprintf(size, sizeof size, "%ux%u", rec_tensor(r, TENSOR_IMAGE)->shape[2], rec_tensor(r, TENSOR_IMAGE)->shape[1]);
 	prep_write_norm(r, size, fits[o->fit], o->gray, methods[o->method], o->method == M_WINDOW, o->wc, o->ww,
 	                p->dataset ? p->fingerprint : "per-image");
+	/* the method's own settings: the percentiles, or the window (a
+	 * header's window is the file's, so "file" says it) */
+	char how[64] = "";
+	if (o->method == M_PERCENTILE)
+		snprintf(how, sizeof how, "%g,%g", o->plo, o->phi);
+	else if (o->method == M_WINDOW)
+		snprintf(how, sizeof how, o->file_window ? "file" : "%g,%g", o->wc, o->ww);
+	const char *stats = p->dataset ? p->fingerprint : "per-image", *gray = o->gray ? "1" : "0";
+	if (*how)
+		prep_step(r, "normalize", "size", size, "fit", fits[o->fit], "gray", gray, "method", methods[o->method],
+		          o->method == M_WINDOW ? "window" : "percentiles", how, "stats", stats, NULL);
+	else
+		prep_step(r, "normalize", "size", size, "fit", fits[o->fit], "gray", gray, "method", methods[o->method],
+		          "stats", stats, NULL);
 }
 
 /* ---------------------------------------------------------------- */

@@ -158,28 +158,6 @@ sink_open(struct sink *s, const struct opts *o)
 }
 
 /* a growing text buffer for the CSVs */
-struct text {
-	char *s;
-	size_t len, cap;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (t->s && (size_t)n < t->cap - t->len)
-			break;
-		egrow((void **)&t->s, &t->cap, t->len + (size_t)n + 1);
-	}
-	t->len += (size_t)n;
-}
-
 /* write a text to path atomically (beside a record stream) */
 static void
 write_text(const char *path, const struct text *t)
@@ -286,7 +264,9 @@ emit_records(struct sink *s, const struct patient *p)
 		rec_set_patient(r, p->key);
 		r->has_label = 1;
 		r->label = p->label;
-		rec_meta_str(r, "class", cohort_classes[p->label]);
+		rec_meta_str(r, KEY_PROV_CLASS, cohort_classes[p->label]);
+		/* the step osteo-decode would write for its PNG files */
+		prep_step(r, "decode", "channels", "1", "depth", "8", NULL);
 		rec_write(s->w, r);
 	}
 }

@@ -39,7 +39,8 @@ struct data {
 	int classes;             /* the model's */
 	float *x, *clin;
 	int32_t *y;
-	struct prep prep;        /* the first record's (contract.h) */
+	struct prep prep;        /* the first record's, with every record's chain (contract.h) */
+	struct text chains;      /* the chains seen (augment steps aside), one per line */
 };
 
 
@@ -60,9 +61,24 @@ same_preparation(struct input *in, const struct record *r, const struct data *d)
 		          first);
 }
 
-/* the whole stream as f32, checked record by record */
+/* r's preparation chain kept among the training set's (contract.h's
+ * prep_chains_add); want: the training set's chains, which every record of
+ * the validation set must have one of */
 static void
-load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
+keep_chain(struct input *in, const struct record *r, struct data *d, const char *want)
+{
+	const char *chain = rec_meta_s(r, KEY_PREP_CHAIN);
+	char why[1024];
+
+	if (want ? prep_chain_check(chain, want, why, sizeof why) < 0
+	         : prep_chains_add(&d->chains, chain, why, sizeof why) < 0)
+		input_die(in, r, "prepared otherwise than %s: %s", want ? "the training records" : "the first record",
+		          why);
+}
+
+/* the whole stream as f32, checked record by record; want: as keep_chain's */
+static void
+load(struct data *d, char **paths, int npaths, int nclasses, const char *what, const char *want)
 {
 	struct input in;
 	struct record r;
@@ -96,6 +112,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 			input_die(&in, &r, "%d clinical features; the first record has %d", k, d->k);
 		if (d->n > 0)
 			same_preparation(&in, &r, d);
+		keep_chain(&in, &r, d, want);
 		size_t px = (size_t)d->c * d->h * d->w;
 		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->x, &cap, (d->n + 1) * px * sizeof(float));
@@ -116,6 +133,10 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what)
 	rec_free(&r);
 	if (d->n == 0)
 		die(EX_DATAERR, "%s (%s): no records", what, input_names(&in));
+	free((char *)d->prep.chain);
+	d->prep.chain = estrdup(d->chains.s ? d->chains.s : "");
+	free(d->chains.s);
+	d->chains = (struct text){ 0 };
 	info("%s: %d records of %dx%dx%d with %d clinical features, %.1f MiB as f32", what, d->n, d->c,
 	     d->h, d->w, d->k, ((double)d->n * d->c * d->h * d->w + (double)d->n * d->k) * 4 / 1048576);
 }
@@ -311,9 +332,9 @@ setup(struct run *u, const struct train_opts *o)
 	const char *err;
 
 	classes_parse(&m->classes, o->classes, "--classes");
-	load(&u->tr, o->inputs, o->ninputs, m->classes.n, "training set");
+	load(&u->tr, o->inputs, o->ninputs, m->classes.n, "training set", NULL);
 	if (o->val)
-		load(&u->va, (char *[]){ (char *)o->val }, 1, m->classes.n, "validation set");
+		load(&u->va, (char *[]){ (char *)o->val }, 1, m->classes.n, "validation set", u->tr.prep.chain);
 	if (o->val && (u->va.c != u->tr.c || u->va.h != u->tr.h || u->va.w != u->tr.w || u->va.k != u->tr.k))
 		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o->val);
 	m->arch = estrdup(o->arch);

@@ -3,16 +3,23 @@
 # augmented and fused streams, then the model, the test predictions (records
 # and CSV) and the metrics, with the SVM baseline beside them.  Only what
 # changed is redone; `make -j2` runs independent stages at once; every
-# variable can be set on the command line:
+# variable can be set on the command line (prep.mk's too):
 #
 #   make -f pipelines/train.mk OUT=run N=300 SIZE=64x64 EPOCHS=30
-#   make -f pipelines/train.mk OUT=run IMAGES=/data/export.tar.gz \
-#        MANIFEST=/data/manifest.csv CLINICAL=/data/clinical.csv
+#   make -f pipelines/train.mk OUT=run IMAGES=hips PATIENT='(P[0-9]+)_' \
+#        CLINICAL=clinical.csv KEY=subject_id
+#   make -f pipelines/train.mk OUT=run apply NEW=/data/new-images
 #
 # Settings that are not files (ARCH, EPOCHS, ...) are kept in
-# $(OUT)/train.settings: changing one retrains, as changing a file would.
-# $(OUT) is what pipelines/nightly needs to apply the model to new exports.
+# $(OUT)/train.settings, what applying the model needs in
+# $(OUT)/apply.settings: changing one redoes what it shapes, as changing a
+# file would.  `apply` runs the model in $(OUT) on the images under NEW (a
+# directory or an archive; their clinical values from NEW_CLINICAL) as
+# pipelines/apply does, into $(NEWOUT) (default $(OUT)/new): predictions.rec,
+# predictions.csv, and metrics.txt when the images have labels.  $(OUT) is
+# also what pipelines/nightly needs to apply the model to new exports.
 
+STAGES = train apply
 include $(dir $(lastword $(MAKEFILE_LIST)))prep.mk
 
 # make demo's network and recipe (pipelines/defaults.sh, measured by bench/models.sh)
@@ -21,34 +28,28 @@ EPOCHS    ?= 10
 BATCH     ?= 32
 LR        ?= 0.001
 DEVICE    ?= auto
-TRAINOPTS ?= --weight-decay 0.02 --cosine --fusion late
+# late fusion joins the clinical values to the image network's answer; with
+# no clinical table there is nothing to join
+TRAINOPTS ?= --weight-decay 0.02 --cosine $(if $(strip $(CLINICAL)),--fusion late)
 BOOTSTRAP ?= 1000
 
 MODEL = $(OUT)/osteonet.model
 
+STAGE_train = ARCH EPOCHS BATCH LR SEED TRAINOPTS
+# pipelines/nightly reads it: the settings of decoding, normalising and
+# fusing new images as the training images were
+STAGE_apply = SIZE FIT MISSING KEY PATIENT CLASSES
+
 all: $(OUT)/metrics.txt $(OUT)/metrics.json $(OUT)/predictions.csv $(OUT)/svm.metrics.txt $(OUT)/apply.settings
 
-# rewritten only when a setting changed, so its date says when that was
-$(OUT)/train.settings: FORCE
-	@mkdir -p $(OUT)
-	@printf 'ARCH=%s\nEPOCHS=%s\nBATCH=%s\nLR=%s\nSEED=%s\nTRAINOPTS=%s\n' '$(ARCH)' '$(EPOCHS)' '$(BATCH)' \
-		'$(LR)' '$(SEED)' '$(TRAINOPTS)' >$@.new
-	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
-
-# what applying the model to new images needs besides the model and the
-# parameter files (pipelines/nightly reads it)
-$(OUT)/apply.settings: FORCE
-	@mkdir -p $(OUT)
-	@printf 'SIZE=%s\nFIT=%s\nMISSING=%s\n' '$(SIZE)' '$(FIT)' '$(MISSING)' >$@.new
-	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
-
+# one line per epoch on standard error: minutes of training are not silent
 $(MODEL): $(OUT)/train.fused.rec $(OUT)/val.fused.rec $(OUT)/train.settings
-	$(BIN)osteo-train -q --arch $(ARCH) --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed $(SEED) \
+	$(BIN)osteo-train --arch $(ARCH) --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed $(SEED) \
 		--device $(DEVICE) $(TRAINOPTS) --val $(OUT)/val.fused.rec --log $(OUT)/train.log.tsv \
 		--checkpoint $(OUT)/osteonet.ckpt -o $@ $(OUT)/train.fused.rec
 
 $(OUT)/predictions.rec: $(MODEL) $(OUT)/test.fused.rec
-	$(BIN)osteo-infer -m $(MODEL) --device $(DEVICE) $(OUT)/test.fused.rec > $@.tmp && mv $@.tmp $@
+	$(BIN)osteo-infer -m $(MODEL) --device $(DEVICE) --progress $(OUT)/test.fused.rec > $@.tmp && mv $@.tmp $@
 
 $(OUT)/predictions.csv: $(OUT)/predictions.rec
 	$(BIN)osteo-dump --csv $< > $@.tmp && mv $@.tmp $@
@@ -80,5 +81,17 @@ $(OUT)/confusion.png: $(OUT)/predictions.rec
 $(OUT)/correlation.png: $(OUT)/train.fused.rec
 	$(BIN)osteo-plot correlation -o $@ $<
 
-FORCE:
-.PHONY: plots FORCE
+# the model on new images, each step as the training images had it
+# (pipelines/apply; the preparation chain osteo-infer checks says which
+# step differs when one does).  It uses what $(OUT) holds and rebuilds
+# nothing: IMAGES and the rest need not be given again.
+NEW          ?=
+NEWOUT       ?= $(OUT)/new
+NEW_CLINICAL ?=
+NEW_MANIFEST ?=
+apply:
+	@test -n '$(NEW)' || { echo 'apply: name the new images with NEW=DIR or NEW=ARCHIVE' >&2; exit 64; }
+	$(PREP_DIR)apply -d $(OUT) -o $(NEWOUT) $(if $(NEW_CLINICAL),-c $(NEW_CLINICAL)) \
+		$(if $(NEW_MANIFEST),-m $(NEW_MANIFEST)) '$(NEW)'
+
+.PHONY: plots apply

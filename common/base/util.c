@@ -182,6 +182,23 @@ egrow(void **p, size_t *cap, size_t n)
 	*cap = c;
 }
 
+void
+text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (t->s && (size_t)n < t->cap - t->len)
+			break;
+		egrow((void **)&t->s, &t->cap, t->len + (size_t)n + 1);
+	}
+	t->len += (size_t)n;
+}
+
 int
 mul_ok(size_t a, size_t b, size_t *out)
 {

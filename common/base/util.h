@@ -45,6 +45,14 @@ char *estrdup(const char *s);
 /* grow *p to hold at least n bytes; *cap remembers what was allocated */
 void egrow(void **p, size_t *cap, size_t n);
 
+/* a string that grows: text_add appends as printf does (t->s stays NULL
+ * until the first add) */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* checked size arithmetic: 0 on overflow */
 int mul_ok(size_t a, size_t b, size_t *out);
 int add_ok(size_t a, size_t b, size_t *out);

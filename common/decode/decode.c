@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,8 @@ struct decoder {
 	int mask_note;         /* told once that archives' masks are not read */
 	struct dcm_reader *dcm;
 	struct pseudo *pseudo; /* --pseudonymize */
+	regex_t patient_re;    /* --patient-from */
+	int masks_skipped;     /* FILE.mask.EXT members of archives */
 };
 
 /* ---------------------------------------------------------------- */
@@ -196,30 +199,17 @@ fail(struct decoder *d, int status)
 }
 
 /*
- * The mask of the image at path (its manifest path beginning at `at`),
- * named mrel in the manifest, from the same tree into r's `mask`: 1 where
- * the file is not 0.  An archive's masks are not read (its members come
- * in the archive's order, a mask perhaps after its image).  Returns -1
- * (reported, the record dropped) when the mask is unreadable or not the
+ * The mask at mpath into r's `mask`: 1 where the file is not 0.  Returns
+ * -1 (reported, the record dropped) when the mask is unreadable or not the
  * image's size.
  */
 static int
-read_mask(struct decoder *d, struct record *r, const char *path, const char *at, const char *mrel,
-          const char *source, const char *member)
+read_mask(struct decoder *d, struct record *r, const char *mpath, const char *source)
 {
 	struct imginfo mi;
 	char err[512];
 	size_t len = 0;
 
-	if (member) {
-		if (!d->mask_note++)
-			info("%s: masks are read from directories, not archives; its images go without", source);
-		return 0;
-	}
-	mrel = undot(mrel);
-	char *mpath = emalloc((size_t)(at - path) + strlen(mrel) + 1);
-	memcpy(mpath, path, (size_t)(at - path));
-	strcpy(mpath + (at - path), mrel);
 	FILE *fp = fopen(mpath, "rb");
 	if (fp) {
 		for (size_t got = 1; got > 0 && len <= d->o->max_member; len += got) {
@@ -250,13 +240,81 @@ read_mask(struct decoder *d, struct record *r, const char *path, const char *at,
 			egrow((void **)&d->mfloat, &d->mfcap, (size_t)h * w * sizeof(float));
 			tensor_to_float(t, d->mfloat);
 			mask_store(r, d->mfloat, h, w);
+			return 0;
+		}
+	}
+	fail(d, EX_DATAERR);
+	return -1;
+}
+
+/* a mask by its name: FILE.mask.EXT, the mask of FILE.EXT beside it */
+static int
+mask_name(const char *path)
+{
+	const char *base = strrchr(path, '/'), *ext = strrchr(path, '.');
+
+	base = base ? base + 1 : path;
+	return ext && ext - base >= 6 && !strncmp(ext - 5, ".mask", 5);
+}
+
+/*
+ * The image's mask, if it has one: the manifest row's (mrel, from the
+ * same tree: the image's manifest path begins at `at`), else FILE.mask.png
+ * beside FILE.EXT.  An archive's masks are not read (its members come in
+ * the archive's order, a mask perhaps after its image).  Returns -1 when
+ * the record is dropped (read_mask reported why).
+ */
+static int
+attach_mask(struct decoder *d, struct record *r, const char *path, const char *at, const char *mrel,
+            const char *source, const char *member)
+{
+	char *mpath;
+	struct stat st;
+
+	if (member) {
+		if (mrel && !d->mask_note++)
+			info("%s: masks are read from directories, not archives; its images go without", source);
+		return 0;
+	}
+	if (mrel) {
+		mrel = undot(mrel);
+		mpath = emalloc((size_t)(at - path) + strlen(mrel) + 1);
+		memcpy(mpath, path, (size_t)(at - path));
+		strcpy(mpath + (at - path), mrel);
+	} else {
+		const char *base = strrchr(path, '/'), *ext = strrchr(path, '.');
+		size_t stem = ext && ext > (base ? base : path) ? (size_t)(ext - path) : strlen(path);
+		mpath = emalloc(stem + sizeof ".mask.png");
+		memcpy(mpath, path, stem);
+		strcpy(mpath + stem, ".mask.png");
+		if (stat(mpath, &st) < 0) {
 			free(mpath);
 			return 0;
 		}
 	}
+	int st_ = read_mask(d, r, mpath, source);
 	free(mpath);
-	fail(d, EX_DATAERR);
-	return -1;
+	return st_;
+}
+
+/* the patient from the path by --patient-from: the first group of the
+ * pattern if it has one, else what it matched; -1 when it does not match */
+static int
+patient_from_pattern(struct decoder *d, struct record *r, const char *path)
+{
+	regmatch_t m[2];
+	char buf[1024];
+
+	if (regexec(&d->patient_re, path, 2, m, 0))
+		return -1;
+	int g = d->patient_re.re_nsub > 0 && m[1].rm_so >= 0;
+	size_t len = (size_t)(m[g].rm_eo - m[g].rm_so);
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, path + m[g].rm_so, len);
+	buf[len] = '\0';
+	rec_set_patient(r, buf);
+	return 0;
 }
 
 /* the id of frame N of a multi-frame file, FILE#N (0: a single image, FILE) */
@@ -270,25 +328,38 @@ frame_id(char *buf, size_t n, const char *base, int frame)
 }
 
 /*
- * The rest of a record whose pixels are in: manifest row (mask, patient,
- * modality, region) or the label from the path, pseudonyms; written.
- * `path` is where labels and manifest rows are looked for.
+ * The rest of a record whose pixels are in: the preparation chain's first
+ * step (its channels and the file's bit depth), manifest row (mask,
+ * patient, modality, region) or the label from the path, pseudonyms;
+ * written.  `path` is where labels and manifest rows are looked for.
  */
 static void
 finish(struct decoder *d, const char *path, const char *source, const char *member, const char *uid,
-       int frame)
+       int frame, int depth)
 {
 	struct record *r = &d->rec;
 	int label = -1;
+	char ch[16], dp[16];
+
+	snprintf(ch, sizeof ch, "%u", rec_tensor(r, TENSOR_IMAGE)->shape[0]);
+	snprintf(dp, sizeof dp, "%d", depth);
+	prep_step(r, "decode", "channels", ch, "depth", dp, NULL);
 
 	if (d->o->patient_dir)
 		patient_from_dir(r, path);
+	if (d->o->patient_from && patient_from_pattern(d, r, path) < 0) {
+		warn("%s%s%s: the path does not match --patient-from '%s'", source, member ? ": member " : "",
+		     member ? member : "", d->o->patient_from);
+		fail(d, EX_DATAERR);
+		return;
+	}
+	const char *at = path, *mrel = NULL;
+	long row = d->m ? manifest_row(d->m, path, &at) : -1;
+	if (row >= 0 && d->m->cmask >= 0 && *table_cell(d->m->t, row, d->m->cmask))
+		mrel = table_cell(d->m->t, row, d->m->cmask);
+	if (attach_mask(d, r, path, at, mrel, source, member) < 0)
+		return;
 	if (d->m) {
-		const char *at;
-		long row = manifest_row(d->m, path, &at);
-		if (row >= 0 && d->m->cmask >= 0 && *table_cell(d->m->t, row, d->m->cmask) &&
-		    read_mask(d, r, path, at, table_cell(d->m->t, row, d->m->cmask), source, member) < 0)
-			return;
 		if (row >= 0) {
 			const struct table *t = d->m->t;
 			label = d->m->labels[row];
@@ -371,7 +442,7 @@ emit_image(struct decoder *d, size_t len, const char *id, const char *path,
 		rec_meta_int(r, KEY_PROV_MAXVAL, info.maxval);
 	rec_meta_int(r, KEY_PROV_WIDTH, info.width);
 	rec_meta_int(r, KEY_PROV_HEIGHT, info.height);
-	finish(d, path, source, member, NULL, 0);
+	finish(d, path, source, member, NULL, 0, info.bit_depth);
 }
 
 /* a header value into meta when the file has it; lower case for codes */
@@ -516,7 +587,8 @@ emit_dicom(struct decoder *d, size_t len, const char *id, const char *path,
 		dicom_meta(d, &m);
 		if (*dcm_field(d->dcm, DCM_PATIENT_ID))
 			rec_set_patient(r, dcm_field(d->dcm, DCM_PATIENT_ID));
-		finish(d, path, source, member, dcm_field(d->dcm, DCM_SOP_UID), m.frames > 1 ? i + 1 : 0);
+		finish(d, path, source, member, dcm_field(d->dcm, DCM_SOP_UID), m.frames > 1 ? i + 1 : 0,
+		       m.bits_stored);
 	}
 }
 
@@ -627,6 +699,11 @@ decoder_archive(struct decoder *d, struct archive *a, const char *name)
 			member = "-";
 		else if (is_mask(d->m, member))
 			continue;
+		else if (mask_name(member)) {
+			if (!d->masks_skipped++)
+				info("%s: masks (%s) are read from directories, not archives: skipped", name, member);
+			continue;
+		}
 		if (!sniff(d->buf, len)) {
 			not_image(d, name, member);
 			continue;
@@ -796,7 +873,7 @@ walk(struct decoder *d, const char *dir, const char *rel)
 		}
 		if (type == DT_DIR)
 			walk(d, full, id);
-		else if (type == DT_REG && !is_mask(d->m, full))
+		else if (type == DT_REG && !is_mask(d->m, full) && !mask_name(full))
 			decoder_file(d, full, id);
 		free(full);
 		free(id);
@@ -855,6 +932,14 @@ decoder_open(const struct decode_opts *o, FILE *out, const char *outname)
 	struct decoder *d = ecalloc(1, sizeof *d);
 
 	d->o = o;
+	if (o->patient_from) {
+		int e = regcomp(&d->patient_re, o->patient_from, REG_EXTENDED);
+		if (e) {
+			char msg[256];
+			regerror(e, &d->patient_re, msg, sizeof msg);
+			die(EX_USAGE, "--patient-from '%s': %s", o->patient_from, msg);
+		}
+	}
 	if (o->manifest)
 		d->m = manifest_load(o->manifest, &o->classes);
 	if (o->keyfile) {
@@ -881,6 +966,8 @@ decoder_close(struct decoder *d)
 	st = rec_writer_close(d->w);
 	rec_free(&d->rec);
 	dcm_reader_free(d->dcm);
+	if (d->o->patient_from)
+		regfree(&d->patient_re);
 	free(d->pseudo);
 	free(d);
 	return st ? st : status;

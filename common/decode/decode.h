@@ -21,6 +21,8 @@ struct decode_opts {
 	int strict;              /* an image without a label is an error */
 	int keep_going;          /* report a bad file and go on */
 	int patient_dir;         /* the directory above an image names its patient */
+	const char *patient_from; /* a POSIX extended regex: its first group (else its match)
+	                            in the path names the patient, or NULL */
 	int progress;            /* count records on standard error */
 	size_t max_member;       /* the largest file or archive member read */
 };

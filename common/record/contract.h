@@ -13,6 +13,7 @@
 #define OSTEO_CONTRACT_H
 
 #include "classes.h"
+#include "common/base/util.h"
 #include "record.h"
 
 /* the tensors */
@@ -79,9 +80,36 @@
 #define KEY_FUSE_FEATURES "fuse.features"    /* the clinical vector's names, comma-separated */
 #define KEY_FUSE_ENCODING "fuse.encoding"    /* the encoding's fingerprint */
 
-/* the preparation a model depends on; strings "" when absent */
+/*
+ * The preparation chain: every stage that changes what a network sees
+ * appends one step to meta "prep" (osteo-decode's channels and bit depth,
+ * each osteo-normalize's method, fit, size and statistics, osteo-augment's
+ * mark, osteo-fuse's features and encoding), so a second normalisation
+ * adds to the first instead of hiding it.  A step is "NAME k=v k=v";
+ * steps are joined by "; "; a value's ' ', ';', '=', '%' and control
+ * characters are written %XX.  A model keeps its training records' chains,
+ * one per line (a cohort of 8- and 16-bit files has two), without their
+ * augment steps: augmentation is the training data's alone.
+ */
+#define KEY_PREP_CHAIN "prep"
+/* append a step to r's chain: name, then key and value strings, NULL */
+void prep_step(struct record *r, const char *name, ...);
+/* chain without its augment steps, in a buffer of its own (free it) */
+char *prep_chain_core(const char *chain);
+/* add chain (augment steps aside) to a training set's chains, one per
+ * line, unless it is there: 0; -1 with why when it differs from the
+ * first beyond its decode step (the files of one cohort may differ in bit
+ * depth or channels, but a model fits one preparation) or is a 17th */
+int prep_chains_add(struct text *set, const char *chain, char *why, size_t n);
+/* 0 when chain (augment steps aside) is one of the lines of chains; else
+ * -1 with why saying the first step that differs from the nearest line,
+ * and both values */
+int prep_chain_check(const char *chain, const char *chains, char *why, size_t n);
+
+/* the preparation a model depends on; strings "" when absent; chain: the
+ * training records' chains (above), one per line */
 struct prep {
-	const char *size, *method, *stats, *features, *encoding;
+	const char *size, *method, *stats, *features, *encoding, *chain;
 	int gray;
 };
 

@@ -154,6 +154,9 @@ input_expect(struct input *in, const struct record *r, const struct expect *e, i
 		input_die(in, r, "%s '%s'; the model was trained on '%s' (%s; or --no-check)",
 		          !strncmp(key, "norm.", 5) ? "normalised by method or statistics" : "clinical features or encoding",
 		          mine, theirs, key);
+	char why[1024];
+	if (*e->prep.chain && prep_chain_check(p.chain, e->prep.chain, why, sizeof why) < 0)
+		input_die(in, r, "prepared otherwise than the model's training records: %s (or --no-check)", why);
 }
 
 void

@@ -4,7 +4,7 @@ mk() { make -f "$TOP/pipelines/prep.mk" OUT=p N=24 SEED=3 SIZE=48x48 "$@"; }
 mk -s -j2 >log 2>&1 || { cat log; fail "prep.mk failed"; }
 for s in train val test; do
 	[ -s p/$s.fused.rec ] || fail "no p/$s.fused.rec"
-	osteo-dump p/$s.fused.rec | jq -s -e 'all(.tensors.clinical.shape == [5] and .tensors.image.shape == [1,48,48])' >/dev/null ||
+	osteo-dump p/$s.fused.rec | jq -s -e 'all(.tensors.clinical.shape == [4] and .tensors.image.shape == [1,48,48])' >/dev/null ||
 		fail "$s: tensors"
 done
 for s in train val test; do osteo-dump p/$s.fused.rec | jq -r .patient | sort -u >$s.p; done

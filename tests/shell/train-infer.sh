@@ -1,6 +1,6 @@
 # osteo-train and osteo-infer: reproducible, resumable, strict about their input
 . "$TOP/tests/lib.sh"
-make -s -f "$TOP/pipelines/prep.mk" OUT=p N=24 SEED=2 SIZE=32x32 COPIES=0 >/dev/null 2>&1
+make -s -f "$TOP/pipelines/prep.mk" OUT=p N=24 SEED=2 SIZE=32x32 COPIES=0 COLUMNS=age,sex,bmd_tscore,fracture_history >/dev/null 2>&1
 A="-q --arch conv:4,pool,conv:8,pool,dense:8,dropout:0.2 --epochs 3 --batch 8 --val p/val.fused.rec"
 osteo-train $A -o a.model --log a.tsv p/train.fused.rec
 osteo-train $A -o b.model p/train.fused.rec

@@ -23,7 +23,7 @@ done
 got=$(bash -c '. "$1"; COMP_WORDS=(osteo-metrics --boot); COMP_CWORD=1; _osteo; echo "${COMPREPLY[*]}"' _ "$dest/usr/share/bash-completion/completions/osteo")
 [ "$got" = "--bootstrap" ] || fail "completion of --boot: '$got'"
 # the pipelines, installed, find the installed programs on PATH
-for f in prep.mk train.mk nightly dicom2rec shard.sh; do
+for f in prep.mk train.mk apply nightly dicom2rec shard.sh; do
 	[ -f "$dest/usr/share/osteo/pipelines/$f" ] || fail "pipelines/$f not installed"
 done
 PATH="$dest/usr/bin:$PATH" make -s -f "$dest/usr/share/osteo/pipelines/prep.mk" OUT=ip N=8 SIZE=16x16 COPIES=0 >/dev/null 2>&1 ||
