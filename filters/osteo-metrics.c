@@ -18,6 +18,7 @@
 #include "common/record/input.h"
 #include "common/eval/metrics.h"
 #include "common/base/json.h"
+#include "common/base/strmap.h"
 #include "common/record/record.h"
 #include "common/base/strmap.h"
 #include "common/clinical/table.h"
@@ -26,7 +27,7 @@
 
 static const char usage[] =
 	"osteo-metrics [-q] [--classes LIST] [--json|--tsv] [--bootstrap N] [--seed N]\n"
-	"       [--level P] [--ece-bins N] [--roc FILE] [--positive CLASS]\n"
+	"       [--level P] [--ece-bins N] [--roc FILE] [--risk-class CLASS]\n"
 	"       [--threshold T|youden|sens:X|spec:X [--threshold-from VAL.rec]]\n"
 	"       [--per-patient[=mean|max] [--patients-out FILE]]\n"
 	"       [--by KEY[:WIDTH] [--clinical FILE.csv]] [FILE|-]...\n"
@@ -41,7 +42,7 @@ static const char options[] =
 	"  --level P              the intervals' confidence level (default 0.95)\n"
 	"  --ece-bins N           bins of the expected calibration error (default 10)\n"
 	"  --roc FILE             write the ROC points of each class there\n"
-	"  --positive CLASS       the class of the binary figures (default osteoporosis)\n"
+	"  --risk-class CLASS     the class of the binary figures (default osteoporosis; old name --positive)\n"
 	"  --threshold T          a binary cut: a probability, youden, sens:X or spec:X\n"
 	"  --threshold-from VAL   choose the cut on these records, apply it to the ones scored\n"
 	"  --per-patient[=HOW]    one call per patient: mean or max of its images' probabilities (default mean)\n"
@@ -78,6 +79,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "level", required_argument, 0, O_LEVEL },
 		{ "ece-bins", required_argument, 0, O_BINS },
 		{ "roc", required_argument, 0, O_ROC },
+		{ "risk-class", required_argument, 0, O_POS },
+		/* its name before osteo-infer's and osteo-baseline's was taken for all three */
 		{ "positive", required_argument, 0, O_POS },
 		{ "threshold", required_argument, 0, O_THR },
 		{ "per-patient", optional_argument, 0, O_PATIENT },
@@ -681,7 +684,7 @@ positive_class(const struct opts *o, const struct classes *cl)
 	int c = classes_risk(cl, o->positive);
 
 	if (c < 0)
-		die(EX_USAGE, "--positive: '%s' is not one of the classes", o->positive);
+		die(EX_USAGE, "--risk-class: '%s' is not one of the classes", o->positive);
 	return c;
 }
 
@@ -753,7 +756,8 @@ read_file(const char *path, const struct opts *o, struct samples *s, struct clas
 	input_close(&in);
 	if (!s->n)
 		die(EX_DATAERR, "%s: no record has both a label and probs", path);
-	to_patients(o, s, path);
+	if (!groupof)
+		to_patients(o, s, path);
 }
 
 /* ---------------------------------------------------------------- */
@@ -811,6 +815,57 @@ keep_id(const struct record *r, void *ctx, char *buf, size_t n)
 	return "all";
 }
 
+/*
+ * b's samples put in a's order by their records' ids: each id once in
+ * each, with the same label and the same patient; b then numbers its
+ * patients as a does.
+ */
+static void
+match_by_id(const struct samples *a, const struct ids *ia, struct samples *b, const struct ids *ib, const char *A,
+            const char *B)
+{
+	struct strmap at;
+	size_t n = a->n, k = (size_t)a->k;
+	int *label = emalloc(n * sizeof *label);
+	double *p = emalloc(n * k * sizeof *p);
+	size_t *unit = emalloc(n * sizeof *unit);
+
+	strmap_init(&at);
+	for (size_t i = 0; i < n; i++)
+		if (strmap_put(&at, ia->v[i], (long)i))
+			die(EX_DATAERR, "--compare: %s: record '%s' twice", A, ia->v[i]);
+	char *seen = ecalloc(n, 1);
+	for (size_t j = 0; j < n; j++) {
+		long i = strmap_get(&at, ib->v[j]);
+		if (i < 0)
+			die(EX_DATAERR, "--compare: record '%s' of %s is not in %s: not the same records", ib->v[j], B, A);
+		if (seen[i]++)
+			die(EX_DATAERR, "--compare: %s: record '%s' twice", B, ib->v[j]);
+		const char *pa = a->names[a->unit[i]], *pb = b->names[b->unit[j]];
+		if (a->label[i] != b->label[j] || !pa != !pb || (pa && strcmp(pa, pb)))
+			die(EX_DATAERR, "--compare: record '%s' has another label or patient in %s than in %s",
+			    ib->v[j], B, A);
+		label[i] = b->label[j];
+		memcpy(p + (size_t)i * k, b->p + j * k, k * sizeof *p);
+		unit[i] = a->unit[i];
+	}
+	free(seen);
+	strmap_free(&at);
+	free(b->label);
+	free(b->p);
+	free(b->unit);
+	b->label = label;
+	b->p = p;
+	b->unit = unit;
+	/* a's patients, a's numbering (b's names are the same strings) */
+	for (size_t u = 0; u < b->nunits; u++)
+		free(b->names[u]);
+	b->names = erealloc(b->names, a->nunits * sizeof *b->names);
+	for (size_t u = 0; u < a->nunits; u++)
+		b->names[u] = a->names[u] ? estrdup(a->names[u]) : NULL;
+	b->nunits = a->nunits;
+}
+
 static void
 compare(const struct opts *o)
 {
@@ -824,20 +879,16 @@ compare(const struct opts *o)
 
 	read_file(A, o, &a, &ca, keep_id, &ia);
 	read_file(B, o, &b, &cb, keep_id, &ib);
-	/* the same records, in the same order, with the same labels */
+	/* the same records, matched by id whatever their order (sharded
+	 * predictions come back reordered), with the same labels */
 	if (ia.n != ib.n)
 		die(EX_DATAERR, "--compare: %s has %zu labelled records, %s %zu: not the same records", A, ia.n, B,
 		    ib.n);
-	for (size_t i = 0; i < ia.n; i++)
-		if (strcmp(ia.v[i], ib.v[i]))
-			die(EX_DATAERR, "--compare: labelled record %zu is '%s' in %s, '%s' in %s: the same records "
-			    "in the same order are compared", i + 1, ia.v[i], A, ib.v[i], B);
 	if (a.k != b.k)
 		die(EX_DATAERR, "--compare: %d classes in %s, %d in %s", a.k, A, b.k, B);
-	for (size_t i = 0; i < a.n; i++)
-		if (a.label[i] != b.label[i] || a.unit[i] != b.unit[i])
-			die(EX_DATAERR, "--compare: record '%s' has another label or patient in %s than in %s",
-			    o->per_patient ? "?" : ia.v[i], B, A);
+	match_by_id(&a, &ia, &b, &ib, A, B);
+	to_patients(o, &a, A);
+	to_patients(o, &b, B);
 	metrics_init(&ma, a.k, o->bins);
 	metrics_init(&mb, b.k, o->bins);
 	metrics_compute(&a, NULL, a.n, &ma, &w);

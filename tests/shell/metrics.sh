@@ -55,7 +55,7 @@ osteo-metrics --json --bootstrap 0 hand.rec | jq -e 'has("ci") | not' >/dev/null
 # binary cut: osteoporosis vs rest, fixed and by Youden's J
 osteo-metrics --json --threshold 0.3 hand.rec | jq -e '(.binary | del(.sensitivity_ci, .specificity_ci)) == {"positive":"osteoporosis","threshold":0.3,
 	"tp":2,"fp":1,"tn":3,"fn":0,"sensitivity":1,"specificity":0.75,"ppv":0.666666667,"npv":1}' >/dev/null || fail "--threshold 0.3"
-osteo-metrics --json --threshold youden --positive healthy hand.rec | jq -e '.binary.threshold == 0.4 and .binary.sensitivity == 1
+osteo-metrics --json --threshold youden --risk-class healthy hand.rec | jq -e '.binary.threshold == 0.4 and .binary.sensitivity == 1
 	and .binary.specificity == 1' >/dev/null || fail "--threshold youden"
 # ROC points: from (0,0) at inf to (1,1), with the AUC
 osteo-metrics --roc roc.tsv hand.rec >/dev/null
@@ -92,7 +92,10 @@ expect_status 65 osteo-metrics nan.rec 2>err
 printf 'x\tP\t-\t.5,.5,0\n' | mkrec >unlabelled.rec
 expect_status 65 osteo-metrics unlabelled.rec 2>err
 contains "no record has both a label and probs (1 without a label)" err || fail "unlabelled: $(cat err)"
-expect_status 64 osteo-metrics --positive nope hand.rec 2>/dev/null
+expect_status 64 osteo-metrics --risk-class nope hand.rec 2>/dev/null
+# --positive, the old name, is still taken
+osteo-metrics --json --threshold youden --positive healthy hand.rec | cmp - <(osteo-metrics --json --threshold youden --risk-class healthy hand.rec) ||
+	fail "--positive as --risk-class"
 expect_status 64 osteo-metrics --threshold 2 hand.rec 2>/dev/null
 expect_status 65 osteo-metrics --classes a,b hand.rec 2>err
 contains "3 probabilities but 2 classes" err || fail "--classes count: $(cat err)"
@@ -114,6 +117,15 @@ osteo-metrics --compare --json a.rec a.rec | jq -e '[.accuracy, .f1_macro, .auc_
 	fail "--compare: a model against itself"
 osteo-metrics --compare --json --seed 9 a.rec b.rec | cmp - <(osteo-metrics --compare --json --seed 9 a.rec b.rec) || fail "--compare --seed"
 osteo-metrics --compare a.rec b.rec | contains -E '^osteoporosis +0\.7568 +0\.7949 +-0\.0382 ' || fail "--compare text"
+# records matched by id whatever their order (sharded predictions come back reordered): B
+# reversed gives the same report, its paired bootstrap over patients too; another record is refused
+tac "$FIX/compare/b.tsv" | mkrec >b.rev.rec
+same() { [ "$(jq -c 'del(.b)' "$1")" = "$(jq -c 'del(.b)' "$2")" ]; }
+osteo-metrics --compare --json a.rec b.rev.rec >rev.json
+same rev.json cmp.json || fail "--compare: B reordered: $(cat rev.json)"
+sed '1s/^[^	]*/nobody/' "$FIX/compare/b.tsv" | mkrec >other.rec
+expect_status 65 osteo-metrics --compare a.rec other.rec >/dev/null 2>err
+contains "record 'nobody' of other.rec is not in a.rec" err || fail "--compare: another record: $(cat err)"
 head -n 59 "$FIX/compare/b.tsv" | mkrec >short.rec
 expect_status 65 osteo-metrics --compare a.rec short.rec >/dev/null 2>&1
 expect_status 64 osteo-metrics --compare a.rec >/dev/null 2>&1
