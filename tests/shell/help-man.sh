@@ -25,3 +25,7 @@ for p in "$TOP"/bin/osteo-*; do
 	done
 done
 [ -z "$bad" ] || fail "--help and the man page's SYNOPSIS differ:$bad"
+# a man page's example continued on the next line says so with \e (a bare backslash at the end
+# of a roff line joins the lines and vanishes, so the printed command no longer copies and pastes)
+! grep -n '[^e]\\$' "$TOP"/man/* >bare || fail "a bare backslash ends these lines: $(cat bare)"
+mandoc -Tascii "$TOP/man/osteo-train.1" | col -b | contains -E 'fusion late \\$' || fail "osteo-train(1)'s continued example"
