@@ -38,14 +38,14 @@ static const char usage[] =
 	"       [--prevalence H,P,O] [--leak] [--masks] (-o DIR | --tar -o FILE.tar.gz |\n"
 	"       --records [--clinical FILE.csv] [--truth FILE.csv])";
 static const char options[] =
-	"  -n PATIENTS            patients (default 60)\n"
+	"  -n, --patients N      patients (default 60)\n"
 	"  --seed N               the cohort's generator (default 1)\n"
 	"  --images MAX           images per patient, 1 to MAX (default 3)\n"
 	"  --size WxH             every image this size (default: by modality)\n"
 	"  --prevalence H,P,O     the classes' relative frequencies (default 0.4,0.35,0.25)\n"
 	"  --leak                 a T-score that gives the class away (to test leakage checks)\n"
 	"  --masks                a bone mask beside each image\n"
-	"  -o DIR                 write a tree of PNGs with clinical, manifest and truth CSVs\n"
+	"  -o, --output DIR      write a tree of PNGs with clinical, manifest and truth CSVs\n"
 	"  --tar                  with -o FILE.tar.gz: the same tree as an archive\n"
 	"  --records              write records to standard output instead\n"
 	"  --clinical FILE.csv    with --records: write the clinical table there\n"

@@ -54,7 +54,7 @@ for m in svm rf gbt; do
 	pids="$pids $!"
 done
 step "osteo-infer: test records, with heat maps (occlusion sensitivity: where hiding the image moves the answer)"
-osteo-infer -m "$out/osteonet.model" --heatmap-mode occlusion --device "$device" "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
+osteo-infer -m "$out/osteonet.model" --heatmap-mode occlusion --device "$device" --progress "$out/prep/test.fused.rec" >"$out/cnn.pred.rec"
 for p in $pids; do
 	wait "$p" || { echo "demo: a baseline failed" >&2; exit 1; }
 done

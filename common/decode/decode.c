@@ -90,8 +90,9 @@ manifest_load(const char *path, const struct classes *cl)
 	}
 	cpath = table_col(m->t, "path");
 	clabel = table_col(m->t, "label");
-	if (cpath < 0 || clabel < 0)
-		die(EX_DATAERR, "%s: needs the columns 'path' and 'label'", path);
+	/* a manifest of unlabelled images (patients, masks) has no label column */
+	if (cpath < 0)
+		die(EX_DATAERR, "%s: needs the column 'path'", path);
 	m->cpatient = table_col(m->t, "patient");
 	m->cmodality = table_col(m->t, "modality");
 	m->cregion = table_col(m->t, "region");
@@ -101,7 +102,7 @@ manifest_load(const char *path, const struct classes *cl)
 	strmap_init(&m->masks);
 	for (size_t i = 0; i < m->t->nrows; i++) {
 		const char *p = undot(table_cell(m->t, i, cpath));
-		const char *l = table_cell(m->t, i, clabel);
+		const char *l = clabel >= 0 ? table_cell(m->t, i, clabel) : "";
 		if (!*l)
 			m->labels[i] = -1;
 		else if ((m->labels[i] = classes_label(cl, l)) < 0)

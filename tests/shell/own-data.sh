@@ -84,3 +84,12 @@ osteo-decode -q masked | osteo-dump | jq -s -e 'length == 1 and .[0].tensors.mas
 	and .[0].label == 1' >/dev/null || fail "a mask by its name: $(osteo-decode -q masked | osteo-dump -c 2>&1 | head -c 300)"
 tar -cf masked.tar -C masked .
 [ "$(osteo-decode -q masked.tar | osteo-dump --count | tail -n 1 | cut -f 3)" = 1 ] || fail "an archive's mask decoded as an image"
+# a --masks cohort decoded without its manifest: one record per image, each with its mask
+osteo-synth -q -n 6 --seed 5 --images 2 --size 16x16 --masks -o msyn
+n=$(awk -F, 'NR > 1' msyn/manifest.csv | wc -l)
+osteo-decode -q msyn | osteo-dump | jq -s -e --argjson n "$n" 'length == $n and all(.tensors.mask.shape == [1,16,16])' \
+	>/dev/null || fail "a --masks cohort without its manifest: $(osteo-decode -q msyn | osteo-dump --count)"
+# a manifest of unlabelled images: path and patient, no label column
+printf 'path,patient\n%s,X1\n' "$(cd new/images && ls | head -n 1)" >unlabelled.csv
+osteo-decode -q --manifest unlabelled.csv new/images | osteo-dump | jq -s -e 'map(select(.patient == "X1")) |
+	length == 1 and (.[0].label == null)' >/dev/null || fail "a manifest without labels"
