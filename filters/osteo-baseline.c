@@ -259,6 +259,8 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 	rec_free(&r);
 	free((char *)d->prep.chain);
 	d->prep.chain = estrdup(d->chains.s ? d->chains.s : "");
+	free(d->chains.s);
+	d->chains = (struct text){ 0 };
 	d->nf = fz->nfeat;
 	if (skipped)
 		warn("skipped %ld records without a label", skipped);

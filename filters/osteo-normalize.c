@@ -418,13 +418,9 @@ note(struct record *r, const struct opts *o, const struct params *p)
 		snprintf(how, sizeof how, "%g,%g", o->plo, o->phi);
 	else if (o->method == M_WINDOW)
 		snprintf(how, sizeof how, o->file_window ? "file" : "%g,%g", o->wc, o->ww);
-	const char *stats = p->dataset ? p->fingerprint : "per-image", *gray = o->gray ? "1" : "0";
-	if (*how)
-		prep_step(r, "normalize", "size", size, "fit", fits[o->fit], "gray", gray, "method", methods[o->method],
-		          o->method == M_WINDOW ? "window" : "percentiles", how, "stats", stats, NULL);
-	else
-		prep_step(r, "normalize", "size", size, "fit", fits[o->fit], "gray", gray, "method", methods[o->method],
-		          "stats", stats, NULL);
+	prep_step(r, "normalize", "size", size, "fit", fits[o->fit], "gray", o->gray ? "1" : "0", "method",
+	          methods[o->method], o->method == M_WINDOW ? "window" : "percentiles", *how ? how : NULL, "stats",
+	          p->dataset ? p->fingerprint : "per-image", NULL);
 }
 
 /* ---------------------------------------------------------------- */

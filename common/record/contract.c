@@ -123,6 +123,8 @@ prep_step(struct record *r, const char *name, ...)
 	va_start(ap, name);
 	while ((k = va_arg(ap, const char *))) {
 		const char *v = va_arg(ap, const char *);
+		if (!v)
+			continue;
 		text_add(&b, " %s=", k);
 		put_escaped(&b, v);
 	}

@@ -92,7 +92,8 @@
  * augment steps: augmentation is the training data's alone.
  */
 #define KEY_PREP_CHAIN "prep"
-/* append a step to r's chain: name, then key and value strings, NULL */
+/* append a step to r's chain: name, then key and value strings, NULL (a
+ * key whose value is NULL is left out) */
 void prep_step(struct record *r, const char *name, ...);
 /* chain without its augment steps, in a buffer of its own (free it) */
 char *prep_chain_core(const char *chain);

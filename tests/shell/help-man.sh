@@ -28,4 +28,4 @@ done
 # a man page's example continued on the next line says so with \e (a bare backslash at the end
 # of a roff line joins the lines and vanishes, so the printed command no longer copies and pastes)
 ! grep -n '[^e]\\$' "$TOP"/man/* >bare || fail "a bare backslash ends these lines: $(cat bare)"
-mandoc -Tascii "$TOP/man/osteo-train.1" | col -b | contains -E 'fusion late \\$' || fail "osteo-train(1)'s continued example"
+mandoc -Tascii "$TOP/man/osteo-train.1" | sed 's/.\x08//g' | contains -E 'fusion late \\$' || fail "osteo-train(1)'s continued example"
