@@ -203,6 +203,7 @@ struct trainset {
 	double *y;
 	struct prep prep;        /* the first record's, with every record's chain (contract.h) */
 	struct text chains;      /* the chains seen, one per line */
+	struct text splits;      /* the osteo-split runs seen */
 };
 
 static void
@@ -248,6 +249,7 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 		char why[1024];
 		if (prep_chains_add(&d->chains, rec_meta_s(&r, KEY_PREP_CHAIN), why, sizeof why) < 0)
 			input_die(&in, &r, "prepared otherwise than the first record: %s", why);
+		splits_add(&d->splits, &r);
 		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->f, &cap, (size_t)(d->n + 1) * fz->nfeat * sizeof *d->f);
 		egrow((void **)&d->y, &ycap, (size_t)(d->n + 1) * sizeof *d->y);
@@ -261,6 +263,10 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 	d->prep.chain = estrdup(d->chains.s ? d->chains.s : "");
 	free(d->chains.s);
 	d->chains = (struct text){ 0 };
+	free((char *)d->prep.splits);
+	d->prep.splits = estrdup(d->splits.s ? d->splits.s : "");
+	free(d->splits.s);
+	d->splits = (struct text){ 0 };
 	d->nf = fz->nfeat;
 	if (skipped)
 		warn("skipped %ld records without a label", skipped);

@@ -110,6 +110,21 @@ parse_args(int argc, char **argv, struct opts *o)
 /* ---------------------------------------------------------------- */
 /* the columns */
 
+/* under --pseudonymize no column that identifies a patient is taken, even
+ * named: its values would be features' names in every record */
+static void
+check_identifiers(const struct encoding *e, const struct opts *o, const char *where)
+{
+	const char *what;
+
+	if (!o->keyfile)
+		return;
+	for (int i = 0; i < e->ncols; i++)
+		if ((what = enc_identifier(e->col[i].name)))
+			die(EX_DATAERR, "%s: column '%s' looks like %s, which --pseudonymize keeps out of every record",
+			    where, e->col[i].name, what);
+}
+
 static void
 choose_columns(struct encoding *e, const struct opts *o, const struct table *t)
 {
@@ -133,13 +148,34 @@ choose_columns(struct encoding *e, const struct opts *o, const struct table *t)
 				break;
 			p += len + 1;
 		}
-	} else
-		/* everything but the key and the answer */
-		for (int i = 0; i < t->ncols && e->ncols < MAXCOLS; i++) {
+	} else {
+		/* everything but the key, the answer and what identifies a
+		 * patient: one-hot encoded, a name would be a feature's name in
+		 * every record and in the encoding file */
+		struct text skipped = { 0 };
+		for (int i = 0; i < t->ncols; i++) {
 			const char *n = t->cells[i];   /* row 0: the header */
-			if (strcmp(n, o->key) && strcmp(n, "label") && strcmp(n, "class"))
-				e->col[e->ncols++].name = estrdup(n);
+			const char *what = enc_identifier(n);
+			if (!strcmp(n, o->key) || !strcmp(n, "label") || !strcmp(n, "class"))
+				continue;
+			if (what) {
+				if (o->keyfile)
+					die(EX_DATAERR, "%s: column '%s' looks like %s, which --pseudonymize keeps out of "
+					    "every record; name the columns to use with --columns", o->clinical, n, what);
+				text_add(&skipped, "%s'%s' (%s)", skipped.s ? ", " : "", n, what);
+				continue;
+			}
+			if (e->ncols == MAXCOLS)
+				die(EX_DATAERR, "%s: more than %d columns to encode, the limit; name the ones to use "
+				    "with --columns", o->clinical, MAXCOLS);
+			e->col[e->ncols++].name = estrdup(n);
 		}
+		if (skipped.s)
+			warn("%s: skipped columns that look like they identify a patient: %s (name one in "
+			     "--columns to use it)", o->clinical, skipped.s);
+		free(skipped.s);
+	}
+	check_identifiers(e, o, o->clinical);
 	enc_bind(e, t, o->clinical);
 }
 
@@ -399,6 +435,7 @@ main(int argc, char **argv)
 	/* process */
 	if (o.encoding) {
 		enc_load(o.encoding, &e);
+		check_identifiers(&e, &o, o.encoding);
 		enc_bind(&e, t, o.clinical);
 		while (input_read(&in, &r))
 			fuse_one(&e, t, &rows, &o, &in, &r, out, &cn);

@@ -1025,6 +1025,11 @@ main(int argc, char **argv)
 	if (!s.n)
 		die(EX_DATAERR, "%s: no record has both a label and probs (%lld without a label)",
 		    input_names(&in), rp.unlabelled);
+	/* one group, "(none)": a key misspelt, or one these records lack; a
+	 * table of it would say nothing and look like an answer */
+	if (o.by && s.ngroups == 1 && !strcmp(s.gnames[0], "(none)"))
+		die(EX_DATAERR, "%s: --by %s: no record has it in its meta%s", input_names(&in), by.key,
+		    by.t ? ", nor its patient a value in that column" : "");
 
 	/* compute */
 	to_patients(&o, &s, input_names(&in));

@@ -644,10 +644,8 @@ main(int argc, char **argv)
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
-	if (o.out) {
-		tmp = emalloc(strlen(o.out) + 32);
-		sprintf(tmp, "%s.tmp.%ld", o.out, (long)getpid());
-	}
+	if (o.out && !o.script)
+		tmp = atomic_tmpname(o.out);
 
 	/* the script, data inline */
 	if (!(fp = open_memstream(&script, &len)))
@@ -665,7 +663,6 @@ main(int argc, char **argv)
 	if (o.script) {
 		fwrite(script, 1, len, stdout);
 	} else {
-		cleanup_push(tmp);
 		render(&o, script, len, tmp);
 		if (rename(tmp, o.out))
 			die(EX_CANTCREAT, "%s: cannot rename into place:", o.out);

@@ -17,6 +17,7 @@
 #include "common/image/imgops.h"
 #include "common/record/contract.h"
 #include "common/record/input.h"
+#include "common/record/params.h"
 #include "common/record/record.h"
 #include "common/base/rng.h"
 #include "common/base/strmap.h"
@@ -78,6 +79,8 @@ struct state {
 	long nit, itcap;
 	long nlabels;
 	struct strmap patients;
+	uint64_t digest;      /* the input's, record by record (rec_digest) */
+	char of[17], id[17];  /* the input's fingerprint; the run's (input and settings) */
 };
 
 static void
@@ -217,11 +220,19 @@ scan(struct state *s, struct input *in, struct record *r, const struct opts *o, 
 			standardize(it->thumb, THUMB * THUMB);
 			it->id = estrdup(r->id);
 		}
+		s->digest = rec_digest(s->digest, r);
 		if (spool)
 			spool_add(spool, r);
 	}
 	if (spool)
 		spool_end(spool);
+	/* the run's identity: the same input split the same way is the same
+	 * split, so an interrupted run done again matches its own files */
+	char settings[256];
+	snprintf(settings, sizeof settings, "%.17g,%.17g,%.17g seed %llu dedup %d %d %.17g", o->ratio[0], o->ratio[1],
+	         o->ratio[2], o->seed, o->dedup, o->distance, o->tolerance);
+	digest_hex(s->digest, s->of);
+	digest_hex(hash_str(s->digest, settings), s->id);
 	if (nopatient)
 		warn("%llu records have no patient; each is split on its own", nopatient);
 	free(buf);
@@ -343,6 +354,7 @@ write_splits(struct state *s, const struct opts *o, struct input *in, struct rec
 	struct rec_writer *w[3];
 	long count[3][64] = { { 0 } };
 	long i = 0;
+	uint64_t digest = 0;
 
 	for (int sp = 0; sp < 3; sp++) {
 		fp[sp] = atomic_open(o->out[sp], &tmp[sp]);
@@ -351,14 +363,21 @@ write_splits(struct state *s, const struct opts *o, struct input *in, struct rec
 	while (input_read(in, r)) {
 		if (i >= s->nit)
 			die(EX_SOFTWARE, "the input changed between the two passes");
+		digest = rec_digest(digest, r);
 		int sp = s->g[s->it[i].group].split;
+		rec_meta_str(r, KEY_SPLIT_ID, s->id);
+		rec_meta_str(r, KEY_SPLIT_PART, splitnames[sp]);
+		rec_meta_str(r, KEY_SPLIT_OF, s->of);
 		rec_write(w[sp], r);
 		long k = s->it[i].label < 0 ? 63 : s->it[i].label < 63 ? s->it[i].label : 62;
 		count[sp][k]++;
 		i++;
 	}
-	if (i != s->nit)
+	if (i != s->nit || digest != s->digest)
 		die(EX_SOFTWARE, "the input changed between the two passes");
+	/* three renames, one after the other: a kill between them leaves
+	 * files of two runs, which their split.id tells apart (osteo-train
+	 * refuses such a --val, osteo-infer such a test set) */
 	for (int sp = 0; sp < 3; sp++) {
 		int st = rec_writer_close(w[sp]);
 		if (st)

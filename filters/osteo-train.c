@@ -41,6 +41,7 @@ struct data {
 	int32_t *y;
 	struct prep prep;        /* the first record's, with every record's chain (contract.h) */
 	struct text chains;      /* the chains seen (augment steps aside), one per line */
+	struct text splits;      /* the osteo-split runs seen (contract.h's splits_add) */
 };
 
 
@@ -61,24 +62,34 @@ same_preparation(struct input *in, const struct record *r, const struct data *d)
 		          first);
 }
 
-/* r's preparation chain kept among the training set's (contract.h's
- * prep_chains_add); want: the training set's chains, which every record of
- * the validation set must have one of */
+/* r's preparation chain and split kept among the training set's
+ * (contract.h's prep_chains_add, splits_add); want: the training set's,
+ * which every record of the validation set must have one of (unless
+ * --no-check) */
 static void
-keep_chain(struct input *in, const struct record *r, struct data *d, const char *want)
+keep_chain(struct input *in, const struct record *r, struct data *d, const struct prep *want, int check)
 {
 	const char *chain = rec_meta_s(r, KEY_PREP_CHAIN);
 	char why[1024];
 
-	if (want ? prep_chain_check(chain, want, why, sizeof why) < 0
-	         : prep_chains_add(&d->chains, chain, why, sizeof why) < 0)
-		input_die(in, r, "prepared otherwise than %s: %s", want ? "the training records" : "the first record",
-		          why);
+	if (!want) {
+		if (prep_chains_add(&d->chains, chain, why, sizeof why) < 0)
+			input_die(in, r, "prepared otherwise than the first record: %s", why);
+		splits_add(&d->splits, r);
+		return;
+	}
+	if (!check)
+		return;
+	if (prep_chain_check(chain, want->chain, why, sizeof why) < 0)
+		input_die(in, r, "prepared otherwise than the training records: %s (or --no-check)", why);
+	if (split_check(r, want->splits, 1, why, sizeof why) < 0)
+		input_die(in, r, "%s (or --no-check)", why);
 }
 
 /* the whole stream as f32, checked record by record; want: as keep_chain's */
 static void
-load(struct data *d, char **paths, int npaths, int nclasses, const char *what, const char *want)
+load(struct data *d, char **paths, int npaths, int nclasses, const char *what, const struct prep *want,
+     int check)
 {
 	struct input in;
 	struct record r;
@@ -112,7 +123,7 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what, c
 			input_die(&in, &r, "%d clinical features; the first record has %d", k, d->k);
 		if (d->n > 0)
 			same_preparation(&in, &r, d);
-		keep_chain(&in, &r, d, want);
+		keep_chain(&in, &r, d, want, check);
 		size_t px = (size_t)d->c * d->h * d->w;
 		input_hold(&in, &r, (size_t)d->n + 1);
 		egrow((void **)&d->x, &cap, (d->n + 1) * px * sizeof(float));
@@ -137,6 +148,10 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what, c
 	d->prep.chain = estrdup(d->chains.s ? d->chains.s : "");
 	free(d->chains.s);
 	d->chains = (struct text){ 0 };
+	free((char *)d->prep.splits);
+	d->prep.splits = estrdup(d->splits.s ? d->splits.s : "");
+	free(d->splits.s);
+	d->splits = (struct text){ 0 };
 	info("%s: %d records of %dx%dx%d with %d clinical features, %.1f MiB as f32", what, d->n, d->c,
 	     d->h, d->w, d->k, ((double)d->n * d->c * d->h * d->w + (double)d->n * d->k) * 4 / 1048576);
 }
@@ -332,9 +347,10 @@ setup(struct run *u, const struct train_opts *o)
 	const char *err;
 
 	classes_parse(&m->classes, o->classes, "--classes");
-	load(&u->tr, o->inputs, o->ninputs, m->classes.n, "training set", NULL);
+	load(&u->tr, o->inputs, o->ninputs, m->classes.n, "training set", NULL, 1);
 	if (o->val)
-		load(&u->va, (char *[]){ (char *)o->val }, 1, m->classes.n, "validation set", u->tr.prep.chain);
+		load(&u->va, (char *[]){ (char *)o->val }, 1, m->classes.n, "validation set", &u->tr.prep,
+		     !o->no_check);
 	if (o->val && (u->va.c != u->tr.c || u->va.h != u->tr.h || u->va.w != u->tr.w || u->va.k != u->tr.k))
 		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o->val);
 	m->arch = estrdup(o->arch);

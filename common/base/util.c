@@ -4,49 +4,126 @@
  */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const char *argv0 = "osteo";
 int quiet;
 
+/*
+ * The temporaries to remove if the program dies.  A signal handler reads
+ * this list, so it lives in fixed storage: a slot's path is written before
+ * its flag is raised, and the flag lowered before the slot is reused.
+ */
 #define MAXCLEANUP 16
-static char *cleanup_paths[MAXCLEANUP];
+static char cleanup_paths[MAXCLEANUP][PATH_MAX];
+static volatile sig_atomic_t cleanup_used[MAXCLEANUP];
 void (*quit_hook)(int status);
+
+/*
+ * Remove path, a file or a tree, with async-signal-safe calls only (no
+ * opendir, no nftw: both allocate).  getdents64 is read again from the
+ * start after each batch, since entries are removed under it.  Trees we
+ * write are shallow (osteo-synth's class folders); deeper is left.
+ */
+struct linux_dirent64 {
+	unsigned long long d_ino;
+	long long d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static void
+remove_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+		return;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[4096];
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		int removed = 0;
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+			off += d->d_reclen;
+			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+				continue;
+			if (d->d_type == DT_DIR && depth < 8)
+				remove_at(fd, d->d_name, depth + 1);
+			else
+				unlinkat(fd, d->d_name, 0);
+			removed = 1;
+		}
+		if (!removed || lseek(fd, 0, SEEK_SET) < 0)
+			break;
+	}
+	close(fd);
+	unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static void
+cleanup_all(void)
+{
+	for (int i = 0; i < MAXCLEANUP; i++)
+		if (cleanup_used[i])
+			remove_at(AT_FDCWD, cleanup_paths[i], 0);
+}
+
+/* SIGINT, SIGTERM, SIGHUP: the temporaries go, then the signal ends the
+ * program as it would have, so a shell sees 130 for ^C */
+static void
+on_fatal_signal(int sig)
+{
+	int e = errno;
+
+	cleanup_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+	errno = e;
+}
 
 void
 cli_init(const char *progname)
 {
 	const char *slash = strrchr(progname, '/');
+	static const int fatal[] = { SIGINT, SIGTERM, SIGHUP };
 
 	argv0 = slash ? slash + 1 : progname;
 	/* EPIPE is handled where we write, so temporary files get removed */
 	signal(SIGPIPE, SIG_IGN);
-}
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
+	/* a signal the caller ignores (nohup's SIGHUP, SIGINT for a shell's
+	 * background job) stays ignored */
+	for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
+		struct sigaction sa, old;
+		if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_fatal_signal;
+		sigfillset(&sa.sa_mask);
+		sigaction(fatal[i], &sa, NULL);
+	}
 }
 
 void
 quit(int status)
 {
-	/* a temporary directory (osteo-synth -o DIR) goes with what it holds */
-	for (int i = 0; i < MAXCLEANUP; i++)
-		if (cleanup_paths[i] && unlink(cleanup_paths[i]) < 0 && errno == EISDIR)
-			nftw(cleanup_paths[i], remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	cleanup_all();
 	if (quit_hook)
 		quit_hook(status);
 	exit(status);
@@ -113,9 +190,13 @@ usage_error(const char *usage, const char *fmt, ...)
 void
 cleanup_push(const char *path)
 {
+	if (strlen(path) >= PATH_MAX)
+		die(EX_CANTCREAT, "%s: path too long", path);
 	for (int i = 0; i < MAXCLEANUP; i++)
-		if (!cleanup_paths[i]) {
-			cleanup_paths[i] = estrdup(path);
+		if (!cleanup_used[i]) {
+			strcpy(cleanup_paths[i], path);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			cleanup_used[i] = 1;
 			return;
 		}
 	die(EX_SOFTWARE, "too many temporary files");
@@ -125,10 +206,8 @@ void
 cleanup_pop(const char *path)
 {
 	for (int i = 0; i < MAXCLEANUP; i++)
-		if (cleanup_paths[i] && !strcmp(cleanup_paths[i], path)) {
-			free(cleanup_paths[i]);
-			cleanup_paths[i] = NULL;
-		}
+		if (cleanup_used[i] && !strcmp(cleanup_paths[i], path))
+			cleanup_used[i] = 0;
 }
 
 void *
@@ -336,12 +415,58 @@ sync_dir(const char *path)
 	free(dir);
 }
 
+/*
+ * A kill -9, a power cut or a crash leaves "NAME.tmp.PID" behind.  The
+ * next run that writes NAME removes those whose process is gone (kill(pid,
+ * 0) says ESRCH); one whose PID is alive, or on another machine sharing
+ * the directory, is left: it may be a run in progress.
+ */
+void
+remove_stale(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base);
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : estrdup(".");
+	DIR *d;
+	struct dirent *e;
+
+	if (!dir)
+		die(EX_OSERR, "out of memory");
+	if (!(d = opendir(dir))) {
+		free(dir);
+		return;
+	}
+	while ((e = readdir(d))) {
+		const char *s = e->d_name;
+		char *end;
+		if (strncmp(s, base, blen) || strncmp(s + blen, ".tmp.", 5))
+			continue;
+		s += blen + 5;
+		if (*s < '1' || *s > '9')
+			continue;
+		errno = 0;
+		long pid = strtol(s, &end, 10);
+		if (*end || errno || pid <= 0 || pid > INT_MAX || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		int fd = dirfd(d);
+		remove_at(fd, e->d_name, 0);
+		info("%s%s%s: removed, left by process %ld, which is gone", slash ? dir : "", slash ? "/" : "",
+		     e->d_name, pid);
+	}
+	closedir(d);
+	free(dir);
+}
+
 char *
 atomic_tmpname(const char *path)
 {
 	size_t n = strlen(path) + 32;
 	char *tmp = emalloc(n);
 
+	remove_stale(path);
 	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	cleanup_push(tmp);
 	return tmp;

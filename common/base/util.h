@@ -29,8 +29,10 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void usage_error(const char *usage, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 
-/* paths removed if the program dies: the temporary half of an atomic
- * write (a directory is removed with what it holds) */
+/* paths removed if the program dies (die, quit, or SIGINT, SIGTERM or
+ * SIGHUP, which cli_init catches and raises again once they are gone):
+ * the temporary half of an atomic write (a directory goes with what it
+ * holds) */
 void cleanup_push(const char *path);
 void cleanup_pop(const char *path);
 void quit(int status) __attribute__((noreturn));
@@ -71,8 +73,11 @@ void out_refuse_tty(FILE *fp);
 void write_failed(const char *name) __attribute__((noreturn));
 int fshut(FILE *fp, const char *name);
 
+/* remove path's temporaries ("path.tmp.PID") whose process is gone */
+void remove_stale(const char *path);
 /* the temporary name of path while it is being written, "path.tmp.PID",
- * allocated and on the cleanup list until cleanup_pop */
+ * allocated and on the cleanup list until cleanup_pop; stale ones of
+ * earlier runs are removed first */
 char *atomic_tmpname(const char *path);
 /* write to path atomically: returns a FILE on atomic_tmpname(path), which
  * atomic_commit() flushes, fsyncs and renames into place */

@@ -66,6 +66,42 @@ enc_level(const struct column *c, const char *s)
 /* ---------------------------------------------------------------- */
 /* the encoding */
 
+const char *
+enc_identifier(const char *column)
+{
+	/* the name folded: lower case, letters and digits only */
+	char f[64];
+	size_t n = 0;
+	for (const char *p = column; *p && n < sizeof f - 1; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+			f[n++] = *p;
+		else if (*p >= 'A' && *p <= 'Z')
+			f[n++] = (char)(*p - 'A' + 'a');
+	f[n] = '\0';
+	static const struct { const char *word, *what; int whole; } id[] = {
+		/* whole names only: these are parts of harmless words too */
+		{ "id", "an identifier", 1 }, { "dob", "a birth date", 1 }, { "mrn", "a record number", 1 },
+		{ "ssn", "an identifier", 1 }, { "nhs", "an identifier", 1 }, { "zip", "an address", 1 },
+		{ "tel", "a phone number", 1 }, { "fax", "a phone number", 1 }, { "mobile", "a phone number", 1 },
+		{ "city", "an address", 1 }, { "street", "an address", 1 }, { "initials", "a name", 1 },
+		{ "mail", "an e-mail address", 1 }, { "birth", "a birth date", 1 }, { "born", "a birth date", 1 },
+		/* anywhere in the name */
+		{ "name", "a name", 0 }, { "surname", "a name", 0 }, { "birthdate", "a birth date", 0 },
+		{ "dateofbirth", "a birth date", 0 }, { "birthday", "a birth date", 0 }, { "patientdob", "a birth date", 0 },
+		{ "medicalrecord", "a record number", 0 }, { "subjectid", "an identifier", 0 },
+		{ "patientid", "an identifier", 0 }, { "patientnumber", "an identifier", 0 },
+		{ "hospitalnumber", "a record number", 0 }, { "nhsnumber", "an identifier", 0 },
+		{ "socialsecurity", "an identifier", 0 }, { "insurancenumber", "an identifier", 0 },
+		{ "accession", "an identifier", 0 }, { "address", "an address", 0 }, { "postcode", "an address", 0 },
+		{ "postalcode", "an address", 0 }, { "zipcode", "an address", 0 }, { "phone", "a phone number", 0 },
+		{ "telephone", "a phone number", 0 }, { "email", "an e-mail address", 0 },
+	};
+	for (size_t i = 0; i < sizeof id / sizeof *id; i++)
+		if (id[i].whole ? !strcmp(f, id[i].word) : strstr(f, id[i].word) != NULL)
+			return id[i].what;
+	return NULL;
+}
+
 void
 enc_name_features(struct encoding *e)
 {

@@ -45,6 +45,12 @@ int enc_number(const char *s, double *v);
 int enc_bool(const char *s);
 int enc_level(const struct column *c, const char *s);
 
+/* what a column named so would identify a patient by ("a name", "a birth
+ * date", ...), or NULL: names, birth dates, record numbers and other IDs,
+ * addresses, phone numbers, e-mail addresses, in their usual spellings
+ * (case, '_', '-', ' ' and '.' aside) */
+const char *enc_identifier(const char *column);
+
 /* the feature names, one per number a record gets ("age", "sex=F", ...) */
 void enc_name_features(struct encoding *e);
 /* name a fitted encoding by its contents, and save it when path is given */

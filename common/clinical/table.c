@@ -16,6 +16,7 @@ struct loader {
 	size_t cellcap;
 	size_t ncells;
 	int fields;          /* in the row being read */
+	size_t rowbytes;     /* its fields' bytes, a cell's overhead each */
 	size_t row;          /* rows finished */
 	int ragged;
 	int ragged_fields;
@@ -35,6 +36,24 @@ on_field(void *s, size_t len, void *data)
 	if (len > rec_limits.max_string) {
 		snprintf(l->err, l->errlen, "%s: row %zu: a field of %zu bytes, more than the limit of %zu "
 		         "(--max-string)", l->t->path, l->row + 1, len, rec_limits.max_string);
+		return;
+	}
+	/* fields beyond the header's end the row now: held to its end, a
+	 * ragged row of millions of short fields would cost gigabytes */
+	if (l->row > 0 && l->fields == l->t->ncols) {
+		snprintf(l->err, l->errlen, "%s: row %zu has more fields than the header's %d", l->t->path,
+		         l->row + 1, l->t->ncols);
+		return;
+	}
+	if (l->fields == TABLE_MAX_COLS) {
+		snprintf(l->err, l->errlen, "%s: row %zu: more than %d fields, the limit", l->t->path, l->row + 1,
+		         TABLE_MAX_COLS);
+		return;
+	}
+	l->rowbytes += len + 1 + sizeof(char *) + 16;
+	if (l->rowbytes > TABLE_MAX_ROW_BYTES) {
+		snprintf(l->err, l->errlen, "%s: row %zu: more than %u MiB, the limit for a row", l->t->path,
+		         l->row + 1, TABLE_MAX_ROW_BYTES >> 20);
 		return;
 	}
 	cell = emalloc(len + 1);
@@ -67,6 +86,7 @@ on_row(int c, void *data)
 	}
 	l->row++;
 	l->fields = 0;
+	l->rowbytes = 0;
 }
 
 struct table *

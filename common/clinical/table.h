@@ -8,6 +8,11 @@
 
 #include <stddef.h>
 
+/* a row's bounds, checked field by field as it is read, so one row of a
+ * hundred megabytes costs no more than these before it is refused */
+#define TABLE_MAX_COLS 4096
+#define TABLE_MAX_ROW_BYTES (16u << 20)
+
 struct table {
 	char *path;
 	int ncols;
@@ -15,10 +20,9 @@ struct table {
 	char **cells;       /* (nrows + 1) x ncols, row 0 the header */
 };
 
-/* dies with 66 when the file cannot be read and 65 when it is not a
- * rectangular CSV with a header row */
 /* table_load dies (66 cannot open, 65 bad CSV, 74 read error) naming the
- * file and row; table_read returns NULL with that status and message */
+ * file and row: not a rectangular CSV with a header row, or a row over
+ * the bounds above); table_read returns NULL with that status and message */
 struct table *table_load(const char *path);
 struct table *table_read(const char *path, int *status, char *err, size_t errlen);
 int table_col(const struct table *t, const char *name);

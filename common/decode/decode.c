@@ -652,17 +652,39 @@ archive_magic(const unsigned char *h, size_t n, const char *path)
 	return 0;
 }
 
+/*
+ * Room for need bytes, never more than limit: doubling past the
+ * --max-member-bytes limit would touch up to twice it before a bomb is
+ * stopped.
+ */
+static void
+grow_buf(struct decoder *d, size_t need, size_t limit)
+{
+	if (need > limit)
+		need = limit;
+	if (need <= d->cap)
+		return;
+	size_t c = d->cap > limit / 2 ? limit : d->cap * 2;
+	if (c < need)
+		c = need;
+	d->buf = erealloc(d->buf, c);
+	d->cap = c;
+}
+
 /* read the archive's members; `name` is the archive's path or "-" */
 void
 decoder_archive(struct decoder *d, struct archive *a, const char *name)
 {
 	struct archive_entry *e;
 	int r;
+	/* one byte past the limit tells a member over it */
+	size_t limit = d->o->max_member < SIZE_MAX - 1 ? d->o->max_member + 1 : SIZE_MAX;
 
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		const char *member = archive_entry_pathname(e);
 		size_t len = 0;
-		ssize_t got;
+		ssize_t got = 0;
+		int raw = archive_format(a) == ARCHIVE_FORMAT_RAW;
 
 		if (archive_entry_filetype(e) != AE_IFREG || !member)
 			continue;
@@ -673,20 +695,40 @@ decoder_archive(struct decoder *d, struct archive *a, const char *name)
 			fail(d, EX_DATAERR);
 			continue;
 		}
+		/* what the name says is skipped is never inflated */
+		if (!raw && is_mask(d->m, member))
+			continue;
+		if (!raw && mask_name(member)) {
+			if (!d->masks_skipped++)
+				info("%s: masks (%s) are read from directories, not archives: skipped", name, member);
+			continue;
+		}
+		/* the first 64 KiB tell an image (or a DICOM file) from anything
+		 * else, which is skipped without inflating the rest */
+		int sniffed = 0;
 		for (;;) {
-			egrow((void **)&d->buf, &d->cap, len + 65536);
+			grow_buf(d, len + 65536, limit);
+			if (len == d->cap)
+				break;
 			got = archive_read_data(a, d->buf + len, d->cap - len);
 			if (got <= 0)
 				break;
 			len += (size_t)got;
-			if (len > d->o->max_member)
-				break;
+			if (!sniffed && len >= 65536) {
+				sniffed = 1;
+				if (!sniff(d->buf, len))
+					break;
+			}
 		}
 		if (got < 0) {
 			warn("%s: member %s: %s", name, member, archive_error_string(a));
 			fail(d, EX_DATAERR);
 			if (got == ARCHIVE_FATAL)
 				return;
+			continue;
+		}
+		if (!sniff(d->buf, len)) {
+			not_image(d, name, raw ? NULL : member);
 			continue;
 		}
 		if (len > d->o->max_member) {
@@ -696,20 +738,7 @@ decoder_archive(struct decoder *d, struct archive *a, const char *name)
 			fail(d, EX_DATAERR);
 			continue;
 		}
-		if (archive_format(a) == ARCHIVE_FORMAT_RAW)
-			member = "-";
-		else if (is_mask(d->m, member))
-			continue;
-		else if (mask_name(member)) {
-			if (!d->masks_skipped++)
-				info("%s: masks (%s) are read from directories, not archives: skipped", name, member);
-			continue;
-		}
-		if (!sniff(d->buf, len)) {
-			not_image(d, name, member);
-			continue;
-		}
-		if (archive_format(a) == ARCHIVE_FORMAT_RAW)
+		if (raw)
 			emit(d, len, "-", "-", "-", NULL);
 		else
 			emit(d, len, member, member, name, member);
@@ -792,11 +821,12 @@ decoder_file(struct decoder *d, const char *path, const char *id)
 			not_image(d, path, NULL);
 		return;
 	}
+	size_t limit = d->o->max_member < SIZE_MAX - 1 ? d->o->max_member + 1 : SIZE_MAX;
 	while (n > 0) {
 		len += (size_t)n;
 		if (len > d->o->max_member)
 			break;
-		egrow((void **)&d->buf, &d->cap, len + 65536);
+		grow_buf(d, len + 65536, limit);
 		do
 			n = read(fd, d->buf + len, d->cap - len);
 		while (n < 0 && errno == EINTR);

@@ -118,14 +118,30 @@ grow_out(size_t n, void *ctx)
 
 /*
  * GDCM allocates what a value's length field says before it reads the
- * value, so a few hundred bytes can ask for 4 GiB.  The worker may use what
- * the file and the pixel limit justify: the file a few times over, every
- * pixel the limit allows in every form a codec keeps, and room to run.
- * (Not under AddressSanitizer, whose shadow memory is address space too.)
+ * value, so fourteen bytes can ask for 4 GiB and spend seconds touching it.
+ * The worker may use what the file justifies: the file a few times over,
+ * the pixels it can hold (compressed: up to 256 bytes of pixels a byte,
+ * well past lossless codecs' ratios and most lossy ones'; never more than
+ * --max-pixels allow), each in the forms a codec keeps, and 256 MiB to
+ * run.  A file asking for more fails as that file's error, in the time it
+ * takes to fail an allocation.  CPU time is held likewise: a minute, and a
+ * second per MiB, for each file (the worker reads many, so the limit is set
+ * from what it has used so far).  (The memory limit is not set under
+ * AddressSanitizer, whose shadow memory is address space too.)
  */
 static void
-cap_memory(const struct ctl *k)
+cap_worker(const struct ctl *k)
 {
+	struct rlimit rl;
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0 && getrlimit(RLIMIT_CPU, &rl) == 0) {
+		rlim_t want = (rlim_t)ru.ru_utime.tv_sec + (rlim_t)ru.ru_stime.tv_sec + 60 + (rlim_t)(k->len >> 20);
+		if (rl.rlim_max == RLIM_INFINITY || want < rl.rlim_max) {
+			rl.rlim_cur = want;
+			setrlimit(RLIMIT_CPU, &rl);
+		}
+	}
 #ifndef UNDER_ASAN
 	static double base = -1;
 	if (base < 0) {
@@ -137,14 +153,14 @@ cap_memory(const struct ctl *k)
 			fclose(fp);
 		base = (double)pages * (double)sysconf(_SC_PAGESIZE);
 	}
-	double cap = base + 8.0 * (double)k->len + 16.0 * (double)k->max_pixels + (double)(1u << 30);
-	struct rlimit rl;
+	double pixels = 256.0 * (double)k->len;
+	if (pixels > 4.0 * (double)k->max_pixels)
+		pixels = 4.0 * (double)k->max_pixels;   /* 4 bytes: RGB and more, or 32 bits */
+	double cap = base + 8.0 * (double)k->len + 4.0 * pixels + (double)(256u << 20);
 	if (base > 0 && getrlimit(RLIMIT_AS, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && (double)rl.rlim_max < cap ? rl.rlim_max : (rlim_t)cap;
 		setrlimit(RLIMIT_AS, &rl);
 	}
-#else
-	(void)k;
 #endif
 }
 
@@ -156,8 +172,8 @@ serve(struct dcm_reader *rd, int sock)
 	char c;
 
 	/* a crash ends the worker and nothing else: no handler of the parent's
-	 * (a sanitizer's, a fuzzer's) runs here */
-	static const int deadly[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+	 * (a sanitizer's, a fuzzer's, the one removing its temporaries) runs here */
+	static const int deadly[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGHUP };
 	for (size_t i = 0; i < sizeof deadly / sizeof *deadly; i++)
 		signal(deadly[i], SIG_DFL);
 #ifdef UNDER_ASAN
@@ -178,7 +194,7 @@ serve(struct dcm_reader *rd, int sock)
 		if (n < 0)
 			continue;
 		struct ctl *k = rd->ctl;
-		cap_memory(k);
+		cap_worker(k);
 		if (shm_fit(&rd->in, k->len) < 0) {
 			snprintf(k->err, sizeof k->err, "cannot map the file to read: %s", strerror(errno));
 			k->status = DCM_ERROR;
@@ -246,6 +262,8 @@ buried(struct dcm_reader *rd, int timed_out, char *err, size_t errlen)
 	}
 	if (timed_out)
 		snprintf(err, errlen, "GDCM took more than %d s on it; stopped", DCM_TIMEOUT);
+	else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+		snprintf(err, errlen, "GDCM spent more CPU time on it than its size justifies; stopped");
 	else if (WIFSIGNALED(st))
 		snprintf(err, errlen, "GDCM stopped on it (signal %d)%s%s", WTERMSIG(st), *line ? ": " : "", line);
 	else

@@ -51,7 +51,8 @@ static const char options[] =
 	"  --calibrate            fit a temperature on --val's records, kept in the model\n"
 	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
 	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
-	"  --progress             a progress line per batch (default: when stderr is a terminal)\n";
+	"  --progress             a progress line per batch (default: when stderr is a terminal)\n"
+	"  --no-check             take a --val prepared or split otherwise than the training records\n";
 
 
 void
@@ -59,7 +60,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION };
+	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION, O_NOCHECK };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -89,6 +90,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "tf32", no_argument, 0, O_TF32 },
 		{ "progress", no_argument, 0, O_PROGRESS },
+		{ "no-check", no_argument, 0, O_NOCHECK },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -113,6 +115,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		switch (c) {
 		case 'o': o->out = optarg; break;
 		case O_VAL: o->val = optarg; break;
+		case O_NOCHECK: o->no_check = 1; break;
 		case O_ARCH: o->arch = optarg; break;
 		case O_CLASSES: o->classes = optarg; break;
 		case O_EPOCHS: o->epochs = (int)estrtonum(optarg, 1, 100000, "--epochs"); break;

@@ -20,6 +20,7 @@ prep_read(const struct record *r, struct prep *p)
 	p->features = rec_meta_s(r, KEY_FUSE_FEATURES);
 	p->encoding = rec_meta_s(r, KEY_FUSE_ENCODING);
 	p->chain = rec_meta_s(r, KEY_PREP_CHAIN);
+	p->splits = rec_meta_s(r, KEY_MODEL_SPLITS);
 	p->gray = g && g->type == MV_BOOL && g->i;
 }
 
@@ -55,6 +56,8 @@ prep_write(struct record *r, const struct prep *p)
 	prep_write_fuse(r, p->features, p->encoding);
 	if (*p->chain)
 		rec_meta_str(r, KEY_PREP_CHAIN, p->chain);
+	if (p->splits && *p->splits)
+		rec_meta_str(r, KEY_MODEL_SPLITS, p->splits);
 }
 
 void
@@ -66,6 +69,7 @@ prep_dup(struct prep *dst, const struct prep *src)
 	dst->features = estrdup(src->features);
 	dst->encoding = estrdup(src->encoding);
 	dst->chain = estrdup(src->chain ? src->chain : "");
+	dst->splits = estrdup(src->splits ? src->splits : "");
 	dst->gray = src->gray;
 }
 
@@ -78,6 +82,7 @@ prep_free(struct prep *p)
 	free((char *)p->features);
 	free((char *)p->encoding);
 	free((char *)p->chain);
+	free((char *)p->splits);
 	memset(p, 0, sizeof *p);
 }
 
@@ -95,6 +100,57 @@ prep_differs(const struct prep *a, const struct prep *b, int clin, const char **
 			return key[i];
 		}
 	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* splits */
+
+/* does set hold a line "id of" (either NULL: any)? */
+static int
+has_split(const char *set, const char *id, const char *of)
+{
+	size_t il = id ? strlen(id) : 0, ol = of ? strlen(of) : 0;
+
+	for (const char *l = set; l && *l;) {
+		const char *sp = strchr(l, ' '), *nl = strchr(l, '\n');
+		if (!nl)
+			nl = l + strlen(l);
+		if (sp && sp < nl && (!id || ((size_t)(sp - l) == il && !strncmp(l, id, il))) &&
+		    (!of || ((size_t)(nl - sp - 1) == ol && !strncmp(sp + 1, of, ol))))
+			return 1;
+		l = *nl ? nl + 1 : nl;
+	}
+	return 0;
+}
+
+void
+splits_add(struct text *set, const struct record *r)
+{
+	const char *id = rec_meta_s(r, KEY_SPLIT_ID), *of = rec_meta_s(r, KEY_SPLIT_OF);
+
+	if (*id && !has_split(set->s, id, NULL))
+		text_add(set, "%s %s\n", id, of);
+}
+
+int
+split_check(const struct record *r, const char *set, int strict, char *why, size_t n)
+{
+	const char *id = rec_meta_s(r, KEY_SPLIT_ID), *of = rec_meta_s(r, KEY_SPLIT_OF);
+
+	if (!*id || !set || !*set || has_split(set, id, NULL))
+		return 0;
+	if (*of && has_split(set, NULL, of)) {
+		snprintf(why, n, "it went through osteo-split run %s, the training records through another run "
+		         "on the same records, so a patient may be in both (a run killed between its renames, "
+		         "or an older file beside newer ones): split again", id);
+		return -1;
+	}
+	if (strict) {
+		snprintf(why, n, "it went through osteo-split run %s, which none of the training records went "
+		         "through: a train/val/test set is one run's three files", id);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */

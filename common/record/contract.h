@@ -107,10 +107,29 @@ int prep_chains_add(struct text *set, const char *chain, char *why, size_t n);
  * and both values */
 int prep_chain_check(const char *chain, const char *chains, char *why, size_t n);
 
+/*
+ * Which osteo-split run a record came through: the run's fingerprint (its
+ * input's digest and its settings), the part it went to, and the input's
+ * digest alone.  osteo-split renames its three files one after the other,
+ * so a run killed between two renames leaves files of two runs beside each
+ * other; these keys tell them apart.  A model keeps its training records'
+ * splits, "ID OF" a line.
+ */
+#define KEY_SPLIT_ID "split.id"
+#define KEY_SPLIT_PART "split.part"          /* train, val or test */
+#define KEY_SPLIT_OF "split.of"
+#define KEY_MODEL_SPLITS "splits"
+/* add r's split to a set, a line each, unless it is there or r has none */
+void splits_add(struct text *set, const struct record *r);
+/* -1 with why when r came through another split of an input one of set's
+ * came from too (its patients may be in both); with strict (a validation
+ * set), when r came through any split but set's; else 0 */
+int split_check(const struct record *r, const char *set, int strict, char *why, size_t n);
+
 /* the preparation a model depends on; strings "" when absent; chain: the
- * training records' chains (above), one per line */
+ * training records' chains (above), one per line; splits: their splits */
 struct prep {
-	const char *size, *method, *stats, *features, *encoding, *chain;
+	const char *size, *method, *stats, *features, *encoding, *chain, *splits;
 	int gray;
 };
 

@@ -157,6 +157,8 @@ input_expect(struct input *in, const struct record *r, const struct expect *e, i
 	char why[1024];
 	if (*e->prep.chain && prep_chain_check(p.chain, e->prep.chain, why, sizeof why) < 0)
 		input_die(in, r, "prepared otherwise than the model's training records: %s (or --no-check)", why);
+	if (split_check(r, e->prep.splits, 0, why, sizeof why) < 0)
+		input_die(in, r, "%s (or --no-check)", why);
 }
 
 void

@@ -32,12 +32,13 @@ mix_str(uint64_t h, const char *s)
 	return mix(h, s, strlen(s));
 }
 
-const char *
-params_fingerprint(struct record *r)
+uint64_t
+rec_digest(uint64_t h, const struct record *r)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
 	char buf[64];
 
+	if (!h)
+		h = 0xcbf29ce484222325ULL;
 	h = mix_str(h, r->id ? r->id : "");
 	for (int i = 0; i < r->nmeta; i++) {
 		const struct metaval *m = &r->meta[i];
@@ -58,9 +59,25 @@ params_fingerprint(struct record *r)
 		h = mix_str(mix_str(h, t->name), buf);
 		h = mix(h, t->data, t->nbytes);
 	}
+	return h;
+}
+
+void
+digest_hex(uint64_t h, char out[17])
+{
+	char buf[24];
+
 	snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
-	snprintf(buf, sizeof buf, "%016llx", (unsigned long long)hash_str(0, buf));
-	rec_meta_str(r, "fingerprint", buf);
+	snprintf(out, 17, "%016llx", (unsigned long long)hash_str(0, buf));
+}
+
+const char *
+params_fingerprint(struct record *r)
+{
+	char hex[17];
+
+	digest_hex(rec_digest(0, r), hex);
+	rec_meta_str(r, "fingerprint", hex);
 	return rec_meta_s(r, "fingerprint");
 }
 

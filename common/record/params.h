@@ -10,10 +10,17 @@
 #ifndef OSTEO_PARAMS_H
 #define OSTEO_PARAMS_H
 
+#include <stdint.h>
+
 #include "record.h"
 
-/* hash what r holds (id, meta but "fingerprint", tensors) into its meta
- * "fingerprint", 16 hex digits; returns that string, valid while r is */
+/* h (0 to start) with what r holds mixed in: id, meta but "fingerprint",
+ * tensors; a stream's records chained give the stream's digest */
+uint64_t rec_digest(uint64_t h, const struct record *r);
+/* a digest as 16 hex digits, mixed once more */
+void digest_hex(uint64_t h, char out[17]);
+/* r's digest into its meta "fingerprint"; returns that string, valid
+ * while r is */
 const char *params_fingerprint(struct record *r);
 /* write r to path atomically (74 on failure, and nothing left behind) */
 void params_save(const char *path, const struct record *r);

@@ -39,10 +39,39 @@ osteo-fuse -q --clinical part.csv --encoding enc.rec --missing impute all.rec | 
 sed 's/^\(P0002\),[0-9]*,/\1,,/' c/clinical.csv >hole.csv
 expect_status 65 osteo-fuse --clinical hole.csv --encoding enc.rec all.rec >/dev/null 2>err
 grep -q "no value in column 'age'" err || fail "missing value message: $(cat err)"
+# columns that identify a patient are never taken by default: skipped with a warning naming
+# them; under --pseudonymize refused (65), even named in --columns; without it, named, taken
+awk -F, -v OFS=, 'NR == 1 { print $0, "Patient Name", "DOB", "e-mail", "phone_number", "MRN" }
+	NR > 1 { print $0, "Doe^Jane" NR, "19" 40 + NR % 50 "0101", "p" NR "@example.org", "555-01" NR, "M" NR }' \
+	c/clinical.csv >ids.csv
+osteo-fuse --clinical ids.csv all.rec 2>err >ids.rec
+for c in "'Patient Name' (a name)" "'DOB' (a birth date)" "'e-mail' (an e-mail address)" \
+	"'phone_number' (a phone number)" "'MRN' (a record number)"; do
+	contains -F "$c" err || fail "no warning for $c: $(cat err)"
+done
+osteo-dump ids.rec | jq -r '.meta["fuse.features"]' | sort -u >features
+! contains -i -E 'doe|19[0-9]{2}0101|example|555-|name|dob|mail|phone|mrn' features ||
+	fail "an identifier became a feature: $(cat features)"
+openssl rand -hex 32 >key
+expect_status 65 osteo-fuse --clinical ids.csv --pseudonymize key all.rec >out 2>err
+contains -F "column 'Patient Name' looks like a name" err || fail "--pseudonymize: $(cat err)"
+[ ! -s out ] || fail "--pseudonymize wrote records before refusing"
+expect_status 65 osteo-fuse --clinical ids.csv --columns age,DOB --pseudonymize key all.rec >/dev/null 2>err
+contains -F "column 'DOB' looks like a birth date" err || fail "--pseudonymize --columns DOB: $(cat err)"
+osteo-decode -q --pseudonymize key --manifest c/manifest.csv c |
+	osteo-fuse -q --clinical ids.csv --columns age,sex --pseudonymize key >/dev/null ||
+	fail "--pseudonymize with harmless --columns"
+osteo-fuse -q --clinical ids.csv --columns age,MRN all.rec 2>/dev/null >mrn.rec
+osteo-dump mrn.rec | contains -F 'MRN=M' || fail "MRN named in --columns without --pseudonymize is not taken"
+# more columns than an encoding holds: refused naming the limit, not cut silently
+awk 'BEGIN { printf "patient"; for (i = 0; i < 300; i++) printf ",x%d", i; print ""
+	for (p = 1; p <= 40; p++) { printf "P%04d", p; for (i = 0; i < 300; i++) printf ",%d", p % 7; print "" } }' >many.csv
+expect_status 65 osteo-fuse --clinical many.csv all.rec >/dev/null 2>err
+contains -F 'more than 256 columns to encode, the limit' err || fail "300 columns: $(cat err)"
 # bad CSVs: ragged rows, unknown columns, duplicate patients
 printf 'patient,age\nP0001,50,extra\n' >ragged.csv
 expect_status 65 osteo-fuse --clinical ragged.csv all.rec >/dev/null 2>err
-grep -q 'ragged.csv: row 2 has 3 fields' err || fail "ragged message: $(cat err)"
+grep -q "ragged.csv: row 2 has more fields than the header's 2" err || fail "ragged message: $(cat err)"
 expect_status 65 osteo-fuse --clinical c/clinical.csv --columns age,shoe_size all.rec >/dev/null 2>err
 grep -q "no column 'shoe_size'" err || fail "unknown column message"
 { cat c/clinical.csv; tail -n 1 c/clinical.csv; } >dup.csv

@@ -112,6 +112,26 @@ for z in bomb.zip bomb-stream.zip; do
 	expect_status 65 osteo-decode --max-member-bytes 1000000 "$z" >out 2>err
 	contains -F -- '--max-member-bytes' err || fail "$z: $(cat err)"
 done
+# costs in proportion: a gzip bomb on stdin holds at most --max-member-bytes (and a little);
+# members that are not images are skipped from their first bytes, never inflated whole
+# peak: the command's peak memory in KB into $kb (its status is for the messages to tell)
+peak() { /usr/bin/time -f %M -o rss "$@" || true; kb=$(tail -n 1 rss); }
+{ printf 'P5\n8000 8000\n255\n'; head -c 300000000 /dev/zero; } | gzip -1 >bomb.pgm.gz
+peak osteo-decode -q --max-member-bytes 100000000 <bomb.pgm.gz 2>err >/dev/null
+contains -F -- '--max-member-bytes' err || fail "stdin bomb: $(cat err)"
+[ "$kb" -lt 160000 ] || fail "a gzip bomb on stdin held $kb KB over a 100 MB limit"
+head -c 300000000 < <(yes) | gzip -1 >text.gz
+peak osteo-decode <text.gz 2>err >/dev/null
+contains -F -- '-: not an image, skipped' err || fail "stdin text: $(cat err)"
+[ "$kb" -lt 60000 ] || fail "300 MB of text on stdin held $kb KB"
+mkdir members && head -c 64000000 /dev/zero >members/m0.bin
+for i in 1 2 3 4 5 6 7; do ln members/m0.bin members/m$i.bin; done
+(cd members && zip -q -1 ../members.zip m*.bin)
+rm -r members
+start=$(date +%s%N)
+peak osteo-decode -q members.zip 2>err >/dev/null
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$kb" -lt 60000 ] && [ "$ms" -lt 2000 ] || fail "8 members of 64 MB that are not images: $kb KB, $ms ms"
 # a member name is data: nothing is written, whatever the name
 mkdir -p evil && printf 'P5\n1 1\n255\n\x07' >evil/x.pgm
 (cd evil && tar cf ../evil.tar --transform 's,^,../../../tmp/osteo-evil-,' x.pgm)
@@ -119,6 +139,16 @@ osteo-decode evil.tar | osteo-dump | contains -F '"member":"../../../tmp/osteo-e
 	fail "member name not kept as data"
 [ ! -e /tmp/osteo-evil-x.pgm ] || fail "a file was extracted"
 
+# CSV: a header of a million columns, a row of a hundred million bytes of short fields: refused
+# as they are read, at the limits, in memory and time out of proportion to neither
+{ echo patient; seq 1000000 | sed 's/^/c/'; } | paste -sd, >wide.csv
+peak osteo-fuse --clinical wide.csv norm.rec 2>err >/dev/null
+contains -F 'wide.csv: row 1: more than 4096 fields, the limit' err || fail "wide.csv: $(cat err)"
+[ "$kb" -lt 40000 ] || fail "wide.csv: $kb KB"
+{ printf 'patient,age\nP1,'; head -c 100000000 /dev/zero | tr '\0' ','; echo; } >long.csv
+peak osteo-fuse --clinical long.csv norm.rec 2>err >/dev/null
+contains -F "long.csv: row 2 has more fields than the header's 2" err || fail "long.csv: $(cat err)"
+[ "$kb" -lt 40000 ] || fail "long.csv: $kb KB"
 # CSV: a ragged row, a huge field, an empty file
 printf 'patient,age\nP1,50,extra\n' >ragged.csv
 printf 'patient,age\nP1,' >huge.csv

@@ -46,6 +46,16 @@ osteo-metrics --by site --clinical some.csv --bootstrap 0 hand.rec | contains -E
 	fail "--by: no row: $(osteo-metrics --by site --clinical some.csv --bootstrap 0 hand.rec)"
 expect_status 64 osteo-metrics --clinical sites.csv hand.rec >/dev/null 2>&1
 expect_status 65 osteo-metrics --by nothing --clinical sites.csv hand.rec >/dev/null 2>&1
+# a key no record has (nor, with --clinical, its patient's row): 65 naming it, not a table of
+# one "(none)" group
+expect_status 65 osteo-metrics --by sitee hand.rec >out 2>err
+contains -F -- '--by sitee: no record has it' err || fail "--by a missing key: $(cat err)"
+[ ! -s out ] || fail "--by a missing key printed: $(cat out)"
+printf 'patient,site
+P9,A
+' >none.csv
+expect_status 65 osteo-metrics --by site --clinical none.csv hand.rec >/dev/null 2>err
+contains 'nor its patient a value' err || fail "--by, no patient in the table: $(cat err)"
 osteo-metrics --tsv hand.rec | contains -x "$(printf 'predicted:osteopenia\thealthy\t1')" || fail "--tsv confusion"
 # the same seed, the same intervals; another seed, others; --bootstrap 0, none
 osteo-metrics --json --seed 3 hand.rec | cmp - <(osteo-metrics --json --seed 3 hand.rec) || fail "--seed repeat"

@@ -85,3 +85,58 @@ if command -v dump2dcm >/dev/null; then
 	"$N" -d run -i inbox -o out
 	[ "$(grep -c friday out/done.list)" = 1 ] || fail "a DICOM directory processed twice"
 fi
+# replacing done.list fails (an error injected into its rename by strace): non-zero, nothing
+# marked done (the old list kept whole), a message that says why, no temporary left
+osteo-synth -q -n 6 --seed 16 --tar -o inbox/saturday.tar.gz
+touch -d '+6 minutes' inbox/saturday.tar.gz
+cp out/done.list done.before
+if strace -f -qq -o /dev/null -e trace=rename -e inject=rename:error=ENOSPC true 2>/dev/null; then
+	st=0
+	strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:error=ENOSPC -P out/done.list "$N" -d run -i inbox -o out 2>err || st=$?
+	[ "$st" = 74 ] || fail "done.list cannot be replaced: exit $st: $(cat err)"
+	contains "cannot record saturday.tar.gz as done" err || fail "done.list failure message: $(cat err)"
+	cmp done.before out/done.list || fail "done.list changed by a failed run"
+	[ -z "$(ls out/done.list.tmp.* out/.work.* 2>/dev/null)" ] || fail "left behind: $(ls -a out)"
+	contains "FAILED (74)" out/nightly.log || fail "not logged"
+	"$N" -d run -i inbox -o out
+	[ "$(grep -c saturday out/done.list)" = 1 ] || fail "not done after the disk had room"
+else
+	echo "strace cannot inject faults here: done.list's replacement failing is not tested" >&2
+fi
+# a full disk under the whole OUTDIR (a small tmpfs, when mount works here): the pipeline fails,
+# and its message is not lost with the disk
+mkdir small
+if mount -t tmpfs -o size=64k tmpfs small 2>/dev/null; then
+	trap 'umount small 2>/dev/null || true' EXIT
+	osteo-synth -q -n 40 --seed 17 --tar -o inbox/sunday.tar.gz
+	touch -d '+7 minutes' inbox/sunday.tar.gz
+	st=0
+	"$N" -d run -i inbox -o small 2>err || st=$?
+	[ "$st" != 0 ] || fail "a full disk succeeded"
+	contains "sunday.tar.gz: the pipeline failed: ..*[a-z]" err || fail "empty failure message: $(cat err)"
+	[ ! -s small/done.list ] || fail "marked done on a full disk"
+	umount small
+	trap - EXIT
+else
+	echo "cannot mount a tmpfs here: nightly on a full disk is not tested" >&2
+fi
+# signals: SIGINT is 130, SIGTERM 143, nothing marked done, no working directory left; a SIGKILL's
+# working directory goes with the next run; outputs follow the umask
+osteo-synth -q -n 200 --seed 18 --size 64x64 --tar -o inbox/monday2.tar.gz
+touch -d '+8 minutes' inbox/monday2.tar.gz
+for s in INT:130 TERM:143; do
+	setsid env --default-signal=INT "$N" -d run -i inbox -o out 2>/dev/null & p=$!
+	for _ in $(seq 50); do ls out/.work.* >/dev/null 2>&1 && break; sleep 0.1; done
+	sleep 0.3
+	kill -"${s%:*}" -- -$p
+	st=0; wait $p || st=$?
+	[ "$st" = "${s#*:}" ] || fail "SIG${s%:*}: exit $st"
+	[ -z "$(ls -d out/.work.* out/monday2-* 2>/dev/null)" ] || fail "SIG${s%:*}: left $(ls -a out)"
+	! grep -q monday2 out/done.list || fail "SIG${s%:*}: marked done"
+done
+mkdir out/.work.stale && echo 'P1,secret' >out/.work.stale/predictions.csv
+(umask 027 && "$N" -d run -i inbox -o out)
+[ ! -e out/.work.stale ] || fail "a killed run's working directory stays"
+contains "removed out/.work.stale" out/nightly.log || fail "the removal is not logged"
+[ "$(stat -c %a out/monday2-*)" = 750 ] || fail "umask 027: $(stat -c %a out/monday2-*)"
