@@ -27,7 +27,7 @@
 static const char usage[] =
 	"osteo-decode [-q] [--progress] [--classes LIST] [--manifest FILE.csv]\n"
 	"       [--patient-dir | --patient-from REGEX] [--files-from FILE|-] [--strict]\n"
-	"       [--keep-going] [--pseudonymize KEYFILE]\n"
+	"       [--keep-going] [--pseudonymize KEYFILE [--allow-burned-in]]\n"
 	"       [--max-pixels N] [--max-member-bytes N] [FILE|DIR|ARCHIVE|-]...";
 static const char options[] =
 	"  --classes LIST         the class names, comma-separated (default healthy,osteopenia,osteoporosis)\n"
@@ -38,6 +38,7 @@ static const char options[] =
 	"  --strict               an image without a label is an error (default: written without one)\n"
 	"  --keep-going           report a bad file and go on with the next (exit 65 at the end)\n"
 	"  --pseudonymize KEYFILE replace patient ids and UIDs by keyed hashes (HMAC-SHA256)\n"
+	"  --allow-burned-in      with --pseudonymize, take DICOM images whose pixels show text\n"
 	"  --max-pixels N         the largest image, all its frames, in pixels (default 268435456)\n"
 	"  --max-member-bytes N   the largest file or archive member read (default 1073741824)\n"
 	"  --progress             count records on standard error (default: when it is a terminal)\n";
@@ -56,7 +57,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_CLASSES = 256, O_MANIFEST, O_FILES, O_STRICT, O_KEEP, O_PDIR, O_MAXPX,
-	       O_MAXMEM, O_PROGRESS, O_PSEUDO, O_PFROM };
+	       O_MAXMEM, O_PROGRESS, O_PSEUDO, O_PFROM, O_BURNED };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "manifest", required_argument, 0, O_MANIFEST },
@@ -69,6 +70,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "max-member-bytes", required_argument, 0, O_MAXMEM },
 		{ "progress", no_argument, 0, O_PROGRESS },
 		{ "pseudonymize", required_argument, 0, O_PSEUDO },
+		{ "allow-burned-in", no_argument, 0, O_BURNED },
 		CLI_COMMON_OPTIONS
 	};
 	const char *classes = DEFAULT_CLASSES;
@@ -95,11 +97,14 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_PROGRESS: o->d.progress = 1; break;
 		case O_PSEUDO: o->d.keyfile = optarg; break;
+		case O_BURNED: o->d.allow_burned_in = 1; break;
 		case 'q': quiet = 1; o->d.progress = 0; break;
 		default: cli_common(c, usage);
 		}
 	}
 	classes_parse(&o->d.classes, classes, "--classes");
+	if (o->d.allow_burned_in && !o->d.keyfile)
+		usage_error(usage, "--allow-burned-in goes with --pseudonymize");
 	if (o->d.patient_dir && o->d.patient_from)
 		usage_error(usage, "give --patient-dir or --patient-from, not both");
 	o->inputs = argv + optind;

@@ -178,8 +178,9 @@ struct pass {
 	int right;
 };
 
-/* SIGINT or SIGTERM: stop after the batch in hand; the checkpoint of the
- * last finished epoch is on disk, and --resume goes on from it exactly */
+/* SIGINT, SIGTERM or SIGHUP: stop after the batch in hand; the checkpoint
+ * of the last finished epoch is on disk, and --resume goes on from it
+ * exactly */
 static volatile sig_atomic_t stop_signal;
 
 static void
@@ -466,8 +467,13 @@ main(int argc, char **argv)
 	/* a checkpoint before the first epoch, so an early interrupt can resume too */
 	if (!u.st.epoch)
 		checkpoint_save(u.ckpt, &u.m, &u.st);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	/* one the caller ignores (nohup's SIGHUP) stays ignored */
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < sizeof stops / sizeof *stops; i++) {
+		struct sigaction old;
+		if (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			signal(stops[i], on_signal);
+	}
 
 	/* process */
 	while (u.st.epoch < o.epochs && (!o.val || o.patience == 0 || u.st.bad < o.patience))

@@ -30,6 +30,7 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -509,6 +510,7 @@ dicom_meta(struct decoder *d, const struct dcm_image *m)
 	else
 		meta_field(d, KEY_PROV_LATERALITY, DCM_LATERALITY, 0);
 	meta_field(d, KEY_PROV_SEX, DCM_PATIENT_SEX, 0);
+	meta_field(d, KEY_PROV_BURNED_IN, DCM_BURNED_IN, 0);
 	/* PatientAge: nnnD, nnnW, nnnM or nnnY; meta.age in years */
 	v = dcm_field(d->dcm, DCM_PATIENT_AGE);
 	if (strlen(v) == 4 && v[0] >= '0' && v[0] <= '9' && strchr("YMWD", v[3])) {
@@ -565,6 +567,14 @@ emit_dicom(struct decoder *d, size_t len, const char *id, const char *path,
 	}
 	if (st != DCM_OK) {
 		bad_file(d, source, member, err);
+		return;
+	}
+	/* text in the pixels (a name, a date) is beyond a header's
+	 * pseudonymisation: such an image is refused unless allowed */
+	const char *burned = dcm_field(d->dcm, DCM_BURNED_IN);
+	if (d->pseudo && !d->o->allow_burned_in && !strcasecmp(burned, "YES")) {
+		bad_file(d, source, member, "BurnedInAnnotation is YES: its pixels may show who the patient is, "
+		         "which --pseudonymize cannot remove (--allow-burned-in takes it)");
 		return;
 	}
 	for (int i = 0; i < m.frames; i++) {

@@ -18,6 +18,7 @@ struct decode_opts {
 	struct classes classes;
 	const char *manifest;    /* labels, patients, meta and masks from a CSV, or NULL */
 	const char *keyfile;     /* --pseudonymize's key, or NULL */
+	int allow_burned_in;     /* pseudonymised, take DICOM images that say their pixels show text */
 	int strict;              /* an image without a label is an error */
 	int keep_going;          /* report a bad file and go on */
 	int patient_dir;         /* the directory above an image names its patient */

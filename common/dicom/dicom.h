@@ -33,7 +33,7 @@ enum dcm_field {
 	DCM_PATIENT_ID, DCM_PATIENT_SEX, DCM_PATIENT_AGE,
 	DCM_STUDY_UID, DCM_SERIES_UID, DCM_SOP_UID, DCM_MODALITY, DCM_BODY_PART, DCM_VIEW_POSITION,
 	DCM_LATERALITY, DCM_IMAGE_LATERALITY, DCM_PIXEL_SPACING, DCM_IMAGER_SPACING,
-	DCM_WINDOW_CENTER, DCM_WINDOW_WIDTH, DCM_FIELDS
+	DCM_WINDOW_CENTER, DCM_WINDOW_WIDTH, DCM_BURNED_IN, DCM_FIELDS
 };
 
 struct dcm_image {
@@ -98,6 +98,12 @@ struct dcm_result {
  * out(n, ctx) returns (NULL: out of memory) */
 int gdcm_read(const unsigned char *buf, size_t len, size_t max_pixels, struct dcm_result *res,
               unsigned char *(*out)(size_t n, void *ctx), void *ctx, char *err, size_t errlen);
+
+/* rle.c: one RLE Lossless frame of n bytes into out, one plane per
+ * sample, each value little endian; scratch holds rows x cols bytes.  0,
+ * or -1 with err set */
+int rle_decode_frame(const unsigned char *frag, size_t n, int rows, int cols, int samples, int bytes,
+                     unsigned char *out, unsigned char *scratch, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,7 @@
 #define KEY_PROV_SOP_UID "sop_uid"
 #define KEY_PROV_PHOTOMETRIC "photometric"
 #define KEY_PROV_INVERTED "inverted"      /* bool: MONOCHROME1 turned round */
+#define KEY_PROV_BURNED_IN "burned_in_annotation"  /* YES or NO, as the file says */
 #define KEY_PROV_RESCALE_SLOPE "rescale_slope"
 #define KEY_PROV_RESCALE_INTERCEPT "rescale_intercept"
 
