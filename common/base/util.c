@@ -35,7 +35,7 @@ void (*quit_hook)(int status);
  * Remove path, a file or a tree, with async-signal-safe calls only (no
  * opendir, no nftw: both allocate).  getdents64 is read again from the
  * start after each batch, since entries are removed under it.  Trees we
- * write are shallow (osteo-synth's class folders); deeper is left.
+ * write are shallow (osteo-synth's class folders); deeper than 8 is left.
  */
 struct linux_dirent64 {
 	unsigned long long d_ino;
@@ -45,14 +45,16 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-static void
+static int
 remove_at(int dirfd, const char *name, int depth)
 {
-	if (unlinkat(dirfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-		return;
+	if (unlinkat(dirfd, name, 0) == 0)
+		return 0;
+	if ((errno != EISDIR && errno != EPERM) || depth > 8)
+		return -1;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return -1;
 	char buf[4096];
 	for (;;) {
 		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
@@ -62,19 +64,15 @@ remove_at(int dirfd, const char *name, int depth)
 		for (long off = 0; off < n;) {
 			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
 			off += d->d_reclen;
-			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
-				continue;
-			if (d->d_type == DT_DIR && depth < 8)
-				remove_at(fd, d->d_name, depth + 1);
-			else
-				unlinkat(fd, d->d_name, 0);
-			removed = 1;
+			if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") && remove_at(fd, d->d_name, depth + 1) == 0)
+				removed = 1;
 		}
+		/* a pass that removed nothing ends it: what is left stays */
 		if (!removed || lseek(fd, 0, SEEK_SET) < 0)
 			break;
 	}
 	close(fd);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
+	return unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
 static void
@@ -451,10 +449,12 @@ remove_stale(const char *path)
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		int fd = dirfd(d);
-		remove_at(fd, e->d_name, 0);
-		info("%s%s%s: removed, left by process %ld, which is gone", slash ? dir : "", slash ? "/" : "",
-		     e->d_name, pid);
+		if (remove_at(dirfd(d), e->d_name, 0) == 0)
+			info("%s%s%s: removed, left by process %ld, which is gone", slash ? dir : "", slash ? "/" : "",
+			     e->d_name, pid);
+		else
+			warn("%s%s%s: left by process %ld, which is gone, cannot be removed:", slash ? dir : "",
+			     slash ? "/" : "", e->d_name, pid);
 	}
 	closedir(d);
 	free(dir);

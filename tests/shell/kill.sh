@@ -83,6 +83,22 @@ for s in INT:130 TERM:143 HUP:129; do
 	[ -z "$(ls *.tmp.* 2>/dev/null)" ] && [ ! -e stats.rec ] || fail "--fit-stats: SIG${s%:*}: left $(ls)"
 done
 
+# every other file a program names goes the same way, killed as it syncs it
+run_killed() { # NAME(the file) CMD...: SIGTERM at the first fsync: 143, no temporary, no NAME
+	local name=$1 st=0
+	shift
+	rm -f "$name"
+	env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=TERM:when=1 \
+		"$@" >/dev/null 2>err || st=$?
+	[ "$st" = 143 ] || fail "$*: SIGTERM: exit $st: $(cat err)"
+	[ -z "$(ls "$name".tmp.* 2>/dev/null)" ] && [ ! -e "$name" ] || fail "$*: SIGTERM: left $(ls)"
+}
+run_killed e.rec osteo-fuse -q --clinical clin.csv --columns age,bmd_tscore --missing impute --fit-encoding e.rec norm.rec
+run_killed roc.tsv osteo-metrics --roc roc.tsv pred.rec
+run_killed pp.rec osteo-metrics --per-patient --patients-out pp.rec pred.rec
+run_killed b.rec osteo-baseline -q -o b.rec fused.rec
+run_killed s.rec osteo-synth -q -n 4 --records --truth s.rec
+
 # osteo-split killed between its first and second rename: train.rec is the new run's, val and
 # test the old run's; osteo-train refuses that --val, osteo-infer that test set (65, naming the
 # record), and the next split removes the temporaries and writes a matching set
