@@ -47,3 +47,9 @@ small_cohort() {
 	osteo-train -q -o model.rec --arch dense:4 --epochs 1 fused.rec
 	osteo-infer -q -m model.rec fused.rec >pred.rec
 }
+
+# true when a program's memory and time are its own: not built with AddressSanitizer (make
+# check-asan: shadow memory, and GDCM's worker unlimited) nor run under a wrapper (valgrind)
+costs_measurable() {
+	[ -z "${OSTEO_WRAP:-}" ] && ! grep -q -a __asan_init "$(command -v osteo-decode)"
+}

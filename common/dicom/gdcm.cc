@@ -7,6 +7,7 @@
  */
 #include <cstring>
 #include <istream>
+#include <new>
 #include <sstream>
 #include <streambuf>
 #include <string>
@@ -310,6 +311,9 @@ gdcm_read(const unsigned char *buf, size_t len, size_t max_pixels, struct dcm_re
 		img->pixels = px;
 		img->nbytes = want;
 		return DCM_OK;
+	} catch (const std::bad_alloc &) {
+		return failed(err, errlen, "GDCM needed more memory than a file of " + std::to_string(len) +
+		              " bytes is allowed (osteo(7), SECURITY: GDCM's worker)");
 	} catch (const std::exception &e) {
 		return failed(err, errlen, std::string("GDCM: ") + e.what());
 	} catch (...) {
