@@ -83,6 +83,13 @@ build/engine/%.o: engine/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(if $(filter engine/ref/% engine/cpu/%,$<),-fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT)) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
+# the fused passes: no FMA contraction.  GCC contracts a product into a sum
+# in some inlined copies of an expression and not in others, so the first
+# layer's convolution gave two windows of one flat region sums a unit in
+# the last place apart, near-ties every row of a padded image had to settle
+# (kern.inc's bn_relu_select16); the passes are bound by memory, and each
+# sum now rounds alike wherever it is made
+build/engine/cpu/kern.o: XCFLAGS += -ffp-contract=off
 
 # a DICOM frame's values: loops the compiler vectorises at -O3
 build/common/dicom/dicom.o: XCFLAGS += $(DNN_OPT)
@@ -282,7 +289,7 @@ demo:
 	@pipelines/demo.sh
 
 bench:
-	@tools/deps.sh check
+	@tools/deps.sh bench
 	@$(MAKE) --no-print-directory all build/tests/png-loop build/tests/gdcm-loop build/tests/cpu-bench $(if $(NVCC),build/tests/gpu-bench)
 	@bench/run.sh
 

@@ -33,10 +33,29 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* tie-heavy images, as prepared X-rays are: a quarter of each side zero
+ * (padding), the rest flat 4x4 blocks of five levels, so that every
+ * pooling window of the first layers holds exact ties */
+static inline void
+ties_fill(float *x, int b, int size, struct rng *g)
+{
+	for (int i = 0; i < b; i++)
+		for (int y = 0; y < size; y++)
+			for (int c = 0; c < size; c++) {
+				float *v = x + ((size_t)i * size + y) * size + c;
+				if (y < size / 4 || c < size / 4)
+					*v = 0;
+				else if (y % 4 == 0 && c % 4 == 0)
+					*v = (float)rng_int(g, 5) / 4;
+				else
+					*v = x[((size_t)i * size + y / 4 * 4) * size + c / 4 * 4];
+			}
+}
+
 /* the network for size x size images, and a batch of b: x (b,1,size,size),
- * clin (b,8), y (b) */
+ * clin (b,8), y (b); ties: the images tie-heavy (ties_fill), not random */
 static inline struct net *
-osteonet_batch(int size, int b, float **x, float **clin, int32_t **y)
+osteonet_batch_of(int size, int b, int ties, float **x, float **clin, int32_t **y)
 {
 	const char *err;
 	struct net *n = net_new(DEFAULT_ARCH, 1, size, size, 8, 3, &err);
@@ -56,7 +75,15 @@ osteonet_batch(int size, int b, float **x, float **clin, int32_t **y)
 		(*clin)[i] = (float)rng_normal(&g);
 	for (int i = 0; i < b; i++)
 		(*y)[i] = i % 3;
+	if (ties)
+		ties_fill(*x, b, size, &g);
 	return n;
+}
+
+static inline struct net *
+osteonet_batch(int size, int b, float **x, float **clin, int32_t **y)
+{
+	return osteonet_batch_of(size, b, 0, x, clin, y);
 }
 
 #endif

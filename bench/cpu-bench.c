@@ -6,8 +6,12 @@
  * of 7 rounds of about 0.3 s each, after one round of warm-up.  A training
  * step is forward, loss, backward and Adam; inference is a forward and
  * its probabilities.  Threads: OMP_NUM_THREADS, as for the programs.
- *   cpu-bench train|infer|latency SIZE BATCH
+ *   cpu-bench train|infer|latency SIZE BATCH [random|ties]
  *   cpu-bench sgemm N
+ *   cpu-bench records N SIZE random|ties > FILE.rec
+ * (ties: the images tie-heavy, as prepared X-rays are, bench.h; records:
+ * N labelled records of such images and 8 clinical features, for timing
+ * osteo-train and osteo-infer on them)
  * prints "osteo engine MODE IMAGES_PER_S PEAK_RSS_MIB GFLOP_PER_S" (latency:
  * "osteo engine latency P50_MS P90_MS PEAK_RSS_MIB", single images), as
  * bench/torch_osteonet.py prints its lines, or "sgemm N GFLOP_PER_S"; and
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "common/record/record.h"
 #include "engine/engine.h"
 #include "engine/ref/ref.h"
 #include "bench.h"
@@ -82,6 +87,46 @@ sgemm_peak(int N)
 	printf("sgemm %d %.1f\n", N, 2.0 * N * N * N / t[REPS / 2] / 1e9);
 }
 
+/* n records of what osteonet_batch_of makes, prepared as osteo-normalize
+ * and osteo-fuse would say */
+static void
+records(int n, int size, int ties)
+{
+	float *x, *clin;
+	int32_t *y;
+	struct net *net = osteonet_batch_of(size, n, ties, &x, &clin, &y);
+	struct rec_writer *w = rec_writer_new(stdout, "<stdout>");
+	struct record r;
+	char id[32];
+	uint32_t shape[3] = { 1, (uint32_t)size, (uint32_t)size }, cs[1] = { 8 };
+
+	out_refuse_tty(stdout);
+	rec_init(&r);
+	for (int i = 0; i < n; i++) {
+		rec_clear(&r);
+		snprintf(id, sizeof id, "%s%06d", ties ? "ties" : "random", i);
+		rec_set_id(&r, id);
+		rec_set_patient(&r, id);
+		r.has_label = 1;
+		r.label = y[i];
+		const char *err;
+		struct tensor *t = rec_tensor_put(&r, "image", DT_F32, 3, shape, &err);
+		if (!t)
+			die(EX_USAGE, "%s", err);
+		memcpy(t->data, x + (size_t)i * size * size, (size_t)size * size * sizeof(float));
+		memcpy(rec_tensor_put(&r, "clinical", DT_F32, 1, cs, &err)->data, clin + (size_t)i * 8, 8 * sizeof(float));
+		rec_write(w, &r);
+	}
+	int st = rec_writer_close(w);
+	if (st)
+		quit(st);
+	rec_free(&r);
+	net_free(net);
+	free(x);
+	free(clin);
+	free(y);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -93,8 +138,15 @@ main(int argc, char **argv)
 		sgemm_peak((int)estrtonum(argv[2], 16, 8192, "N"));
 		return fshut(stdout, "<stdout>");
 	}
+	if (argc == 5 && !strcmp(argv[1], "records")) {
+		/* the record writer closes standard output */
+		records((int)estrtonum(argv[2], 1, 1000000, "N"), (int)estrtonum(argv[3], 16, 4096, "SIZE"),
+		        !strcmp(argv[4], "ties"));
+		return 0;
+	}
 	if (argc < 4)
-		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH | cpu-bench sgemm N");
+		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH [random|ties] | cpu-bench sgemm N | "
+		    "cpu-bench records N SIZE random|ties");
 	const char *mode = argv[1];
 	int train = !strcmp(mode, "train"), lat = !strcmp(mode, "latency");
 	if (!train && !lat && strcmp(mode, "infer"))
@@ -103,7 +155,7 @@ main(int argc, char **argv)
 	b = (int)estrtonum(argv[3], 1, 4096, "BATCH");
 	float *x, *clin;
 	int32_t *y;
-	struct net *n = osteonet_batch(size, b, &x, &clin, &y);
+	struct net *n = osteonet_batch_of(size, b, argc > 4 && !strcmp(argv[4], "ties"), &x, &clin, &y);
 	struct rng g;
 
 	rng_seed(&g, 1, "bench");

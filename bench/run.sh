@@ -116,7 +116,16 @@ cb="$top/build/tests/cpu-bench"
 warm=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295
 torch=no
 /usr/bin/python3 -c 'import torch' 2>/dev/null && torch=yes
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores, no OpenBLAS (oneDNN's sgemm)"
+# the reference at its best: Debian's PyTorch uses whatever libblas.so.3 is
+# (OpenBLAS when libopenblas0-pthread is installed, else the slow reference
+# BLAS), and an OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE in the environment can
+# hold OpenBLAS to an older core: both are unset for PyTorch's commands
+# alone, and what it used is printed
+python() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$@"; }
+blas=$(readlink -f "$(/sbin/ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ { print $NF; exit }')" 2>/dev/null || echo unknown)
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores; osteo: oneDNN's sgemm, no BLAS"
+echo "PyTorch's BLAS: $blas$(case $blas in *openblas*) ;; *) echo ' (NOT OpenBLAS: the reference is not at its best; apt-get install libopenblas0-pthread)' ;; esac);" \
+	"OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} here, unset for PyTorch"
 "$cb" infer 128 1 2>&1 >/dev/null | sed 's/^cpu-bench: /engine at 128x128, inference: /'
 "$cb" train 128 2 2>&1 >/dev/null | sed 's/^cpu-bench: /engine at 128x128, inference and training: /'
 [ $torch = yes ] && echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'):" \
@@ -139,10 +148,10 @@ for size in ${BENCH_SIZES:-64 128 256}; do
 			for m in train infer latency; do
 				OMP_NUM_THREADS=$t "$cb" $m "$size" 32 2>/dev/null >>"$work/o.$m"
 				[ $torch = yes ] || continue
-				GLIBC_TUNABLES=$warm /usr/bin/python3 "$top/bench/torch_osteonet.py" "$t" "$size" 32 8 cpu 0 $m \
+				GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$t" "$size" 32 8 cpu 0 $m \
 					channels_last >>"$work/b.$m"
 				# PyTorch default is 10-50x slower: the first round only
-				[ "$r" = 1 ] && /usr/bin/python3 "$top/bench/torch_osteonet.py" "$t" "$size" 32 8 cpu 0 $m default \
+				[ "$r" = 1 ] && python "$top/bench/torch_osteonet.py" "$t" "$size" 32 8 cpu 0 $m default \
 					>>"$work/d.$m"
 			done
 		done
@@ -181,6 +190,99 @@ for size in ${BENCH_SIZES:-64 128 256}; do
 done
 echo "GFLOP/s %: the engine's GFLOP/s in training/inference (3 and 1 forwards' multiply-adds), then as % of sgemm's"
 [ $torch = yes ] || echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
+
+# ---- the programs end to end, as a user runs them: osteo-train's images/s
+# per epoch (its log; epochs 2 and 3, the first has the warm-up) and
+# osteo-infer's over the whole process, at 128x128, batch 32, all cores, on
+# make demo's synthetic cohort prepared by pipelines/prep.mk (decoded,
+# normalised to 128x128 with padding, fused: flat regions and black borders,
+# so many exact ties in the pooling windows), on random records of the
+# same size and on tie-heavy ones (bench.h), against the engine on one
+# batch (cpu-bench) and PyTorch's own loop over as many tensors at its best
+# (channels-last, allocator warm, a new order each epoch, batches gathered
+# by index).  The program's overhead: its images/s on random records
+# against the engine's on random tensors; start-up: the run's seconds
+# outside its epochs.
+#   BENCH_N (default 1000): the cohort's patients
+echo
+T=$(nproc)
+nb=${BENCH_N:-1000}
+make -s -f "$top/pipelines/prep.mk" OUT="$work/prep" N="$nb" SEED=1 SIZE=128x128 COPIES=0 >/dev/null 2>&1
+cohort=$work/prep/train.fused.rec
+ne=$(osteo-dump --count "$cohort" | awk -F'\t' '$1 == "all" { print $3 }')
+"$cb" records "$ne" 128 random >"$work/random.rec"
+"$cb" records "$ne" 128 ties >"$work/ties.rec"
+# osteo-train's images/s (the mean of epochs 2 and 3) and start-up (its
+# run's seconds outside the epochs); osteo-infer's images/s over the records
+# past the first 32 (its run on them all less its run on those 32, so its
+# start-up is left out as PyTorch's import is) and over its whole process
+prog() {
+	local t0 t1 t2 t3
+	osteo-cat --head 32 "$1" >"$work/head.rec"
+	t0=$(now)
+	OMP_NUM_THREADS=$T osteo-train -q --epochs 3 --batch 32 --patience 0 --log "$work/log.tsv" -o "$work/m.rec" "$1"
+	t1=$(now)
+	OMP_NUM_THREADS=$T osteo-infer -q -m "$work/m.rec" "$1" >/dev/null
+	t2=$(now)
+	OMP_NUM_THREADS=$T osteo-infer -q -m "$work/m.rec" "$work/head.rec" >/dev/null
+	t3=$(now)
+	awk -F'\t' -v w="$(echo "$t1 - $t0" | bc -l)" -v n="$ne" -v all="$(echo "$t2 - $t1" | bc -l)" \
+		-v head="$(echo "$t3 - $t2" | bc -l)" '
+		NR > 1 { s += $7; if (NR > 2) r[++k] = $8 }
+		END { printf "%.1f %.2f %.1f %.1f %.2f\n", (r[1] + r[2]) / 2, w - s, (n - 32) / (all - head), n / all, head }' \
+		"$work/log.tsv"
+}
+for f in engine engine-ties cohort random ties torch; do : >"$work/e2e.$f"; done
+for r in $(seq "$runs"); do
+	for k in random ties; do
+		e=$([ $k = ties ] && echo engine-ties || echo engine)
+		tr=$(OMP_NUM_THREADS=$T "$cb" train 128 32 $k 2>/dev/null | awk '{ print $4 }')
+		in=$(OMP_NUM_THREADS=$T "$cb" infer 128 32 $k 2>/dev/null | awk '{ print $4 }')
+		echo "$tr - $in - -" >>"$work/e2e.$e"
+	done
+	prog "$cohort" >>"$work/e2e.cohort"
+	prog "$work/random.rec" >>"$work/e2e.random"
+	prog "$work/ties.rec" >>"$work/e2e.ties"
+	if [ $torch = yes ]; then
+		tt=$(GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 128 32 8 cpu 0 loop-train \
+			channels_last "$ne" | awk '{ print $4 }')
+		ti=$(GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 128 32 8 cpu 0 loop-infer \
+			channels_last "$ne" | awk '{ print $4 }')
+		echo "$tt - $ti - -" >>"$work/e2e.torch"
+	fi
+done
+num() { case $1 in -) echo - ;; *) printf "%.${2}f" "$1" ;; esac; }
+# col's median, or - for a column the row does not have
+cm() { [ "$(awk -v c="$2" 'NR == 1 { print $c }' "$1")" = - ] && echo - || col "$1" "$2"; }
+printf '%-50s %8s %8s %8s %8s %8s\n' "whole programs, 128x128, batch 32, $T thr" "train/s" "infer/s" "whole/s" \
+	"train st" "infer st"
+for f in engine engine-ties cohort random ties torch; do
+	[ -s "$work/e2e.$f" ] || continue
+	case $f in
+	engine) who="engine, one batch, random (cpu-bench)" ;;
+	engine-ties) who="engine, one batch, tie-heavy" ;;
+	cohort) who="osteo-train/infer, demo cohort ($ne records)" ;;
+	random) who="osteo-train/infer, random records" ;;
+	ties) who="osteo-train/infer, tie-heavy records" ;;
+	torch) who="PyTorch's loop at its best ($ne tensors)" ;;
+	esac
+	printf '%-50s %8s %8s %8s %8s %8s\n' "$who" "$(num "$(cm "$work/e2e.$f" 1)" 0)" "$(num "$(cm "$work/e2e.$f" 3)" 0)" \
+		"$(num "$(cm "$work/e2e.$f" 4)" 0)" "$(num "$(cm "$work/e2e.$f" 2)" 2)" "$(num "$(cm "$work/e2e.$f" 5)" 2)"
+done
+et=$(col "$work/e2e.engine" 1)
+ct=$(col "$work/e2e.cohort" 1) ci=$(col "$work/e2e.cohort" 3) cw=$(col "$work/e2e.cohort" 4)
+rt=$(col "$work/e2e.random" 1) tt=$(col "$work/e2e.ties" 1)
+printf '  osteo-train, cohort / random records %.2f, tie-heavy / random %.2f, cohort / engine %.2f (targets >= 0.90)\n' \
+	"$(echo "$ct / $rt" | bc -l)" "$(echo "$tt / $rt" | bc -l)" "$(echo "$ct / $et" | bc -l)"
+printf '  program overhead over the engine per epoch, random records: %.1f%% (target <= 10%%)\n' \
+	"$(echo "100 * (1 - $rt / $et)" | bc -l)"
+if [ -s "$work/e2e.torch" ]; then
+	pt=$(col "$work/e2e.torch" 1) pi=$(col "$work/e2e.torch" 3)
+	printf '  ratio osteo (cohort) / PyTorch loop at its best: train %.2f (target >= 2), infer %.2f (target >= 2.5), infer as a whole process %.2f\n' \
+		"$(echo "$ct / $pt" | bc -l)" "$(echo "$ci / $pi" | bc -l)" "$(echo "$cw / $pi" | bc -l)"
+fi
+echo "train/s: osteo-train's epochs; infer/s: osteo-infer past its start-up (reading and writing records included); whole/s: its"
+echo "whole process; st: seconds of start-up (train: outside its epochs: reading, checkpoints; infer: a run on 32 records)"
 fi
 
 # ---- the CNN on a GPU: OsteoNet at 128x128 and 256x256, batch 32 and 256,

@@ -9,7 +9,13 @@
 #   bench/torch_osteonet.py THREADS SIZE BATCH CLINICAL cpu 0 MODE LAYOUT
 # MODE train|infer|latency (latency: single images, batch ignored), which
 # prints "torch LAYOUT MODE IMAGES_PER_S PEAK_RSS_MIB" (latency: "torch
-# LAYOUT latency P50_MS P90_MS PEAK_RSS_MIB").
+# LAYOUT latency P50_MS P90_MS PEAK_RSS_MIB"); or a user's whole loop over
+# N images held as tensors, as osteo-train and osteo-infer go over records:
+#   bench/torch_osteonet.py THREADS SIZE BATCH CLINICAL cpu 0 loop-train|loop-infer LAYOUT N
+# each epoch in a new random order, batches gathered by index (training:
+# forward, loss, backward, Adam; inference: forward and softmax), the median
+# of 3 epochs after one of warm-up, printed as "torch LAYOUT MODE
+# IMAGES_PER_S PEAK_RSS_MIB".
 # On cuda the timings synchronise the device, as osteo's read the loss and
 # probabilities back; TF32 0 (the default) turns it off for cuDNN and
 # cuBLAS, so both sides do float32 products.
@@ -22,6 +28,7 @@ threads, size, batch, nclin = (int(a) for a in sys.argv[1:5])
 device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 tf32 = len(sys.argv) > 6 and sys.argv[6] == "1"
 only = sys.argv[7:9] if len(sys.argv) > 8 else None
+loop_n = int(sys.argv[9]) if len(sys.argv) > 9 else 0
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 torch.backends.cudnn.allow_tf32 = tf32
@@ -60,20 +67,24 @@ def median(v):
 def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
+def setup(n, layout, dev="cpu", lr=1e-4):
+    """the network, n random images with their clinical values and labels,
+    Adam and the loss, in the layout asked for"""
+    net = OsteoNet().to(dev)
+    x = torch.randn(n, 1, size, size, device=dev)
+    clin = torch.randn(n, nclin, device=dev)
+    y = torch.randint(0, 3, (n,), device=dev)
+    if layout == "channels_last":
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return net, x, clin, y, torch.optim.Adam(net.parameters(), lr=lr), torch.nn.CrossEntropyLoss()
+
 def one(mode, layout):
     """One measurement, as make bench's CPU table takes it: the median of 7
     rounds of about 0.3 s after a round of warm-up, like bench/cpu-bench.c
     (3 rounds where a step takes more than half a second)"""
     b = 1 if mode == "latency" else batch
-    net = OsteoNet()
-    x = torch.randn(b, 1, size, size)
-    clin = torch.randn(b, nclin)
-    y = torch.randint(0, 3, (b,))
-    if layout == "channels_last":
-        net = net.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    net, x, clin, y, opt, loss_fn = setup(b, layout)
     def step():
         if mode == "train":
             opt.zero_grad()
@@ -110,20 +121,41 @@ def one(mode, layout):
             rates.append(b * steps / (time.perf_counter() - t0))
     print("torch %s %s %.1f %.1f" % (layout, mode, median(rates), peak_mib()), flush=True)
 
+def loop(mode, layout, n):
+    """epochs over n images as a training or inference loop runs them"""
+    net, x, clin, y, opt, loss_fn = setup(n, layout)
+    net.train(mode == "loop-train")
+    rates = []
+    for epoch in range(4):
+        t0 = time.perf_counter()
+        order = torch.randperm(n)
+        for s in range(0, n, batch):
+            idx = order[s:s + batch]
+            xb, cb = x[idx], clin[idx]
+            if layout == "channels_last":
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            if mode == "loop-train":
+                opt.zero_grad()
+                loss = loss_fn(net(xb, cb), y[idx])
+                loss.backward()
+                opt.step()
+                loss.item()
+            else:
+                with torch.no_grad():
+                    torch.softmax(net(xb, cb), 1)
+        if epoch > 0:
+            rates.append(n / (time.perf_counter() - t0))
+    print("torch %s %s %.1f %.1f" % (layout, mode, median(rates), peak_mib()), flush=True)
+
+if only and only[0].startswith("loop-"):
+    loop(only[0], only[1], loop_n)
+    sys.exit(0)
 if only:
     one(only[0], only[1])
     sys.exit(0)
 
 for layout in ("default", "channels_last"):
-    net = OsteoNet().to(device)
-    x = torch.randn(batch, 1, size, size, device=device)
-    clin = torch.randn(batch, nclin, device=device)
-    y = torch.randint(0, 3, (batch,), device=device)
-    if layout == "channels_last":
-        net = net.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    net, x, clin, y, opt, loss_fn = setup(batch, layout, device, lr=1e-3)
     net.train()
     rates = []
     for i in range(steps):

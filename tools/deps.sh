@@ -2,7 +2,7 @@
 # Install the Debian packages osteo builds, tests and runs with, when any
 # is missing.  As root it runs apt-get; otherwise it prints the exact line
 # to run and fails, so `make check` and `make demo` never half-work.
-#   tools/deps.sh [build|check|demo|fuzz|valgrind]
+#   tools/deps.sh [build|check|demo|fuzz|valgrind|bench]
 set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev libxgboost-dev
 libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev"
@@ -10,13 +10,16 @@ check="check mandoc man-db zstd zip unzip strace netpbm libjpeg-turbo-progs jq b
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
+# make bench's reference: PyTorch with an optimised BLAS behind libblas.so.3
+bench="python3-torch libopenblas0-pthread"
 case "${1:-build}" in
 build) want=$build ;;
 check) want="$build $check" ;;
 demo) want="$build $demo" ;;
 fuzz) want="$build $check $fuzz" ;;
 valgrind) want="$build $check $valgrind" ;;
-*) echo "usage: tools/deps.sh [build|check|demo|fuzz|valgrind]" >&2; exit 64 ;;
+bench) want="$build $check $bench" ;;
+*) echo "usage: tools/deps.sh [build|check|demo|fuzz|valgrind|bench]" >&2; exit 64 ;;
 esac
 missing=""
 for p in $want; do

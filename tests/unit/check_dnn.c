@@ -8,7 +8,11 @@
  * block, a lone pool, odd sides, stride 2, 5x5, three input channels).
  * Direct convolutions are held to 1e-5; Winograd's F(4x4,3x3) rounds
  * differently, and is held to WINO_TOL (its measured error is about 1e-6
- * to 2e-6 on these inputs).  Inference: a record's probabilities are the
+ * to 2e-6 on these inputs).  The training step is also taken on padded,
+ * flat-valued images (a quarter of each side zero, the rest in 4x4 blocks
+ * of five levels), where every pooling window holds exact ties: the fused
+ * passes settle those without the slow path (kern.inc's bn_relu_select16)
+ * and must still pick max4_first's winner.  Inference: a record's probabilities are the
  * same bits in a batch of 7 as alone, and two training runs give the
  * same bits.
  */
@@ -50,8 +54,26 @@ struct pair {
 	int32_t *y;
 };
 
+/* images like prepared X-rays: zero padding around flat regions */
 static void
-pair_open(struct pair *p, const struct arch *a, int wino, int keep)
+fill_ties(float *x, const struct arch *a, struct rng *g)
+{
+	for (int i = 0; i < B * a->c; i++)
+		for (int y = 0; y < a->h; y++)
+			for (int c = 0; c < a->w; c++) {
+				int pad = y < a->h / 4 || c < a->w / 4;
+				float *v = x + ((size_t)i * a->h + y) * a->w + c;
+				if (pad)
+					*v = 0;
+				else if (y % 4 == 0 && c % 4 == 0)
+					*v = (float)rng_int(g, 5) / 4;
+				else
+					*v = x[((size_t)i * a->h + y / 4 * 4) * a->w + c / 4 * 4];
+			}
+}
+
+static void
+pair_open_x(struct pair *p, const struct arch *a, int wino, int keep, int ties)
 {
 	const char *err;
 	struct rng g;
@@ -75,10 +97,18 @@ pair_open(struct pair *p, const struct arch *a, int wino, int keep)
 	rng_seed(&g, 9, a->spec);
 	for (size_t i = 0; i < B * px; i++)
 		p->x[i] = (float)rng_normal(&g);
+	if (ties)
+		fill_ties(p->x, a, &g);
 	for (int i = 0; i < B * a->nclin; i++)
 		p->clin[i] = (float)rng_normal(&g);
 	for (int i = 0; i < B; i++)
 		p->y[i] = i % 3;
+}
+
+static void
+pair_open(struct pair *p, const struct arch *a, int wino, int keep)
+{
+	pair_open_x(p, a, wino, keep, 0);
 }
 
 /* the fast path as the engine runs it: oneDNN's blocks, then the
@@ -128,14 +158,14 @@ expect(const char *spec, const char *what, int layer, double err, double tol)
 
 /* one training step on both, compared at every stage */
 static void
-train_step(const struct arch *a, int wino)
+train_step(const struct arch *a, int wino, int ties)
 {
 	struct pair p;
 	struct rng g1, g2;
 	const float w[3] = { 1, 2, 0.5f };
 	double tol = wino ? WINO_TOL : TOL;
 
-	pair_open(&p, a, wino, 0);
+	pair_open_x(&p, a, wino, 0, ties);
 	rng_seed(&g1, 3, "dropout");
 	rng_seed(&g2, 3, "dropout");
 	ref_forward(p.ref, p.x, p.clin, B, 1, &g1);
@@ -185,13 +215,19 @@ train_step(const struct arch *a, int wino)
 
 START_TEST(test_dnn_train_direct)
 {
-	train_step(&archs[_i], 0);
+	train_step(&archs[_i], 0, 0);
 }
 END_TEST
 
 START_TEST(test_dnn_train_winograd)
 {
-	train_step(&archs[_i], 1);
+	train_step(&archs[_i], 1, 0);
+}
+END_TEST
+
+START_TEST(test_dnn_train_ties)
+{
+	train_step(&archs[_i], 0, 1);
 }
 END_TEST
 
@@ -322,6 +358,7 @@ dnn_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_dnn_train_direct, 0, na);
 	tcase_add_loop_test(tc, test_dnn_train_winograd, 0, na);
+	tcase_add_loop_test(tc, test_dnn_train_ties, 0, na);
 	tcase_add_loop_test(tc, test_dnn_infer, 0, na);
 	tcase_add_loop_test(tc, test_dnn_keep, 0, na);
 	tcase_add_test(tc, test_dnn_deterministic);
