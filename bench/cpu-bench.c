@@ -6,7 +6,7 @@
  * of 7 rounds of about 0.3 s each, after one round of warm-up.  A training
  * step is forward, loss, backward and Adam; inference is a forward and
  * its probabilities.  Threads: OMP_NUM_THREADS, as for the programs.
- *   cpu-bench train|infer|latency SIZE BATCH [random|ties]
+ *   cpu-bench train|infer|latency SIZE BATCH [random|ties [fp32|bf16]]
  *   cpu-bench sgemm N
  *   cpu-bench records N SIZE random|ties > FILE.rec
  * (ties: the images tie-heavy, as prepared X-rays are, bench.h; records:
@@ -15,7 +15,8 @@
  * prints "osteo engine MODE IMAGES_PER_S PEAK_RSS_MIB GFLOP_PER_S" (latency:
  * "osteo engine latency P50_MS P90_MS PEAK_RSS_MIB", single images), as
  * bench/torch_osteonet.py prints its lines, or "sgemm N GFLOP_PER_S"; and
- * the kernels oneDNN chose on stderr.
+ * the kernels oneDNN chose on stderr.  bf16: as --precision bf16 runs
+ * (exit 69 where the CPU has no bfloat16 instructions).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +146,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 4)
-		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH [random|ties] | cpu-bench sgemm N | "
+		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH [random|ties [fp32|bf16]] | cpu-bench sgemm N | "
 		    "cpu-bench records N SIZE random|ties");
 	const char *mode = argv[1];
 	int train = !strcmp(mode, "train"), lat = !strcmp(mode, "latency");
@@ -159,7 +160,7 @@ main(int argc, char **argv)
 	struct rng g;
 
 	rng_seed(&g, 1, "bench");
-	e = engine_open(n, -1, b, 0);
+	e = engine_open(n, -1, b, argc > 5 ? precision_select(argv[5], -1, "cpu-bench") : 0);
 	int set = engine_dataset(e, x, clin, y, b, 1), t = 0;
 	if (lat) {
 		/* single images, one after another, as a request server sees them */

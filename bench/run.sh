@@ -216,15 +216,17 @@ ne=$(osteo-dump --count "$cohort" | awk -F'\t' '$1 == "all" { print $3 }')
 # run's seconds outside the epochs); osteo-infer's images/s over the records
 # past the first 32 (its run on them all less its run on those 32, so its
 # start-up is left out as PyTorch's import is) and over its whole process
+# (a second argument: --precision's word)
 prog() {
-	local t0 t1 t2 t3
+	local t0 t1 t2 t3 p=${2:-fp32}
 	osteo-cat --head 32 "$1" >"$work/head.rec"
 	t0=$(now)
-	OMP_NUM_THREADS=$T osteo-train -q --epochs 3 --batch 32 --patience 0 --log "$work/log.tsv" -o "$work/m.rec" "$1"
+	OMP_NUM_THREADS=$T osteo-train -q --precision $p --epochs 3 --batch 32 --patience 0 --log "$work/log.tsv" \
+		-o "$work/m.rec" "$1"
 	t1=$(now)
-	OMP_NUM_THREADS=$T osteo-infer -q -m "$work/m.rec" "$1" >/dev/null
+	OMP_NUM_THREADS=$T osteo-infer -q --precision $p -m "$work/m.rec" "$1" >/dev/null
 	t2=$(now)
-	OMP_NUM_THREADS=$T osteo-infer -q -m "$work/m.rec" "$work/head.rec" >/dev/null
+	OMP_NUM_THREADS=$T osteo-infer -q --precision $p -m "$work/m.rec" "$work/head.rec" >/dev/null
 	t3=$(now)
 	awk -F'\t' -v w="$(echo "$t1 - $t0" | bc -l)" -v n="$ne" -v all="$(echo "$t2 - $t1" | bc -l)" \
 		-v head="$(echo "$t3 - $t2" | bc -l)" '
@@ -283,6 +285,59 @@ if [ -s "$work/e2e.torch" ]; then
 fi
 echo "train/s: osteo-train's epochs; infer/s: osteo-infer past its start-up (reading and writing records included); whole/s: its"
 echo "whole process; st: seconds of start-up (train: outside its epochs: reading, checkpoints; infer: a run on 32 records)"
+
+# ---- bfloat16: --precision bf16 against PyTorch's bfloat16 autocast
+# (torch.autocast("cpu", dtype=torch.bfloat16), channels-last, allocator
+# warm, the same BLAS), the engine on one batch and the programs on the
+# prepared cohort as above, with float32 beside each in the same rounds;
+# only where the CPU has AVX512_BF16 or AMX (osteo refuses bf16 elsewhere)
+echo
+if OMP_NUM_THREADS=$T "$cb" infer 128 32 random bf16 >/dev/null 2>"$work/bf16.err"; then
+	"$cb" train 128 2 random bf16 2>&1 >/dev/null | sed 's/^cpu-bench: /engine in bf16: /'
+	for f in ef eb tf tb pf pb lf lb; do : >"$work/h.$f"; done
+	for r in $(seq "$runs"); do
+		for p in fp32 bf16; do
+			k=${p:0:1}
+			echo "$(OMP_NUM_THREADS=$T "$cb" train 128 32 random $p 2>/dev/null | awk '{ print $4 }') -" \
+				"$(OMP_NUM_THREADS=$T "$cb" infer 128 32 random $p 2>/dev/null | awk '{ print $4 }') - -" >>"$work/h.e$k"
+			prog "$cohort" $p >>"$work/h.p$k"
+			[ $torch = yes ] || continue
+			l=$([ $p = bf16 ] && echo channels_last_bf16 || echo channels_last)
+			echo "$(GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 128 32 8 cpu 0 train $l | awk '{ print $4 }') -" \
+				"$(GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 128 32 8 cpu 0 infer $l | awk '{ print $4 }') - -" \
+				>>"$work/h.t$k"
+			echo "$(GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 128 32 8 cpu 0 loop-train $l "$ne" | awk '{ print $4 }') -" \
+				"$(GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 128 32 8 cpu 0 loop-infer $l "$ne" | awk '{ print $4 }') - -" \
+				>>"$work/h.l$k"
+		done
+	done
+	printf '%-50s %8s %8s %8s %8s %8s\n' "precision, 128x128, batch 32, $T thr" "train/s" "infer/s" "whole/s" "train st" "infer st"
+	for f in ef eb tf tb pf pb lf lb; do
+		[ -s "$work/h.$f" ] || continue
+		p=$([ "${f:1}" = b ] && echo bf16 || echo fp32)
+		case $f in
+		e?) who="engine, one batch, random, $p" ;;
+		t?) who="PyTorch, one batch, at its best, $p" ;;
+		p?) who="osteo-train/infer, demo cohort, $p" ;;
+		l?) who="PyTorch's loop at its best, $p" ;;
+		esac
+		printf '%-50s %8s %8s %8s %8s %8s\n' "$who" "$(num "$(cm "$work/h.$f" 1)" 0)" "$(num "$(cm "$work/h.$f" 3)" 0)" \
+			"$(num "$(cm "$work/h.$f" 4)" 0)" "$(num "$(cm "$work/h.$f" 2)" 2)" "$(num "$(cm "$work/h.$f" 5)" 2)"
+	done
+	printf '  osteo bf16 / fp32: engine train %.2f, infer %.2f; programs train %.2f, infer %.2f\n' \
+		"$(echo "$(col "$work/h.eb" 1) / $(col "$work/h.ef" 1)" | bc -l)" "$(echo "$(col "$work/h.eb" 3) / $(col "$work/h.ef" 3)" | bc -l)" \
+		"$(echo "$(col "$work/h.pb" 1) / $(col "$work/h.pf" 1)" | bc -l)" "$(echo "$(col "$work/h.pb" 3) / $(col "$work/h.pf" 3)" | bc -l)"
+	if [ -s "$work/h.tb" ]; then
+		printf '  ratio osteo / PyTorch, both bf16: engine train %.2f (target >= 1.5), infer %.2f (target >= 2);' \
+			"$(echo "$(col "$work/h.eb" 1) / $(col "$work/h.tb" 1)" | bc -l)" "$(echo "$(col "$work/h.eb" 3) / $(col "$work/h.tb" 3)" | bc -l)"
+		printf ' programs / loop: train %.2f, infer %.2f\n' \
+			"$(echo "$(col "$work/h.pb" 1) / $(col "$work/h.lb" 1)" | bc -l)" "$(echo "$(col "$work/h.pb" 3) / $(col "$work/h.lb" 3)" | bc -l)"
+		printf '  ratio osteo bf16 / PyTorch fp32 at its best: engine train %.2f, infer %.2f\n' \
+			"$(echo "$(col "$work/h.eb" 1) / $(col "$work/h.tf" 1)" | bc -l)" "$(echo "$(col "$work/h.eb" 3) / $(col "$work/h.tf" 3)" | bc -l)"
+	fi
+else
+	echo "bfloat16: not measured: $(tail -n 1 "$work/bf16.err")"
+fi
 fi
 
 # ---- the CNN on a GPU: OsteoNet at 128x128 and 256x256, batch 32 and 256,

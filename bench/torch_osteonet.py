@@ -16,9 +16,13 @@
 # forward, loss, backward, Adam; inference: forward and softmax), the median
 # of 3 epochs after one of warm-up, printed as "torch LAYOUT MODE
 # IMAGES_PER_S PEAK_RSS_MIB".
+# LAYOUT channels_last_bf16 is channels-last under torch.autocast("cpu",
+# dtype=torch.bfloat16): PyTorch's mixed precision, the reference for
+# osteo's --precision bf16.
 # On cuda the timings synchronise the device, as osteo's read the loss and
 # probabilities back; TF32 0 (the default) turns it off for cuDNN and
 # cuBLAS, so both sides do float32 products.
+import contextlib
 import resource
 import sys
 import time
@@ -74,10 +78,17 @@ def setup(n, layout, dev="cpu", lr=1e-4):
     x = torch.randn(n, 1, size, size, device=dev)
     clin = torch.randn(n, nclin, device=dev)
     y = torch.randint(0, 3, (n,), device=dev)
-    if layout == "channels_last":
+    if layout.startswith("channels_last"):
         net = net.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     return net, x, clin, y, torch.optim.Adam(net.parameters(), lr=lr), torch.nn.CrossEntropyLoss()
+
+def amp(layout):
+    """bfloat16 autocast for a LAYOUT ending in _bf16 (the float32 master
+    weights, Adam and the loss's reduction stay float32), else nothing"""
+    if layout.endswith("_bf16"):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 def one(mode, layout):
     """One measurement, as make bench's CPU table takes it: the median of 7
@@ -88,10 +99,12 @@ def one(mode, layout):
     def step():
         if mode == "train":
             opt.zero_grad()
-            loss_fn(net(x, clin), y).backward()
+            with amp(layout):
+                loss = loss_fn(net(x, clin), y)
+            loss.backward()
             opt.step()
         else:
-            with torch.no_grad():
+            with torch.no_grad(), amp(layout):
                 net(x, clin)
     net.train(mode == "train")
     if mode == "latency":
@@ -132,17 +145,18 @@ def loop(mode, layout, n):
         for s in range(0, n, batch):
             idx = order[s:s + batch]
             xb, cb = x[idx], clin[idx]
-            if layout == "channels_last":
+            if layout.startswith("channels_last"):
                 xb = xb.contiguous(memory_format=torch.channels_last)
             if mode == "loop-train":
                 opt.zero_grad()
-                loss = loss_fn(net(xb, cb), y[idx])
+                with amp(layout):
+                    loss = loss_fn(net(xb, cb), y[idx])
                 loss.backward()
                 opt.step()
                 loss.item()
             else:
-                with torch.no_grad():
-                    torch.softmax(net(xb, cb), 1)
+                with torch.no_grad(), amp(layout):
+                    torch.softmax(net(xb, cb).float(), 1)
         if epoch > 0:
             rates.append(n / (time.perf_counter() - t0))
     print("torch %s %s %.1f %.1f" % (layout, mode, median(rates), peak_mib()), flush=True)

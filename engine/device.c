@@ -5,6 +5,7 @@
  */
 #include "engine.h"
 #include "common/base/util.h"
+#include "engine/cpu/dnn.h"
 #include "gpu/gpu.h"
 
 #include <stdlib.h>
@@ -44,4 +45,28 @@ device_select(const char *spec, const char *usage)
 	if (gpu_query(dev, &gi, &why) < 0)
 		die(EX_UNAVAILABLE, "--device %s: %s", spec, why);
 	return dev;
+}
+
+int
+precision_select(const char *spec, int dev, const char *usage)
+{
+	const char *isa;
+	int auto_ = !strcmp(spec, "auto");
+
+	if (!strcmp(spec, "fp32"))
+		return 0;
+	if (!auto_ && strcmp(spec, "bf16"))
+		usage_error(usage, "--precision: fp32, bf16 or auto, not '%s'", spec);
+	if (dev >= 0) {
+		if (auto_)
+			return 0;
+		die(EX_UNAVAILABLE, "--precision bf16: the CUDA engine runs float32 only");
+	}
+	if (!dnet_bf16_native(&isa)) {
+		if (auto_)
+			return 0;
+		/* oneDNN would emulate bfloat16, slower than float32 */
+		die(EX_UNAVAILABLE, "--precision bf16: this CPU has neither AVX512_BF16 nor AMX (oneDNN sees %s)", isa);
+	}
+	return ENGINE_BF16 | (auto_ ? ENGINE_BF16_AUTO : 0);
 }

@@ -23,6 +23,7 @@ struct engine {
 	struct gnet *gpu;        /* NULL on the CPU */
 	struct dnet *dnn;        /* the CPU's oneDNN path, or NULL: net.c's layers */
 	int keep, fetched;        /* ENGINE_KEEP; the last forward's activations are on the host */
+	int bf16;                 /* bfloat16 products run */
 	/* the CPU's datasets and its two staged batches */
 	struct {
 		const float *x, *clin;
@@ -60,8 +61,13 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	if (cpu && *cpu && strcmp(cpu, "reference") && strcmp(cpu, "direct"))
 		die(EX_USAGE, "OSTEO_CPU=%s: not reference or direct (or unset)", cpu);
 	kern_get();              /* OSTEO_KERN is checked here, before any output */
+	int bf16 = flags & ENGINE_BF16, strict = bf16 && !(flags & ENGINE_BF16_AUTO);
 	if (!cpu || strcmp(cpu, "reference"))
-		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, !cpu || strcmp(cpu, "direct"), &why);
+		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, !cpu || strcmp(cpu, "direct"), bf16, &why);
+	e->bf16 = e->dnn && dnet_bf16_layers(e->dnn) > 0;
+	if (strict && !e->bf16)
+		die(EX_UNAVAILABLE, "--precision bf16: %s", e->dnn ? "the network has no convolution after its first"
+		                    : "the network runs on the reference layers, which are float32 only");
 	if (!e->dnn) {
 		info("the CPU runs the network on its reference layers (%s)", why);
 		net_reserve(n, maxb);
@@ -228,6 +234,12 @@ engine_activations(struct engine *e, int i)
 {
 	fetch(e);
 	return e->net->a[i];
+}
+
+const char *
+engine_precision(const struct engine *e)
+{
+	return e->bf16 ? "bf16" : "fp32";
 }
 
 const char *

@@ -38,6 +38,8 @@
 
 #define ENGINE_TF32 1            /* TF32 tensor cores for the products */
 #define ENGINE_KEEP 2            /* keep every activation: heat maps, feature maps */
+#define ENGINE_BF16 4            /* bfloat16 products on the CPU (precision_select) */
+#define ENGINE_BF16_AUTO 8       /* with ENGINE_BF16: float32 where the network has no bfloat16 path */
 
 struct engine;
 
@@ -46,7 +48,17 @@ struct engine;
  * asked for and cannot be had */
 int device_select(const char *spec, const char *usage);
 
-/* dev from device_select (-1: the CPU); batches of up to maxb */
+/* --precision fp32|bf16|auto (engine/device.c) for device dev: 0 (float32),
+ * ENGINE_BF16, or ENGINE_BF16 | ENGINE_BF16_AUTO for auto on a CPU that
+ * has bfloat16 instructions; dies with 64 on a bad word and 69 when bf16
+ * is asked for where it cannot run (a GPU, a CPU without AVX512_BF16 or
+ * AMX as oneDNN sees it) */
+int precision_select(const char *spec, int dev, const char *usage);
+
+/* dev from device_select (-1: the CPU); batches of up to maxb; flags
+ * ENGINE_*.  ENGINE_BF16 without ENGINE_BF16_AUTO dies with 69 where the
+ * network cannot run in bfloat16 (the reference layers, or no convolution
+ * past the first) */
 struct engine *engine_open(struct net *n, int dev, int maxb, int flags);
 void engine_close(struct engine *e);
 /* a dataset of n images x (n,c,h,w), clinical (n,nclin) and labels (n) or
@@ -77,6 +89,8 @@ void engine_pull(struct engine *e);
  */
 int engine_gradcam(struct engine *e, const int *cls, int b, float *cam);
 const float *engine_activations(struct engine *e, int i);
+/* "bf16" when bfloat16 products run, else "fp32" */
+const char *engine_precision(const struct engine *e);
 /* the kernels the CPU engine runs on, for people (make bench) */
 const char *engine_kernels(struct engine *e);
 

@@ -30,7 +30,7 @@ static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check] [--no-calibration]\n"
 	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
 	"       [--feature-maps LAYER]\n"
-	"       [--device auto|cpu|cuda[:N]] [--tf32] [--progress] [FILE|-]...";
+	"       [--device auto|cpu|cuda[:N]] [--tf32] [--precision fp32|bf16|auto] [--progress] [FILE|-]...";
 static const char options[] =
 	"  -m, --model MODEL      the model osteo-train wrote\n"
 	"  --batch N              records per forward pass; the answers do not depend on it (default 64)\n"
@@ -43,13 +43,14 @@ static const char options[] =
 	"  --feature-maps LAYER   add that convolution or pooling layer's output\n"
 	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
 	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
+	"  --precision P          fp32, bf16 (bfloat16 products on the CPU) or auto (default fp32)\n"
 	"  --progress             count records on standard error (default: when it is a terminal)\n";
 
 enum { CAM_AUTO, CAM_GRADCAM, CAM_ABSOLUTE, CAM_OCCLUSION, NCAM };
 static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occlusion" };
 
 struct opts {
-	const char *model, *risk_class, *device, *heat_class;
+	const char *model, *risk_class, *device, *heat_class, *precision;
 	int batch, check, heatmap, cam_mode, features, tf32, nocal, progress;
 	char **inputs;
 	int ninputs;
@@ -59,7 +60,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32,
-	       O_NOCAL, O_PROGRESS };
+	       O_NOCAL, O_PROGRESS, O_PRECISION };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
@@ -72,6 +73,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "heatmap-mode", required_argument, 0, O_HEATMODE },
 		{ "feature-maps", required_argument, 0, O_FEATURES },
 		{ "tf32", no_argument, 0, O_TF32 },
+		{ "precision", required_argument, 0, O_PRECISION },
 		{ "progress", no_argument, 0, O_PROGRESS },
 		CLI_COMMON_OPTIONS
 	};
@@ -81,6 +83,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->batch = 64;
 	o->check = 1;
 	o->device = "auto";
+	o->precision = "fp32";
 	o->progress = isatty(2);
 	cli_help(options);
 	while ((c = getopt_long(argc, argv, "m:qh", longopts, NULL)) != -1) {
@@ -102,6 +105,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_FEATURES: o->features = (int)estrtonum(optarg, 1, NET_MAXLAYERS, "--feature-maps"); break;
 		case O_TF32: o->tf32 = 1; break;
+		case O_PRECISION:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16") && strcmp(optarg, "auto"))
+				usage_error(usage, "--precision: fp32, bf16 or auto, not '%s'", optarg);
+			o->precision = optarg;
+			break;
 		case O_PROGRESS: o->progress = 1; break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, usage);
@@ -331,7 +339,8 @@ setup(struct run *u, const struct opts *o, int dev)
 		rec_init(&u->batch[i]);
 	/* heat maps and feature maps are made on the host from the device's activations */
 	int keep = (o->heatmap && o->cam_mode != CAM_OCCLUSION) || o->features;
-	u->e = engine_open(n, dev, o->batch, (o->tf32 ? ENGINE_TF32 : 0) | (keep ? ENGINE_KEEP : 0));
+	u->e = engine_open(n, dev, o->batch,
+	                   (o->tf32 ? ENGINE_TF32 : 0) | (keep ? ENGINE_KEEP : 0) | precision_select(o->precision, dev, usage));
 	u->set = engine_dataset(u->e, u->x, u->clin, NULL, o->batch, 0);
 	if (o->heatmap && o->cam_mode == CAM_OCCLUSION) {
 		struct occluder *oc = &u->oc;

@@ -333,7 +333,7 @@ struct run {
 	struct trainstate st;
 	struct data tr, va;
 	struct engine *e;
-	int dev, tset, vset;
+	int dev, tset, vset, prec;      /* prec: ENGINE_BF16 flags from --precision */
 	float w[MAXCLASSES];
 	int *order, *rows;
 	char *ckpt;
@@ -395,9 +395,15 @@ setup(struct run *u, const struct train_opts *o)
 	for (int i = 0; i < nrows; i++)
 		u->rows[i] = i;
 	u->tr.classes = u->va.classes = m->classes.n;
-	u->e = engine_open(m->net, u->dev, o->batch, o->tf32 ? ENGINE_TF32 : 0);
+	u->e = engine_open(m->net, u->dev, o->batch, (o->tf32 ? ENGINE_TF32 : 0) | u->prec);
 	if (u->dev < 0)
-		info("CPU kernels: %s", engine_kernels(u->e));
+		info("CPU kernels: %s; %s", engine_kernels(u->e), engine_precision(u->e));
+	/* a run resumed in another precision would not end where the whole
+	 * run would have */
+	if (o->resume && strcmp(u->st.precision, engine_precision(u->e)))
+		die(EX_DATAERR, "%s: trained in %s so far; resume it with --precision %s", o->resume, u->st.precision,
+		    u->st.precision);
+	u->st.precision = engine_precision(u->e);
 	u->tset = engine_dataset(u->e, u->tr.x, u->tr.clin, u->tr.y, u->tr.n, 1);
 	u->vset = o->val ? engine_dataset(u->e, u->va.x, u->va.clin, u->va.y, u->va.n, 1) : -1;
 }
@@ -461,6 +467,7 @@ main(int argc, char **argv)
 	cli_init(argv[0]);
 	train_opts_parse(argc, argv, &o);
 	u.dev = device_select(o.device, train_usage);
+	u.prec = precision_select(o.precision, u.dev, train_usage);
 
 	/* prepare */
 	setup(&u, &o);

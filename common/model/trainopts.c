@@ -20,7 +20,7 @@ const char train_usage[] =
 	"       [--patience N] [--plateau N] [--plateau-factor X] [--cosine] [--class-weights auto|LIST]\n"
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
 	"       [--freeze N] [--clinical-dropout P] [--fusion joint|late] [--calibrate]\n"
-	"       [--device auto|cpu|cuda[:N]] [--tf32]\n"
+	"       [--device auto|cpu|cuda[:N]] [--tf32] [--precision fp32|bf16|auto]\n"
 	"       [--progress]\n"
 	"       [FILE|-]...";
 static const char options[] =
@@ -51,6 +51,7 @@ static const char options[] =
 	"  --calibrate            fit a temperature on --val's records, kept in the model\n"
 	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
 	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
+	"  --precision P          fp32, bf16 (bfloat16 products on the CPU) or auto (default fp32)\n"
 	"  --progress             a progress line per batch (default: when stderr is a terminal)\n"
 	"  --no-check             take a --val prepared or split otherwise than the training records\n";
 
@@ -60,7 +61,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION, O_NOCHECK };
+	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION, O_NOCHECK, O_PRECISION };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -89,6 +90,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		{ "fusion", required_argument, 0, O_FUSION },
 		{ "device", required_argument, 0, O_DEVICE },
 		{ "tf32", no_argument, 0, O_TF32 },
+		{ "precision", required_argument, 0, O_PRECISION },
 		{ "progress", no_argument, 0, O_PROGRESS },
 		{ "no-check", no_argument, 0, O_NOCHECK },
 		CLI_COMMON_OPTIONS
@@ -109,6 +111,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 	o->factor = 0.5;
 	o->seed = 1;
 	o->device = "auto";
+	o->precision = "fp32";
 	o->progress = isatty(2);
 	cli_help(options);
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
@@ -145,6 +148,11 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 			break;
 		case O_DEVICE: o->device = optarg; break;
 		case O_TF32: o->tf32 = 1; break;
+		case O_PRECISION:
+			if (strcmp(optarg, "fp32") && strcmp(optarg, "bf16") && strcmp(optarg, "auto"))
+				usage_error(train_usage, "--precision: fp32, bf16 or auto, not '%s'", optarg);
+			o->precision = optarg;
+			break;
 		case O_PROGRESS: o->progress = 1; break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, train_usage);

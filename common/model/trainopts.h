@@ -7,7 +7,7 @@
 #define OSTEO_TRAINOPTS_H
 
 struct train_opts {
-	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device;
+	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device, *precision;
 	int epochs, batch, patience, plateau, freeze, progress, tf32, calibrate, cosine, late, no_check;
 	double lr, beta1, beta2, eps, wd, factor, clin_drop;
 	unsigned long long seed;

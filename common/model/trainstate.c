@@ -16,6 +16,7 @@ trainstate_init(struct trainstate *st, const struct net *n, double lr, unsigned 
 	st->lr = lr;
 	st->best = INFINITY;
 	st->seed = seed;
+	st->precision = "fp32";
 	st->best_params = emalloc(n->nparams * sizeof(float));
 	st->best_stats = emalloc((n->nstats ? n->nstats : 1) * sizeof(float));
 	trainstate_keep(st, n);
@@ -51,6 +52,7 @@ checkpoint_save(const char *path, const struct model *m, const struct trainstate
 	rec_meta_int(&extra, "train.bad", st->bad);
 	rec_meta_int(&extra, "train.plateau_bad", st->plateau_bad);
 	rec_meta_int(&extra, "train.seed", (long long)st->seed);
+	rec_meta_str(&extra, "train.precision", st->precision);
 	memcpy(rec_tensor_put(&extra, "best.params", DT_F32, 1, s1, &err)->data, st->best_params,
 	       m->net->nparams * sizeof(float));
 	/* a network without conv layers has no statistics: a 0-element tensor */
@@ -99,6 +101,10 @@ checkpoint_resume(const char *path, struct model *m, struct trainstate *st)
 	memcpy(n->stats, cm.net->stats, n->nstats * sizeof(float));
 	memcpy(n->m, cm.net->m, n->nparams * sizeof(float));
 	memcpy(n->v, cm.net->v, n->nparams * sizeof(float));
+	/* its precision, for the caller to compare once the engine is open
+	 * (a checkpoint from before --precision was float32) */
+	const char *prec = rec_meta_s(&r, "train.precision");
+	st->precision = prec && !strcmp(prec, "bf16") ? "bf16" : "fp32";
 	st->epoch = (int)ck_int(path, &r, "train.epoch");
 	st->step = (int)ck_int(path, &r, "train.step");
 	st->lr = ck_float(path, &r, "train.lr");

@@ -16,6 +16,7 @@ struct trainstate {
 	double best;             /* best validation (or training) loss */
 	int best_epoch, bad, plateau_bad;
 	unsigned long long seed;
+	const char *precision;   /* "fp32" or "bf16", as engine_precision says */
 	float *best_params, *best_stats;
 };
 

@@ -19,7 +19,14 @@
  *   inference           BN folded into the weights and a bias, ReLU as the
  *                       convolution's post-op, then a pool pass; one image
  *                       per thread
- * Winograd where it was measured faster.  Each pass runs its images on
+ * Winograd where it was measured faster.  In bfloat16 (dnet_open's bf16)
+ * the convolutions after the first read a bfloat16 copy of their input
+ * (to_bf16, made once per training forward and kept for the weights'
+ * gradient) and of the gradient our backward pass wrote, with weights
+ * reordered to bfloat16 from the float32 ones Adam keeps; they write
+ * float32, so the passes above are the same code in either precision.
+ * oneDNN has no bfloat16 Winograd: they are direct, and still faster.
+ * Each pass runs its images on
  * OpenMP's threads; a sum over the batch is made of per-image parts added
  * in image order, so it does not depend on the number of threads.  Layers
  * from the first that is not conv or pool (gap, dropout, dense) on are
@@ -64,6 +71,8 @@ struct blk {
 	int layer;                /* the net's layer (the conv, or a lone pool) */
 	int conv, pool;           /* conv + BN + ReLU; a 2x2 pool follows (or is the block) */
 	int stale;                /* wfold not made yet */
+	int h;                    /* the convolution's input and weights in bfloat16 */
+	uint16_t *inh;            /* (B,ih,iw,ic) its input in bfloat16, training */
 	int ic, ih, iw, oc, oh, ow;   /* the convolution's (pool: oh = ih, ow = iw) */
 	int ph, pw;               /* the block's output: pooled, or oh x ow */
 	float *z;                 /* (B,oh,ow,oc) convolution output, training */
@@ -88,6 +97,7 @@ struct worker {
 	dnnl_stream_t stream;
 	void *scratch;
 	float *t1, *t2, *t3;      /* one image's maps */
+	uint16_t *th;             /* a bfloat16 convolution's input, one image */
 	dnnl_memory_t src[NET_MAXLAYERS], dst[NET_MAXLAYERS], sp[NET_MAXLAYERS];
 };
 
@@ -97,6 +107,8 @@ struct dnet {
 	int tail;                 /* the first layer that is not conv or pool: net.c's from there */
 	int blk;                  /* activations in nChw16c (else channels-last) */
 	int wino;                 /* Winograd where it pays (else direct only) */
+	int bf16;                 /* bfloat16 products where oneDNN has them */
+	uint16_t *zh;             /* (B, largest full map) a gradient in bfloat16 */
 	struct blk b[NET_MAXLAYERS];
 	dnnl_engine_t eng;
 	dnnl_stream_t stream;
@@ -132,10 +144,16 @@ dnn_ok(dnnl_status_t s, const char *what)
 #define DNN(call) dnn_ok((call), #call)
 
 static void
-md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag)
+md4t(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag, dnnl_data_type_t dt)
 {
 	dnnl_dims_t dims = { a, b, c, d };
-	DNN(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag));
+	DNN(dnnl_memory_desc_init_by_tag(md, 4, dims, dt, tag));
+}
+
+static void
+md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag)
+{
+	md4t(md, a, b, c, d, tag, dnnl_f32);
 }
 
 static dnnl_memory_t
@@ -310,7 +328,7 @@ static int
 prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int train)
 {
 	const struct layer *l = &d->n->l[k->layer];
-	dnnl_memory_desc_t src, dst, wany, wuser, bias;
+	dnnl_memory_desc_t src, dst, wany, wuser, bias, dsrc, ddst, dwany;
 	dnnl_dims_t strides = { l->stride, l->stride }, pl = { l->pad, l->pad };
 	/* the right padding that gives net.h's output size exactly */
 	dnnl_dims_t pr = { (k->oh - 1) * l->stride + l->k - k->ih - l->pad,
@@ -320,9 +338,18 @@ prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int trai
 	dnnl_primitive_attr_t attr, battr;
 	dnnl_post_ops_t po = NULL;
 
-	/* the input of the first convolution is the caller's NCHW */
-	md4(&src, mb, k->ic, k->ih, k->iw, !d->blk ? dnnl_nhwc : k->layer == 0 ? dnnl_nchw : dnnl_nChw16c);
-	md4(&dst, mb, k->oc, k->oh, k->ow, d->blk ? dnnl_nChw16c : dnnl_nhwc);
+	/* the input of the first convolution is the caller's NCHW.  In
+	 * bfloat16 the input, the weights and the output's gradient are
+	 * rounded to it, the products summed in float32 and written as float32
+	 * (z and the gradients our passes read, the weight gradient Adam
+	 * adds) */
+	dnnl_data_type_t dt = k->h ? dnnl_bf16 : dnnl_f32;
+	dnnl_format_tag_t stag = !d->blk ? dnnl_nhwc : k->layer == 0 ? dnnl_nchw : dnnl_nChw16c;
+	dnnl_format_tag_t dtag = d->blk ? dnnl_nChw16c : dnnl_nhwc;
+	md4t(&src, mb, k->ic, k->ih, k->iw, stag, dt);
+	md4(&dsrc, mb, k->ic, k->ih, k->iw, stag);
+	md4(&dst, mb, k->oc, k->oh, k->ow, dtag);
+	md4t(&ddst, mb, k->oc, k->oh, k->ow, dtag, dt);
 	/* Winograd (nChw16c only) where it was measured to pay
 	 * (bench/README): for 3x3 stride-1 convolutions from 16 channels,
 	 * but the training forward from 32; direct elsewhere, or when oneDNN
@@ -331,7 +358,8 @@ prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int trai
 	dnnl_alg_kind_t afwd = w3 && k->ic >= (train ? 32 : 16) ? dnnl_convolution_winograd : dnnl_convolution_direct;
 	dnnl_alg_kind_t abwd = w3 && k->ic >= 16 ? dnnl_convolution_winograd : dnnl_convolution_direct;
 	md4(&wuser, k->oc, k->ic, l->k, l->k, dnnl_oihw);
-	md4(&wany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any);
+	md4t(&wany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any, dt);
+	md4(&dwany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any);
 	dnnl_dims_t bd = { k->oc };
 	DNN(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
 again:
@@ -371,7 +399,7 @@ again:
 		return 0;
 	}
 	if (k->layer > 0) {
-		if (bwd_desc(d, &pd, &cd, 0, abwd, &src, &wany, &dst, strides, pl, pr, battr, fpd) < 0)
+		if (bwd_desc(d, &pd, &cd, 0, abwd, &dsrc, &wany, &ddst, strides, pl, pr, battr, fpd) < 0)
 			goto fail;
 		note_impl(d, pd, "conv-bwd-data");
 		p->bwd_data = prim(d, pd, &p->sp_bwd_data);
@@ -382,17 +410,17 @@ again:
 			p->w_bwd = p->w_fwd;
 		else
 			p->w_bwd = weights_for(d, wm, p->w_user, &p->to_bwd_w);
-		p->diff_src = mem(d, &src, DNNL_MEMORY_NONE);
+		p->diff_src = mem(d, &dsrc, DNNL_MEMORY_NONE);
 		dnnl_primitive_desc_destroy(pd);
 	}
-	if (bwd_desc(d, &pd, &cd, 1, abwd, &src, &wany, &dst, strides, pl, pr, battr, fpd) < 0)
+	if (bwd_desc(d, &pd, &cd, 1, abwd, &src, &dwany, &ddst, strides, pl, pr, battr, fpd) < 0)
 		goto fail;
 	note_impl(d, pd, "conv-bwd-weights");
 	p->bwd_w = prim(d, pd, &p->sp_bwd_w);
 	p->dw = mem(d, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), DNNL_MEMORY_ALLOCATE);
 	p->dw_user = mem(d, &wuser, DNNL_MEMORY_NONE);
 	p->from_dw = reorder(d, p->dw, p->dw_user, 1);
-	p->diff_dst = mem(d, &dst, DNNL_MEMORY_NONE);
+	p->diff_dst = mem(d, &ddst, DNNL_MEMORY_NONE);
 	dnnl_primitive_desc_destroy(pd);
 	dnnl_primitive_desc_destroy(fpd);
 	dnnl_primitive_attr_destroy(battr);
@@ -696,6 +724,22 @@ to_pixels(float *dst, const float *src, int P, int C, int blk)
 			dst[elem(blk, c, p, C, P)] = src[(size_t)c * P + p];
 }
 
+/*
+ * n floats to bfloat16, rounded to nearest, ties to even (as oneDNN's
+ * reorders and vcvtneps2bf16 round); a NaN stays a NaN.  GCC makes this
+ * sixteen at a time.
+ */
+static VEC void
+to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &src[i], sizeof u);
+		uint32_t r = (u + 0x7fffu + ((u >> 16) & 1)) >> 16;
+		dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40 : r);
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* open and close */
 
@@ -703,6 +747,7 @@ static void
 blk_free(struct blk *k)
 {
 	free(k->z);
+	free(k->inh);
 	free(k->zsel);
 	free(k->gap);
 	free(k->out);
@@ -749,6 +794,8 @@ workers_open(struct dnet *d, size_t big)
 		w->t1 = emalloc(big * sizeof(float));
 		w->t2 = emalloc(big * sizeof(float));
 		w->t3 = emalloc(big * sizeof(float));
+		if (d->bf16)
+			w->th = emalloc(big * sizeof(uint16_t));
 		for (int i = 0; i < d->nb; i++) {
 			if (!d->b[i].conv)
 				continue;
@@ -776,6 +823,7 @@ workers_close(struct dnet *d)
 		free(w->t1);
 		free(w->t2);
 		free(w->t3);
+		free(w->th);
 	}
 	free(d->wk);
 }
@@ -791,6 +839,7 @@ dnet_close(struct dnet *d)
 	free(d->xin);
 	free(d->ga);
 	free(d->gb);
+	free(d->zh);
 	free(d->part);
 	free(d->dwpart);
 	free(d->wT);
@@ -803,7 +852,7 @@ dnet_close(struct dnet *d)
 }
 
 struct dnet *
-dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
+dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **why)
 {
 	struct dnet *d;
 	size_t big = (size_t)n->c * n->h * n->w;
@@ -830,6 +879,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 	d->keep = keep;
 	d->maxb = maxb;
 	d->wino = wino;
+	d->bf16 = bf16;
 	/* nChw16c when every block's channels come in sixteens (OsteoNet's
 	 * do): Winograd needs it, and the first convolution then reads the
 	 * caller's NCHW as it is */
@@ -872,7 +922,12 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 		k->bfold = emalloc((size_t)l->oc * sizeof(float));
 		k->folded = ecalloc(l->pcount + 2 * (size_t)l->oc, sizeof(float));
 		k->stale = 1;
-		if (prims_make(d, k, &k->inf, 1, 0) < 0) {
+		/* bfloat16 from the second convolution on: the first reads
+		 * the image as it came, and has few products to speed up */
+		k->h = bf16 && d->nb > 1;
+		if (k->h && prims_make(d, k, &k->inf, 1, 0) < 0)
+			k->h = 0;
+		if (!k->inf.mb && prims_make(d, k, &k->inf, 1, 0) < 0) {
 			*why = "oneDNN has no convolution for a layer's shape";
 			dnet_close(d);
 			return NULL;
@@ -891,6 +946,29 @@ dnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 }
 
 int
+dnet_bf16_layers(const struct dnet *d)
+{
+	int c = 0;
+
+	for (int i = 0; i < d->nb; i++)
+		c += d->b[i].h;
+	return c;
+}
+
+int
+dnet_bf16_native(const char **isa)
+{
+	dnnl_cpu_isa_t have = dnnl_get_effective_cpu_isa();
+
+	*isa = (have & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx     ? "AMX"
+	       : (have & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16 ? "AVX512_BF16"
+	       : (have & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core           ? "AVX-512 without BF16"
+	       : (have & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2                         ? "AVX2"
+	                                                                                 : "no AVX2";
+	return (have & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+int
 dnet_tail(const struct dnet *d)
 {
 	return d->tail;
@@ -900,6 +978,19 @@ const char *
 dnet_kernels(const struct dnet *d)
 {
 	return d->kernels;
+}
+
+/* the largest convolution output of the blocks, per image */
+static size_t
+big_full(const struct dnet *d)
+{
+	size_t big = 0;
+
+	for (int i = 0; i < d->nb; i++) {
+		size_t full = (size_t)d->b[i].oh * d->b[i].ow * d->b[i].oc;
+		big = full > big ? full : big;
+	}
+	return big;
 }
 
 /* the training buffers and primitives for batches of b, made at the first
@@ -918,6 +1009,11 @@ train_ready(struct dnet *d, int b)
 			big = full > big ? full : big;
 			if (k->conv && !(i == 0 && d->conv1))
 				k->z = emalloc((size_t)d->maxb * full * sizeof(float));
+			if (k->h) {
+				k->inh = emalloc((size_t)d->maxb * k->ih * k->iw * k->ic * sizeof(uint16_t));
+				if (!d->zh)
+					d->zh = emalloc((size_t)d->maxb * big_full(d) * sizeof(uint16_t));
+			}
 			if (k->conv && k->pool && k->oc % 16 == 0)
 			{
 				size_t pooled = (size_t)d->maxb * k->ph * k->pw * k->oc;
@@ -1019,7 +1115,13 @@ forward_train(struct dnet *d, const float *x, int b)
 		handle(p->w_user, n->params + l->w);
 		if (p->to_fwd_w)
 			run(d, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
-		handle(p->src, src);
+		if (k->h) {
+#pragma omp parallel for schedule(static)
+			for (int j = 0; j < b; j++)
+				to_bf16(k->inh + j * in, src + j * in, in);
+			handle(p->src, k->inh);
+		} else
+			handle(p->src, src);
 		handle(p->dst, k->z);
 		run(d, p->fwd, p->sp_fwd, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
 		                                       { DNNL_ARG_DST, p->dst } });
@@ -1132,7 +1234,12 @@ infer_image(struct dnet *d, struct worker *w, const float *src, int j)
 		dnnl_exec_arg_t args[5] = { { DNNL_ARG_SRC, w->src[i] }, { DNNL_ARG_WEIGHTS, p->w_fwd },
 		                            { DNNL_ARG_BIAS, p->bias }, { DNNL_ARG_DST, w->dst[i] },
 		                            { DNNL_ARG_SCRATCHPAD, w->sp[i] } };
-		handle(w->src[i], src);
+		if (k->h) {
+			size_t in = (size_t)k->ih * k->iw * k->ic;
+			to_bf16(w->th, src, in);
+			handle(w->src[i], w->th);
+		} else
+			handle(w->src[i], src);
 		handle(w->dst[i], full);
 		if (w->sp[i])
 			handle(w->sp[i], w->scratch);
@@ -1262,8 +1369,16 @@ dnet_backward(struct dnet *d, const float *df, int b)
 				            k->am ? k->am + j * pooled : NULL, k->z + j * full, k->oh, k->ow, C, k->pool,
 				            d->blk, m, r, g, mdy, mdyx);
 			struct conv_prims *p = &k->tr;
-			handle(p->src, i == 0 ? d->x0 : d->b[i - 1].out);
-			handle(p->diff_dst, k->z);
+			if (k->h) {
+#pragma omp parallel for schedule(static)
+				for (int j = 0; j < b; j++)
+					to_bf16(d->zh + j * full, k->z + j * full, full);
+				handle(p->src, k->inh);
+				handle(p->diff_dst, d->zh);
+			} else {
+				handle(p->src, i == 0 ? d->x0 : d->b[i - 1].out);
+				handle(p->diff_dst, k->z);
+			}
 			run(d, p->bwd_w, p->sp_bwd_w, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_DIFF_DST, p->diff_dst },
 			                                         { DNNL_ARG_DIFF_WEIGHTS, p->dw } });
 			handle(p->dw_user, n->grads + l->w);

@@ -23,8 +23,17 @@ struct dnet;
 /* NULL when the spec is not covered, or oneDNN has no primitive for a
  * layer's shape (*why says which); keep: every layer's activations land in
  * the host net's buffers at each inference forward (heat maps, feature
- * maps); wino: Winograd convolutions where they pay (else direct only) */
-struct dnet *dnet_open(struct net *n, int maxb, int keep, int wino, const char **why);
+ * maps); wino: Winograd convolutions where they pay (else direct only);
+ * bf16: the convolutions after the first take their input and weights in
+ * bfloat16 (and their output's gradient), sum in float32 and give float32;
+ * everything else stays float32 (batch norm, pooling, the dense tail,
+ * the weights Adam keeps) */
+struct dnet *dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **why);
+/* the number of convolutions running in bfloat16 */
+int dnet_bf16_layers(const struct dnet *d);
+/* 1 when oneDNN runs bfloat16 in this CPU's own instructions (AVX512_BF16
+ * or AMX), 0 when it could only emulate them; *isa names what it sees */
+int dnet_bf16_native(const char **isa);
 void dnet_close(struct dnet *d);
 /* the layers before dnet_tail(d) are the blocks this path runs; the
  * engine runs the rest (gap, dropout, the dense tail) on the reference

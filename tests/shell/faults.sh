@@ -81,7 +81,7 @@ osteo-dump m.rec | jq -e '.meta.kind == "osteonet-model"' >/dev/null || fail "ne
 
 # SIGINT during training: 130, a checkpoint to resume from, no model (env gives back the SIGINT a
 # script's background job ignores, which osteo-train, as every program, leaves ignored)
-( env --default-signal=INT osteo-train -o i.model --checkpoint i.ckpt --arch dense:64,dense:64 --epochs 100000 --patience 0 \
+( env --default-signal=INT,TERM,HUP osteo-train -o i.model --checkpoint i.ckpt --arch dense:64,dense:64 --epochs 100000 --patience 0 \
 	fused.rec 2>err & pid=$!
   sleep 1; kill -INT $pid; st=0; wait $pid || st=$?; [ $st = 130 ] ) || fail "SIGINT: exit status"
 contains 'stopped by signal 2' err || fail "SIGINT message: $(cat err)"

@@ -12,11 +12,11 @@ await_tmp() { for _ in $(seq 50); do [ -n "$(left "$1")" ] && return 0; sleep 0.
 
 # osteo-plot writes its --data through a temporary while it reads its input: a FIFO held open
 # keeps it there, so each signal arrives at a known moment; a shell's background job ignores
-# SIGINT, which env --default-signal gives back
+# SIGINT (and a run under nohup SIGHUP), which env --default-signal gives back
 mkfifo in.fifo
 exec 8<>in.fifo
 for s in INT:130 TERM:143 HUP:129; do
-	env --default-signal=INT osteo-plot roc --script --data roc.tsv in.fifo >/dev/null 2>err & p=$!
+	env --default-signal=INT,TERM,HUP osteo-plot roc --script --data roc.tsv in.fifo >/dev/null 2>err & p=$!
 	await_tmp roc.tsv
 	kill -"${s%:*}" $p
 	st=0; wait $p || st=$?
@@ -24,7 +24,7 @@ for s in INT:130 TERM:143 HUP:129; do
 	[ -z "$(left roc.tsv)" ] && [ ! -e roc.tsv ] || fail "SIG${s%:*}: left $(ls)"
 done
 # SIGKILL leaves its temporary; the next run that writes roc.tsv removes it, not another's
-env --default-signal=INT osteo-plot roc --script --data roc.tsv in.fifo >/dev/null 2>&1 & p=$!
+env --default-signal=INT,TERM,HUP osteo-plot roc --script --data roc.tsv in.fifo >/dev/null 2>&1 & p=$!
 await_tmp roc.tsv
 kill -KILL $p
 wait $p || true
@@ -46,7 +46,7 @@ kill -TERM $p
 st=0; wait $p || st=$?
 [ "$st" = 143 ] || fail "osteo-synth -o: SIGTERM: exit $st"
 [ -z "$(left cohort)" ] && [ ! -e cohort ] || fail "osteo-synth -o: left $(ls -d cohort*)"
-osteo-synth -q -n 20000 --size 64x64 --tar -o c.tar.gz & p=$!
+env --default-signal=INT,TERM,HUP osteo-synth -q -n 20000 --size 64x64 --tar -o c.tar.gz & p=$!
 await_tmp c.tar.gz
 kill -HUP $p
 st=0; wait $p || st=$?
@@ -70,14 +70,14 @@ fi
 for s in INT:130 TERM:143 HUP:129; do
 	rm -f tr.rec va.rec te.rec stats.rec
 	st=0
-	env --default-signal=INT strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=${s%:*}:when=1 \
+	env --default-signal=INT,TERM,HUP strace -f -qq -o /dev/null -e trace=rename -e inject=rename:signal=${s%:*}:when=1 \
 		osteo-split -q --train tr.rec --val va.rec --test te.rec norm.rec 2>err || st=$?
 	[ "$st" = "${s#*:}" ] || fail "osteo-split: SIG${s%:*}: exit $st: $(cat err)"
 	# the signal comes as the first rename is made: train is in place, val and test never are
 	[ -z "$(ls *.tmp.* 2>/dev/null)" ] && [ ! -e va.rec ] && [ ! -e te.rec ] ||
 		fail "osteo-split: SIG${s%:*}: left $(ls)"
 	st=0
-	env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=${s%:*}:when=1 \
+	env --default-signal=INT,TERM,HUP strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=${s%:*}:when=1 \
 		osteo-normalize --method zscore --fit-stats stats.rec syn.rec >/dev/null 2>err || st=$?
 	[ "$st" = "${s#*:}" ] || fail "--fit-stats: SIG${s%:*}: exit $st: $(cat err)"
 	[ -z "$(ls *.tmp.* 2>/dev/null)" ] && [ ! -e stats.rec ] || fail "--fit-stats: SIG${s%:*}: left $(ls)"
@@ -88,7 +88,7 @@ run_killed() { # NAME(the file) CMD...: SIGTERM at the first fsync: 143, no temp
 	local name=$1 st=0
 	shift
 	rm -f "$name"
-	env --default-signal=INT strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=TERM:when=1 \
+	env --default-signal=INT,TERM,HUP strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=TERM:when=1 \
 		"$@" >/dev/null 2>err || st=$?
 	[ "$st" = 143 ] || fail "$*: SIGTERM: exit $st: $(cat err)"
 	[ -z "$(ls "$name".tmp.* 2>/dev/null)" ] && [ ! -e "$name" ] || fail "$*: SIGTERM: left $(ls)"

@@ -126,7 +126,7 @@ fi
 osteo-synth -q -n 200 --seed 18 --size 64x64 --tar -o inbox/monday2.tar.gz
 touch -d '+8 minutes' inbox/monday2.tar.gz
 for s in INT:130 TERM:143; do
-	setsid env --default-signal=INT "$N" -d run -i inbox -o out 2>/dev/null & p=$!
+	setsid env --default-signal=INT,TERM,HUP "$N" -d run -i inbox -o out 2>/dev/null & p=$!
 	for _ in $(seq 50); do ls out/.work.* >/dev/null 2>&1 && break; sleep 0.1; done
 	sleep 0.3
 	kill -"${s%:*}" -- -$p
