@@ -14,13 +14,18 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # oneDNN (no .pc file in Debian) runs on OpenMP; so do dnn.c's own passes
 LDLIBS = $(PKG_LIBS) -ldnnl -lgomp -lcsv -lm
-# DICOM: GDCM (C++, no .pc file in Debian) behind common/gdcm.cc, and
+# DICOM: GDCM (C++, no .pc file in Debian) behind common/dicom/gdcm.cc, a
+# library of its own that osteo-decode's DICOM worker loads when the first
+# DICOM file comes (lib/osteo/libosteo-gdcm.so; installed beside bin/ as
+# $(BINDIR)/../lib/osteo), so a run without DICOM does not pay GDCM's start;
 # OpenSSL's libcrypto for --pseudonymize's HMAC-SHA256
 CXX ?= c++
 XCXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -I.
 # (-isystem: warnings in GDCM's own headers are not ours to mend)
 GDCM_CFLAGS = -isystem /usr/include/gdcm-3.0
-DICOM_LIBS = -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon -lcrypto -lstdc++
+GDCM_LIBS = -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon -lstdc++
+DICOM_LIBS = $(GDCM_LIBS) -lcrypto
+GDCM_SO = lib/osteo/libosteo-gdcm.so
 
 # The CUDA backend: built when nvcc is on PATH or under CUDA_HOME, and the
 # runtime and cuBLAS are found where nvcc itself links from (nvcc may be a
@@ -58,7 +63,7 @@ endif
 # folder is in its path.
 COMMON_SRCS = $(sort $(wildcard common/*/*.c))
 NET_SRCS = engine/spec/net.c $(sort $(wildcard engine/ref/*.c engine/cpu/*.c))
-LIB_OBJS = $(COMMON_SRCS:%.c=build/%.o) build/common/dicom/gdcm.o $(NET_SRCS:%.c=build/%.o)
+LIB_OBJS = $(COMMON_SRCS:%.c=build/%.o) $(NET_SRCS:%.c=build/%.o)
 ENGINE_OBJS = build/engine/engine.o build/engine/device.o
 HDRS = $(wildcard common/*/*.h engine/*.h engine/*/*.h engine/cpu/kern.inc gpu/*.h)
 PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat
@@ -68,7 +73,7 @@ MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
 
-all: $(BINS) gpu-note
+all: $(BINS) $(GDCM_SO) gpu-note
 
 gpu-note:
 	@$(if $(NVCC),true,echo "osteo: $(or $(GPU_MISSING),nvcc not found (or GPU=0)): the CUDA backend is not built; programs run on the CPU")
@@ -96,7 +101,16 @@ build/common/dicom/dicom.o: XCFLAGS += $(DNN_OPT)
 
 build/common/dicom/gdcm.o: common/dicom/gdcm.cc common/dicom/dicom.h
 	@mkdir -p $(@D)
-	$(CXX) $(XCXXFLAGS) $(CFLAGS) $(GDCM_CFLAGS) -c -o $@ $<
+	$(CXX) $(XCXXFLAGS) $(CFLAGS) $(GDCM_CFLAGS) -fPIC -c -o $@ $<
+
+# (with osteo's own RLE decoder, which gdcm.cc calls)
+build/pic/rle.o: common/dicom/rle.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(GDCM_SO): build/common/dicom/gdcm.o build/pic/rle.o
+	@mkdir -p $(@D)
+	$(CXX) $(CFLAGS) $(LDFLAGS) -shared -Wl,--no-undefined -o $@ $^ $(GDCM_LIBS)
 
 # the CUDA backend's stand-in when it is not built: "no device"
 build/gpu/nogpu.o: gpu/nogpu.c $(HDRS) | build/gpu
@@ -121,7 +135,7 @@ $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bi
 bin/osteo-baseline: LDLIBS += -lsvm -lxgboost
 # osteo-synth draws its patients on every core
 build/filters/osteo-synth.o: XCFLAGS += -fopenmp
-bin/osteo-decode: LDLIBS += $(DICOM_LIBS)
+bin/osteo-decode: LDLIBS += -lcrypto
 bin/osteo-fuse: LDLIBS += -lcrypto
 
 bin build/filters build/gpu build/tests:
@@ -225,7 +239,8 @@ FUZZ_TIME ?= 60
 FUZZ_CXX ?= clang++
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
-FUZZ_OBJS = $(LIB_OBJS:build/%=build/fuzz/%) $(ENGINE_OBJS:build/%=build/fuzz/%) build/fuzz/gpu/nogpu.o
+# (gdcm.o linked in: the harnesses read DICOM without lib/osteo's library)
+FUZZ_OBJS = $(LIB_OBJS:build/%=build/fuzz/%) build/fuzz/common/dicom/gdcm.o $(ENGINE_OBJS:build/%=build/fuzz/%) build/fuzz/gpu/nogpu.o
 
 build/fuzz/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
@@ -244,9 +259,9 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_OBJS)
 # every harness again with the ordinary compiler and a main() that runs
 # the files it is given (tests/fuzz/replay.c): make check replays the
 # committed corpora through them (tests/shell/fuzz-replay.sh)
-build/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/*.h build/libosteo.a $(ENGINE_OBJS) build/gpu/nogpu.o | build/tests
+build/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/*.h build/libosteo.a build/common/dicom/gdcm.o $(ENGINE_OBJS) build/gpu/nogpu.o | build/tests
 	$(CC) $(XCFLAGS) -Werror $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c $(ENGINE_OBJS) build/gpu/nogpu.o \
-		build/libosteo.a $(LDLIBS) $(DICOM_LIBS) -lxgboost $(FUZZ_WRAP)
+		build/common/dicom/gdcm.o build/libosteo.a $(LDLIBS) $(DICOM_LIBS) -lxgboost $(FUZZ_WRAP)
 
 fuzz-build:
 	@tools/deps.sh fuzz
@@ -307,6 +322,8 @@ install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(COMPDIR) $(DESTDIR)$(DATADIR)/pipelines
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	mkdir -p $(DESTDIR)$(BINDIR)/../lib/osteo
+	cp $(GDCM_SO) $(DESTDIR)$(BINDIR)/../lib/osteo/
 	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
@@ -316,7 +333,7 @@ install: all
 	cp -R examples $(DESTDIR)$(DATADIR)/
 
 clean:
-	rm -rf bin build
+	rm -rf bin build lib
 
 .PHONY: all gpu-note deps check check-asan check-valgrind test demo bench models install clean fuzz fuzz-build
 .DELETE_ON_ERROR:

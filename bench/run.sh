@@ -16,7 +16,10 @@ secs() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); echo "$t1 - $t0" | 
 # peak resident memory in MiB of one run of "$@"
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 
-echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
+# what was measured on: the date, the CPU and the instructions the figures
+# depend on (AVX-512 for the engine's passes, AVX512_BF16 or AMX for bf16)
+echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)," \
+	"$(for f in avx512f avx512_bf16 amx_bf16; do grep -qw $f /proc/cpuinfo && printf '%s ' $f; done)"
 echo
 
 if [ "${2:-}" != gpu ]; then

@@ -10,6 +10,16 @@ for p in $(cd "$TOP/bin" && ls); do
 	[ -x "$dest/usr/bin/$p" ] || fail "$p not installed"
 	[ -f "$dest/usr/share/man/man1/$p.1" ] || fail "$p.1 not installed"
 done
+# the installed osteo-decode reads DICOM with the GDCM library installed beside it
+# (its worker loads ../lib/osteo/libosteo-gdcm.so), and says so when it is missing
+[ -f "$dest/usr/lib/osteo/libosteo-gdcm.so" ] || fail "libosteo-gdcm.so not installed"
+"$dest/usr/bin/osteo-decode" -q "$TOP/examples/dicom-export/export" >dcm.rec || fail "the installed osteo-decode on DICOM"
+[ "$(osteo-dump --count dcm.rec | awk -F'\t' '$1 == "all" { print $3 }')" = 6 ] || fail "DICOM records: $(osteo-dump --count dcm.rec)"
+mv "$dest/usr/lib/osteo" "$dest/usr/lib/osteo.away"
+st=0; "$dest/usr/bin/osteo-decode" -q "$TOP/examples/dicom-export/export" >dcm.rec 2>err || st=$?
+[ $st = 65 ] && contains 'libosteo-gdcm.so) was not found beside the program' err ||
+	fail "without libosteo-gdcm.so: exit $st: $(cat err)"
+mv "$dest/usr/lib/osteo.away" "$dest/usr/lib/osteo"
 [ -f "$dest/usr/share/man/man5/osteo-record.5" ] && [ -f "$dest/usr/share/man/man7/osteo.7" ] || fail "section 5 and 7 pages"
 for m in "$dest"/usr/share/man/man*/*; do
 	MANWIDTH=80 man -l "$m" >/dev/null 2>err </dev/null || fail "man -l $m: $(cat err)"
