@@ -61,12 +61,12 @@ endif
 # are linked with gpu/'s objects (or its stub) into the programs that run
 # the network.  Every include is written from the root (-I.): a file's
 # folder is in its path.
-COMMON_SRCS = $(sort $(wildcard common/*/*.c))
+COMMON_SRCS = $(sort $(filter-out common/onnx/%,$(wildcard common/*/*.c)))
 NET_SRCS = engine/spec/net.c $(sort $(wildcard engine/ref/*.c engine/cpu/*.c))
 LIB_OBJS = $(COMMON_SRCS:%.c=build/%.o) $(NET_SRCS:%.c=build/%.o)
 ENGINE_OBJS = build/engine/engine.o build/engine/device.o
 HDRS = $(wildcard common/*/*.h engine/*.h engine/*/*.h engine/cpu/kern.inc gpu/*.h)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat osteo-onnx
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
@@ -111,6 +111,19 @@ build/pic/rle.o: common/dicom/rle.c $(HDRS)
 $(GDCM_SO): build/common/dicom/gdcm.o build/pic/rle.o
 	@mkdir -p $(@D)
 	$(CXX) $(CFLAGS) $(LDFLAGS) -shared -Wl,--no-undefined -o $@ $^ $(GDCM_LIBS)
+
+# ONNX: onnx.proto as Debian's libonnx-dev ships it, compiled by protoc-c
+# into build/gen (protobuf-c's structs and packer); only osteo-onnx links it
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+ONNX_OBJS = build/gen/onnx.pb-c.o build/common/onnx/export.o
+build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p build/gen
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=build/gen $(ONNX_PROTO)
+build/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+build/common/onnx/export.o: build/gen/onnx.pb-c.h
+bin/osteo-onnx: build/filters/osteo-onnx.o $(ONNX_OBJS) build/libosteo.a | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ONNX_OBJS) build/libosteo.a $(LDLIBS) -lprotobuf-c
 
 # the CUDA backend's stand-in when it is not built: "no device"
 build/gpu/nogpu.o: gpu/nogpu.c $(HDRS) | build/gpu

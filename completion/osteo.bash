@@ -44,4 +44,4 @@ _osteo() {
 	COMPREPLY=($(compgen -f -- "$cur"))
 }
 complete -F _osteo osteo-augment osteo-baseline osteo-cat osteo-decode osteo-dump osteo-fuse osteo-gpuinfo \
-	osteo-infer osteo-metrics osteo-normalize osteo-plot osteo-split osteo-synth osteo-train
+	osteo-infer osteo-metrics osteo-normalize osteo-onnx osteo-plot osteo-split osteo-synth osteo-train

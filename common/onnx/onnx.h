@@ -1,0 +1,32 @@
+/*
+ * onnx.h - osteo's models as ONNX files (export.c), through protobuf-c and
+ * the onnx.proto that Debian's libonnx-dev ships, compiled by protoc-c at
+ * build time (build/gen/onnx.pb-c.[ch]): no hand-written wire format.
+ *
+ * The graph gives what osteo-infer gives: inputs "image" (batch, c, h, w)
+ * and, when the model takes clinical values, "clinical" (batch, k), both
+ * float and prepared as osteo-infer's records are (normalised, fused);
+ * output "probs" (batch, classes), after late fusion and the temperature
+ * when the model has them.  Every node is a standard operator of opset
+ * 13 that OpenCV's dnn module (4.6) also runs, which is why some are
+ * spelt plainly (a floor as Mul, Add and Relu rather than Max or Clip).
+ */
+#ifndef OSTEO_ONNX_H
+#define OSTEO_ONNX_H
+
+#include <stddef.h>
+
+#include "common/model/model.h"
+
+#define ONNX_OPSET 13
+#define ONNX_IR_VERSION 7
+
+/*
+ * The model m as an ONNX file at path (written atomically); batch 0 leaves
+ * the batch dimension free ("batch"), n > 0 fixes it (runtimes that need
+ * static shapes: OpenCV's).  Dies with 70 when protobuf-c cannot pack it,
+ * 73/74 when the file cannot be written.  Returns the number of nodes.
+ */
+int onnx_export(const struct model *m, int batch, const char *path);
+
+#endif

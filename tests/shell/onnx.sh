@@ -1,0 +1,46 @@
+# osteo-onnx --export: the model as ONNX that another runtime runs to the same
+# probabilities as osteo-infer (tests/onnx/check.py: python3-onnx's checker and
+# OpenCV's dnn module), for late fusion with a temperature, a clinical branch
+# after global average pooling and a strided 5x5 convolution, and images
+# alone; the free batch dimension; bad input.
+. "$TOP/tests/lib.sh"
+/usr/bin/python3 -c 'import onnx, cv2' 2>/dev/null || { echo "python3-onnx or python3-opencv missing"; exit 77; }
+make -s -f "$TOP/pipelines/prep.mk" OUT=p N=40 SEED=4 SIZE=32x32 COPIES=0 >/dev/null 2>&1
+n=$(osteo-dump --count p/test.fused.rec | awk -F'\t' '$1 == "all" { print $3 }')
+osteo-dump --data p/test.fused.rec >fused.json
+osteo-dump --data p/test.norm.rec >norm.json
+A="-q --epochs 2 --batch 8 --val p/val.fused.rec"
+osteo-train $A --fusion late --calibrate -o late.model p/train.fused.rec
+osteo-train $A --arch conv:8:5:2,pool,conv:16,gap,clin:4,dense:8 -o branch.model p/train.fused.rec
+osteo-train -q --epochs 2 --batch 8 --arch conv:4,pool,dense:8 -o img.model p/train.norm.rec
+osteo-dump late.model | jq -e '.meta["calibration.temperature"] != null' >/dev/null || fail "no temperature to test"
+for m in late:fused branch:fused img:norm; do
+	name=${m%%:*} in=${m#*:}
+	osteo-onnx -q --export $name.model -o $name.onnx --batch "$n"
+	osteo-infer -q -m $name.model p/test.$in.rec | osteo-dump >$name.pred.json
+	/usr/bin/python3 "$TOP/tests/onnx/check.py" $name.onnx $in.json $name.pred.json || fail "$name: OpenCV's probabilities"
+done
+# the same model, the same bytes
+osteo-onnx -q --export late.model -o again.onnx --batch "$n"
+cmp late.onnx again.onnx || fail "two exports of one model differ"
+# by default the batch dimension is free
+osteo-onnx --export late.model -o free.onnx 2>err
+contains 'late.model as [0-9]* ONNX nodes (opset 13), inputs image and clinical, output probs' err || fail "message: $(cat err)"
+/usr/bin/python3 -c '
+import sys, onnx
+m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)
+dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in list(m.graph.input) + list(m.graph.output)]
+k = int(sys.argv[2])
+assert dims == [["batch", 1, 32, 32], ["batch", k], ["batch", 3]], dims' free.onnx \
+	"$(jq -s '.[0].tensors.clinical.shape[0]' fused.json)" || fail "the free batch's shapes"
+# bad input: nothing written
+expect_status 64 osteo-onnx --export late.model 2>err
+contains '\-o names the ONNX file' err || fail "no -o: $(cat err)"
+expect_status 66 osteo-onnx --export missing.model -o x.onnx 2>err
+expect_status 65 osteo-onnx --export p/test.fused.rec -o x.onnx 2>err
+contains 'p/test.fused.rec' err || fail "not a model: $(cat err)"
+head -c 3000 late.model >cut.model
+expect_status 65 osteo-onnx --export cut.model -o x.onnx 2>err
+expect_status 73 osteo-onnx --export late.model -o nodir/x.onnx 2>err
+[ ! -e x.onnx ] && [ -z "$(ls -d x.onnx.tmp.* nodir 2>/dev/null)" ] || fail "left $(ls)"
+exit 0
