@@ -115,13 +115,13 @@ $(GDCM_SO): build/common/dicom/gdcm.o build/pic/rle.o
 # ONNX: onnx.proto as Debian's libonnx-dev ships it, compiled by protoc-c
 # into build/gen (protobuf-c's structs and packer); only osteo-onnx links it
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
-ONNX_OBJS = build/gen/onnx.pb-c.o build/common/onnx/export.o
+ONNX_OBJS = build/gen/onnx.pb-c.o build/common/onnx/export.o build/common/onnx/import.o
 build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h &: $(ONNX_PROTO)
 	@mkdir -p build/gen
 	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=build/gen $(ONNX_PROTO)
 build/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
 	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
-build/common/onnx/export.o: build/gen/onnx.pb-c.h
+build/common/onnx/export.o build/common/onnx/import.o: build/gen/onnx.pb-c.h
 bin/osteo-onnx: build/filters/osteo-onnx.o $(ONNX_OBJS) build/libosteo.a | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ONNX_OBJS) build/libosteo.a $(LDLIBS) -lprotobuf-c
 
@@ -180,7 +180,7 @@ EMU_CXXFLAGS = -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/gpu
 EMU_BINS = build/emu/bin/osteo-train build/emu/bin/osteo-infer build/emu/bin/osteo-gpuinfo
 # every fuzz harness, built as a replayer of its corpus for make test
 # (set before the test rule: make expands a rule's prerequisites as it reads it)
-FUZZ_ALL = record model decode dicom archive csv arch options
+FUZZ_ALL = record model decode dicom archive csv arch options onnx
 REPLAY_BINS = $(FUZZ_ALL:%=build/tests/replay_%)
 
 $(filter build/emu/%,$(EMU_OBJS)): build/emu/%.o: gpu/%.cu $(HDRS) tests/gpu/emu/*.h | build/emu/bin
@@ -253,7 +253,8 @@ FUZZ_CXX ?= clang++
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_FLAGS = -g -O1 $(SANITIZE) -fsanitize=fuzzer-no-link
 # (gdcm.o linked in: the harnesses read DICOM without lib/osteo's library)
-FUZZ_OBJS = $(LIB_OBJS:build/%=build/fuzz/%) build/fuzz/common/dicom/gdcm.o $(ENGINE_OBJS:build/%=build/fuzz/%) build/fuzz/gpu/nogpu.o
+FUZZ_OBJS = $(LIB_OBJS:build/%=build/fuzz/%) build/fuzz/common/dicom/gdcm.o $(ONNX_OBJS:build/%=build/fuzz/%) \
+	$(ENGINE_OBJS:build/%=build/fuzz/%) build/fuzz/gpu/nogpu.o
 
 build/fuzz/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
@@ -264,17 +265,23 @@ build/fuzz/common/dicom/gdcm.o: common/dicom/gdcm.cc common/dicom/dicom.h
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(XCXXFLAGS) -Werror $(FUZZ_FLAGS) -fno-sanitize=vptr,function $(GDCM_CFLAGS) -c -o $@ $<
 
+# protoc-c's generated code, without -Werror: its warnings are not ours
+build/fuzz/gen/onnx.pb-c.o: build/gen/onnx.pb-c.c build/gen/onnx.pb-c.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
+build/fuzz/common/onnx/export.o build/fuzz/common/onnx/import.o: build/gen/onnx.pb-c.h
+
 FUZZ_WRAP = -Wl,--wrap=fopen,--wrap=fclose,--wrap=rec_reader_new,--wrap=rec_reader_free
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/*.h $(FUZZ_OBJS)
-	$(FUZZ_CC) $(XCFLAGS) -Werror $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS) $(DICOM_LIBS) -lxgboost \
+	$(FUZZ_CC) $(XCFLAGS) -Werror $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LDLIBS) $(DICOM_LIBS) -lxgboost -lprotobuf-c \
 		$(FUZZ_WRAP)
 
 # every harness again with the ordinary compiler and a main() that runs
 # the files it is given (tests/fuzz/replay.c): make check replays the
 # committed corpora through them (tests/shell/fuzz-replay.sh)
-build/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/*.h build/libosteo.a build/common/dicom/gdcm.o $(ENGINE_OBJS) build/gpu/nogpu.o | build/tests
+build/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/*.h build/libosteo.a build/common/dicom/gdcm.o $(ONNX_OBJS) $(ENGINE_OBJS) build/gpu/nogpu.o | build/tests
 	$(CC) $(XCFLAGS) -Werror $(CFLAGS) $(PKG_CFLAGS) -o $@ $< tests/fuzz/replay.c $(ENGINE_OBJS) build/gpu/nogpu.o \
-		build/common/dicom/gdcm.o build/libosteo.a $(LDLIBS) $(DICOM_LIBS) -lxgboost $(FUZZ_WRAP)
+		build/common/dicom/gdcm.o $(ONNX_OBJS) build/libosteo.a $(LDLIBS) $(DICOM_LIBS) -lxgboost -lprotobuf-c $(FUZZ_WRAP)
 
 fuzz-build:
 	@tools/deps.sh fuzz

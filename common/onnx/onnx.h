@@ -15,10 +15,14 @@
 #define OSTEO_ONNX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/model/model.h"
 
 #define ONNX_OPSET 13
+#define ONNX_MIN_OPSET 9
+#define ONNX_MAX_OPSET 17
+#define ONNX_MAX_BYTES ((uint64_t)1 << 30)
 #define ONNX_IR_VERSION 7
 
 /*
@@ -28,5 +32,19 @@
  * 73/74 when the file cannot be written.  Returns the number of nodes.
  */
 int onnx_export(const struct model *m, int batch, const char *path);
+
+/*
+ * The ONNX file at path as a model (import.c): a graph of a plain stack
+ * (Conv with BatchNormalization or a bias and Relu, MaxPool 2x2,
+ * GlobalAveragePool, Flatten or Reshape, Gemm or MatMul and Add with Relu,
+ * a clinical input joined by Concat after its own Gemm and Relu layers,
+ * Dropout, Identity, Softmax), opsets 9 to 17, its weights in the
+ * network net_new builds from the spec it reads as.  classes names the
+ * classes (NULL: class0, class1, ...).  0; or -1 with err set, naming the
+ * node and op, for anything else: a truncated file, another opset, shapes
+ * that do not fit (m is then empty).  Dies with 66 when the file cannot
+ * be opened, 64 on a bad classes list.
+ */
+int onnx_import(const char *path, const char *classes, struct model *m, char *err, size_t errlen);
 
 #endif

@@ -2,7 +2,9 @@
 # An exported model against osteo-infer, in a runtime that is not osteo's:
 #   tests/onnx/check.py MODEL.onnx INPUTS.json PREDICTIONS.json [TOL]
 # INPUTS and PREDICTIONS are osteo-dump --data of the records osteo-infer
-# read and of what it wrote.  python3-onnx's checker (full, with shape
+# read and of what it wrote.  The graph's first output is compared, after
+# a softmax when its last node is not one (a network that ends in scores,
+# as torch exports them).  python3-onnx's checker (full, with shape
 # inference) must pass the file, and OpenCV's dnn module (python3-opencv,
 # its own ONNX importer and kernels) must give every record's
 # probabilities within TOL (default 1e-5) of osteo-infer's.  Prints the
@@ -28,7 +30,11 @@ net.setInput(img, "image")
 if "clinical" in names:
     clin = np.array([r["tensors"]["clinical"]["data"] for r in recs], dtype=np.float32)
     net.setInput(clin, "clinical")
-got = net.forward("probs").astype(np.float64)
+out = model.graph.output[0].name
+got = net.forward(out).astype(np.float64)
+if model.graph.node[-1].op_type != "Softmax":
+    e = np.exp(got - got.max(axis=1, keepdims=True))
+    got = e / e.sum(axis=1, keepdims=True)
 diff = np.abs(got - want).max()
 print("%s: %d records, inputs %s, largest difference %.3g (tolerance %g)" % (path, len(recs), ",".join(names), diff, tol))
 sys.exit(0 if diff <= tol else 1)

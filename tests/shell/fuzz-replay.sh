@@ -3,7 +3,7 @@
 # cleanly; fuzz_options reaches class_weights with a valid spec, so a
 # harness that drifts from the library fails here, clang or not
 . "$TOP/tests/lib.sh"
-for t in record model decode dicom archive csv arch options; do
+for t in record model decode dicom archive csv arch options onnx; do
 	bin=$TOP/build/tests/replay_$t
 	[ -x "$bin" ] || fail "$bin not built (make test builds it)"
 	OSTEO_FUZZ_TRACE=1 timeout 120 "$bin" "$TOP"/tests/fuzz/corpus/$t/* >out.$t 2>&1 ||

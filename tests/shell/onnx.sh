@@ -2,7 +2,10 @@
 # probabilities as osteo-infer (tests/onnx/check.py: python3-onnx's checker and
 # OpenCV's dnn module), for late fusion with a temperature, a clinical branch
 # after global average pooling and a strided 5x5 convolution, and images
-# alone; the free batch dimension; bad input.
+# alone; the free batch dimension; bad input.  osteo-onnx --import: a network
+# torch exported (tests/fixtures/onnx/make-fixtures.py) gives OpenCV's answers
+# in osteo-infer, an exported model comes back bit for bit, and what osteo
+# cannot run is 65 naming the node and op.
 . "$TOP/tests/lib.sh"
 /usr/bin/python3 -c 'import onnx, cv2' 2>/dev/null || { echo "python3-onnx or python3-opencv missing"; exit 77; }
 make -s -f "$TOP/pipelines/prep.mk" OUT=p N=40 SEED=4 SIZE=32x32 COPIES=0 >/dev/null 2>&1
@@ -33,6 +36,43 @@ dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v
 k = int(sys.argv[2])
 assert dims == [["batch", 1, 32, 32], ["batch", k], ["batch", 3]], dims' free.onnx \
 	"$(jq -s '.[0].tensors.clinical.shape[0]' fused.json)" || fail "the free batch's shapes"
+# --import: torch's network (BN with its running statistics, a conv bias before
+# BN, a strided 5x5 conv with a bias and no BN, gap, dense) at 16x16
+make -s -f "$TOP/pipelines/prep.mk" OUT=q N=40 SEED=4 SIZE=16x16 COPIES=0 >/dev/null 2>&1
+osteo-dump --data q/test.norm.rec >small-in.json
+osteo-onnx --import "$FIX/onnx/small.onnx" -o small.model 2>err
+contains 'as conv:8,pool,conv:16,pool,conv:16:5:2,gap,dense:12, 3 classes' err || fail "import message: $(cat err)"
+# an imported network knows its input's size, not how it was prepared
+expect_status 65 osteo-infer -q -m small.model q/test.norm.rec >/dev/null 2>err
+osteo-infer -q --no-check -m small.model q/test.norm.rec | osteo-dump >small-pred.json
+/usr/bin/python3 "$TOP/tests/onnx/check.py" "$FIX/onnx/small.onnx" small-in.json small-pred.json ||
+	fail "the imported network's probabilities are not OpenCV's"
+osteo-onnx -q --import "$FIX/onnx/small.onnx" --classes a,b,c -o named.model
+osteo-dump named.model | jq -e '.meta.classes == "a,b,c"' >/dev/null || fail "--classes"
+expect_status 65 osteo-onnx -q --import "$FIX/onnx/small.onnx" --classes a,b -o x.model 2>err
+contains 'names 2 classes; the graph has 3' err || fail "--classes count: $(cat err)"
+# export, import: the same network and the same probabilities, bit for bit
+osteo-onnx -q --export branch.model -o branch-free.onnx
+osteo-onnx -q --import branch-free.onnx --classes healthy,osteopenia,osteoporosis -o back.model
+[ "$(osteo-dump back.model | jq -r .meta.arch)" = "$(osteo-dump branch.model | jq -r .meta.arch)" ] || fail "arch back"
+osteo-infer -q --no-check -m back.model p/test.fused.rec | osteo-dump | jq -c .probs >back.probs
+osteo-infer -q -m branch.model p/test.fused.rec | osteo-dump | jq -c .probs >branch.probs
+cmp back.probs branch.probs || fail "an exported and imported model answers otherwise"
+# what osteo cannot run: 65, the node and op named, no model
+for f in residual:"node '/Add' (Add): adds two activations (a residual shortcut)" \
+	sigmoid:"(Sigmoid): op 'Sigmoid' is not one osteo reads" opset8:"opset 8; osteo reads opsets 9 to 17" \
+	shapes:"node '/fc1/Gemm': a product of 17 inputs to 12 where osteo's layer there has 16 to 12" \
+	truncated:"not an ONNX model (truncated, or not protobuf)"; do
+	expect_status 65 osteo-onnx -q --import "$FIX/onnx/${f%%:*}.onnx" -o bad.model 2>err
+	contains -F "${f#*:}" err || fail "${f%%:*}: $(cat err)"
+	[ ! -e bad.model ] || fail "${f%%:*}: a model was written"
+done
+expect_status 65 osteo-onnx -q --import late.onnx -o bad.model 2>err
+contains "(LogSoftmax): op 'LogSoftmax' is not one osteo reads" err || fail "late fusion: $(cat err)"
+: >empty.onnx
+expect_status 65 osteo-onnx -q --import empty.onnx -o bad.model 2>err
+expect_status 66 osteo-onnx -q --import missing.onnx -o bad.model 2>err
+expect_status 64 osteo-onnx -q --import "$FIX/onnx/small.onnx" --export late.model -o bad.model 2>err
 # bad input: nothing written
 expect_status 64 osteo-onnx --export late.model 2>err
 contains '\-o names the ONNX file' err || fail "no -o: $(cat err)"

@@ -1,0 +1,601 @@
+/*
+ * import.c - onnx.h's onnx_import: an ONNX graph of a plain stack (what
+ * osteo's engine runs: convolutions each with batch norm and ReLU, 2x2 max
+ * pooling, global average pooling, a flatten, dense layers, a clinical
+ * input joined by Concat, dropout) read node by node in the graph's order
+ * (ONNX keeps it topological) into a net.h spec and its weights.  What the
+ * engine cannot run is refused by name, node and op, never approximated:
+ * osteo's layers are the reference, and a model that imported would give
+ * the file's answers.
+ */
+#include "onnx.h"
+#include "common/base/util.h"
+#include "build/gen/onnx.pb-c.h"
+
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "raw_data is little endian: read it byte by byte on this machine"
+#endif
+
+/* a layer read from the graph, waiting for net_new's offsets */
+struct ilayer {
+	enum ltype type;
+	int branch;              /* a layer of the clinical branch */
+	const float *w, *b, *gamma, *beta, *mean, *var;   /* NULL: absent */
+	int transposed;          /* dense weights stored (ic, oc) */
+	int oc, ic, k, stride;
+	int64_t pads[4];
+	float eps, p;
+	const char *node;        /* the node that made it, for messages */
+};
+
+struct imp {
+	const char *path;
+	Onnx__ModelProto *mp;
+	const Onnx__GraphProto *g;
+	sigjmp_buf refused;      /* where refuse() goes back to, its message in err */
+	char err[640];
+	/* float copies of tensors kept as raw_data, freed at the end */
+	float **owned;
+	size_t nowned, capowned;
+	struct ilayer l[NET_MAXLAYERS + NET_MAXCLIN];
+	int n;
+	char spec[2048];
+	int c, h, w, nclin;
+	const char *image, *clinical;   /* the graph's input names */
+};
+
+/* the import ends: what was wrong, with the node when there is one */
+static void __attribute__((noreturn, format(printf, 3, 4)))
+refuse(const struct imp *cim, const Onnx__NodeProto *nd, const char *fmt, ...)
+{
+	struct imp *im = (struct imp *)cim;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (nd)
+		snprintf(im->err, sizeof im->err, "node '%s' (%s): %s", nd->name && *nd->name ? nd->name : "(unnamed)",
+		         nd->op_type ? nd->op_type : "?", msg);
+	else
+		snprintf(im->err, sizeof im->err, "%s", msg);
+	siglongjmp(im->refused, 1);
+}
+
+/* an initialiser, or a Constant node's value, by name */
+static const Onnx__TensorProto *
+tensor(const struct imp *im, const char *name)
+{
+	const Onnx__GraphProto *g = im->g;
+
+	for (size_t i = 0; i < g->n_initializer; i++)
+		if (g->initializer[i]->name && !strcmp(g->initializer[i]->name, name))
+			return g->initializer[i];
+	for (size_t i = 0; i < g->n_node; i++) {
+		const Onnx__NodeProto *nd = g->node[i];
+		if (nd->op_type && !strcmp(nd->op_type, "Constant") && nd->n_output == 1 && !strcmp(nd->output[0], name))
+			for (size_t a = 0; a < nd->n_attribute; a++)
+				if (!strcmp(nd->attribute[a]->name, "value") && nd->attribute[a]->t)
+					return nd->attribute[a]->t;
+	}
+	return NULL;
+}
+
+/* the number of values a tensor's dims make, 0 when they overflow the
+ * engine's bounds */
+static size_t
+count(const Onnx__TensorProto *t)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < t->n_dims; i++) {
+		if (t->dims[i] < 0 || (uint64_t)t->dims[i] > NET_MAXPARAMS || !mul_ok(n, (size_t)t->dims[i], &n) ||
+		    n > NET_MAXPARAMS)
+			return 0;
+	}
+	return n;
+}
+
+/* a float tensor of the given rank and, where want[i] >= 0, those dims */
+static const float *
+floats(struct imp *im, const Onnx__NodeProto *nd, const char *name, int rank, const int64_t *want)
+{
+	const Onnx__TensorProto *t = name && *name ? tensor(im, name) : NULL;
+
+	if (!t)
+		refuse(im, nd, "input '%s' is not a constant (weights must be initialisers)", name ? name : "");
+	if (!t->has_data_type || t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+		refuse(im, nd, "tensor '%s' is not float32 (data type %d)", name, (int)t->data_type);
+	if ((int)t->n_dims != rank)
+		refuse(im, nd, "tensor '%s' has %zu dimensions, not %d", name, t->n_dims, rank);
+	for (int i = 0; i < rank; i++)
+		if (want && want[i] >= 0 && t->dims[i] != want[i])
+			refuse(im, nd, "tensor '%s' is %lld along dimension %d where the graph needs %lld", name,
+			       (long long)t->dims[i], i, (long long)want[i]);
+	size_t n = count(t);
+	if (!n)
+		refuse(im, nd, "tensor '%s' is empty or too large", name);
+	if (t->n_float_data == n)
+		return t->float_data;
+	if (t->has_raw_data && t->raw_data.len == n * sizeof(float)) {
+		float *f = emalloc(n * sizeof *f);
+		memcpy(f, t->raw_data.data, n * sizeof *f);
+		egrow((void **)&im->owned, &im->capowned, (im->nowned + 1) * sizeof *im->owned);
+		im->owned[im->nowned++] = f;
+		return f;
+	}
+	refuse(im, nd, "tensor '%s' holds %zu values where its dims say %zu", name,
+	       t->n_float_data ? t->n_float_data : (size_t)t->raw_data.len / sizeof(float), n);
+}
+
+static const Onnx__AttributeProto *
+attr(const Onnx__NodeProto *nd, const char *name)
+{
+	for (size_t a = 0; a < nd->n_attribute; a++)
+		if (nd->attribute[a]->name && !strcmp(nd->attribute[a]->name, name))
+			return nd->attribute[a];
+	return NULL;
+}
+
+static int64_t
+attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dflt)
+{
+	const Onnx__AttributeProto *a = attr(nd, name);
+
+	return a && a->has_i ? a->i : dflt;
+}
+
+static float
+attr_float(const Onnx__NodeProto *nd, const char *name, float dflt)
+{
+	const Onnx__AttributeProto *a = attr(nd, name);
+
+	return a && a->has_f ? a->f : dflt;
+}
+
+/* a list attribute of n values, all of them v (absent: as if so) */
+static int
+ints_all(const Onnx__NodeProto *nd, const char *name, size_t n, int64_t v)
+{
+	const Onnx__AttributeProto *a = attr(nd, name);
+
+	if (!a)
+		return 1;
+	if (a->n_ints != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (a->ints[i] != v)
+			return 0;
+	return 1;
+}
+
+/* every attribute of nd is one of the names allowed (a comma list) */
+static void
+only_attrs(const struct imp *im, const Onnx__NodeProto *nd, const char *allowed)
+{
+	for (size_t a = 0; a < nd->n_attribute; a++) {
+		const char *name = nd->attribute[a]->name ? nd->attribute[a]->name : "";
+		size_t len = strlen(name);
+		int ok = 0;
+		for (const char *p = allowed; *p && !ok;) {
+			size_t w = strcspn(p, ",");
+			ok = len && w == len && !strncmp(p, name, len);
+			p += w + (p[w] == ',');
+		}
+		if (!ok)
+			refuse(im, nd, "attribute '%s' is not one osteo reads (%s)", name, *allowed ? allowed : "none");
+	}
+}
+
+static int
+is(const Onnx__NodeProto *nd, const char *op)
+{
+	return nd->op_type && !strcmp(nd->op_type, op);
+}
+
+static struct ilayer *
+add(struct imp *im, enum ltype t, const Onnx__NodeProto *nd)
+{
+	if (im->n == (int)(sizeof im->l / sizeof *im->l))
+		refuse(im, nd, "more than %d layers", NET_MAXLAYERS);
+	struct ilayer *l = &im->l[im->n++];
+	memset(l, 0, sizeof *l);
+	l->type = t;
+	l->node = nd->name;
+	return l;
+}
+
+static void
+word(struct imp *im, const char *fmt, ...)
+{
+	size_t k = strlen(im->spec);
+	va_list ap;
+
+	if (k)
+		im->spec[k++] = ',';
+	va_start(ap, fmt);
+	vsnprintf(im->spec + k, sizeof im->spec - k, fmt, ap);
+	va_end(ap);
+}
+
+/* the graph's image input (rank 4, fixed channels and sides) and its
+ * clinical one (rank 2), each not an initialiser */
+static void
+inputs(struct imp *im)
+{
+	const Onnx__GraphProto *g = im->g;
+
+	for (size_t i = 0; i < g->n_input; i++) {
+		const Onnx__ValueInfoProto *v = g->input[i];
+		if (!v->name || tensor(im, v->name))
+			continue;
+		const Onnx__TypeProto__Tensor *t = v->type && v->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+		                                           ? v->type->tensor_type : NULL;
+		if (!t || !t->shape || (t->has_elem_type && t->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT))
+			refuse(im, NULL, "input '%s' is not a float tensor of known rank", v->name);
+		int64_t d[4] = { 0 };
+		for (size_t k = 1; k < t->shape->n_dim && k < 4; k++) {
+			const Onnx__TensorShapeProto__Dimension *dm = t->shape->dim[k];
+			d[k] = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? dm->dim_value : -1;
+			if (d[k] < 1 || d[k] > NET_MAXSIDE)
+				refuse(im, NULL, "input '%s': dimension %zu is not a fixed size from 1 to %d", v->name, k,
+				       NET_MAXSIDE);
+		}
+		if (t->shape->n_dim == 4 && !im->image) {
+			im->image = v->name;
+			im->c = (int)d[1], im->h = (int)d[2], im->w = (int)d[3];
+		} else if (t->shape->n_dim == 2 && !im->clinical) {
+			im->clinical = v->name;
+			im->nclin = (int)d[1];
+		} else
+			refuse(im, NULL, "input '%s' of rank %zu is neither the image (N,C,H,W) nor a clinical vector (N,K)",
+			       v->name, t->shape->n_dim);
+	}
+	if (!im->image)
+		refuse(im, NULL, "no image input of rank 4 (N,C,H,W)");
+}
+
+/* the dense layer a Gemm or MatMul starts, weights (oc, ic) or (ic, oc) */
+static struct ilayer *
+dense(struct imp *im, const Onnx__NodeProto *nd, int branch)
+{
+	struct ilayer *l = add(im, L_DENSE, nd);
+	const Onnx__TensorProto *t = nd->n_input > 1 ? tensor(im, nd->input[1]) : NULL;
+
+	if (!t || t->n_dims != 2)
+		refuse(im, nd, "its weights '%s' are not a constant matrix", nd->n_input > 1 ? nd->input[1] : "");
+	l->branch = branch;
+	if (is(nd, "Gemm")) {
+		only_attrs(im, nd, "alpha,beta,transA,transB");
+		if (attr_int(nd, "transA", 0) || attr_float(nd, "alpha", 1) != 1 || attr_float(nd, "beta", 1) != 1)
+			refuse(im, nd, "transA, alpha or beta other than 0, 1 and 1");
+		l->transposed = !attr_int(nd, "transB", 0);
+	} else
+		l->transposed = 1;
+	l->oc = (int)(l->transposed ? t->dims[1] : t->dims[0]);
+	l->ic = (int)(l->transposed ? t->dims[0] : t->dims[1]);
+	l->w = floats(im, nd, nd->input[1], 2, NULL);
+	if (nd->n_input > 2 && *nd->input[2])
+		l->b = floats(im, nd, nd->input[2], 1, (int64_t[]){ l->oc });
+	return l;
+}
+
+/*
+ * The nodes in order.  cur is the image path's current value, clin the
+ * clinical path's; open is the layer whose ReLU (a convolution's, or its
+ * batch norm first) or bias (a MatMul's) may still come.
+ */
+static void
+walk(struct imp *im, int *nclasses)
+{
+	const Onnx__GraphProto *g = im->g;
+	const char *cur = im->image, *clin = im->clinical;
+	struct ilayer *open = NULL;
+	int flat = 0, fused = 0, ended = 0;
+	for (size_t i = 0; i < g->n_node; i++) {
+		const Onnx__NodeProto *nd = g->node[i];
+		const char *in0 = nd->n_input ? nd->input[0] : "", *out = nd->n_output ? nd->output[0] : "";
+		if (nd->domain && *nd->domain && strcmp(nd->domain, "ai.onnx"))
+			refuse(im, nd, "domain '%s' is not ONNX's own", nd->domain);
+		if (is(nd, "Constant"))
+			continue;
+		if (ended)
+			refuse(im, nd, "comes after the class scores' Softmax");
+		if (is(nd, "Add") && nd->n_input == 2 && !tensor(im, nd->input[0]) && !tensor(im, nd->input[1]))
+			refuse(im, nd, "adds two activations (a residual shortcut), which osteo's engine cannot run yet");
+		int on_clin = clin && !strcmp(in0, clin) && strcmp(in0, cur);
+		if (!on_clin && strcmp(in0, cur) && !is(nd, "Concat"))
+			refuse(im, nd, "reads '%s', not the value the stack has reached ('%s'): osteo runs a plain "
+			       "stack, without branches or shortcuts", in0, cur);
+		if (is(nd, "Conv")) {
+			only_attrs(im, nd, "kernel_shape,strides,pads,dilations,group,auto_pad");
+			const Onnx__AttributeProto *ks = attr(nd, "kernel_shape"), *st = attr(nd, "strides"), *pd = attr(nd, "pads");
+			const Onnx__AttributeProto *ap = attr(nd, "auto_pad");
+			if (flat || on_clin)
+				refuse(im, nd, "a convolution after the features were flattened");
+			if (open)
+				refuse(im, nd, "the layer before it has no ReLU: osteo's layers end in one");
+			if (attr_int(nd, "group", 1) != 1 || !ints_all(nd, "dilations", 2, 1) ||
+			    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
+				refuse(im, nd, "groups, dilations or auto_pad, which osteo's convolutions do not have");
+			struct ilayer *l = add(im, L_CONV, nd);
+			const Onnx__TensorProto *wt = nd->n_input > 1 ? tensor(im, nd->input[1]) : NULL;
+			if (!wt || wt->n_dims != 4 || wt->dims[2] != wt->dims[3])
+				refuse(im, nd, "weights that are not a constant (OC, IC, K, K)");
+			l->oc = (int)wt->dims[0];
+			l->ic = (int)wt->dims[1];
+			l->k = (int)wt->dims[2];
+			if ((ks && (ks->n_ints != 2 || ks->ints[0] != l->k || ks->ints[1] != l->k)))
+				refuse(im, nd, "kernel_shape differs from the weights'");
+			l->stride = st && st->n_ints == 2 ? (int)st->ints[0] : 1;
+			if (st && (st->n_ints != 2 || st->ints[0] != st->ints[1]))
+				refuse(im, nd, "strides that differ between the axes");
+			for (int k = 0; k < 4; k++)
+				l->pads[k] = pd && pd->n_ints == 4 ? pd->ints[k] : 0;
+			l->w = floats(im, nd, nd->input[1], 4, NULL);
+			if (nd->n_input > 2 && *nd->input[2])
+				l->b = floats(im, nd, nd->input[2], 1, (int64_t[]){ l->oc });
+			l->eps = NET_BN_EPS;
+			open = l;
+		} else if (is(nd, "BatchNormalization")) {
+			only_attrs(im, nd, "epsilon,momentum,spatial,training_mode");
+			if (!open || open->type != L_CONV || open->gamma)
+				refuse(im, nd, "batch norm that does not follow a convolution");
+			if (attr_int(nd, "training_mode", 0) || attr_int(nd, "spatial", 1) != 1 || nd->n_input != 5 ||
+			    nd->n_output != 1)
+				refuse(im, nd, "batch norm in training mode or not per channel");
+			const int64_t c[1] = { open->oc };
+			open->gamma = floats(im, nd, nd->input[1], 1, c);
+			open->beta = floats(im, nd, nd->input[2], 1, c);
+			open->mean = floats(im, nd, nd->input[3], 1, c);
+			open->var = floats(im, nd, nd->input[4], 1, c);
+			open->eps = attr_float(nd, "epsilon", 1e-5f);
+		} else if (is(nd, "Relu")) {
+			only_attrs(im, nd, "");
+			if (!open)
+				refuse(im, nd, "a ReLU that does not end a convolution or a dense layer");
+			if (open->type == L_CONV)
+				word(im, open->stride > 1 ? "conv:%d:%d:%d" : open->k != 3 ? "conv:%d:%d" : "conv:%d", open->oc,
+				     open->k, open->stride);
+			else
+				word(im, open->branch ? "clin:%d" : "dense:%d", open->oc);
+			open = NULL;
+		} else if (is(nd, "MaxPool")) {
+			only_attrs(im, nd, "kernel_shape,strides,pads,ceil_mode,dilations,storage_order,auto_pad");
+			if (open && open->type == L_CONV)
+				refuse(im, nd, "the convolution before it has no ReLU: osteo's end in batch norm and ReLU");
+			if (!ints_all(nd, "kernel_shape", 2, 2) || !attr(nd, "kernel_shape") || !ints_all(nd, "strides", 2, 2) ||
+			    !attr(nd, "strides") || !ints_all(nd, "pads", 4, 0) || attr_int(nd, "ceil_mode", 0) ||
+			    !ints_all(nd, "dilations", 2, 1))
+				refuse(im, nd, "max pooling other than 2x2 with stride 2 and no padding");
+			add(im, L_POOL, nd);
+			word(im, "pool");
+		} else if (is(nd, "GlobalAveragePool")) {
+			if (open && open->type == L_CONV)
+				refuse(im, nd, "the convolution before it has no ReLU");
+			add(im, L_GAP, nd);
+			word(im, "gap");
+		} else if (is(nd, "Flatten") || is(nd, "Reshape")) {
+			if (is(nd, "Flatten") && attr_int(nd, "axis", 1) != 1)
+				refuse(im, nd, "flattening from an axis other than 1");
+			if (is(nd, "Reshape")) {
+				const Onnx__TensorProto *s = nd->n_input > 1 ? tensor(im, nd->input[1]) : NULL;
+				if (!s || s->n_dims != 1 || s->dims[0] != 2 || s->n_int64_data != 2 ||
+				    !(s->int64_data[1] == -1 || s->int64_data[0] == -1 || s->int64_data[0] == 0))
+					refuse(im, nd, "a reshape other than to (batch, features)");
+			}
+			if (open)
+				refuse(im, nd, "the layer before it is not finished (no ReLU)");
+			flat = 1;
+		} else if (is(nd, "Concat")) {
+			if (!clin || fused || nd->n_input != 2 || strcmp(nd->input[0], cur) || strcmp(nd->input[1], clin) ||
+			    attr_int(nd, "axis", 1) != 1 || open)
+				refuse(im, nd, "only the image features followed by the clinical values are joined");
+			fused = 1;
+			flat = 1;
+		} else if (is(nd, "Gemm") || is(nd, "MatMul")) {
+			if (open)
+				refuse(im, nd, "the layer before it is not finished (no ReLU)");
+			if (!on_clin && !flat)
+				refuse(im, nd, "a product of the image's maps before a Flatten");
+			open = dense(im, nd, on_clin);
+		} else if (is(nd, "Add")) {
+			if (nd->n_input != 2 || !tensor(im, nd->input[1]))
+				refuse(im, nd, "an addition other than a bias after a MatMul");
+			if (!open || open->type != L_DENSE || open->b)
+				refuse(im, nd, "a bias that does not follow a MatMul");
+			open->b = floats(im, nd, nd->input[1], 1, (int64_t[]){ open->oc });
+		} else if (is(nd, "Dropout") || is(nd, "Identity")) {
+			if (is(nd, "Dropout") && !on_clin && flat && !open) {
+				float p = attr_float(nd, "ratio", 0.5f);
+				if (nd->n_input > 1 && *nd->input[1])
+					p = *floats(im, nd, nd->input[1], 0, NULL);
+				if (!(p >= 0 && p < 1))
+					refuse(im, nd, "a dropout ratio of %g", p);
+				add(im, L_DROPOUT, nd)->p = p;
+				word(im, "dropout:%g", p);
+			}
+		} else if (is(nd, "Softmax")) {
+			if (!open || open->type != L_DENSE || (attr_int(nd, "axis", 1) != 1 && attr_int(nd, "axis", 1) != -1))
+				refuse(im, nd, "a softmax that is not over the last dense layer's class scores");
+			ended = 1;
+		} else
+			refuse(im, nd, "op '%s' is not one osteo reads (Conv, BatchNormalization, Relu, MaxPool, "
+			       "GlobalAveragePool, Flatten, Reshape, Concat, Gemm, MatMul, Add, Softmax, Dropout, Identity)",
+			       nd->op_type ? nd->op_type : "");
+		/* the output becomes the path's current value */
+		if (!nd->n_output || !*out)
+			refuse(im, nd, "no output");
+		if (on_clin)
+			clin = out;
+		else
+			cur = out;
+	}
+	if (!open || open->type != L_DENSE || open->branch)
+		refuse(im, NULL, "the graph does not end in class scores (a dense layer without ReLU)");
+	open->type = L_CLASSIFIER;
+	*nclasses = open->oc;
+	if (clin && !fused)
+		refuse(im, NULL, "the clinical input '%s' is never joined to the image features", im->clinical);
+}
+
+/* each layer's weights into the net net_new made, checked against its shapes */
+static void
+fill(struct imp *im, struct net *n)
+{
+	int li = 0, bi = 0;
+
+	for (int i = 0; i < im->n; i++) {
+		struct ilayer *il = &im->l[i];
+		struct layer *l = il->branch ? &n->cl[bi++] : &n->l[li++];
+		if (il->type == L_CONV) {
+			/* net.h pads k/2 at the top and left; at the bottom and right
+			 * any padding that gives its output size is the same (a stride
+			 * never reaches the rest) */
+			int64_t oh = (l->ih + il->pads[0] + il->pads[2] - l->k) / l->stride + 1;
+			int64_t ow = (l->iw + il->pads[1] + il->pads[3] - l->k) / l->stride + 1;
+			if (l->ic != il->ic || il->pads[0] != l->pad || il->pads[1] != l->pad || oh != l->oh || ow != l->ow)
+				refuse(im, NULL, "node '%s': %d input channels and pads %lld,%lld,%lld,%lld (%lldx%lld out) "
+				    "where osteo's conv:%d:%d:%d has %d channels, pads %d at the top and left and %dx%d out",
+				    il->node, il->ic, (long long)il->pads[0], (long long)il->pads[1],
+				    (long long)il->pads[2], (long long)il->pads[3], (long long)oh, (long long)ow, l->oc, l->k,
+				    l->stride, l->ic, l->pad, l->oh, l->ow);
+			size_t nw = (size_t)l->oc * l->ic * l->k * l->k;
+			memcpy(n->params + l->w, il->w, nw * sizeof(float));
+			/* batch norm at osteo's epsilon: the file's difference goes
+			 * into the variance; a convolution's bias into the mean; none
+			 * at all: the identity */
+			for (int c = 0; c < l->oc; c++) {
+				double bias = il->b ? il->b[c] : 0;
+				n->params[l->gamma + c] = il->gamma ? il->gamma[c] : 1;
+				n->params[l->beta + c] = il->gamma ? il->beta[c] : (float)bias;
+				n->stats[l->rmean + c] = il->gamma ? (float)(il->mean[c] - bias) : 0;
+				n->stats[l->rvar + c] = (float)((il->gamma ? il->var[c] + il->eps : 1.0) - NET_BN_EPS);
+				if (!(n->stats[l->rvar + c] + NET_BN_EPS > 0) || !isfinite(n->stats[l->rvar + c]))
+					refuse(im, NULL, "node '%s': a variance of %g", il->node, n->stats[l->rvar + c]);
+			}
+		} else if (il->type == L_DENSE || il->type == L_CLASSIFIER) {
+			if (l->ic != il->ic || l->oc != il->oc)
+				refuse(im, NULL, "node '%s': a product of %d inputs to %d where osteo's layer there has %d to %d",
+				       il->node, il->ic, il->oc, l->ic, l->oc);
+			for (int o = 0; o < l->oc; o++) {
+				for (int k = 0; k < l->ic; k++)
+					n->params[l->w + (size_t)o * l->ic + k] =
+					        il->transposed ? il->w[(size_t)k * l->oc + o] : il->w[(size_t)o * l->ic + k];
+				n->params[l->b + o] = il->b ? il->b[o] : 0;
+			}
+		}
+	}
+}
+
+/* what the import allocated, whether it ended well or not */
+static void
+release(struct imp *im)
+{
+	for (size_t i = 0; i < im->nowned; i++)
+		free(im->owned[i]);
+	free(im->owned);
+	if (im->mp)
+		onnx__model_proto__free_unpacked(im->mp, NULL);
+	free(im);
+}
+
+/* the file whole, bounded: NULL with *why set */
+static uint8_t *
+slurp(const char *path, size_t *len, const char **why)
+{
+	struct stat sb;
+	FILE *fp = fopen(path, "rb");
+
+	if (!fp)
+		die(EX_NOINPUT, "%s: cannot open:", path);
+	if (fstat(fileno(fp), &sb) < 0 || sb.st_size <= 0 || (uint64_t)sb.st_size > ONNX_MAX_BYTES) {
+		*why = sb.st_size <= 0 ? "empty" : "larger than osteo reads (1 GiB)";
+		fclose(fp);
+		return NULL;
+	}
+	*len = (size_t)sb.st_size;
+	uint8_t *buf = emalloc(*len);
+	if (fread(buf, 1, *len, fp) != *len)
+		die(EX_IOERR, "%s: cannot read:", path);
+	fclose(fp);
+	return buf;
+}
+
+int
+onnx_import(const char *path, const char *classes, struct model *m, char *err, size_t errlen)
+{
+	struct imp *im = ecalloc(1, sizeof *im);
+	const char *why = NULL;
+	size_t len = 0;
+
+	memset(m, 0, sizeof *m);
+	im->path = path;
+	uint8_t *buf = slurp(path, &len, &why);
+	if (buf) {
+		im->mp = onnx__model_proto__unpack(NULL, len, buf);
+		free(buf);
+	}
+	if (sigsetjmp(im->refused, 0)) {
+		snprintf(err, errlen, "%s", im->err);
+		release(im);
+		model_free(m);
+		return -1;
+	}
+	if (why)
+		refuse(im, NULL, "%s", why);
+	if (!im->mp || !im->mp->graph)
+		refuse(im, NULL, "not an ONNX model (truncated, or not protobuf)");
+	int64_t opset = -1;
+	for (size_t i = 0; i < im->mp->n_opset_import; i++) {
+		const Onnx__OperatorSetIdProto *o = im->mp->opset_import[i];
+		if (!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx"))
+			opset = o->version;
+	}
+	if (opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET)
+		refuse(im, NULL, "opset %lld; osteo reads opsets %d to %d", (long long)opset, ONNX_MIN_OPSET, ONNX_MAX_OPSET);
+	im->g = im->mp->graph;
+	inputs(im);
+	int nclasses;
+	walk(im, &nclasses);
+	if (nclasses < 2 || nclasses > MAXCLASSES)
+		refuse(im, NULL, "%d class scores; osteo takes 2 to %d", nclasses, MAXCLASSES);
+	const char *nerr;
+	struct net *n = net_new(im->spec, im->c, im->h, im->w, im->nclin, nclasses, &nerr);
+	if (!n)
+		refuse(im, NULL, "the graph reads as '%s', which osteo cannot build: %s", im->spec, nerr);
+	m->net = n;
+	m->arch = estrdup(im->spec);
+	net_init(n, 1);
+	fill(im, n);
+	if (classes)
+		classes_parse(&m->classes, classes, "--classes");
+	else {
+		struct text t = { 0 };
+		for (int c = 0; c < nclasses; c++)
+			text_add(&t, "%sclass%d", c ? "," : "", c);
+		classes_parse(&m->classes, t.s, "the imported classes");
+		free(t.s);
+	}
+	if (m->classes.n != nclasses)
+		refuse(im, NULL, "--classes names %d classes; the graph has %d", m->classes.n, nclasses);
+	/* what the file says of the images it takes: their size and channels;
+	 * not how they were prepared, so osteo-infer needs --no-check until
+	 * osteo-train --init gives the network a preparation of its own */
+	char size[32];
+	snprintf(size, sizeof size, "%dx%d", im->w, im->h);
+	struct prep none = { size, "", "", "", "", "", "", im->c == 1 };
+	prep_dup(&m->prep, &none);
+	release(im);
+	return 0;
+}
