@@ -129,6 +129,8 @@ blas=$(readlink -f "$(/sbin/ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ { print
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores; osteo: oneDNN's sgemm, no BLAS"
 echo "PyTorch's BLAS: $blas$(case $blas in *openblas*) ;; *) echo ' (NOT OpenBLAS: the reference is not at its best; apt-get install libopenblas0-pthread)' ;; esac);" \
 	"OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} here, unset for PyTorch"
+[ $torch = yes ] && echo "PyTorch's ATen kernels: $(python -c 'import torch; print(torch.__config__.show())' |
+	sed -n 's/^ *- CPU capability usage: *//p') (ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-unset}); its convolutions: oneDNN"
 "$cb" infer 128 1 2>&1 >/dev/null | sed 's/^cpu-bench: /engine at 128x128, inference: /'
 "$cb" train 128 2 2>&1 >/dev/null | sed 's/^cpu-bench: /engine at 128x128, inference and training: /'
 [ $torch = yes ] && echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'):" \

@@ -11,6 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* --device auto chose a GPU: engine_open may take the CPU instead for a
+ * network the CUDA engine cannot run */
+static int chose_auto;
+
+int
+device_auto(void)
+{
+	return chose_auto;
+}
+
 /* -1 for the CPU, else the device's number; dies with 64 on a bad spec and
  * 69 when CUDA is asked for and cannot be had */
 int
@@ -31,6 +41,7 @@ device_select(const char *spec, const char *usage)
 			return -1;
 		}
 		info("--device auto: cuda:0, %s", gi.name);
+		chose_auto = 1;
 		return 0;
 	}
 	if (strncmp(spec, "cuda", 4) || (spec[4] && spec[4] != ':'))

@@ -47,6 +47,8 @@ struct engine;
  * CUDA device's number; dies with 64 on a bad spec and 69 when CUDA is
  * asked for and cannot be had */
 int device_select(const char *spec, const char *usage);
+/* 1 when device_select's GPU came from --device auto */
+int device_auto(void);
 
 /* --precision fp32|bf16|auto (engine/device.c) for device dev: 0 (float32),
  * ENGINE_BF16, or ENGINE_BF16 | ENGINE_BF16_AUTO for auto on a CPU that

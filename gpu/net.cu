@@ -366,6 +366,11 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 			break;
 		case L_CLIN:
 			break;
+		case L_CBN:
+		case L_ROUTE:
+		case L_ADD:
+			/* engine_open keeps residual networks off the device */
+			die(EX_SOFTWARE, "gnet: a residual layer reached the CUDA engine");
 		case L_DROPOUT:
 			if (train && l->p > 0) {
 				/* drawn on the host, in net.c's order, so both backends drop the same units */
@@ -481,6 +486,10 @@ gnet_backward(struct gnet *g, const float *weights)
 			break;
 		case L_CLIN:
 			break;
+		case L_CBN:
+		case L_ROUTE:
+		case L_ADD:
+			die(EX_SOFTWARE, "gnet: a residual layer reached the CUDA engine");
 		case L_POOL:
 			/* a pool done by the conv below passes its gradient down as it is */
 			if (i > 0 && g->fused_pool[i - 1])

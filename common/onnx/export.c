@@ -211,7 +211,7 @@ dense(struct gb *g, const struct net *n, const struct layer *l, const char *name
 	int64_t wd[2] = { l->oc, l->ic }, bd[1] = { l->oc };
 	const char *in[3] = { x, gb_init(g, gb_str(g, "%s.w", name), wd, 2, n->params + l->w),
 		              gb_init(g, gb_str(g, "%s.b", name), bd, 1, n->params + l->b) };
-	Onnx__NodeProto *nd = gb_node(g, "Gemm", in, 3, relu ? "dense" : "logits", NULL);
+	Onnx__NodeProto *nd = gb_node(g, "Gemm", in, 3, relu ? layer_word(L_DENSE) : "logits", NULL);
 	attr_int(g, nd, "transB", 1);
 	if (!relu)
 		return out(nd);
@@ -223,20 +223,30 @@ dense(struct gb *g, const struct net *n, const struct layer *l, const char *name
 static const char *
 image_layers(struct gb *g, const struct net *n)
 {
-	const char *x = "image";
+	const char *x = "image", *outs[NET_MAXLAYERS];
 
-	for (int i = 0; i < n->fuse_at; i++) {
+	for (int i = 0; i < n->fuse_at; x = outs[i++]) {
 		const struct layer *l = &n->l[i];
 		Onnx__NodeProto *nd;
-		if (l->type == L_CONV) {
+		outs[i] = x;
+		if (l->type == L_ROUTE)
+			outs[i] = outs[l->ref];
+		else if (l->type == L_ADD) {
+			const char *in[2] = { x, outs[l->ref] };
+			in[0] = out(gb_node(g, "Add", in, 2, layer_word(L_ADD), NULL));
+			outs[i] = out(gb_node(g, "Relu", in, 1, "relu", NULL));
+		} else if (l->type == L_CONV || l->type == L_CBN) {
 			int64_t wd[4] = { l->oc, l->ic, l->k, l->k }, cd[1] = { l->oc };
 			int64_t k[2] = { l->k, l->k }, s[2] = { l->stride, l->stride }, p[4] = { l->pad, l->pad, l->pad, l->pad };
 			/* the bottom and right padding that gives net.h's output size
-			 * (ONNX's formula drops what a stride does not reach) */
+			 * (ONNX's formula drops what a stride does not reach; where
+			 * the stride stops short of the edge, none) */
 			p[2] = (int64_t)(l->oh - 1) * l->stride + l->k - l->ih - l->pad;
 			p[3] = (int64_t)(l->ow - 1) * l->stride + l->k - l->iw - l->pad;
+			p[2] = p[2] > 0 ? p[2] : 0;
+			p[3] = p[3] > 0 ? p[3] : 0;
 			const char *cin[2] = { x, gb_init(g, gb_str(g, "L%d.w", i + 1), wd, 4, n->params + l->w) };
-			nd = gb_node(g, "Conv", cin, 2, "conv", NULL);
+			nd = gb_node(g, "Conv", cin, 2, layer_word(l->type), NULL);
 			attr_ints(g, nd, "kernel_shape", k, 2);
 			attr_ints(g, nd, "strides", s, 2);
 			attr_ints(g, nd, "pads", p, 4);
@@ -247,17 +257,17 @@ image_layers(struct gb *g, const struct net *n)
 			nd = gb_node(g, "BatchNormalization", bin, 5, "bn", NULL);
 			attr_float(g, nd, "epsilon", NET_BN_EPS);
 			const char *rin[1] = { out(nd) };
-			x = out(gb_node(g, "Relu", rin, 1, "relu", NULL));
+			outs[i] = l->type == L_CBN ? out(nd) : out(gb_node(g, "Relu", rin, 1, "relu", NULL));
 		} else if (l->type == L_POOL) {
 			int64_t k[2] = { 2, 2 };
 			const char *in[1] = { x };
-			nd = gb_node(g, "MaxPool", in, 1, "pool", NULL);
+			nd = gb_node(g, "MaxPool", in, 1, layer_word(L_POOL), NULL);
 			attr_ints(g, nd, "kernel_shape", k, 2);
 			attr_ints(g, nd, "strides", k, 2);
-			x = out(nd);
+			outs[i] = out(nd);
 		} else if (l->type == L_GAP) {
 			const char *in[1] = { x };
-			x = out(gb_node(g, "GlobalAveragePool", in, 1, "gap", NULL));
+			outs[i] = out(gb_node(g, "GlobalAveragePool", in, 1, layer_word(L_GAP), NULL));
 		}
 		/* dropout: nothing at inference */
 	}

@@ -365,10 +365,10 @@ walk(struct imp *im, int *nclasses)
 			if (!open)
 				refuse(im, nd, "a ReLU that does not end a convolution or a dense layer");
 			if (open->type == L_CONV)
-				word(im, open->stride > 1 ? "conv:%d:%d:%d" : open->k != 3 ? "conv:%d:%d" : "conv:%d", open->oc,
-				     open->k, open->stride);
+				word(im, open->stride > 1 ? "%s:%d:%d:%d" : open->k != 3 ? "%s:%d:%d" : "%s:%d",
+				     layer_word(L_CONV), open->oc, open->k, open->stride);
 			else
-				word(im, open->branch ? "clin:%d" : "dense:%d", open->oc);
+				word(im, "%s:%d", layer_word(open->branch ? L_CLIN : L_DENSE), open->oc);
 			open = NULL;
 		} else if (is(nd, "MaxPool")) {
 			only_attrs(im, nd, "kernel_shape,strides,pads,ceil_mode,dilations,storage_order,auto_pad");
@@ -379,12 +379,12 @@ walk(struct imp *im, int *nclasses)
 			    !ints_all(nd, "dilations", 2, 1))
 				refuse(im, nd, "max pooling other than 2x2 with stride 2 and no padding");
 			add(im, L_POOL, nd);
-			word(im, "pool");
+			word(im, "%s", layer_word(L_POOL));
 		} else if (is(nd, "GlobalAveragePool")) {
 			if (open && open->type == L_CONV)
 				refuse(im, nd, "the convolution before it has no ReLU");
 			add(im, L_GAP, nd);
-			word(im, "gap");
+			word(im, "%s", layer_word(L_GAP));
 		} else if (is(nd, "Flatten") || is(nd, "Reshape")) {
 			if (is(nd, "Flatten") && attr_int(nd, "axis", 1) != 1)
 				refuse(im, nd, "flattening from an axis other than 1");
@@ -423,7 +423,7 @@ walk(struct imp *im, int *nclasses)
 				if (!(p >= 0 && p < 1))
 					refuse(im, nd, "a dropout ratio of %g", p);
 				add(im, L_DROPOUT, nd)->p = p;
-				word(im, "dropout:%g", p);
+				word(im, "%s:%g", layer_word(L_DROPOUT), p);
 			}
 		} else if (is(nd, "Softmax")) {
 			if (!open || open->type != L_DENSE || (attr_int(nd, "axis", 1) != 1 && attr_int(nd, "axis", 1) != -1))

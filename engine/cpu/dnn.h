@@ -7,9 +7,9 @@
  * blocks on the reference walker; programs call engine/engine.h.
  *
  * Covered: every spec that begins with conv and pool layers and has none
- * after its first gap or dropout; a network without them, or with a conv
- * after dropout, runs on the reference backend alone (dnet_open returns
- * NULL).
+ * after its first gap or dropout; a network without them, with a conv
+ * after dropout, or a residual one (cbn, route, add), runs on the
+ * reference backend alone (dnet_open returns NULL).
  */
 #ifndef OSTEO_DNN_H
 #define OSTEO_DNN_H

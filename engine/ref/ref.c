@@ -473,6 +473,7 @@ ref_forward_from(struct net *n, int from, const float *x, const float *clin, int
 		const float *in = layer_input(n, i, x);
 		switch (l->type) {
 		case L_CONV:
+		case L_CBN:
 			conv_forward(n->z[i], in, n->params + l->w, NULL, n->col, b, l->ic, l->ih, l->iw, l->oc,
 			             l->k, l->stride, l->pad);
 			if (train)
@@ -484,6 +485,15 @@ ref_forward_from(struct net *n, int from, const float *x, const float *clin, int
 				batchnorm_forward_infer(n->a[i], n->z[i], n->params + l->gamma, n->params + l->beta,
 				                        n->stats + l->rmean, n->stats + l->rvar, NET_BN_EPS, b, l->oc,
 				                        l->oh * l->ow);
+			if (l->type == L_CONV)
+				relu_forward(n->a[i], n->a[i], e);
+			break;
+		case L_ROUTE:
+			memcpy(n->a[i], n->a[l->ref], e * sizeof(float));
+			break;
+		case L_ADD:
+			for (size_t q = 0; q < e; q++)
+				n->a[i][q] = in[q] + n->a[l->ref][q];
 			relu_forward(n->a[i], n->a[i], e);
 			break;
 		case L_POOL:
@@ -560,10 +570,17 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 	float *dprev = dcur == n->d1 ? n->d2 : n->d1;
 	float *scratch = n->d2 + (size_t)n->maxb * n->dmax;
 
+	for (int i = 0; i < n->nlayers; i++)
+		if (n->skip && n->skip[i])
+			memset(n->skip[i], 0, (size_t)b * layer_elems(&n->l[i]) * sizeof(float));
 	for (int i = n->nlayers - 1; i > stop; i--) {
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(n, i, x);
 		size_t e = (size_t)b * layer_elems(l);
+		/* what the routes and adds that read this layer sent back */
+		if (n->skip && n->skip[i])
+			for (size_t q = 0; q < e; q++)
+				dcur[q] += n->skip[i][q];
 		/* the first layer's input gradient is never used, unless it is
 		 * the fusion layer's and the clinical branch's part is */
 		float *dinp = i == 0 && !(i == n->fuse_at && n->nbranch && train) ? NULL : dprev;
@@ -590,9 +607,24 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 			break;
 		case L_CLIN:
 			break;
+		case L_ROUTE:
+			/* all of it to the layer routed, none to the one before */
+			for (size_t q = 0; q < e; q++)
+				n->skip[l->ref][q] += dcur[q];
+			memset(dprev, 0, (size_t)b * l->ic * l->ih * l->iw * sizeof(float));
+			break;
+		case L_ADD:
+			relu_backward(dprev, dcur, n->a[i], e);
+			for (size_t q = 0; q < e; q++)
+				n->skip[l->ref][q] += dprev[q];
+			break;
 		case L_CONV:
+		case L_CBN:
 			/* batch statistics: only after a training forward */
-			relu_backward(scratch, dcur, n->a[i], e);
+			if (l->type == L_CONV)
+				relu_backward(scratch, dcur, n->a[i], e);
+			else
+				memcpy(scratch, dcur, e * sizeof(float));
 			batchnorm_backward(dcur, n->grads + l->gamma, n->grads + l->beta, scratch, n->z[i],
 			                   n->mean + l->rmean, n->rstd + l->rmean, n->params + l->gamma, b,
 			                   l->oc, l->oh * l->ow);

@@ -17,9 +17,9 @@
 /* ---------------------------------------------------------------- */
 /* the table of kinds, from net.h */
 
-enum argform { A_NONE, A_UNITS, A_CONV, A_PROB };
+enum argform { A_NONE, A_UNITS, A_CONV, A_PROB, A_REF };
 enum place { AT_IMAGE, AT_FEATURES, AT_ANY, AT_BRANCH, AT_END };
-enum shape { S_CONV, S_HALF, S_UNITS, S_SAME, S_GLOBAL, S_CLASSES };
+enum shape { S_CONV, S_HALF, S_UNITS, S_SAME, S_GLOBAL, S_CLASSES, S_ROUTE };
 enum owns { O_NONE, O_CONVBN, O_DENSE };
 
 static const struct kind {
@@ -46,7 +46,7 @@ static const char *
 usage_of(int t, char *buf, size_t len)
 {
 	static const char *const forms[] = { [A_NONE] = "", [A_UNITS] = ":N", [A_CONV] = ":N[:K[:S]]",
-	                                      [A_PROB] = ":P" };
+	                                      [A_PROB] = ":P", [A_REF] = ":J" };
 
 	snprintf(buf, len, "%s%s", kinds[t].word, forms[kinds[t].arg]);
 	return buf;
@@ -167,6 +167,17 @@ parse_layer(const char *tok, size_t len, struct layer *l)
 		l->pad = l->k / 2;
 		break;
 	}
+	case A_REF:
+		/* the layer's number; net_new checks it is an earlier one */
+		if (!arg || !parse_int(arg[0] == '-' ? arg + 1 : arg, arg[0] == '-' ? alen - 1 : alen, 1, NET_MAXLAYERS,
+		                       &l->ref)) {
+			snprintf(msg, sizeof msg, "%s needs an earlier layer, %s (its number, or -1 for the one before)",
+			         kinds[t].word, form);
+			return msg;
+		}
+		if (arg[0] == '-')
+			l->ref = -l->ref;
+		break;
 	case A_PROB: {
 		char buf[32], *end;
 		if (!arg || alen >= sizeof buf) {
@@ -329,6 +340,7 @@ shape(struct layer *l, int ic, int ih, int iw, int nclasses)
 		l->oh = l->ow = 1;
 		break;
 	case S_SAME:
+	case S_ROUTE:             /* net_new: the referenced layer's */
 		break;
 	}
 }
@@ -418,6 +430,28 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 		if (k->shape == S_GLOBAL && closed < 0)
 			closed = l->type;
 		shape(l, ic, ih, iw, nclasses);
+		if (k->arg == A_REF) {
+			/* parse_layer's number (1-based, or counted back) as an index */
+			int r = l->ref < 0 ? n->nlayers + l->ref : l->ref - 1;
+			if (r < 0 || r >= n->nlayers) {
+				snprintf(msg, sizeof msg, "layer %d '%.*s': no layer %d before it", n->nlayers + 1, (int)len, p,
+				         l->ref < 0 ? r + 1 : l->ref);
+				*err = msg;
+				goto fail;
+			}
+			const struct layer *q = &n->l[r];
+			l->ref = r;
+			if (k->shape == S_ROUTE) {
+				l->oc = q->oc;
+				l->oh = q->oh;
+				l->ow = q->ow;
+			} else if (q->oc != ic || q->oh != ih || q->ow != iw) {
+				snprintf(msg, sizeof msg, "layer %d '%.*s': layer %d's output is %dx%dx%d, its input %dx%dx%d",
+				         n->nlayers + 1, (int)len, p, r + 1, q->oc, q->oh, q->ow, ic, ih, iw);
+				*err = msg;
+				goto fail;
+			}
+		}
 		if (l->oh < 1 || l->ow < 1) {
 			snprintf(msg, sizeof msg, "layer %d '%.*s': the image (%dx%d there) is too small for it",
 			         n->nlayers + 1, (int)len, p, iw, ih);
@@ -499,7 +533,9 @@ free_acts(struct net *n)
 		free(n->a[i]);
 		free(n->idx[i]);
 		free(n->mask[i]);
+		free(n->skip[i]);
 	}
+	free(n->skip);
 	free(n->z);
 	free(n->a);
 	free(n->idx);
@@ -583,6 +619,7 @@ net_reserve_from(struct net *n, int b, int from)
 	n->a = ecalloc(n->nlayers, sizeof *n->a);
 	n->idx = ecalloc(n->nlayers, sizeof *n->idx);
 	n->mask = ecalloc(n->nlayers, sizeof *n->mask);
+	n->skip = ecalloc(n->nlayers, sizeof *n->skip);
 	for (int i = first; i < n->nlayers; i++) {
 		struct layer *l = &n->l[i];
 		size_t e = layer_elems(l), in = (size_t)l->ic * l->ih * l->iw;
@@ -600,6 +637,8 @@ net_reserve_from(struct net *n, int b, int from)
 			n->idx[i] = emalloc((size_t)b * e * sizeof(int32_t));
 		if (l->type == L_DROPOUT)
 			n->mask[i] = emalloc((size_t)b * e * sizeof(float));
+		if ((l->type == L_ROUTE || l->type == L_ADD) && !n->skip[l->ref])
+			n->skip[l->ref] = emalloc((size_t)b * layer_elems(&n->l[l->ref]) * sizeof(float));
 	}
 	n->col = emalloc((first == 0 && n->maxcol ? n->maxcol : 1) * sizeof(float));
 	n->fused = emalloc((size_t)b * n->l[n->fuse_at].ic * sizeof(float));
@@ -652,7 +691,9 @@ net_describe(const struct net *n, void (*line)(const char *))
 		if (k->arg == A_CONV)
 			at += snprintf(buf + at, sizeof buf - at, " %dx%d/%d", l->k, l->k, l->stride);
 		if (k->params == O_CONVBN)
-			at += snprintf(buf + at, sizeof buf - at, " +bn +relu");
+			at += snprintf(buf + at, sizeof buf - at, l->type == L_CONV ? " +bn +relu" : " +bn");
+		if (k->arg == A_REF)
+			at += snprintf(buf + at, sizeof buf - at, l->type == L_ADD ? " %d +relu" : " %d", l->ref + 1);
 		if (k->arg == A_PROB)
 			at += snprintf(buf + at, sizeof buf - at, " p=%.2f", l->p);
 		if (i == n->fuse_at)

@@ -18,6 +18,14 @@
  * what the fusion layer appends; records without a clinical vector leave
  * the branch out.  The classifier (dense to the number of classes,
  * softmax) is added at the end.
+ *
+ * Residual networks, darknet's way: cbn:N[:K[:S]] is a convolution and
+ * batch norm without the ReLU; route:J makes layer J's output (an earlier
+ * layer, by number, or counted back when negative) the next layers'
+ * input; add:J adds layer J's output to its input, of the same shape,
+ * then ReLU.  A ResNet basic block with a projection shortcut:
+ *   conv:64:3:2,cbn:64,route:-3,cbn:64:1:2,add:-3
+ * (the block's input is the layer before conv:64:3:2; add:-3 is cbn:64).
  */
 #ifndef OSTEO_NET_H
 #define OSTEO_NET_H
@@ -51,7 +59,9 @@
  * this row and its passes on each backend; README, "Where to add things".
  *   arguments  NONE; UNITS n (1 to 65536); CONV n[:k[:stride]] (filters
  *              1 to 4096, k 1 to 15, stride 1 to 8, "same" padding k/2);
- *              PROB p in [0, 1)
+ *              PROB p in [0, 1); REF j, an earlier image layer: its
+ *              number (1 is the first) or, negative, counted back from
+ *              this one (-1 the layer just before)
  *   place      IMAGE maps, before any feature layer and not after a
  *              global one; FEATURES after the fusion layer (the first
  *              flattens the image and appends the clinical values); ANY;
@@ -59,7 +69,8 @@
  *              which no spec names: net_new adds it
  *   shape      CONV (n maps of conv_out's size); HALF (2x2, odd edges
  *              dropped); UNITS (n); SAME; GLOBAL (1x1 per channel);
- *              CLASSES (the number of classes)
+ *              CLASSES (the number of classes); ROUTE (the referenced
+ *              layer's)
  *   params     CONVBN (weights (n,ic,k,k), batch norm's gamma and beta,
  *              its running mean and variance); DENSE (weights (n,ic),
  *              bias (n)); NONE
@@ -71,7 +82,10 @@
 	X(L_DROPOUT,    "dropout",    PROB,  ANY,      SAME,    NONE)   \
 	X(L_CLASSIFIER, "classifier", NONE,  END,      CLASSES, DENSE)  \
 	X(L_GAP,        "gap",        NONE,  IMAGE,    GLOBAL,  NONE)   \
-	X(L_CLIN,       "clin",       UNITS, BRANCH,   UNITS,   DENSE)
+	X(L_CLIN,       "clin",       UNITS, BRANCH,   UNITS,   DENSE)  \
+	X(L_CBN,        "cbn",        CONV,  IMAGE,    CONV,    CONVBN) \
+	X(L_ROUTE,      "route",      REF,   IMAGE,    ROUTE,   NONE)   \
+	X(L_ADD,        "add",        REF,   IMAGE,    SAME,    NONE)
 
 #define NET_KIND(kind, word, arg, place, shape, params) kind,
 #define NET_ONE(kind, word, arg, place, shape, params) +1
@@ -113,6 +127,7 @@ struct layer {
 	size_t rmean, rvar;      /* offsets into the running statistics */
 	size_t pstart, pcount;   /* this layer's slice of params */
 	int frozen;
+	int ref;                 /* route, add: the layer read (an index in l[]) */
 };
 
 struct net {
@@ -135,6 +150,7 @@ struct net {
 	float **z, **a;          /* per layer: pre-activation, output */
 	float *mean, *rstd;      /* per conv layer, slices by offset */
 	int32_t **idx;           /* pool argmax */
+	float **skip;            /* per layer read by a route or add: the gradient they send it */
 	float **mask;            /* dropout masks */
 	float *col;              /* im2col scratch */
 	float *fused;            /* (B, features + kfuse) */

@@ -23,6 +23,15 @@ for m in late:fused branch:fused img:norm; do
 	osteo-infer -q -m $name.model p/test.$in.rec | osteo-dump >$name.pred.json
 	/usr/bin/python3 "$TOP/tests/onnx/check.py" $name.onnx $in.json $name.pred.json || fail "$name: OpenCV's probabilities"
 done
+# a residual network (the reference layers train it): shortcuts as Add and Relu,
+# a strided 1x1 projection whose padding ONNX must not see negative
+make -s -f "$TOP/pipelines/prep.mk" OUT=q N=40 SEED=4 SIZE=16x16 COPIES=0 >/dev/null 2>&1
+osteo-train -q --epochs 2 --batch 8 --arch conv:8,conv:8:3:2,cbn:8,route:-3,cbn:8:1:2,add:-3,gap,dense:8 \
+	--val q/val.fused.rec -o res.model q/train.fused.rec
+osteo-dump --data q/test.fused.rec >q-fused.json
+osteo-onnx -q --export res.model -o res.onnx --batch "$(wc -l <q-fused.json)"
+osteo-infer -q -m res.model q/test.fused.rec | osteo-dump >res.pred.json
+/usr/bin/python3 "$TOP/tests/onnx/check.py" res.onnx q-fused.json res.pred.json || fail "residual: OpenCV's probabilities"
 # the same model, the same bytes
 osteo-onnx -q --export late.model -o again.onnx --batch "$n"
 cmp late.onnx again.onnx || fail "two exports of one model differ"
@@ -38,7 +47,6 @@ assert dims == [["batch", 1, 32, 32], ["batch", k], ["batch", 3]], dims' free.on
 	"$(jq -s '.[0].tensors.clinical.shape[0]' fused.json)" || fail "the free batch's shapes"
 # --import: torch's network (BN with its running statistics, a conv bias before
 # BN, a strided 5x5 conv with a bias and no BN, gap, dense) at 16x16
-make -s -f "$TOP/pipelines/prep.mk" OUT=q N=40 SEED=4 SIZE=16x16 COPIES=0 >/dev/null 2>&1
 osteo-dump --data q/test.norm.rec >small-in.json
 osteo-onnx --import "$FIX/onnx/small.onnx" -o small.model 2>err
 contains 'as conv:8,pool,conv:16,pool,conv:16:5:2,gap,dense:12, 3 classes' err || fail "import message: $(cat err)"

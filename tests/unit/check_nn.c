@@ -333,6 +333,9 @@ nn_suite(void)
 /* with plain fusion, with gap and a clinical branch, the branch straight
  * into the classifier, and the branch beside the image itself */
 static const char *const grad_specs[] = {
+	/* residual: an identity shortcut; a projection shortcut (route back
+	 * to the block's input, a strided 1x1 cbn, add the main path) */
+	"conv:3,cbn:3,add:-2,gap,dense:4", "conv:3,conv:4:3:2,cbn:4,route:-3,cbn:4:1:2,add:-3,pool,dense:5",
 	"conv:3,pool,conv:2:3:2,dense:5", "conv:3,pool,conv:4,gap,clin:3,clin:2,dense:5", "conv:3,gap,clin:4",
 	"clin:3,dense:4",
 };
@@ -437,6 +440,22 @@ START_TEST(test_net_specs)
 	ck_assert_ptr_nonnull(strstr(err, "clin after a dense"));
 	ck_assert_ptr_null(net_new("conv:8,clin", 1, 16, 16, 2, 3, &err));
 	ck_assert_ptr_null(net_new("conv:8,gap:2", 1, 16, 16, 2, 3, &err));
+	/* residual layers: shapes and references */
+	n = net_new("conv:8,conv:16:3:2,cbn:16,route:-3,cbn:16:1:2,add:3,gap", 1, 16, 16, 0, 3, &err);
+	ck_assert_msg(n != NULL, "%s", err ? err : "");
+	ck_assert_int_eq(n->l[3].ref, 0);
+	ck_assert_int_eq(n->l[3].oc, 8);
+	ck_assert_int_eq(n->l[3].oh, 16);
+	ck_assert_int_eq(n->l[5].ref, 2);
+	ck_assert_int_eq(n->l[5].oh, 8);
+	net_free(n);
+	ck_assert_ptr_null(net_new("conv:8,add:-1,conv:4,add:1", 1, 16, 16, 0, 3, &err));
+	ck_assert_ptr_nonnull(strstr(err, "layer 1's output is 8x16x16, its input 4x16x16"));
+	ck_assert_ptr_null(net_new("conv:8,route:5", 1, 16, 16, 0, 3, &err));
+	ck_assert_ptr_nonnull(strstr(err, "no layer 5 before it"));
+	ck_assert_ptr_null(net_new("route:-1", 1, 16, 16, 0, 3, &err));
+	ck_assert_ptr_null(net_new("conv:8,add:0", 1, 16, 16, 0, 3, &err));
+	ck_assert_ptr_null(net_new("conv:8,add", 1, 16, 16, 0, 3, &err));
 }
 END_TEST
 
