@@ -1,9 +1,12 @@
 /*
- * import.c - onnx.h's onnx_import: an ONNX graph of a plain stack (what
- * osteo's engine runs: convolutions each with batch norm and ReLU, 2x2 max
- * pooling, global average pooling, a flatten, dense layers, a clinical
- * input joined by Concat, dropout) read node by node in the graph's order
- * (ONNX keeps it topological) into a net.h spec and its weights.  What the
+ * import.c - onnx.h's onnx_import: an ONNX graph of what osteo's engine
+ * runs (convolutions with batch norm, with or without a ReLU, residual
+ * shortcuts, 2x2 max pooling, global average pooling, a flatten, dense
+ * layers, a clinical input joined by Concat, dropout) read node by node in
+ * the graph's order (ONNX keeps it topological) into a net.h spec and its
+ * weights.  The stack's value is the last layer's output; a node that reads
+ * an earlier layer's output is a route to it, an Add of the stack's value
+ * and an earlier one an add.  What the
  * engine cannot run is refused by name, node and op, never approximated:
  * osteo's layers are the reference, and a model that imported would give
  * the file's answers.
@@ -48,7 +51,10 @@ struct imp {
 	size_t nowned, capowned;
 	struct ilayer l[NET_MAXLAYERS + NET_MAXCLIN];
 	int n;
-	char spec[2048];
+	char spec[4096];
+	/* the image layers' outputs by value name, for route and add */
+	const char *vname[NET_MAXLAYERS];
+	int vlayer[NET_MAXLAYERS], nv, nimg;
 	int c, h, w, nclin;
 	const char *image, *clinical;   /* the graph's input names */
 };
@@ -206,13 +212,34 @@ is(const Onnx__NodeProto *nd, const char *op)
 static struct ilayer *
 add(struct imp *im, enum ltype t, const Onnx__NodeProto *nd)
 {
-	if (im->n == (int)(sizeof im->l / sizeof *im->l))
-		refuse(im, nd, "more than %d layers", NET_MAXLAYERS);
+	if (im->n == (int)(sizeof im->l / sizeof *im->l) || im->nimg == NET_MAXLAYERS - 1)
+		refuse(im, nd, "more than %d layers", NET_MAXLAYERS - 1);
 	struct ilayer *l = &im->l[im->n++];
 	memset(l, 0, sizeof *l);
 	l->type = t;
 	l->node = nd->name;
+	im->nimg += t != L_CLIN;
 	return l;
+}
+
+/* value name is the output of the image layer added last */
+static void
+produced(struct imp *im, const char *name)
+{
+	if (im->nv < NET_MAXLAYERS) {
+		im->vname[im->nv] = name;
+		im->vlayer[im->nv++] = im->nimg - 1;
+	}
+}
+
+/* the image layer (an index in l[]) whose output value name is, or -1 */
+static int
+layer_of(const struct imp *im, const char *name)
+{
+	for (int i = im->nv - 1; i >= 0; i--)
+		if (!strcmp(im->vname[i], name))
+			return im->vlayer[i];
+	return -1;
 }
 
 static void
@@ -301,7 +328,7 @@ walk(struct imp *im, int *nclasses)
 	const Onnx__GraphProto *g = im->g;
 	const char *cur = im->image, *clin = im->clinical;
 	struct ilayer *open = NULL;
-	int flat = 0, fused = 0, ended = 0;
+	int flat = 0, fused = 0, ended = 0, added = 0;
 	for (size_t i = 0; i < g->n_node; i++) {
 		const Onnx__NodeProto *nd = g->node[i];
 		const char *in0 = nd->n_input ? nd->input[0] : "", *out = nd->n_output ? nd->output[0] : "";
@@ -311,12 +338,29 @@ walk(struct imp *im, int *nclasses)
 			continue;
 		if (ended)
 			refuse(im, nd, "comes after the class scores' Softmax");
-		if (is(nd, "Add") && nd->n_input == 2 && !tensor(im, nd->input[0]) && !tensor(im, nd->input[1]))
-			refuse(im, nd, "adds two activations (a residual shortcut), which osteo's engine cannot run yet");
-		int on_clin = clin && !strcmp(in0, clin) && strcmp(in0, cur);
-		if (!on_clin && strcmp(in0, cur) && !is(nd, "Concat"))
-			refuse(im, nd, "reads '%s', not the value the stack has reached ('%s'): osteo runs a plain "
-			       "stack, without branches or shortcuts", in0, cur);
+		int reads_cur = !strcmp(in0, cur), relu = is(nd, "Relu") && reads_cur;
+		/* osteo's add ends in a ReLU; so must the file's */
+		if (added && !relu)
+			refuse(im, nd, "follows an Add of two activations, which osteo ends in a ReLU");
+		/* a convolution whose output goes on without a ReLU is cbn */
+		if (open && open->type == L_CONV && !relu && !(is(nd, "BatchNormalization") && reads_cur && !open->gamma)) {
+			open->type = L_CBN;
+			word(im, open->stride > 1 ? "%s:%d:%d:%d" : open->k != 3 ? "%s:%d:%d" : "%s:%d", layer_word(L_CBN),
+			     open->oc, open->k, open->stride);
+			produced(im, cur);
+			open = NULL;
+		}
+		int shortcut = is(nd, "Add") && nd->n_input == 2 && !tensor(im, nd->input[0]) && !tensor(im, nd->input[1]);
+		int on_clin = clin && !strcmp(in0, clin) && !reads_cur;
+		if (!on_clin && !reads_cur && !is(nd, "Concat") && !shortcut) {
+			/* an earlier layer's output: a route to it */
+			int j = layer_of(im, in0);
+			if (j < 0 || flat || open)
+				refuse(im, nd, "reads '%s', which is not the output of an earlier image layer", in0);
+			add(im, L_ROUTE, nd)->oc = j;
+			word(im, "%s:%d", layer_word(L_ROUTE), j + 1);
+			cur = in0;
+		}
 		if (is(nd, "Conv")) {
 			only_attrs(im, nd, "kernel_shape,strides,pads,dilations,group,auto_pad");
 			const Onnx__AttributeProto *ks = attr(nd, "kernel_shape"), *st = attr(nd, "strides"), *pd = attr(nd, "pads");
@@ -362,12 +406,19 @@ walk(struct imp *im, int *nclasses)
 			open->eps = attr_float(nd, "epsilon", 1e-5f);
 		} else if (is(nd, "Relu")) {
 			only_attrs(im, nd, "");
+			if (added) {
+				produced(im, out);
+				added = 0;
+				cur = out;
+				continue;
+			}
 			if (!open)
-				refuse(im, nd, "a ReLU that does not end a convolution or a dense layer");
-			if (open->type == L_CONV)
+				refuse(im, nd, "a ReLU that does not end a convolution, an Add or a dense layer");
+			if (open->type == L_CONV) {
 				word(im, open->stride > 1 ? "%s:%d:%d:%d" : open->k != 3 ? "%s:%d:%d" : "%s:%d",
 				     layer_word(L_CONV), open->oc, open->k, open->stride);
-			else
+				produced(im, out);
+			} else
 				word(im, "%s:%d", layer_word(open->branch ? L_CLIN : L_DENSE), open->oc);
 			open = NULL;
 		} else if (is(nd, "MaxPool")) {
@@ -380,11 +431,13 @@ walk(struct imp *im, int *nclasses)
 				refuse(im, nd, "max pooling other than 2x2 with stride 2 and no padding");
 			add(im, L_POOL, nd);
 			word(im, "%s", layer_word(L_POOL));
+			produced(im, out);
 		} else if (is(nd, "GlobalAveragePool")) {
 			if (open && open->type == L_CONV)
 				refuse(im, nd, "the convolution before it has no ReLU");
 			add(im, L_GAP, nd);
 			word(im, "%s", layer_word(L_GAP));
+			produced(im, out);
 		} else if (is(nd, "Flatten") || is(nd, "Reshape")) {
 			if (is(nd, "Flatten") && attr_int(nd, "axis", 1) != 1)
 				refuse(im, nd, "flattening from an axis other than 1");
@@ -409,6 +462,16 @@ walk(struct imp *im, int *nclasses)
 			if (!on_clin && !flat)
 				refuse(im, nd, "a product of the image's maps before a Flatten");
 			open = dense(im, nd, on_clin);
+		} else if (shortcut) {
+			/* the stack's value plus an earlier layer's */
+			const char *other = !strcmp(nd->input[0], cur) ? nd->input[1] : !strcmp(nd->input[1], cur) ? nd->input[0] : NULL;
+			int j = other && strcmp(other, cur) ? layer_of(im, other) : -1;
+			if (j < 0 || flat || open)
+				refuse(im, nd, "adds '%s' and '%s', not the stack's value and an earlier image layer's output",
+				       nd->input[0], nd->input[1]);
+			add(im, L_ADD, nd)->oc = j;
+			word(im, "%s:%d", layer_word(L_ADD), j + 1);
+			added = 1;
 		} else if (is(nd, "Add")) {
 			if (nd->n_input != 2 || !tensor(im, nd->input[1]))
 				refuse(im, nd, "an addition other than a bias after a MatMul");
@@ -458,7 +521,7 @@ fill(struct imp *im, struct net *n)
 	for (int i = 0; i < im->n; i++) {
 		struct ilayer *il = &im->l[i];
 		struct layer *l = il->branch ? &n->cl[bi++] : &n->l[li++];
-		if (il->type == L_CONV) {
+		if (il->type == L_CONV || il->type == L_CBN) {
 			/* net.h pads k/2 at the top and left; at the bottom and right
 			 * any padding that gives its output size is the same (a stride
 			 * never reaches the rest) */

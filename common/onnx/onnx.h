@@ -34,8 +34,9 @@
 int onnx_export(const struct model *m, int batch, const char *path);
 
 /*
- * The ONNX file at path as a model (import.c): a graph of a plain stack
- * (Conv with BatchNormalization or a bias and Relu, MaxPool 2x2,
+ * The ONNX file at path as a model (import.c): a graph of the layers
+ * osteo runs (Conv with BatchNormalization or a bias, with Relu or not;
+ * an Add of an earlier layer's output and Relu; MaxPool 2x2,
  * GlobalAveragePool, Flatten or Reshape, Gemm or MatMul and Add with Relu,
  * a clinical input joined by Concat after its own Gemm and Relu layers,
  * Dropout, Identity, Softmax), opsets 9 to 17, its weights in the
