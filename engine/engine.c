@@ -48,14 +48,11 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	e->keep = flags & ENGINE_KEEP;
 	e->staged = e->cur = -1;
 	e->maxb = maxb;
-	int residual = 0;
-	for (int i = 0; i < n->nlayers; i++)
-		residual |= n->l[i].type == L_CBN || n->l[i].type == L_ROUTE || n->l[i].type == L_ADD;
-	if (dev >= 0 && residual) {
+	if (dev >= 0 && net_reference_only(n)) {
 		if (!device_auto())
-			die(EX_UNAVAILABLE, "the CUDA engine has no residual layers (cbn, route, add) yet: "
+			die(EX_UNAVAILABLE, "the CUDA engine has no cbn, route, add or maxpool layers yet: "
 			    "--device cpu runs them");
-		info("--device auto: the CUDA engine has no residual layers yet; the CPU runs this network");
+		info("--device auto: the CUDA engine has no cbn, route, add or maxpool layers yet; the CPU runs this network");
 		dev = -1;
 	}
 	if (dev >= 0) {

@@ -369,8 +369,9 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 		case L_CBN:
 		case L_ROUTE:
 		case L_ADD:
-			/* engine_open keeps residual networks off the device */
-			die(EX_SOFTWARE, "gnet: a residual layer reached the CUDA engine");
+		case L_MAXPOOL:
+			/* engine_open keeps these networks off the device */
+			die(EX_SOFTWARE, "gnet: a layer only the reference runs reached the CUDA engine");
 		case L_DROPOUT:
 			if (train && l->p > 0) {
 				/* drawn on the host, in net.c's order, so both backends drop the same units */
@@ -489,7 +490,8 @@ gnet_backward(struct gnet *g, const float *weights)
 		case L_CBN:
 		case L_ROUTE:
 		case L_ADD:
-			die(EX_SOFTWARE, "gnet: a residual layer reached the CUDA engine");
+		case L_MAXPOOL:
+			die(EX_SOFTWARE, "gnet: a layer only the reference runs reached the CUDA engine");
 		case L_POOL:
 			/* a pool done by the conv below passes its gradient down as it is */
 			if (i > 0 && g->fused_pool[i - 1])

@@ -265,6 +265,18 @@ image_layers(struct gb *g, const struct net *n)
 			attr_ints(g, nd, "kernel_shape", k, 2);
 			attr_ints(g, nd, "strides", k, 2);
 			outs[i] = out(nd);
+		} else if (l->type == L_MAXPOOL) {
+			int64_t k[2] = { l->k, l->k }, s[2] = { l->stride, l->stride }, p[4] = { l->pad, l->pad, 0, 0 };
+			p[2] = (int64_t)(l->oh - 1) * l->stride + l->k - l->ih - l->pad;
+			p[3] = (int64_t)(l->ow - 1) * l->stride + l->k - l->iw - l->pad;
+			p[2] = p[2] > 0 ? p[2] : 0;
+			p[3] = p[3] > 0 ? p[3] : 0;
+			const char *in[1] = { x };
+			nd = gb_node(g, "MaxPool", in, 1, layer_word(L_MAXPOOL), NULL);
+			attr_ints(g, nd, "kernel_shape", k, 2);
+			attr_ints(g, nd, "strides", s, 2);
+			attr_ints(g, nd, "pads", p, 4);
+			outs[i] = out(nd);
 		} else if (l->type == L_GAP) {
 			const char *in[1] = { x };
 			outs[i] = out(gb_node(g, "GlobalAveragePool", in, 1, layer_word(L_GAP), NULL));

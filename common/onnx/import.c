@@ -425,12 +425,24 @@ walk(struct imp *im, int *nclasses)
 			only_attrs(im, nd, "kernel_shape,strides,pads,ceil_mode,dilations,storage_order,auto_pad");
 			if (open && open->type == L_CONV)
 				refuse(im, nd, "the convolution before it has no ReLU: osteo's end in batch norm and ReLU");
-			if (!ints_all(nd, "kernel_shape", 2, 2) || !attr(nd, "kernel_shape") || !ints_all(nd, "strides", 2, 2) ||
-			    !attr(nd, "strides") || !ints_all(nd, "pads", 4, 0) || attr_int(nd, "ceil_mode", 0) ||
-			    !ints_all(nd, "dilations", 2, 1))
-				refuse(im, nd, "max pooling other than 2x2 with stride 2 and no padding");
-			add(im, L_POOL, nd);
-			word(im, "%s", layer_word(L_POOL));
+			const Onnx__AttributeProto *ks = attr(nd, "kernel_shape"), *st = attr(nd, "strides"), *pd = attr(nd, "pads");
+			if (!ks || ks->n_ints != 2 || ks->ints[0] != ks->ints[1] || ks->ints[0] < 1 || ks->ints[0] > 15 ||
+			    (st && (st->n_ints != 2 || st->ints[0] != st->ints[1] || st->ints[0] < 1 || st->ints[0] > 8)) ||
+			    (pd && pd->n_ints != 4) || attr_int(nd, "ceil_mode", 0) || !ints_all(nd, "dilations", 2, 1) ||
+			    attr_int(nd, "storage_order", 0))
+				refuse(im, nd, "max pooling other than square windows with equal strides and no dilation");
+			int k = (int)ks->ints[0], s = st ? (int)st->ints[0] : 1;
+			if (k == 2 && s == 2 && ints_all(nd, "pads", 4, 0)) {
+				add(im, L_POOL, nd);
+				word(im, "%s", layer_word(L_POOL));
+			} else {
+				struct ilayer *l = add(im, L_MAXPOOL, nd);
+				l->k = k;
+				l->stride = s;
+				for (int q = 0; q < 4; q++)
+					l->pads[q] = pd ? pd->ints[q] : 0;
+				word(im, "%s:%d:%d", layer_word(L_MAXPOOL), k, s);
+			}
 			produced(im, out);
 		} else if (is(nd, "GlobalAveragePool")) {
 			if (open && open->type == L_CONV)
@@ -547,6 +559,14 @@ fill(struct imp *im, struct net *n)
 				if (!(n->stats[l->rvar + c] + NET_BN_EPS > 0) || !isfinite(n->stats[l->rvar + c]))
 					refuse(im, NULL, "node '%s': a variance of %g", il->node, n->stats[l->rvar + c]);
 			}
+		} else if (il->type == L_MAXPOOL) {
+			int64_t oh = (l->ih + il->pads[0] + il->pads[2] - l->k) / l->stride + 1;
+			int64_t ow = (l->iw + il->pads[1] + il->pads[3] - l->k) / l->stride + 1;
+			if (il->pads[0] != l->pad || il->pads[1] != l->pad || oh != l->oh || ow != l->ow)
+				refuse(im, NULL, "node '%s': max pooling padded %lld,%lld,%lld,%lld (%lldx%lld out) where osteo's "
+				       "maxpool:%d:%d pads %d at the top and left and gives %dx%d", il->node,
+				       (long long)il->pads[0], (long long)il->pads[1], (long long)il->pads[2],
+				       (long long)il->pads[3], (long long)oh, (long long)ow, l->k, l->stride, l->pad, l->oh, l->ow);
 		} else if (il->type == L_DENSE || il->type == L_CLASSIFIER) {
 			if (l->ic != il->ic || l->oc != il->oc)
 				refuse(im, NULL, "node '%s': a product of %d inputs to %d where osteo's layer there has %d to %d",

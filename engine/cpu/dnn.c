@@ -862,11 +862,10 @@ dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **wh
 	 * (gap, dropout, the dense tail) is net.c's */
 	int tail = 0;
 	*why = NULL;
-	for (int i = 0; i < n->nlayers; i++)
-		if (n->l[i].type == L_CBN || n->l[i].type == L_ROUTE || n->l[i].type == L_ADD) {
-			*why = "a residual network (cbn, route, add)";
-			return NULL;
-		}
+	if (net_reference_only(n)) {
+		*why = "cbn, route, add or maxpool layers";
+		return NULL;
+	}
 	while (tail < n->fuse_at && (n->l[tail].type == L_CONV || n->l[tail].type == L_POOL))
 		tail++;
 	if (tail == 0) {

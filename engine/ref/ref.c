@@ -255,8 +255,39 @@ maxpool_forward(float *out, int32_t *idx, const float *inp, int B, int C, int H,
 void
 maxpool_backward(float *dinp, const float *dout, const int32_t *idx, int B, int C, int H, int W)
 {
-	int OH = H / 2, OW = W / 2;
+	maxpoolk_backward(dinp, dout, idx, B, C, H, W, H / 2, W / 2);
+}
 
+/* KxK windows with stride S and padding P: the first of the largest in
+ * each (the padding never wins), its offset in idx */
+void
+maxpoolk_forward(float *out, int32_t *idx, const float *inp, int B, int C, int H, int W, int K, int S, int P,
+                 int OH, int OW)
+{
+	for (size_t bc = 0; bc < (size_t)B * C; bc++) {
+		const float *x = inp + bc * H * W;
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++) {
+				int best = -1;
+				for (int ky = 0; ky < K; ky++)
+					for (int kx = 0; kx < K; kx++) {
+						int y = oy * S + ky - P, xx = ox * S + kx - P;
+						if (y < 0 || xx < 0 || y >= H || xx >= W)
+							continue;
+						if (best < 0 || x[y * W + xx] > x[best])
+							best = y * W + xx;
+					}
+				/* a window wholly in the padding: conv_out's sizes never make one */
+				size_t q = bc * OH * OW + (size_t)oy * OW + ox;
+				out[q] = best < 0 ? 0 : x[best];
+				idx[q] = best < 0 ? 0 : best;
+			}
+	}
+}
+
+void
+maxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int B, int C, int H, int W, int OH, int OW)
+{
 	memset(dinp, 0, (size_t)B * C * H * W * sizeof *dinp);
 	for (size_t bc = 0; bc < (size_t)B * C; bc++)
 		for (int i = 0; i < OH * OW; i++)
@@ -499,6 +530,10 @@ ref_forward_from(struct net *n, int from, const float *x, const float *clin, int
 		case L_POOL:
 			maxpool_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw);
 			break;
+		case L_MAXPOOL:
+			maxpoolk_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
+			                 l->ow);
+			break;
 		case L_GAP:
 			gap_forward(n->a[i], in, b * l->ic, l->ih * l->iw);
 			break;
@@ -601,6 +636,9 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 			break;
 		case L_POOL:
 			maxpool_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw);
+			break;
+		case L_MAXPOOL:
+			maxpoolk_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw, l->oh, l->ow);
 			break;
 		case L_GAP:
 			gap_backward(dprev, dcur, b * l->ic, l->ih * l->iw);

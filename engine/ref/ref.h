@@ -57,6 +57,11 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
  * remembers each output's source offset within its plane */
 void maxpool_forward(float *out, int32_t *idx, const float *inp, int B, int C, int H, int W);
 void maxpool_backward(float *dinp, const float *dout, const int32_t *idx, int B, int C, int H, int W);
+/* maxpool:K:S, padding P, into OH x OW */
+void maxpoolk_forward(float *out, int32_t *idx, const float *inp, int B, int C, int H, int W, int K, int S, int P,
+                      int OH, int OW);
+void maxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int B, int C, int H, int W, int OH,
+                       int OW);
 
 /* ---- global average pooling: each of n planes of P values to its mean */
 void gap_forward(float *out, const float *inp, int n, int P);

@@ -17,9 +17,9 @@
 /* ---------------------------------------------------------------- */
 /* the table of kinds, from net.h */
 
-enum argform { A_NONE, A_UNITS, A_CONV, A_PROB, A_REF };
+enum argform { A_NONE, A_UNITS, A_CONV, A_PROB, A_REF, A_KS };
 enum place { AT_IMAGE, AT_FEATURES, AT_ANY, AT_BRANCH, AT_END };
-enum shape { S_CONV, S_HALF, S_UNITS, S_SAME, S_GLOBAL, S_CLASSES, S_ROUTE };
+enum shape { S_CONV, S_HALF, S_UNITS, S_SAME, S_GLOBAL, S_CLASSES, S_ROUTE, S_WINDOW };
 enum owns { O_NONE, O_CONVBN, O_DENSE };
 
 static const struct kind {
@@ -46,7 +46,7 @@ static const char *
 usage_of(int t, char *buf, size_t len)
 {
 	static const char *const forms[] = { [A_NONE] = "", [A_UNITS] = ":N", [A_CONV] = ":N[:K[:S]]",
-	                                      [A_PROB] = ":P", [A_REF] = ":J" };
+	                                      [A_PROB] = ":P", [A_REF] = ":J", [A_KS] = ":K[:S]" };
 
 	snprintf(buf, len, "%s%s", kinds[t].word, forms[kinds[t].arg]);
 	return buf;
@@ -165,6 +165,21 @@ parse_layer(const char *tok, size_t len, struct layer *l)
 			return msg;
 		}
 		l->pad = l->k / 2;
+		break;
+	}
+	case A_KS: {
+		/* K[:S] */
+		const char *c2 = arg ? memchr(arg, ':', alen) : NULL;
+		if (!arg || !parse_int(arg, c2 ? (size_t)(c2 - arg) : alen, 1, 15, &l->k)) {
+			snprintf(msg, sizeof msg, "%s needs a window of 1 to 15, %s", kinds[t].word, form);
+			return msg;
+		}
+		l->stride = l->k;
+		if (c2 && !parse_int(c2 + 1, alen - (size_t)(c2 + 1 - arg), 1, 8, &l->stride)) {
+			snprintf(msg, sizeof msg, "%s stride must be 1 to 8", kinds[t].word);
+			return msg;
+		}
+		l->pad = (l->k - 1) / 2;
 		break;
 	}
 	case A_REF:
@@ -339,10 +354,73 @@ shape(struct layer *l, int ic, int ih, int iw, int nclasses)
 		l->oc = nclasses;
 		l->oh = l->ow = 1;
 		break;
+	case S_WINDOW:
+		l->oh = conv_out(ih, l->k, l->stride, l->pad);
+		l->ow = conv_out(iw, l->k, l->stride, l->pad);
+		break;
 	case S_SAME:
 	case S_ROUTE:             /* net_new: the referenced layer's */
 		break;
 	}
+}
+
+/* one ResNet stage: n blocks of width c, the first with stride s; its
+ * input has in channels.  Basic blocks (expansion 1): conv, cbn and an add
+ * of the block's input, or, where the shape changes, a route back to it, a
+ * 1x1 cbn projection and an add of the main path.  Bottlenecks (4): 1x1
+ * conv, 3x3 conv (the stride), 1x1 cbn to 4c, then the same shortcut. */
+static int
+resnet_stage(struct text *t, int n, int c, int s, int in, int bottleneck)
+{
+	int out = bottleneck ? 4 * c : c;
+
+	for (int b = 0; b < n; b++, s = 1, in = out) {
+		int main = bottleneck ? 3 : 2;
+		if (bottleneck)
+			text_add(t, ",%s:%d:1,%s:%d:3:%d,%s:%d:1", layer_word(L_CONV), c, layer_word(L_CONV), c, s,
+			         layer_word(L_CBN), out);
+		else
+			text_add(t, ",%s:%d:3:%d,%s:%d", layer_word(L_CONV), c, s, layer_word(L_CBN), out);
+		if (s == 1 && in == out)
+			text_add(t, ",%s:-%d", layer_word(L_ADD), main + 1);
+		else
+			text_add(t, ",%s:-%d,%s:%d:1:%d,%s:-3", layer_word(L_ROUTE), main + 1, layer_word(L_CBN), out, s,
+			         layer_word(L_ADD));
+	}
+	return out;
+}
+
+const char *
+net_preset(const char *spec)
+{
+	static const struct {
+		const char *name;
+		int blocks[4], bottleneck;
+	} resnets[] = {
+		{ "resnet18", { 2, 2, 2, 2 }, 0 },
+		{ "resnet34", { 3, 4, 6, 3 }, 0 },
+		{ "resnet50", { 3, 4, 6, 3 }, 1 },
+	};
+	static char *made[3];
+
+	if (!strcmp(spec, "osteonet"))
+		return DEFAULT_ARCH;
+	for (int r = 0; r < 3; r++) {
+		if (strcmp(spec, resnets[r].name))
+			continue;
+		if (!made[r]) {
+			struct text t = { 0 };
+			int in = 64;
+			/* the stem: 7x7/2 and a 3x3/2 max pool */
+			text_add(&t, "%s:64:7:2,%s:3:2", layer_word(L_CONV), layer_word(L_MAXPOOL));
+			for (int s = 0; s < 4; s++)
+				in = resnet_stage(&t, resnets[r].blocks[s], 64 << s, s ? 2 : 1, in, resnets[r].bottleneck);
+			text_add(&t, ",%s", layer_word(L_GAP));
+			made[r] = t.s;
+		}
+		return made[r];
+	}
+	return spec;
 }
 
 struct net *
@@ -350,7 +428,7 @@ net_new(const char *spec, int c, int h, int w, int nclin, int nclasses, const ch
 {
 	static char msg[256];
 	struct net *n = ecalloc(1, sizeof *n);
-	const char *p = spec;
+	const char *p = spec = net_preset(spec);
 	/* the kind that ended the image layers: the first feature layer or a
 	 * global one (-1: none yet) */
 	int closed = -1, kc = nclin;
@@ -633,7 +711,7 @@ net_reserve_from(struct net *n, int b, int from)
 			n->z[i] = emalloc((size_t)b * e * sizeof(float));
 		if (l->type != L_CLASSIFIER)
 			n->a[i] = emalloc((size_t)b * e * sizeof(float));
-		if (l->type == L_POOL)
+		if (l->type == L_POOL || l->type == L_MAXPOOL)
 			n->idx[i] = emalloc((size_t)b * e * sizeof(int32_t));
 		if (l->type == L_DROPOUT)
 			n->mask[i] = emalloc((size_t)b * e * sizeof(float));
@@ -665,6 +743,17 @@ net_zero_grads(struct net *n)
 }
 
 int
+net_reference_only(const struct net *n)
+{
+	for (int i = 0; i < n->nlayers; i++) {
+		enum ltype t = n->l[i].type;
+		if (t == L_CBN || t == L_ROUTE || t == L_ADD || t == L_MAXPOOL)
+			return 1;
+	}
+	return 0;
+}
+
+int
 net_last_conv(const struct net *n)
 {
 	for (int i = n->fuse_at - 1; i >= 0; i--)
@@ -688,7 +777,7 @@ net_describe(const struct net *n, void (*line)(const char *))
 			line(buf);
 		}
 		int at = snprintf(buf, sizeof buf, "%2d %-10s", i + 1, k->word);
-		if (k->arg == A_CONV)
+		if (k->arg == A_CONV || k->arg == A_KS)
 			at += snprintf(buf + at, sizeof buf - at, " %dx%d/%d", l->k, l->k, l->stride);
 		if (k->params == O_CONVBN)
 			at += snprintf(buf + at, sizeof buf - at, l->type == L_CONV ? " +bn +relu" : " +bn");

@@ -26,6 +26,13 @@
  * then ReLU.  A ResNet basic block with a projection shortcut:
  *   conv:64:3:2,cbn:64,route:-3,cbn:64:1:2,add:-3
  * (the block's input is the layer before conv:64:3:2; add:-3 is cbn:64).
+ * maxpool:K[:S] is max pooling over KxK windows with stride S (default K)
+ * and padding (K-1)/2: ResNet's stem has maxpool:3:2.
+ *
+ * Presets name whole specs: osteonet (DEFAULT_ARCH) and resnet18,
+ * resnet34, resnet50, torchvision's ResNets (v1.5: a bottleneck's stride
+ * in its 3x3) up to their global average pooling, with the classifier
+ * osteo adds in place of their fc; net_preset spells them out.
  */
 #ifndef OSTEO_NET_H
 #define OSTEO_NET_H
@@ -36,7 +43,7 @@
 #include "common/base/rng.h"
 
 #define DEFAULT_ARCH "conv:16,pool,conv:32,pool,conv:64,pool,conv:128,pool,dense:128,dropout:0.5"
-#define NET_MAXLAYERS 64
+#define NET_MAXLAYERS 128
 #define NET_MAXCLIN 8
 /* a spec (or a model file) that sizes a network beyond these is refused
  * before anything is allocated: 32 Mi parameters (OsteoNet has 0.3 Mi), and
@@ -61,7 +68,9 @@
  *              1 to 4096, k 1 to 15, stride 1 to 8, "same" padding k/2);
  *              PROB p in [0, 1); REF j, an earlier image layer: its
  *              number (1 is the first) or, negative, counted back from
- *              this one (-1 the layer just before)
+ *              this one (-1 the layer just before); KS k[:stride]
+ *              (a window of k 1 to 15, stride 1 to 8, default k, padding
+ *              (k-1)/2 on each side, beyond which nothing wins)
  *   place      IMAGE maps, before any feature layer and not after a
  *              global one; FEATURES after the fusion layer (the first
  *              flattens the image and appends the clinical values); ANY;
@@ -70,7 +79,7 @@
  *   shape      CONV (n maps of conv_out's size); HALF (2x2, odd edges
  *              dropped); UNITS (n); SAME; GLOBAL (1x1 per channel);
  *              CLASSES (the number of classes); ROUTE (the referenced
- *              layer's)
+ *              layer's); WINDOW (conv_out's, for the window and stride)
  *   params     CONVBN (weights (n,ic,k,k), batch norm's gamma and beta,
  *              its running mean and variance); DENSE (weights (n,ic),
  *              bias (n)); NONE
@@ -85,7 +94,8 @@
 	X(L_CLIN,       "clin",       UNITS, BRANCH,   UNITS,   DENSE)  \
 	X(L_CBN,        "cbn",        CONV,  IMAGE,    CONV,    CONVBN) \
 	X(L_ROUTE,      "route",      REF,   IMAGE,    ROUTE,   NONE)   \
-	X(L_ADD,        "add",        REF,   IMAGE,    SAME,    NONE)
+	X(L_ADD,        "add",        REF,   IMAGE,    SAME,    NONE)   \
+	X(L_MAXPOOL,    "maxpool",    KS,    IMAGE,    WINDOW,  NONE)
 
 #define NET_KIND(kind, word, arg, place, shape, params) kind,
 #define NET_ONE(kind, word, arg, place, shape, params) +1
@@ -209,6 +219,11 @@ void dropout_mask(float *mask, size_t n, float p, struct rng *g);
 void clin_keep(float *keep, int b, float p, struct rng *g);
 /* the index of the last convolution block, or -1 */
 int net_last_conv(const struct net *n);
+/* 1 when a layer of n is one only the reference layers run (cbn, route,
+ * add, maxpool): oneDNN's path and the CUDA engine leave n to them */
+int net_reference_only(const struct net *n);
+/* a preset's spec (osteonet, resnet18, resnet34, resnet50), or spec itself */
+const char *net_preset(const char *spec);
 /* a one-line summary of each layer, for people */
 void net_describe(const struct net *n, void (*line)(const char *));
 

@@ -1,0 +1,43 @@
+# torchvision's ResNet-18, -34 and -50 (random weights and batch-norm
+# statistics, made by tests/fixtures/onnx/make-resnets.py as the test runs:
+# nothing downloaded) imported by osteo-onnx and run by osteo-infer give
+# PyTorch's probabilities within 1e-4 of the largest, and OpenCV's on the
+# same ONNX files; --arch resnet18 builds the same network the import reads
+# (parameter for parameter); a model trained with --arch resnet18 exports
+# back to ONNX that OpenCV runs to osteo-infer's answers.
+. "$TOP/tests/lib.sh"
+/usr/bin/python3 -c 'import torchvision, onnx, cv2' 2>/dev/null ||
+	{ echo "python3-torchvision, python3-onnx or python3-opencv missing"; exit 77; }
+mkdir -p imgs/healthy imgs/osteoporosis
+/usr/bin/python3 -c '
+import numpy as np, cv2
+g = np.random.default_rng(1)
+for i in range(6):
+    cv2.imwrite("imgs/%s/im%d.png" % ("healthy" if i % 2 else "osteoporosis", i), (g.random((48, 48, 3)) * 255).astype(np.uint8))'
+osteo-decode -q imgs | osteo-normalize -q --size 48x48 --keep-channels --method zscore >rgb.rec
+osteo-dump --data rgb.rec >rgb.json
+OMP_NUM_THREADS=2 /usr/bin/python3 "$FIX/onnx/make-resnets.py" . rgb.json
+for m in resnet18 resnet34 resnet50; do
+	osteo-onnx -q --import $m.onnx -o $m.model
+	osteo-infer -q --no-check -m $m.model rgb.rec | osteo-dump >$m.pred.json
+	paste <(jq -c .probs $m.pred.json) $m.torch.json | jq -R -e -s '
+		split("\n") | map(select(length > 0) | split("\t") | map(fromjson)) |
+		(map(.[0] | max) | max) as $top |
+		all(.[0] as $a | .[1] as $b | [range(3)] | all((($a[.] - $b[.]) | fabs) <= 1e-4 * $top))' >/dev/null ||
+		fail "$m: osteo's probabilities are not PyTorch's: $(paste <(jq -c .probs $m.pred.json) $m.torch.json | head -2)"
+	/usr/bin/python3 "$TOP/tests/onnx/check.py" $m.onnx rgb.json $m.pred.json 1e-4 >/dev/null || fail "$m: not OpenCV's"
+done
+# the preset is the imported network, tensor for tensor (basic blocks and
+# bottlenecks; resnet34 is resnet18's blocks, more of them)
+for m in resnet18 resnet50; do
+	osteo-dump $m.model | jq -c '[.tensors | to_entries[] | [.key, .value.shape]]' >imported.shapes
+	osteo-train -q --arch $m --epochs 1 --batch 6 -o preset.model rgb.rec
+	osteo-dump preset.model | jq -c '[.tensors | to_entries[] | select(.key | test("^(L|C)[0-9]")) | [.key, .value.shape]]' >preset.shapes
+	jq -c '[.[] | select(.[0] | test("^(L|C)[0-9]"))]' imported.shapes | cmp - preset.shapes ||
+		fail "--arch $m differs from torchvision's $m"
+	[ $m = resnet18 ] || continue
+	osteo-onnx -q --export preset.model -o preset.onnx --batch 6
+	osteo-infer -q -m preset.model rgb.rec | osteo-dump >preset.pred.json
+	/usr/bin/python3 "$TOP/tests/onnx/check.py" preset.onnx rgb.json preset.pred.json >/dev/null || fail "--arch resnet18's export"
+done
+exit 0
