@@ -14,28 +14,30 @@
 
 static const char usage[] =
 	"osteo-onnx [-q] --export MODEL -o FILE.onnx [--batch N]\n"
-	"       osteo-onnx [-q] --import FILE.onnx -o MODEL [--classes LIST]";
+	"       osteo-onnx [-q] --import FILE.onnx -o MODEL [--classes LIST] [--gray]";
 static const char options[] =
 	"  --export MODEL         the model osteo-train wrote, as ONNX\n"
 	"  --import FILE.onnx     an ONNX network, as an osteo model\n"
 	"  -o, --output FILE      the file to write: ONNX (--export) or a model (--import)\n"
 	"  --batch N              --export: fix the batch dimension at N (default: free, named batch)\n"
-	"  --classes LIST         --import: the class names (default class0,class1,...)\n";
+	"  --classes LIST         --import: the class names (default class0,class1,...)\n"
+	"  --gray                 --import: a network of 3 input channels takes gray images\n";
 
 int
 main(int argc, char **argv)
 {
-	enum { O_EXPORT = 256, O_IMPORT, O_BATCH, O_CLASSES };
+	enum { O_EXPORT = 256, O_IMPORT, O_BATCH, O_CLASSES, O_GRAY };
 	static const struct option longopts[] = {
 		{ "export", required_argument, 0, O_EXPORT },
 		{ "import", required_argument, 0, O_IMPORT },
 		{ "classes", required_argument, 0, O_CLASSES },
+		{ "gray", no_argument, 0, O_GRAY },
 		{ "output", required_argument, 0, 'o' },
 		{ "batch", required_argument, 0, O_BATCH },
 		CLI_COMMON_OPTIONS
 	};
 	const char *model = NULL, *onnx = NULL, *classes = NULL, *outp = NULL, *err;
-	int c, batch = 0;
+	int c, batch = 0, gray = 0;
 	struct model m;
 	struct record r;
 
@@ -47,6 +49,7 @@ main(int argc, char **argv)
 		case O_EXPORT: model = optarg; break;
 		case O_IMPORT: onnx = optarg; break;
 		case O_CLASSES: classes = optarg; break;
+		case O_GRAY: gray = 1; break;
 		case 'o': outp = optarg; break;
 		case O_BATCH: batch = (int)estrtonum(optarg, 1, 65536, "--batch"); break;
 		default: cli_common(c, usage);
@@ -58,15 +61,15 @@ main(int argc, char **argv)
 		usage_error(usage, "one of --export MODEL and --import FILE.onnx");
 	if (!outp)
 		usage_error(usage, "-o names the %s to write", model ? "ONNX file" : "model");
-	if (model && classes)
-		usage_error(usage, "--classes: the model names its classes already");
+	if (model && (classes || gray))
+		usage_error(usage, "--classes and --gray are --import's");
 	if (onnx && batch)
 		usage_error(usage, "--batch is --export's");
 
 	/* process */
 	if (onnx) {
 		char why[640];
-		if (onnx_import(onnx, classes, &m, why, sizeof why) < 0)
+		if (onnx_import(onnx, classes, gray, &m, why, sizeof why) < 0)
 			die(EX_DATAERR, "%s: %s", onnx, why);
 		model_save(outp, &m, NULL, 0);
 		info("%s: %s as %s, %d classes, %zu parameters", outp, onnx, m.arch, m.net->nclasses, m.net->nparams);

@@ -615,8 +615,32 @@ slurp(const char *path, size_t *len, const char **why)
 	return buf;
 }
 
+/* --gray: the first convolution's weights summed over its 3 input
+ * channels, so a gray image gives what it gives in all three */
+static void
+to_gray(struct imp *im)
+{
+	struct ilayer *l = &im->l[0];
+
+	if (im->c != 3)
+		refuse(im, NULL, "gray input for a network of %d input channels (3 wanted)", im->c);
+	if (im->n == 0 || (l->type != L_CONV && l->type != L_CBN) || l->branch || l->ic != 3)
+		refuse(im, NULL, "gray input: the network does not begin with a convolution of the image");
+	size_t taps = (size_t)l->k * l->k;
+	float *w = emalloc((size_t)l->oc * taps * sizeof *w);
+	for (int o = 0; o < l->oc; o++)
+		for (size_t t = 0; t < taps; t++)
+			w[o * taps + t] = l->w[(o * 3 + 0) * taps + t] + l->w[(o * 3 + 1) * taps + t] +
+			                  l->w[(o * 3 + 2) * taps + t];
+	egrow((void **)&im->owned, &im->capowned, (im->nowned + 1) * sizeof *im->owned);
+	im->owned[im->nowned++] = w;
+	l->w = w;
+	l->ic = 1;
+	im->c = 1;
+}
+
 int
-onnx_import(const char *path, const char *classes, struct model *m, char *err, size_t errlen)
+onnx_import(const char *path, const char *classes, int gray, struct model *m, char *err, size_t errlen)
 {
 	struct imp *im = ecalloc(1, sizeof *im);
 	const char *why = NULL;
@@ -651,6 +675,8 @@ onnx_import(const char *path, const char *classes, struct model *m, char *err, s
 	inputs(im);
 	int nclasses;
 	walk(im, &nclasses);
+	if (gray)
+		to_gray(im);
 	if (nclasses < 2 || nclasses > MAXCLASSES)
 		refuse(im, NULL, "%d class scores; osteo takes 2 to %d", nclasses, MAXCLASSES);
 	const char *nerr;

@@ -41,11 +41,14 @@ int onnx_export(const struct model *m, int batch, const char *path);
  * a clinical input joined by Concat after its own Gemm and Relu layers,
  * Dropout, Identity, Softmax), opsets 9 to 17, its weights in the
  * network net_new builds from the spec it reads as.  classes names the
- * classes (NULL: class0, class1, ...).  0; or -1 with err set, naming the
- * node and op, for anything else: a truncated file, another opset, shapes
- * that do not fit (m is then empty).  Dies with 66 when the file cannot
- * be opened, 64 on a bad classes list.
+ * classes (NULL: class0, class1, ...).  gray: a network of 3 input
+ * channels takes gray images, its first convolution's weights summed over
+ * the channels (the same answers as the gray image in all three, at a
+ * third of that layer's products).  0; or -1 with err set, naming the node
+ * and op, for anything else: a truncated file, another opset, shapes that
+ * do not fit (m is then empty).  Dies with 66 when the file cannot be
+ * opened, 64 on a bad classes list.
  */
-int onnx_import(const char *path, const char *classes, struct model *m, char *err, size_t errlen);
+int onnx_import(const char *path, const char *classes, int gray, struct model *m, char *err, size_t errlen);
 
 #endif

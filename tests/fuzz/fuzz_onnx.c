@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_init();
 	path = fuzz_file(data, size);
 	memset(&m, 0, sizeof m);
-	FUZZ_GUARD(onnx_import(path, NULL, &m, err, sizeof err));
+	FUZZ_GUARD(onnx_import(path, NULL, size & 1, &m, err, sizeof err));
 	model_free(&m);
 	return 0;
 }

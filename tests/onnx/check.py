@@ -4,7 +4,7 @@
 # INPUTS and PREDICTIONS are osteo-dump --data of the records osteo-infer
 # read and of what it wrote.  The graph's first output is compared, after
 # a softmax when its last node is not one (a network that ends in scores,
-# as torch exports them).  python3-onnx's checker (full, with shape
+# as torch exports them).  Gray records meet a 3-channel input replicated.  python3-onnx's checker (full, with shape
 # inference) must pass the file, and OpenCV's dnn module (python3-opencv,
 # its own ONNX importer and kernels) must give every record's
 # probabilities within TOL (default 1e-5) of osteo-infer's.  Prints the
@@ -25,6 +25,11 @@ recs = [json.loads(l) for l in open(inputs)]
 want = np.array([json.loads(l)["probs"] for l in open(preds)], dtype=np.float64)
 img = np.array([r["tensors"]["image"]["data"] for r in recs], dtype=np.float32)
 img = img.reshape([len(recs)] + recs[0]["tensors"]["image"]["shape"])
+# gray records for a network of 3 channels (osteo-onnx --import --gray):
+# the gray image in all three
+dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+if len(dims) == 4 and dims[1] == 3 and img.shape[1] == 1:
+    img = np.repeat(img, 3, axis=1)
 net = cv2.dnn.readNetFromONNX(path)
 net.setInput(img, "image")
 if "clinical" in names:

@@ -4,7 +4,8 @@
 # PyTorch's probabilities within 1e-4 of the largest, and OpenCV's on the
 # same ONNX files; --arch resnet18 builds the same network the import reads
 # (parameter for parameter); a model trained with --arch resnet18 exports
-# back to ONNX that OpenCV runs to osteo-infer's answers.
+# back to ONNX that OpenCV runs to osteo-infer's answers; --gray takes gray
+# records into the 3-channel stem.
 . "$TOP/tests/lib.sh"
 /usr/bin/python3 -c 'import torchvision, onnx, cv2' 2>/dev/null ||
 	{ echo "python3-torchvision, python3-onnx or python3-opencv missing"; exit 77; }
@@ -27,6 +28,18 @@ for m in resnet18 resnet34 resnet50; do
 		fail "$m: osteo's probabilities are not PyTorch's: $(paste <(jq -c .probs $m.pred.json) $m.torch.json | head -2)"
 	/usr/bin/python3 "$TOP/tests/onnx/check.py" $m.onnx rgb.json $m.pred.json 1e-4 >/dev/null || fail "$m: not OpenCV's"
 done
+# --gray: the 3-channel ResNet-18 on gray records gives what OpenCV gives with
+# the gray image in all three channels, and its first layer takes one
+osteo-decode -q imgs | osteo-normalize -q --size 48x48 --method zscore >gray.rec
+osteo-dump --data gray.rec >gray.json
+osteo-onnx -q --import resnet18.onnx --gray -o gray.model
+osteo-dump gray.model | jq -e '.tensors["L1.w"].shape == [64, 1, 7, 7] and .meta["norm.gray"] == true' >/dev/null ||
+	fail "--gray: the first layer's weights"
+osteo-infer -q --no-check -m gray.model gray.rec | osteo-dump >gray.pred.json
+/usr/bin/python3 "$TOP/tests/onnx/check.py" resnet18.onnx gray.json gray.pred.json >/dev/null ||
+	fail "--gray: not OpenCV's answers for the image in three channels"
+expect_status 65 osteo-onnx -q --import "$FIX/onnx/small.onnx" --gray -o bad.model 2>err
+contains 'gray input for a network of 1 input channels (3 wanted)' err || fail "--gray on one channel: $(cat err)"
 # the preset is the imported network, tensor for tensor (basic blocks and
 # bottlenecks; resnet34 is resnet18's blocks, more of them)
 for m in resnet18 resnet50; do
