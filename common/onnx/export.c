@@ -219,6 +219,24 @@ dense(struct gb *g, const struct net *n, const struct layer *l, const char *name
 	return out(gb_node(g, "Relu", r, 1, "relu", NULL));
 }
 
+/* a convolution's or max pool's window as ONNX attributes: net.h pads
+ * l->pad at the top and left, and at the bottom and right what gives its
+ * output size (ONNX's formula drops what a stride does not reach; where
+ * the stride stops short of the edge, none) */
+static void
+window(struct gb *g, Onnx__NodeProto *nd, const struct layer *l)
+{
+	int64_t k[2] = { l->k, l->k }, s[2] = { l->stride, l->stride };
+	int64_t p[4] = { l->pad, l->pad, (int64_t)(l->oh - 1) * l->stride + l->k - l->ih - l->pad,
+		         (int64_t)(l->ow - 1) * l->stride + l->k - l->iw - l->pad };
+
+	p[2] = p[2] > 0 ? p[2] : 0;
+	p[3] = p[3] > 0 ? p[3] : 0;
+	attr_ints(g, nd, "kernel_shape", k, 2);
+	attr_ints(g, nd, "strides", s, 2);
+	attr_ints(g, nd, "pads", p, 4);
+}
+
 /* the image layers before the fusion layer, from "image" */
 static const char *
 image_layers(struct gb *g, const struct net *n)
@@ -237,19 +255,9 @@ image_layers(struct gb *g, const struct net *n)
 			outs[i] = out(gb_node(g, "Relu", in, 1, "relu", NULL));
 		} else if (l->type == L_CONV || l->type == L_CBN) {
 			int64_t wd[4] = { l->oc, l->ic, l->k, l->k }, cd[1] = { l->oc };
-			int64_t k[2] = { l->k, l->k }, s[2] = { l->stride, l->stride }, p[4] = { l->pad, l->pad, l->pad, l->pad };
-			/* the bottom and right padding that gives net.h's output size
-			 * (ONNX's formula drops what a stride does not reach; where
-			 * the stride stops short of the edge, none) */
-			p[2] = (int64_t)(l->oh - 1) * l->stride + l->k - l->ih - l->pad;
-			p[3] = (int64_t)(l->ow - 1) * l->stride + l->k - l->iw - l->pad;
-			p[2] = p[2] > 0 ? p[2] : 0;
-			p[3] = p[3] > 0 ? p[3] : 0;
 			const char *cin[2] = { x, gb_init(g, gb_str(g, "L%d.w", i + 1), wd, 4, n->params + l->w) };
 			nd = gb_node(g, "Conv", cin, 2, layer_word(l->type), NULL);
-			attr_ints(g, nd, "kernel_shape", k, 2);
-			attr_ints(g, nd, "strides", s, 2);
-			attr_ints(g, nd, "pads", p, 4);
+			window(g, nd, l);
 			const char *bin[5] = { out(nd), gb_init(g, gb_str(g, "L%d.gamma", i + 1), cd, 1, n->params + l->gamma),
 				               gb_init(g, gb_str(g, "L%d.beta", i + 1), cd, 1, n->params + l->beta),
 				               gb_init(g, gb_str(g, "L%d.mean", i + 1), cd, 1, n->stats + l->rmean),
@@ -266,16 +274,9 @@ image_layers(struct gb *g, const struct net *n)
 			attr_ints(g, nd, "strides", k, 2);
 			outs[i] = out(nd);
 		} else if (l->type == L_MAXPOOL) {
-			int64_t k[2] = { l->k, l->k }, s[2] = { l->stride, l->stride }, p[4] = { l->pad, l->pad, 0, 0 };
-			p[2] = (int64_t)(l->oh - 1) * l->stride + l->k - l->ih - l->pad;
-			p[3] = (int64_t)(l->ow - 1) * l->stride + l->k - l->iw - l->pad;
-			p[2] = p[2] > 0 ? p[2] : 0;
-			p[3] = p[3] > 0 ? p[3] : 0;
 			const char *in[1] = { x };
 			nd = gb_node(g, "MaxPool", in, 1, layer_word(L_MAXPOOL), NULL);
-			attr_ints(g, nd, "kernel_shape", k, 2);
-			attr_ints(g, nd, "strides", s, 2);
-			attr_ints(g, nd, "pads", p, 4);
+			window(g, nd, l);
 			outs[i] = out(nd);
 		} else if (l->type == L_GAP) {
 			const char *in[1] = { x };

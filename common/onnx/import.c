@@ -255,6 +255,13 @@ word(struct imp *im, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* a convolution layer's word in the spec: conv or cbn, N[:K[:S]] */
+static void
+conv_word(struct imp *im, enum ltype t, const struct ilayer *l)
+{
+	word(im, l->stride > 1 ? "%s:%d:%d:%d" : l->k != 3 ? "%s:%d:%d" : "%s:%d", layer_word(t), l->oc, l->k, l->stride);
+}
+
 /* the graph's image input (rank 4, fixed channels and sides) and its
  * clinical one (rank 2), each not an initialiser */
 static void
@@ -345,8 +352,7 @@ walk(struct imp *im, int *nclasses)
 		/* a convolution whose output goes on without a ReLU is cbn */
 		if (open && open->type == L_CONV && !relu && !(is(nd, "BatchNormalization") && reads_cur && !open->gamma)) {
 			open->type = L_CBN;
-			word(im, open->stride > 1 ? "%s:%d:%d:%d" : open->k != 3 ? "%s:%d:%d" : "%s:%d", layer_word(L_CBN),
-			     open->oc, open->k, open->stride);
+			conv_word(im, L_CBN, open);
 			produced(im, cur);
 			open = NULL;
 		}
@@ -415,8 +421,7 @@ walk(struct imp *im, int *nclasses)
 			if (!open)
 				refuse(im, nd, "a ReLU that does not end a convolution, an Add or a dense layer");
 			if (open->type == L_CONV) {
-				word(im, open->stride > 1 ? "%s:%d:%d:%d" : open->k != 3 ? "%s:%d:%d" : "%s:%d",
-				     layer_word(L_CONV), open->oc, open->k, open->stride);
+				conv_word(im, L_CONV, open);
 				produced(im, out);
 			} else
 				word(im, "%s:%d", layer_word(open->branch ? L_CLIN : L_DENSE), open->oc);
@@ -524,6 +529,18 @@ walk(struct imp *im, int *nclasses)
 		refuse(im, NULL, "the clinical input '%s' is never joined to the image features", im->clinical);
 }
 
+/* the file's window (a convolution's or max pool's) is the layer's: net.h
+ * pads l->pad at the top and left, and at the bottom and right any padding
+ * that gives its output size is the same (a stride never reaches the
+ * rest); the file's output size in *oh, *ow */
+static int
+window_fits(const struct layer *l, const struct ilayer *il, int64_t *oh, int64_t *ow)
+{
+	*oh = (l->ih + il->pads[0] + il->pads[2] - l->k) / l->stride + 1;
+	*ow = (l->iw + il->pads[1] + il->pads[3] - l->k) / l->stride + 1;
+	return il->pads[0] == l->pad && il->pads[1] == l->pad && *oh == l->oh && *ow == l->ow;
+}
+
 /* each layer's weights into the net net_new made, checked against its shapes */
 static void
 fill(struct imp *im, struct net *n)
@@ -534,12 +551,8 @@ fill(struct imp *im, struct net *n)
 		struct ilayer *il = &im->l[i];
 		struct layer *l = il->branch ? &n->cl[bi++] : &n->l[li++];
 		if (il->type == L_CONV || il->type == L_CBN) {
-			/* net.h pads k/2 at the top and left; at the bottom and right
-			 * any padding that gives its output size is the same (a stride
-			 * never reaches the rest) */
-			int64_t oh = (l->ih + il->pads[0] + il->pads[2] - l->k) / l->stride + 1;
-			int64_t ow = (l->iw + il->pads[1] + il->pads[3] - l->k) / l->stride + 1;
-			if (l->ic != il->ic || il->pads[0] != l->pad || il->pads[1] != l->pad || oh != l->oh || ow != l->ow)
+			int64_t oh, ow;
+			if (!window_fits(l, il, &oh, &ow) || l->ic != il->ic)
 				refuse(im, NULL, "node '%s': %d input channels and pads %lld,%lld,%lld,%lld (%lldx%lld out) "
 				    "where osteo's conv:%d:%d:%d has %d channels, pads %d at the top and left and %dx%d out",
 				    il->node, il->ic, (long long)il->pads[0], (long long)il->pads[1],
@@ -560,9 +573,8 @@ fill(struct imp *im, struct net *n)
 					refuse(im, NULL, "node '%s': a variance of %g", il->node, n->stats[l->rvar + c]);
 			}
 		} else if (il->type == L_MAXPOOL) {
-			int64_t oh = (l->ih + il->pads[0] + il->pads[2] - l->k) / l->stride + 1;
-			int64_t ow = (l->iw + il->pads[1] + il->pads[3] - l->k) / l->stride + 1;
-			if (il->pads[0] != l->pad || il->pads[1] != l->pad || oh != l->oh || ow != l->ow)
+			int64_t oh, ow;
+			if (!window_fits(l, il, &oh, &ow))
 				refuse(im, NULL, "node '%s': max pooling padded %lld,%lld,%lld,%lld (%lldx%lld out) where osteo's "
 				       "maxpool:%d:%d pads %d at the top and left and gives %dx%d", il->node,
 				       (long long)il->pads[0], (long long)il->pads[1], (long long)il->pads[2],
