@@ -96,6 +96,13 @@ contains "(LogSoftmax): op 'LogSoftmax' is not one osteo reads" err || fail "lat
 expect_status 65 osteo-onnx -q --import empty.onnx -o bad.model 2>err
 expect_status 66 osteo-onnx -q --import missing.onnx -o bad.model 2>err
 expect_status 64 osteo-onnx -q --import "$FIX/onnx/small.onnx" --export late.model -o bad.model 2>err
+# a full disk (ENOSPC on the first write, by strace): 74, the file named, nothing left
+for args in "--export late.model -o full.onnx" "--import $FIX/onnx/small.onnx -o full.model"; do
+	expect_status 74 strace -f -qq -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=1 \
+		osteo-onnx -q $args 2>err
+	contains 'tmp.[0-9]*: write error: No space left on device' err || fail "full disk, $args: $(cat err)"
+	[ -z "$(ls -d full.* 2>/dev/null)" ] || fail "full disk, $args: left $(ls -d full.*)"
+done
 # bad input: nothing written
 expect_status 64 osteo-onnx --export late.model 2>err
 contains '\-o names the ONNX file' err || fail "no -o: $(cat err)"
