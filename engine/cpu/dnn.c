@@ -50,22 +50,13 @@ static int omp_get_thread_num(void) { return 0; }
 #endif
 
 #include "kern.h"
+#include "plumb.h"
 #include "vec.h"
 
 #define KERN (kern_get())
 
 /* ---------------------------------------------------------------- */
-/* oneDNN plumbing */
-
-struct conv_prims {
-	int mb;                   /* images per execution; 0: not made */
-	dnnl_primitive_t fwd, bwd_data, bwd_w;
-	dnnl_primitive_t to_fwd_w, to_bwd_w, from_dw;  /* weight reorders, or NULL */
-	dnnl_memory_t w_user;     /* (OC,IC,k,k) as net.h keeps them */
-	dnnl_memory_t w_fwd, w_bwd, dw, dw_user;
-	dnnl_memory_t src, dst, bias, diff_src, diff_dst;
-	dnnl_memory_t sp_fwd, sp_bwd_data, sp_bwd_w;  /* views of the shared scratchpad */
-};
+/* the blocks' primitives */
 
 struct blk {
 	int layer;                /* the net's layer (the conv, or a lone pool) */
@@ -110,8 +101,7 @@ struct dnet {
 	int bf16;                 /* bfloat16 products where oneDNN has them */
 	uint16_t *zh;             /* (B, largest full map) a gradient in bfloat16 */
 	struct blk b[NET_MAXLAYERS];
-	dnnl_engine_t eng;
-	dnnl_stream_t stream;
+	struct dctx cx;           /* engine, stream, scratchpad, kernels chosen */
 	float *xin;               /* (B,H,W,C) input, when C > 1 */
 	float *ga, *gb;           /* gradient buffers, (B, largest activation) */
 	const float *x0;          /* the input of the last training forward */
@@ -124,200 +114,7 @@ struct dnet {
 	 * tap by tap, (9, C) */
 	int conv1;
 	float *wT;
-	/* one scratchpad for every primitive (they run one at a time), made
-	 * once: oneDNN's own would be allocated, and its pages touched, at
-	 * each execution */
-	void *scratch;
-	size_t scratch_size;
-	char kernels[512];
 };
-
-static void
-dnn_ok(dnnl_status_t s, const char *what)
-{
-	if (s == dnnl_success)
-		return;
-	if (s == dnnl_out_of_memory)
-		die(71, "oneDNN: out of memory (%s)", what);
-	die(EX_SOFTWARE, "oneDNN: %s failed, status %d", what, (int)s);
-}
-#define DNN(call) dnn_ok((call), #call)
-
-static void
-md4t(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag, dnnl_data_type_t dt)
-{
-	dnnl_dims_t dims = { a, b, c, d };
-	DNN(dnnl_memory_desc_init_by_tag(md, 4, dims, dt, tag));
-}
-
-static void
-md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag)
-{
-	md4t(md, a, b, c, d, tag, dnnl_f32);
-}
-
-static dnnl_memory_t
-mem(struct dnet *d, const dnnl_memory_desc_t *md, void *handle)
-{
-	dnnl_memory_t m;
-	DNN(dnnl_memory_create(&m, md, d->eng, handle));
-	return m;
-}
-
-static void
-handle(dnnl_memory_t m, const void *p)
-{
-	DNN(dnnl_memory_set_data_handle(m, (void *)p));
-}
-
-/* execute p with args and, when it has one, its view of the scratchpad */
-static void
-run(struct dnet *d, dnnl_primitive_t p, dnnl_memory_t sp, int nargs, const dnnl_exec_arg_t *args)
-{
-	dnnl_exec_arg_t all[8];
-
-	memcpy(all, args, (size_t)nargs * sizeof *args);
-	if (sp) {
-		handle(sp, d->scratch);
-		all[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, sp };
-	}
-	DNN(dnnl_primitive_execute(p, d->stream, nargs, all));
-	DNN(dnnl_stream_wait(d->stream));
-}
-
-/* attributes asking for our scratchpad, with a post-op or none */
-static dnnl_primitive_attr_t
-attr_new(dnnl_post_ops_t po)
-{
-	dnnl_primitive_attr_t attr;
-
-	DNN(dnnl_primitive_attr_create(&attr));
-	DNN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-	if (po) {
-		DNN(dnnl_primitive_attr_set_post_ops(attr, po));
-		dnnl_post_ops_destroy(po);
-	}
-	return attr;
-}
-
-/* the primitive of pd and its scratchpad view (NULL when it needs none);
- * the shared scratchpad grows to the largest */
-static dnnl_primitive_t
-prim(struct dnet *d, const_dnnl_primitive_desc_t pd, dnnl_memory_t *sp)
-{
-	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-	size_t need = md ? dnnl_memory_desc_get_size(md) : 0;
-	dnnl_primitive_t p;
-
-	DNN(dnnl_primitive_create(&p, pd));
-	*sp = NULL;
-	if (!need)
-		return p;
-	if (need > d->scratch_size) {
-		free(d->scratch);
-		d->scratch = emalloc(need);
-		d->scratch_size = need;
-	}
-	*sp = mem(d, md, DNNL_MEMORY_NONE);
-	return p;
-}
-
-/* a reorder from one memory to another (sum: added to what is there) */
-static dnnl_primitive_t
-reorder(struct dnet *d, dnnl_memory_t from, dnnl_memory_t to, int sum)
-{
-	const dnnl_memory_desc_t *a, *b;
-	dnnl_primitive_desc_t pd;
-	dnnl_primitive_attr_t attr = NULL;
-	dnnl_primitive_t p;
-
-	DNN(dnnl_memory_get_memory_desc(from, &a));
-	DNN(dnnl_memory_get_memory_desc(to, &b));
-	if (sum) {
-		dnnl_post_ops_t po;
-		DNN(dnnl_post_ops_create(&po));
-		DNN(dnnl_post_ops_append_sum(po, 1.0f));
-		DNN(dnnl_primitive_attr_create(&attr));
-		DNN(dnnl_primitive_attr_set_post_ops(attr, po));
-		dnnl_post_ops_destroy(po);
-	}
-	DNN(dnnl_reorder_primitive_desc_create(&pd, a, d->eng, b, d->eng, attr));
-	DNN(dnnl_primitive_create(&p, pd));
-	dnnl_primitive_desc_destroy(pd);
-	if (attr)
-		dnnl_primitive_attr_destroy(attr);
-	return p;
-}
-
-/* weights memory in the layout a primitive asked for: the user's own when
- * it is the same, else a buffer of its own and a reorder into it */
-static dnnl_memory_t
-weights_for(struct dnet *d, const dnnl_memory_desc_t *want, dnnl_memory_t user, dnnl_primitive_t *re)
-{
-	const dnnl_memory_desc_t *have;
-
-	DNN(dnnl_memory_get_memory_desc(user, &have));
-	*re = NULL;
-	if (dnnl_memory_desc_equal(want, have))
-		return user;
-	dnnl_memory_t m = mem(d, want, DNNL_MEMORY_ALLOCATE);
-	*re = reorder(d, user, m, 0);
-	return m;
-}
-
-static void
-note_impl(struct dnet *d, const_dnnl_primitive_desc_t pd, const char *what)
-{
-	const char *impl = NULL;
-	char one[128];
-	size_t k = strlen(d->kernels);
-
-	if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
-		return;
-	snprintf(one, sizeof one, "%s %s", what, impl);
-	if (strstr(d->kernels, one) || k + strlen(one) + 3 >= sizeof d->kernels)
-		return;
-	snprintf(d->kernels + k, sizeof d->kernels - k, "%s%s", k ? ", " : "", one);
-}
-
-static void
-prims_free(struct conv_prims *p)
-{
-	dnnl_primitive_t ps[] = { p->fwd, p->bwd_data, p->bwd_w, p->to_fwd_w, p->to_bwd_w, p->from_dw };
-	for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
-		if (ps[i])
-			dnnl_primitive_destroy(ps[i]);
-	if (p->w_fwd && p->w_fwd != p->w_user)
-		dnnl_memory_destroy(p->w_fwd);
-	if (p->w_bwd && p->w_bwd != p->w_user && p->w_bwd != p->w_fwd)
-		dnnl_memory_destroy(p->w_bwd);
-	dnnl_memory_t ms[] = { p->w_user, p->dw, p->dw_user, p->src, p->dst, p->bias, p->diff_src, p->diff_dst,
-		               p->sp_fwd, p->sp_bwd_data, p->sp_bwd_w };
-	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-		if (ms[i])
-			dnnl_memory_destroy(ms[i]);
-	memset(p, 0, sizeof *p);
-}
-
-/* a backward primitive's descriptor (weights: of the weights, else of the
- * data), Winograd falling back to direct */
-static int
-bwd_desc(struct dnet *d, dnnl_primitive_desc_t *pd, dnnl_convolution_desc_t *cd, int weights,
-         dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *w,
-         const dnnl_memory_desc_t *dst, const dnnl_dim_t *strides, const dnnl_dim_t *pl,
-         const dnnl_dim_t *pr, const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t fpd)
-{
-	for (;;) {
-		dnnl_status_t s = weights
-			? dnnl_convolution_backward_weights_desc_init(cd, alg, src, w, NULL, dst, strides, pl, pr)
-			: dnnl_convolution_backward_data_desc_init(cd, alg, src, w, dst, strides, pl, pr);
-		if (s == dnnl_success && dnnl_primitive_desc_create(pd, cd, attr, d->eng, fpd) == dnnl_success)
-			return 0;
-		if (alg == dnnl_convolution_direct)
-			return -1;
-		alg = dnnl_convolution_direct;
-	}
-}
 
 /*
  * A block's convolution for mb images: training (forward, backward data
@@ -328,108 +125,22 @@ static int
 prims_make(struct dnet *d, struct blk *k, struct conv_prims *p, int mb, int train)
 {
 	const struct layer *l = &d->n->l[k->layer];
-	dnnl_memory_desc_t src, dst, wany, wuser, bias, dsrc, ddst, dwany;
-	dnnl_dims_t strides = { l->stride, l->stride }, pl = { l->pad, l->pad };
-	/* the right padding that gives net.h's output size exactly */
-	dnnl_dims_t pr = { (k->oh - 1) * l->stride + l->k - k->ih - l->pad,
-	                   (k->ow - 1) * l->stride + l->k - k->iw - l->pad };
-	dnnl_convolution_desc_t cd;
-	dnnl_primitive_desc_t fpd = NULL, pd;
-	dnnl_primitive_attr_t attr, battr;
-	dnnl_post_ops_t po = NULL;
-
-	/* the input of the first convolution is the caller's NCHW.  In
-	 * bfloat16 the input, the weights and the output's gradient are
-	 * rounded to it, the products summed in float32 and written as float32
-	 * (z and the gradients our passes read, the weight gradient Adam
-	 * adds) */
-	dnnl_data_type_t dt = k->h ? dnnl_bf16 : dnnl_f32;
-	dnnl_format_tag_t stag = !d->blk ? dnnl_nhwc : k->layer == 0 ? dnnl_nchw : dnnl_nChw16c;
-	dnnl_format_tag_t dtag = d->blk ? dnnl_nChw16c : dnnl_nhwc;
-	md4t(&src, mb, k->ic, k->ih, k->iw, stag, dt);
-	md4(&dsrc, mb, k->ic, k->ih, k->iw, stag);
-	md4(&dst, mb, k->oc, k->oh, k->ow, dtag);
-	md4t(&ddst, mb, k->oc, k->oh, k->ow, dtag, dt);
-	/* Winograd (nChw16c only) where it was measured to pay
-	 * (bench/README): for 3x3 stride-1 convolutions from 16 channels,
-	 * but the training forward from 32; direct elsewhere, or when oneDNN
-	 * has none */
+	/* the input of the first convolution is the caller's NCHW.  Winograd
+	 * (nChw16c only) where it was measured to pay (bench/README): for 3x3
+	 * stride-1 convolutions from 16 channels, but the training forward
+	 * from 32; direct elsewhere, or when oneDNN has none */
 	int w3 = d->wino && l->k == 3 && l->stride == 1 && l->pad == 1;
-	dnnl_alg_kind_t afwd = w3 && k->ic >= (train ? 32 : 16) ? dnnl_convolution_winograd : dnnl_convolution_direct;
-	dnnl_alg_kind_t abwd = w3 && k->ic >= 16 ? dnnl_convolution_winograd : dnnl_convolution_direct;
-	md4(&wuser, k->oc, k->ic, l->k, l->k, dnnl_oihw);
-	md4t(&wany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any, dt);
-	md4(&dwany, k->oc, k->ic, l->k, l->k, dnnl_format_tag_any);
-	dnnl_dims_t bd = { k->oc };
-	DNN(dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_f32, dnnl_a));
-again:
-	if (dnnl_convolution_forward_desc_init(&cd, train ? dnnl_forward_training : dnnl_forward_inference,
-	                                       afwd, &src, &wany, train ? NULL : &bias,
-	                                       &dst, strides, pl, pr) != dnnl_success)
-		return -1;
-	if (!train) {
-		DNN(dnnl_post_ops_create(&po));
-		DNN(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0));
-	}
-	attr = attr_new(po);
-	battr = attr_new(NULL);
-	dnnl_status_t s = dnnl_primitive_desc_create(&fpd, &cd, attr, d->eng, NULL);
-	dnnl_primitive_attr_destroy(attr);
-	if (s != dnnl_success) {
-		dnnl_primitive_attr_destroy(battr);
-		if (afwd == dnnl_convolution_winograd) {
-			afwd = dnnl_convolution_direct;
-			goto again;
-		}
-		return -1;
-	}
-	memset(p, 0, sizeof *p);
-	p->mb = mb;
-	note_impl(d, fpd, train ? layer_word(L_CONV) : "conv-infer");
-	p->fwd = prim(d, fpd, &p->sp_fwd);
-	p->w_user = mem(d, &wuser, DNNL_MEMORY_NONE);
-	p->src = mem(d, &src, DNNL_MEMORY_NONE);
-	p->dst = mem(d, &dst, DNNL_MEMORY_NONE);
-	p->w_fwd = weights_for(d, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0), p->w_user,
-	                       &p->to_fwd_w);
-	if (!train) {
-		p->bias = mem(d, &bias, DNNL_MEMORY_NONE);
-		dnnl_primitive_desc_destroy(fpd);
-		dnnl_primitive_attr_destroy(battr);
-		return 0;
-	}
-	if (k->layer > 0) {
-		if (bwd_desc(d, &pd, &cd, 0, abwd, &dsrc, &wany, &ddst, strides, pl, pr, battr, fpd) < 0)
-			goto fail;
-		note_impl(d, pd, "conv-bwd-data");
-		p->bwd_data = prim(d, pd, &p->sp_bwd_data);
-		const dnnl_memory_desc_t *wm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-		const dnnl_memory_desc_t *fm;
-		DNN(dnnl_memory_get_memory_desc(p->w_fwd, &fm));
-		if (dnnl_memory_desc_equal(wm, fm))
-			p->w_bwd = p->w_fwd;
-		else
-			p->w_bwd = weights_for(d, wm, p->w_user, &p->to_bwd_w);
-		p->diff_src = mem(d, &dsrc, DNNL_MEMORY_NONE);
-		dnnl_primitive_desc_destroy(pd);
-	}
-	if (bwd_desc(d, &pd, &cd, 1, abwd, &src, &dwany, &ddst, strides, pl, pr, battr, fpd) < 0)
-		goto fail;
-	note_impl(d, pd, "conv-bwd-weights");
-	p->bwd_w = prim(d, pd, &p->sp_bwd_w);
-	p->dw = mem(d, dnnl_primitive_desc_query_md(pd, dnnl_query_diff_weights_md, 0), DNNL_MEMORY_ALLOCATE);
-	p->dw_user = mem(d, &wuser, DNNL_MEMORY_NONE);
-	p->from_dw = reorder(d, p->dw, p->dw_user, 1);
-	p->diff_dst = mem(d, &ddst, DNNL_MEMORY_NONE);
-	dnnl_primitive_desc_destroy(pd);
-	dnnl_primitive_desc_destroy(fpd);
-	dnnl_primitive_attr_destroy(battr);
-	return 0;
-fail:
-	dnnl_primitive_desc_destroy(fpd);
-	dnnl_primitive_attr_destroy(battr);
-	prims_free(p);
-	return -1;
+	struct convspec c = {
+		.ic = k->ic, .ih = k->ih, .iw = k->iw, .oc = k->oc, .oh = k->oh, .ow = k->ow,
+		.k = l->k, .stride = l->stride, .pad = l->pad,
+		.stag = !d->blk ? dnnl_nhwc : k->layer == 0 ? dnnl_nchw : dnnl_nChw16c,
+		.dtag = d->blk ? dnnl_nChw16c : dnnl_nhwc,
+		.h = k->h, .first = k->layer == 0,
+		.afwd = w3 && k->ic >= (train ? 32 : 16) ? dnnl_convolution_winograd : dnnl_convolution_direct,
+		.abwd = w3 && k->ic >= 16 ? dnnl_convolution_winograd : dnnl_convolution_direct,
+		.relu = 1,
+	};
+	return conv_make(&d->cx, &c, p, mb, train, train ? layer_word(L_CONV) : "conv-infer");
 }
 
 /* ---------------------------------------------------------------- */
@@ -437,8 +148,6 @@ fail:
 
 /* the per-image mean and sum of squared deviations of each channel of
  * z (P,C), in part[0..C) and part[C..2C) */
-static size_t elem(int blk, int c, size_t p, int C, size_t P);
-
 static VEC void
 stats_image(double *part, const float *z, int H, int W, int C, int blk)
 {
@@ -692,38 +401,6 @@ bn_dx_image(float *dz, const float *dp, const float *out, const uint8_t *am, con
 			}
 }
 
-/* where channels cb..cb+15 of pixel p (of HW) lie: channels-last, or
- * oneDNN's nChw16c (blocks of 16 channels, each a (H,W,16) plane) */
-static inline size_t
-at(int blk, int cb, size_t p, int C, size_t HW)
-{
-	return blk ? (size_t)cb * HW + p * 16 : p * C + cb;
-}
-
-/* the element of channel c, pixel p (of P), in either layout */
-static inline size_t
-elem(int blk, int c, size_t p, int C, size_t P)
-{
-	return blk ? at(1, c & ~15, p, C, P) + (c & 15) : p * C + c;
-}
-
-/* (P,C) or nChw16c <-> (C,P), one image */
-static VEC void
-to_planes(float *dst, const float *src, int P, int C, int blk)
-{
-	for (int c = 0; c < C; c++)
-		for (int p = 0; p < P; p++)
-			dst[(size_t)c * P + p] = src[elem(blk, c, p, C, P)];
-}
-
-static VEC void
-to_pixels(float *dst, const float *src, int P, int C, int blk)
-{
-	for (int c = 0; c < C; c++)
-		for (int p = 0; p < P; p++)
-			dst[elem(blk, c, p, C, P)] = src[(size_t)c * P + p];
-}
-
 /*
  * n floats to bfloat16, rounded to nearest, ties to even (as oneDNN's
  * reorders and vcvtneps2bf16 round); a NaN stays a NaN.  GCC makes this
@@ -755,20 +432,8 @@ blk_free(struct blk *k)
 	free(k->wfold);
 	free(k->bfold);
 	free(k->folded);
-	prims_free(&k->tr);
-	prims_free(&k->inf);
-}
-
-/* a memory object like the one a primitive's descriptor names */
-static dnnl_memory_t
-mem_like(struct dnet *d, dnnl_primitive_t p, dnnl_query_t what)
-{
-	const_dnnl_primitive_desc_t pd;
-	const dnnl_memory_desc_t *md;
-
-	DNN(dnnl_primitive_get_primitive_desc(p, &pd));
-	md = dnnl_primitive_desc_query_md(pd, what, 0);
-	return md && dnnl_memory_desc_get_size(md) ? mem(d, md, DNNL_MEMORY_NONE) : NULL;
+	conv_free(&k->tr);
+	conv_free(&k->inf);
 }
 
 static void
@@ -789,7 +454,7 @@ workers_open(struct dnet *d, size_t big)
 	}
 	for (int t = 0; t < d->nwk; t++) {
 		struct worker *w = &d->wk[t];
-		DNN(dnnl_stream_create(&w->stream, d->eng, dnnl_stream_default_flags));
+		DNN(dnnl_stream_create(&w->stream, d->cx.eng, dnnl_stream_default_flags));
 		w->scratch = emalloc(sp ? sp : 1);
 		w->t1 = emalloc(big * sizeof(float));
 		w->t2 = emalloc(big * sizeof(float));
@@ -799,9 +464,9 @@ workers_open(struct dnet *d, size_t big)
 		for (int i = 0; i < d->nb; i++) {
 			if (!d->b[i].conv)
 				continue;
-			w->src[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_src_md);
-			w->dst[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_dst_md);
-			w->sp[i] = mem_like(d, d->b[i].inf.fwd, dnnl_query_scratchpad_md);
+			w->src[i] = mem_like(&d->cx, d->b[i].inf.fwd, dnnl_query_src_md);
+			w->dst[i] = mem_like(&d->cx, d->b[i].inf.fwd, dnnl_query_dst_md);
+			w->sp[i] = mem_like(&d->cx, d->b[i].inf.fwd, dnnl_query_scratchpad_md);
 		}
 	}
 }
@@ -843,11 +508,7 @@ dnet_close(struct dnet *d)
 	free(d->part);
 	free(d->dwpart);
 	free(d->wT);
-	free(d->scratch);
-	if (d->stream)
-		dnnl_stream_destroy(d->stream);
-	if (d->eng)
-		dnnl_engine_destroy(d->eng);
+	dctx_close(&d->cx);
 	free(d);
 }
 
@@ -891,8 +552,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **wh
 	for (int i = 0; i < tail; i++)
 		if (n->l[i].oc % 16 || (i > 0 && n->l[i].ic % 16))
 			d->blk = 0;
-	if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success ||
-	    dnnl_stream_create(&d->stream, d->eng, dnnl_stream_default_flags) != dnnl_success) {
+	if (dctx_open(&d->cx) < 0) {
 		*why = "oneDNN has no CPU engine";
 		dnet_close(d);
 		return NULL;
@@ -981,7 +641,7 @@ dnet_tail(const struct dnet *d)
 const char *
 dnet_kernels(const struct dnet *d)
 {
-	return d->kernels;
+	return d->cx.kernels;
 }
 
 /* the largest convolution output of the blocks, per image */
@@ -1036,7 +696,7 @@ train_ready(struct dnet *d, int b)
 		struct blk *k = &d->b[i];
 		if (!k->conv || (i == 0 && d->conv1))
 			continue;
-		prims_free(&k->tr);
+		conv_free(&k->tr);
 		if (prims_make(d, k, &k->tr, b, 1) < 0)
 			die(EX_SOFTWARE, "oneDNN has no training convolution for layer %d at batch %d", k->layer + 1, b);
 	}
@@ -1118,7 +778,7 @@ forward_train(struct dnet *d, const float *x, int b)
 		struct conv_prims *p = &k->tr;
 		handle(p->w_user, n->params + l->w);
 		if (p->to_fwd_w)
-			run(d, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
+			run(&d->cx, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
 		if (k->h) {
 #pragma omp parallel for schedule(static)
 			for (int j = 0; j < b; j++)
@@ -1127,7 +787,7 @@ forward_train(struct dnet *d, const float *x, int b)
 		} else
 			handle(p->src, src);
 		handle(p->dst, k->z);
-		run(d, p->fwd, p->sp_fwd, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
+		run(&d->cx, p->fwd, p->sp_fwd, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_WEIGHTS, p->w_fwd },
 		                                       { DNNL_ARG_DST, p->dst } });
 		if (k->zsel) {
 			/* one read of z; then batch norm and ReLU on the winners */
@@ -1191,7 +851,7 @@ fold(struct dnet *d)
 		handle(p->w_user, k->wfold);
 		handle(p->bias, k->bfold);
 		if (p->to_fwd_w)
-			run(d, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
+			run(&d->cx, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
 	}
 }
 
@@ -1383,16 +1043,16 @@ dnet_backward(struct dnet *d, const float *df, int b)
 				handle(p->src, i == 0 ? d->x0 : d->b[i - 1].out);
 				handle(p->diff_dst, k->z);
 			}
-			run(d, p->bwd_w, p->sp_bwd_w, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_DIFF_DST, p->diff_dst },
+			run(&d->cx, p->bwd_w, p->sp_bwd_w, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_DIFF_DST, p->diff_dst },
 			                                         { DNNL_ARG_DIFF_WEIGHTS, p->dw } });
 			handle(p->dw_user, n->grads + l->w);
-			run(d, p->from_dw, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->dw }, { DNNL_ARG_TO, p->dw_user } });
+			run(&d->cx, p->from_dw, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->dw }, { DNNL_ARG_TO, p->dw_user } });
 			if (i == 0)
 				break;
 			if (p->to_bwd_w)
-				run(d, p->to_bwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_bwd } });
+				run(&d->cx, p->to_bwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_bwd } });
 			handle(p->diff_src, dnext);
-			run(d, p->bwd_data, p->sp_bwd_data, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_DIFF_DST, p->diff_dst },
+			run(&d->cx, p->bwd_data, p->sp_bwd_data, 3, (dnnl_exec_arg_t[]){ { DNNL_ARG_DIFF_DST, p->diff_dst },
 			                                            { DNNL_ARG_WEIGHTS, p->w_bwd },
 			                                            { DNNL_ARG_DIFF_SRC, p->diff_src } });
 		}
