@@ -52,32 +52,40 @@ ties_fill(float *x, int b, int size, struct rng *g)
 			}
 }
 
-/* the network for size x size images, and a batch of b: x (b,1,size,size),
- * clin (b,8), y (b); ties: the images tie-heavy (ties_fill), not random */
+/* the network of spec (or a preset) for c x size x size images with nclin
+ * clinical values and 3 classes, and a batch of b: x (b,c,size,size), clin
+ * (b,nclin), y (b); ties: the images tie-heavy (ties_fill), not random */
 static inline struct net *
-osteonet_batch_of(int size, int b, int ties, float **x, float **clin, int32_t **y)
+net_batch_of(const char *spec, int c, int size, int nclin, int b, int ties, float **x, float **clin, int32_t **y)
 {
 	const char *err;
-	struct net *n = net_new(DEFAULT_ARCH, 1, size, size, 8, 3, &err);
+	struct net *n = net_new(net_preset(spec), c, size, size, nclin, 3, &err);
 	struct rng g;
-	size_t px = (size_t)size * size;
+	size_t px = (size_t)c * size * size;
 
 	if (!n)
 		die(EX_USAGE, "%s", err);
 	net_init(n, 1);
 	*x = emalloc((size_t)b * px * sizeof(float));
-	*clin = emalloc((size_t)b * 8 * sizeof(float));
+	*clin = emalloc((size_t)b * (nclin ? nclin : 1) * sizeof(float));
 	*y = emalloc((size_t)b * sizeof(int32_t));
 	rng_seed(&g, 2, "data");
 	for (size_t i = 0; i < (size_t)b * px; i++)
 		(*x)[i] = (float)rng_normal(&g);
-	for (int i = 0; i < b * 8; i++)
+	for (int i = 0; i < b * nclin; i++)
 		(*clin)[i] = (float)rng_normal(&g);
 	for (int i = 0; i < b; i++)
 		(*y)[i] = i % 3;
 	if (ties)
-		ties_fill(*x, b, size, &g);
+		ties_fill(*x, b * c, size, &g);
 	return n;
+}
+
+/* OsteoNet's: one channel, 8 clinical values */
+static inline struct net *
+osteonet_batch_of(int size, int b, int ties, float **x, float **clin, int32_t **y)
+{
+	return net_batch_of(DEFAULT_ARCH, 1, size, 8, b, ties, x, clin, y);
 }
 
 static inline struct net *

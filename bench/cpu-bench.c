@@ -6,7 +6,7 @@
  * of 7 rounds of about 0.3 s each, after one round of warm-up.  A training
  * step is forward, loss, backward and Adam; inference is a forward and
  * its probabilities.  Threads: OMP_NUM_THREADS, as for the programs.
- *   cpu-bench train|infer|latency SIZE BATCH [random|ties [fp32|bf16]]
+ *   cpu-bench train|infer|latency SIZE BATCH [random|ties [fp32|bf16 [ARCH]]]
  *   cpu-bench sgemm N
  *   cpu-bench records N SIZE random|ties > FILE.rec
  * (ties: the images tie-heavy, as prepared X-rays are, bench.h; records:
@@ -16,7 +16,8 @@
  * "osteo engine latency P50_MS P90_MS PEAK_RSS_MIB", single images), as
  * bench/torch_osteonet.py prints its lines, or "sgemm N GFLOP_PER_S"; and
  * the kernels oneDNN chose on stderr.  bf16: as --precision bf16 runs
- * (exit 69 where the CPU has no bfloat16 instructions).
+ * (exit 69 where the CPU has no bfloat16 instructions).  ARCH: another
+ * network (resnet18, or any spec) of 3-channel images, no clinical values.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ flops(const struct net *n)
 
 	for (int i = 0; i < n->nlayers; i++) {
 		const struct layer *l = &n->l[i];
-		if (l->type == L_CONV)
+		if (l->type == L_CONV || l->type == L_CBN)
 			f += 2.0 * l->oc * l->oh * l->ow * l->ic * l->k * l->k;
 		else if (l->type == L_DENSE || l->type == L_CLASSIFIER)
 			f += 2.0 * l->oc * l->ic;
@@ -146,7 +147,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 4)
-		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH [random|ties [fp32|bf16]] | cpu-bench sgemm N | "
+		die(EX_USAGE, "usage: cpu-bench train|infer|latency SIZE BATCH [random|ties [fp32|bf16 [ARCH]]] | cpu-bench sgemm N | "
 		    "cpu-bench records N SIZE random|ties");
 	const char *mode = argv[1];
 	int train = !strcmp(mode, "train"), lat = !strcmp(mode, "latency");
@@ -156,7 +157,11 @@ main(int argc, char **argv)
 	b = (int)estrtonum(argv[3], 1, 4096, "BATCH");
 	float *x, *clin;
 	int32_t *y;
-	struct net *n = osteonet_batch_of(size, b, argc > 4 && !strcmp(argv[4], "ties"), &x, &clin, &y);
+	/* another network: a preset or spec, of 3-channel images without
+	 * clinical values (an ImageNet backbone's input) */
+	const char *arch = argc > 6 ? argv[6] : NULL;
+	struct net *n = arch ? net_batch_of(arch, 3, size, 0, b, argc > 4 && !strcmp(argv[4], "ties"), &x, &clin, &y)
+	                     : osteonet_batch_of(size, b, argc > 4 && !strcmp(argv[4], "ties"), &x, &clin, &y);
 	struct rng g;
 
 	rng_seed(&g, 1, "bench");

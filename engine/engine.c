@@ -1,14 +1,16 @@
 /*
  * engine.c - engine.h: the CPU's datasets and staging here, and the one
  * place that composes backends: the CPU runs oneDNN's convolution blocks
- * (engine/cpu) and then the reference walker (engine/ref) on what follows
- * them, or the reference walker alone; CUDA runs gpu/ whole.  Linked with
+ * (engine/cpu/dnn.c) or a residual network's image layers
+ * (engine/cpu/res.c) and then the reference walker (engine/ref) on what
+ * follows them, or the reference walker alone; CUDA runs gpu/ whole.  Linked with
  * the GPU backend (or gpu/nogpu.c), like device.c.
  */
 #include "engine.h"
 #include "common/base/util.h"
 #include "engine/cpu/dnn.h"
 #include "engine/cpu/kern.h"
+#include "engine/cpu/res.h"
 #include "engine/ref/ref.h"
 #include "gpu/gpu.h"
 
@@ -21,7 +23,8 @@
 struct engine {
 	struct net *net;
 	struct gnet *gpu;        /* NULL on the CPU */
-	struct dnet *dnn;        /* the CPU's oneDNN path, or NULL: net.c's layers */
+	struct dnet *dnn;        /* the CPU's oneDNN path for plain stacks, */
+	struct rnet *res;        /* or for residual networks, or neither: net.c's layers */
 	int keep, fetched;        /* ENGINE_KEEP; the last forward's activations are on the host */
 	int bf16;                 /* bfloat16 products run */
 	/* the CPU's datasets and its two staged batches */
@@ -69,19 +72,23 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 		die(EX_USAGE, "OSTEO_CPU=%s: not reference or direct (or unset)", cpu);
 	kern_get();              /* OSTEO_KERN is checked here, before any output */
 	int bf16 = flags & ENGINE_BF16, strict = bf16 && !(flags & ENGINE_BF16_AUTO);
+	int wino = !cpu || strcmp(cpu, "direct");
 	if (!cpu || strcmp(cpu, "reference"))
-		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, !cpu || strcmp(cpu, "direct"), bf16, &why);
+		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, wino, bf16, &why);
+	if (!e->dnn && net_reference_only(n) && (!cpu || strcmp(cpu, "reference")))
+		e->res = rnet_open(n, maxb, flags & ENGINE_KEEP, wino, &why);
 	e->bf16 = e->dnn && dnet_bf16_layers(e->dnn) > 0;
 	if (strict && !e->bf16)
 		die(EX_UNAVAILABLE, "--precision bf16: %s", e->dnn ? "the network has no convolution after its first"
+		                    : e->res ? "residual networks run in float32 only"
 		                    : "the network runs on the reference layers, which are float32 only");
-	if (!e->dnn) {
+	if (!e->dnn && !e->res) {
 		info("the CPU runs the network on its reference layers (%s)", why);
 		net_reserve(n, maxb);
 	} else if (flags & ENGINE_KEEP)
 		net_reserve(n, maxb);           /* every layer's, to hand activations over */
 	else
-		net_reserve_from(n, maxb, dnet_tail(e->dnn));  /* the walker's tail's */
+		net_reserve_from(n, maxb, e->dnn ? dnet_tail(e->dnn) : rnet_tail(e->res));  /* the walker's tail's */
 	for (int k = 0; k < 2; k++) {
 		e->slot[k].x = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
 		e->slot[k].clin = emalloc((size_t)maxb * (n->nclin ? n->nclin : 1) * sizeof(float));
@@ -96,6 +103,7 @@ engine_close(struct engine *e)
 	if (e->gpu)
 		gnet_close(e->gpu);
 	dnet_close(e->dnn);
+	rnet_close(e->res);
 	for (int k = 0; k < 2; k++) {
 		free(e->slot[k].x);
 		free(e->slot[k].clin);
@@ -170,6 +178,11 @@ engine_forward(struct engine *e, int train, struct rng *g)
 		ref_forward_from(e->net, dnet_tail(e->dnn), x, clin, b, train, g);
 		return;
 	}
+	if (e->res) {
+		rnet_forward(e->res, x, b, train);
+		ref_forward_from(e->net, rnet_tail(e->res), x, clin, b, train, g);
+		return;
+	}
 	ref_forward(e->net, x, clin, b, train, g);
 }
 
@@ -204,6 +217,11 @@ engine_backward(struct engine *e, const float *weights)
 	if (e->dnn) {
 		int tail = dnet_tail(e->dnn), b = e->slot[e->cur].b;
 		dnet_backward(e->dnn, ref_backward_to(e->net, NULL, e->slot[e->cur].y, weights, b, tail - 1), b);
+		return;
+	}
+	if (e->res) {
+		int tail = rnet_tail(e->res), b = e->slot[e->cur].b;
+		rnet_backward(e->res, ref_backward_to(e->net, NULL, e->slot[e->cur].y, weights, b, tail - 1), b);
 		return;
 	}
 	ref_backward(e->net, e->slot[e->cur].bx, e->slot[e->cur].y, weights, e->slot[e->cur].b);
@@ -254,6 +272,8 @@ engine_kernels(struct engine *e)
 {
 	if (e->gpu)
 		return "CUDA (cuBLAS, gpu/nn.cu)";
+	if (e->res)
+		return rnet_kernels(e->res);
 	if (!e->dnn)
 		return "the reference layers (engine/ref)";
 	snprintf(e->kernels, sizeof e->kernels, "%s; passes %s", dnet_kernels(e->dnn), kern_get()->name);

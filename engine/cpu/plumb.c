@@ -73,7 +73,7 @@ handle(dnnl_memory_t m, const void *p)
 void
 run(struct dctx *d, dnnl_primitive_t p, dnnl_memory_t sp, int nargs, const dnnl_exec_arg_t *args)
 {
-	dnnl_exec_arg_t all[8];
+	dnnl_exec_arg_t all[12];
 
 	memcpy(all, args, (size_t)nargs * sizeof *args);
 	if (sp) {

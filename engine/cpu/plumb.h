@@ -36,7 +36,7 @@ void md4t(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t 
 void md4(dnnl_memory_desc_t *md, int a, int b, int c, int d, dnnl_format_tag_t tag);
 dnnl_memory_t mem(struct dctx *d, const dnnl_memory_desc_t *md, void *handle);
 void handle(dnnl_memory_t m, const void *p);
-/* execute p with args (at most 7) and, when it has one, its view of the
+/* execute p with args (at most 11) and, when it has one, its view of the
  * scratchpad; waits */
 void run(struct dctx *d, dnnl_primitive_t p, dnnl_memory_t sp, int nargs, const dnnl_exec_arg_t *args);
 /* attributes asking for our scratchpad, with post-ops (consumed) or none */

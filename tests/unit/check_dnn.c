@@ -19,12 +19,15 @@
  * BF16_TRAIN_TOL and BF16_COS, and two runs the same bits too.  Where the
  * CPU has no bfloat16 instructions oneDNN emulates them (AVX-512) or the
  * convolutions stay float32 (AVX2), and the bounds hold all the same.
+ * Residual networks (engine/cpu/res.c, rarchs) take the float32 training
+ * step, inference and determinism tests to the same tolerances.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/cpu/dnn.h"
+#include "engine/cpu/res.h"
 #include "engine/spec/net.h"
 #include "engine/spec/nnrow.h"
 #include "engine/ref/ref.h"
@@ -59,9 +62,20 @@ static const struct arch archs[] = {
 	{ "conv:16,pool,conv:32,pool,gap,dropout:0.2,clin:5,clin:4,dense:8", 1, 24, 20, 3 },
 };
 
+/* residual networks (engine/cpu/res.c): a ResNet's stem, a basic block
+ * whose add the inference absorbs into its cbn, a downsampling block with
+ * a route and a 1x1 projection; then channels-last, odd sides, a 5x5
+ * stride-2 cbn first, an add after a conv (not absorbed), a lone 2x2 pool
+ * over an odd side, a route over a layer with a gradient of its own */
+static const struct arch rarchs[] = {
+	{ "conv:16:7:2,maxpool:3:2,conv:16,cbn:16,add:-3,conv:32:3:2,cbn:32,route:-3,cbn:32:1:2,add:-3,gap", 3, 32, 32, 2 },
+	{ "cbn:8:5:2,conv:8,add:-2,pool,conv:12,route:-2,cbn:12:1,add:-3,dense:8", 1, 19, 21, 3 },
+};
+
 struct pair {
 	struct net *ref, *fast;
-	struct dnet *d;
+	struct dnet *d;           /* a plain stack's path, */
+	struct rnet *r;           /* or a residual network's */
 	float *x, *clin;
 	int32_t *y;
 };
@@ -84,6 +98,12 @@ fill_ties(float *x, const struct arch *a, struct rng *g)
 			}
 }
 
+static int
+pair_tail(const struct pair *p)
+{
+	return p->d ? dnet_tail(p->d) : rnet_tail(p->r);
+}
+
 static void
 pair_open_x(struct pair *p, const struct arch *a, int wino, int keep, int ties, int bf16)
 {
@@ -96,12 +116,19 @@ pair_open_x(struct pair *p, const struct arch *a, int wino, int keep, int ties, 
 	net_init(p->ref, 5);
 	net_init(p->fast, 5);
 	net_reserve(p->ref, B);
-	p->d = dnet_open(p->fast, B, keep, wino, bf16, &err);
-	ck_assert_msg(p->d, "%s: dnet_open: %s", a->spec, err);
+	p->d = NULL;
+	p->r = NULL;
+	if (net_reference_only(p->fast)) {
+		p->r = rnet_open(p->fast, B, keep, wino, &err);
+		ck_assert_msg(p->r, "%s: rnet_open: %s", a->spec, err);
+	} else {
+		p->d = dnet_open(p->fast, B, keep, wino, bf16, &err);
+		ck_assert_msg(p->d, "%s: dnet_open: %s", a->spec, err);
+	}
 	if (keep)
 		net_reserve(p->fast, B);
 	else
-		net_reserve_from(p->fast, B, dnet_tail(p->d));
+		net_reserve_from(p->fast, B, pair_tail(p));
 	size_t px = (size_t)a->c * a->h * a->w;
 	p->x = malloc(B * px * sizeof(float));
 	p->clin = malloc(B * (a->nclin + 1) * sizeof(float));
@@ -128,20 +155,28 @@ pair_open(struct pair *p, const struct arch *a, int wino, int keep)
 static void
 fast_forward(struct pair *p, int b, int train, struct rng *g, const float *x, const float *clin)
 {
-	dnet_forward(p->d, x, b, train);
-	ref_forward_from(p->fast, dnet_tail(p->d), x, clin, b, train, g);
+	if (p->d)
+		dnet_forward(p->d, x, b, train);
+	else
+		rnet_forward(p->r, x, b, train);
+	ref_forward_from(p->fast, pair_tail(p), x, clin, b, train, g);
 }
 
 static void
 fast_backward(struct pair *p, const float *w, int b)
 {
-	dnet_backward(p->d, ref_backward_to(p->fast, NULL, p->y, w, b, dnet_tail(p->d) - 1), b);
+	const float *df = ref_backward_to(p->fast, NULL, p->y, w, b, pair_tail(p) - 1);
+	if (p->d)
+		dnet_backward(p->d, df, b);
+	else
+		rnet_backward(p->r, df, b);
 }
 
 static void
 pair_close(struct pair *p)
 {
 	dnet_close(p->d);
+	rnet_close(p->r);
 	net_free(p->ref);
 	net_free(p->fast);
 	free(p->x);
@@ -231,7 +266,7 @@ train_step(const struct arch *a, int wino, int ties, int bf16)
 	}
 	for (int i = 0; i < p.ref->nlayers; i++) {
 		const struct layer *l = &p.ref->l[i];
-		if (l->type == L_CONV) {
+		if (l->type == L_CONV || l->type == L_CBN) {
 			size_t nw = (size_t)l->oc * l->ic * l->k * l->k;
 			expect(a->spec, "weight gradient", i, rel(p.fast->grads + l->w, p.ref->grads + l->w, nw), tol);
 			expect(a->spec, "gamma gradient", i, rel(p.fast->grads + l->gamma, p.ref->grads + l->gamma, l->oc), tol);
@@ -298,7 +333,7 @@ random_stats(struct pair *p)
 	rng_seed(&g, 4, "stats");
 	for (int i = 0; i < p->ref->nlayers; i++) {
 		const struct layer *l = &p->ref->l[i];
-		for (int c = 0; l->type == L_CONV && c < l->oc; c++) {
+		for (int c = 0; (l->type == L_CONV || l->type == L_CBN) && c < l->oc; c++) {
 			p->ref->stats[l->rmean + c] = p->fast->stats[l->rmean + c] = (float)(0.3 * rng_normal(&g));
 			p->ref->stats[l->rvar + c] = p->fast->stats[l->rvar + c] = (float)(0.5 + fabs(rng_normal(&g)));
 		}
@@ -306,9 +341,9 @@ random_stats(struct pair *p)
 }
 
 /* inference: against the reference, and batch of B against one by one */
-START_TEST(test_dnn_infer)
+static void
+infer(const struct arch *a)
 {
-	const struct arch *a = &archs[_i];
 	struct pair p;
 	float all[B * 3];
 	size_t px = (size_t)a->c * a->h * a->w;
@@ -325,6 +360,11 @@ START_TEST(test_dnn_infer)
 		              "%s: image %d's probabilities depend on its batch", a->spec, j);
 	}
 	pair_close(&p);
+}
+
+START_TEST(test_dnn_infer)
+{
+	infer(&archs[_i]);
 }
 END_TEST
 
@@ -467,7 +507,8 @@ END_TEST
 
 /* the same seed: the same weights, bit for bit, after a few steps, in
  * float32 (_i 0) and in bfloat16 (_i 1) */
-START_TEST(test_dnn_deterministic)
+static void
+deterministic(const struct arch *a, int bf16)
 {
 	float *w[2];
 	size_t np = 0;
@@ -475,7 +516,7 @@ START_TEST(test_dnn_deterministic)
 	for (int run = 0; run < 2; run++) {
 		struct pair p;
 		struct rng g;
-		pair_open_x(&p, &archs[0], 1, 0, 0, _i);
+		pair_open_x(&p, a, 1, 0, 0, bf16);
 		rng_seed(&g, 1, "dropout");
 		for (int t = 1; t <= 3; t++) {
 			fast_forward(&p, B, 1, &g, p.x, p.clin);
@@ -488,9 +529,55 @@ START_TEST(test_dnn_deterministic)
 		memcpy(w[run], p.fast->params, np * sizeof(float));
 		pair_close(&p);
 	}
-	ck_assert_msg(!memcmp(w[0], w[1], np * sizeof(float)), "two runs from one seed differ (%s)", _i ? "bf16" : "fp32");
+	ck_assert_msg(!memcmp(w[0], w[1], np * sizeof(float)), "%s: two runs from one seed differ (%s)", a->spec,
+	              bf16 ? "bf16" : "fp32");
 	free(w[0]);
 	free(w[1]);
+}
+
+START_TEST(test_dnn_deterministic)
+{
+	deterministic(&archs[0], _i);
+}
+END_TEST
+
+START_TEST(test_res_train_direct)
+{
+	train_step(&rarchs[_i], 0, 0, 0);
+}
+END_TEST
+
+START_TEST(test_res_train_winograd)
+{
+	train_step(&rarchs[_i], 1, 0, 0);
+}
+END_TEST
+
+/* against the reference, a batch against one by one, and two training
+ * runs the same bits, as for the plain stacks */
+START_TEST(test_res_infer)
+{
+	infer(&rarchs[_i]);
+}
+END_TEST
+
+START_TEST(test_res_deterministic)
+{
+	deterministic(&rarchs[_i], 0);
+}
+END_TEST
+
+/* heat maps and feature maps of a residual network are the reference
+ * layers' (rnet_open declines an engine that keeps activations) */
+START_TEST(test_res_keep_declined)
+{
+	const char *err;
+	struct net *n = net_new(rarchs[0].spec, 3, 32, 32, 2, 3, &err);
+
+	ck_assert_ptr_nonnull(n);
+	ck_assert_ptr_null(rnet_open(n, B, 1, 1, &err));
+	ck_assert_ptr_nonnull(strstr(err, "heat maps"));
+	net_free(n);
 }
 END_TEST
 
@@ -517,7 +604,7 @@ dnn_suite(void)
 {
 	Suite *s = suite_create("dnn");
 	TCase *tc = tcase_create("dnn");
-	int na = (int)(sizeof archs / sizeof *archs);
+	int na = (int)(sizeof archs / sizeof *archs), nr = (int)(sizeof rarchs / sizeof *rarchs);
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_dnn_train_direct, 0, na);
@@ -528,6 +615,11 @@ dnn_suite(void)
 	tcase_add_loop_test(tc, test_dnn_keep, 0, na);
 	tcase_add_loop_test(tc, test_dnn_bf16_infer, 0, na);
 	tcase_add_loop_test(tc, test_dnn_deterministic, 0, 2);
+	tcase_add_loop_test(tc, test_res_train_direct, 0, nr);
+	tcase_add_loop_test(tc, test_res_train_winograd, 0, nr);
+	tcase_add_loop_test(tc, test_res_infer, 0, nr);
+	tcase_add_loop_test(tc, test_res_deterministic, 0, nr);
+	tcase_add_test(tc, test_res_keep_declined);
 	tcase_add_exit_test(tc, test_engine_stage_bound, EX_SOFTWARE);
 	suite_add_tcase(s, tc);
 	return s;
