@@ -196,6 +196,37 @@ done
 echo "GFLOP/s %: the engine's GFLOP/s in training/inference (3 and 1 forwards' multiply-adds), then as % of sgemm's"
 [ $torch = yes ] || echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
 
+# ---- ResNet-18 (torchvision's, 3 classes; --arch resnet18 or an imported
+# one) at 224x224, 3 channels, batch 32, all cores: the engine's path for
+# residual networks (engine/cpu/res.c) against PyTorch's torchvision model
+# at its best, as above (each a process of its own, rounds interleaved)
+echo
+T=$(nproc)
+for f in o b; do for m in train infer latency; do : >"$work/r$f.$m"; done; done
+for r in $(seq "$runs"); do
+	for m in train infer latency; do
+		OMP_NUM_THREADS=$T "$cb" $m 224 32 random fp32 resnet18 2>/dev/null >>"$work/ro.$m"
+		[ $torch = yes ] || continue
+		BENCH_NET=resnet18 GLIBC_TUNABLES=$warm python "$top/bench/torch_osteonet.py" "$T" 224 32 0 cpu 0 $m \
+			channels_last >>"$work/rb.$m"
+	done
+done
+"$cb" infer 224 1 random fp32 resnet18 2>&1 >/dev/null | sed 's/^cpu-bench: /engine, ResNet-18 inference: /'
+printf '%-34s %9s %9s %8s %8s %9s %9s\n' "ResNet-18 224x224, batch 32, $T thr" "train/s" "infer/s" "lat p50" "lat p90" \
+	"train MiB" "infer MiB"
+for f in o b; do
+	[ $f = o ] || [ $torch = yes ] || continue
+	printf '%-34s %9.1f %9.1f %8.2f %8.2f %9.0f %9.0f\n' "$([ $f = o ] && echo osteo || echo 'PyTorch best')" \
+		"$(col "$work/r$f.train" 4)" "$(col "$work/r$f.infer" 4)" "$(col "$work/r$f.latency" 4)" \
+		"$(col "$work/r$f.latency" 5)" "$(col "$work/r$f.train" 5)" "$(col "$work/r$f.infer" 5)"
+done
+if [ $torch = yes ]; then
+	printf '  ratio osteo / PyTorch best: train %.2f (target >= 1.5), infer %.2f (target >= 2), latency %.2f\n' \
+		"$(echo "$(col "$work/ro.train" 4) / $(col "$work/rb.train" 4)" | bc -l)" \
+		"$(echo "$(col "$work/ro.infer" 4) / $(col "$work/rb.infer" 4)" | bc -l)" \
+		"$(echo "$(col "$work/ro.latency" 4) / $(col "$work/rb.latency" 4)" | bc -l)"
+fi
+
 # ---- the programs end to end, as a user runs them: osteo-train's images/s
 # per epoch (its log; epochs 2 and 3, the first has the warm-up) and
 # osteo-infer's over the whole process, at 128x128, batch 32, all cores, on

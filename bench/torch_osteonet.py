@@ -19,10 +19,14 @@
 # LAYOUT channels_last_bf16 is channels-last under torch.autocast("cpu",
 # dtype=torch.bfloat16): PyTorch's mixed precision, the reference for
 # osteo's --precision bf16.
+# BENCH_NET=resnet18 in the environment: torchvision's ResNet-18 (3
+# classes) on 3-channel images in place of OsteoNet, the clinical values
+# unused (CLINICAL 0), as bench/cpu-bench.c's ARCH resnet18 runs it.
 # On cuda the timings synchronise the device, as osteo's read the loss and
 # probabilities back; TF32 0 (the default) turns it off for cuDNN and
 # cuBLAS, so both sides do float32 products.
 import contextlib
+import os
 import resource
 import sys
 import time
@@ -64,6 +68,19 @@ class OsteoNet(torch.nn.Module):
         h = torch.cat([h, clin], 1)
         return self.out(self.drop(torch.relu(self.dense(h))))
 
+class ResNet18(torch.nn.Module):
+    """torchvision's, taking OsteoNet's (image, clinical) and ignoring the
+    clinical values"""
+    def __init__(self):
+        super().__init__()
+        import torchvision
+        self.net = torchvision.models.resnet18(num_classes=3)
+
+    def forward(self, x, clin):
+        return self.net(x)
+
+resnet = os.environ.get("BENCH_NET", "osteonet") == "resnet18"
+
 def median(v):
     v = sorted(v)
     return v[len(v) // 2]
@@ -74,8 +91,8 @@ def peak_mib():
 def setup(n, layout, dev="cpu", lr=1e-4):
     """the network, n random images with their clinical values and labels,
     Adam and the loss, in the layout asked for"""
-    net = OsteoNet().to(dev)
-    x = torch.randn(n, 1, size, size, device=dev)
+    net = (ResNet18() if resnet else OsteoNet()).to(dev)
+    x = torch.randn(n, 3 if resnet else 1, size, size, device=dev)
     clin = torch.randn(n, nclin, device=dev)
     y = torch.randint(0, 3, (n,), device=dev)
     if layout.startswith("channels_last"):

@@ -57,6 +57,7 @@ struct imp {
 	int vlayer[NET_MAXLAYERS], nv, nimg;
 	int c, h, w, nclin;
 	const char *image, *clinical;   /* the graph's input names */
+	int newhead;              /* the file's classifier is left out for one of --classes' size */
 };
 
 /* the import ends: what was wrong, with the node when there is one */
@@ -78,9 +79,12 @@ refuse(const struct imp *cim, const Onnx__NodeProto *nd, const char *fmt, ...)
 	siglongjmp(im->refused, 1);
 }
 
-/* an initialiser, or a Constant node's value, by name */
+/* an initialiser, a Constant node's value, or an Identity of one of
+ * those, by name: PyTorch's exporter gives equal initialisers one tensor
+ * and each reader an Identity of it (depth bounds a file whose Identities
+ * go round in a circle) */
 static const Onnx__TensorProto *
-tensor(const struct imp *im, const char *name)
+tensor_at(const struct imp *im, const char *name, int depth)
 {
 	const Onnx__GraphProto *g = im->g;
 
@@ -89,12 +93,22 @@ tensor(const struct imp *im, const char *name)
 			return g->initializer[i];
 	for (size_t i = 0; i < g->n_node; i++) {
 		const Onnx__NodeProto *nd = g->node[i];
-		if (nd->op_type && !strcmp(nd->op_type, "Constant") && nd->n_output == 1 && !strcmp(nd->output[0], name))
+		if (!nd->op_type || nd->n_output != 1 || strcmp(nd->output[0], name))
+			continue;
+		if (!strcmp(nd->op_type, "Constant"))
 			for (size_t a = 0; a < nd->n_attribute; a++)
 				if (!strcmp(nd->attribute[a]->name, "value") && nd->attribute[a]->t)
 					return nd->attribute[a]->t;
+		if (!strcmp(nd->op_type, "Identity") && nd->n_input == 1 && depth < 16)
+			return tensor_at(im, nd->input[0], depth + 1);
 	}
 	return NULL;
+}
+
+static const Onnx__TensorProto *
+tensor(const struct imp *im, const char *name)
+{
+	return tensor_at(im, name, 0);
 }
 
 /* the number of values a tensor's dims make, 0 when they overflow the
@@ -341,7 +355,8 @@ walk(struct imp *im, int *nclasses)
 		const char *in0 = nd->n_input ? nd->input[0] : "", *out = nd->n_output ? nd->output[0] : "";
 		if (nd->domain && *nd->domain && strcmp(nd->domain, "ai.onnx"))
 			refuse(im, nd, "domain '%s' is not ONNX's own", nd->domain);
-		if (is(nd, "Constant"))
+		/* constants, and Identities of them, are read where they are used */
+		if (is(nd, "Constant") || (is(nd, "Identity") && nd->n_input == 1 && tensor(im, in0)))
 			continue;
 		if (ended)
 			refuse(im, nd, "comes after the class scores' Softmax");
@@ -579,6 +594,8 @@ fill(struct imp *im, struct net *n)
 				       "maxpool:%d:%d pads %d at the top and left and gives %dx%d", il->node,
 				       (long long)il->pads[0], (long long)il->pads[1], (long long)il->pads[2],
 				       (long long)il->pads[3], (long long)oh, (long long)ow, l->k, l->stride, l->pad, l->oh, l->ow);
+		} else if (il->type == L_CLASSIFIER && im->newhead) {
+			continue;        /* net_init's, of the size --classes asks */
 		} else if (il->type == L_DENSE || il->type == L_CLASSIFIER) {
 			if (l->ic != il->ic || l->oc != il->oc)
 				refuse(im, NULL, "node '%s': a product of %d inputs to %d where osteo's layer there has %d to %d",
@@ -689,18 +706,13 @@ onnx_import(const char *path, const char *classes, int gray, struct model *m, ch
 	walk(im, &nclasses);
 	if (gray)
 		to_gray(im);
-	if (nclasses < 2 || nclasses > MAXCLASSES)
-		refuse(im, NULL, "%d class scores; osteo takes 2 to %d", nclasses, MAXCLASSES);
-	const char *nerr;
-	struct net *n = net_new(im->spec, im->c, im->h, im->w, im->nclin, nclasses, &nerr);
-	if (!n)
-		refuse(im, NULL, "the graph reads as '%s', which osteo cannot build: %s", im->spec, nerr);
-	m->net = n;
-	m->arch = estrdup(im->spec);
-	net_init(n, 1);
-	fill(im, n);
+	/* --classes of another number than the file's: a backbone (ImageNet's
+	 * 1000 classes, say) with a new classifier for the task's */
 	if (classes)
 		classes_parse(&m->classes, classes, "--classes");
+	else if (nclasses < 2 || nclasses > MAXCLASSES)
+		refuse(im, NULL, "%d class scores; osteo takes 2 to %d: --classes names the task's for a new classifier",
+		       nclasses, MAXCLASSES);
 	else {
 		struct text t = { 0 };
 		for (int c = 0; c < nclasses; c++)
@@ -708,8 +720,18 @@ onnx_import(const char *path, const char *classes, int gray, struct model *m, ch
 		classes_parse(&m->classes, t.s, "the imported classes");
 		free(t.s);
 	}
-	if (m->classes.n != nclasses)
-		refuse(im, NULL, "--classes names %d classes; the graph has %d", m->classes.n, nclasses);
+	im->newhead = m->classes.n != nclasses;
+	const char *nerr;
+	struct net *n = net_new(im->spec, im->c, im->h, im->w, im->nclin, m->classes.n, &nerr);
+	if (!n)
+		refuse(im, NULL, "the graph reads as '%s', which osteo cannot build: %s", im->spec, nerr);
+	m->net = n;
+	m->arch = estrdup(im->spec);
+	net_init(n, 1);
+	fill(im, n);
+	if (im->newhead)
+		info("%s: its %d class scores left out: a new classifier for --classes' %d, to be trained", im->path,
+		     nclasses, m->classes.n);
 	/* what the file says of the images it takes: their size and channels;
 	 * not how they were prepared, so osteo-infer needs --no-check until
 	 * osteo-train --init gives the network a preparation of its own */

@@ -68,8 +68,19 @@ for m in residual:"conv:8,cbn:8,add:1,gap" \
 done
 osteo-onnx -q --import "$FIX/onnx/small.onnx" --classes a,b,c -o named.model
 osteo-dump named.model | jq -e '.meta.classes == "a,b,c"' >/dev/null || fail "--classes"
-expect_status 65 osteo-onnx -q --import "$FIX/onnx/small.onnx" --classes a,b -o x.model 2>err
-contains 'names 2 classes; the graph has 3' err || fail "--classes count: $(cat err)"
+# --classes of another number: the file's layers but its classifier, which
+# is new (a backbone's new head), and said so
+osteo-onnx --import "$FIX/onnx/small.onnx" --classes a,b -o head.model 2>err
+contains 'its 3 class scores left out: a new classifier for --classes'"'"' 2' err || fail "--classes count: $(cat err)"
+osteo-dump head.model | jq -c '.tensors | to_entries | map(select(.key | test("^L[0-9]")) | [.key, .value.shape])' >head.shapes
+osteo-dump named.model | jq -c '.tensors | to_entries | map(select(.key | test("^L[0-9]")) | [.key, .value.shape])' >named.shapes
+last=$(jq -r '.[-1][0] | split(".")[0]' named.shapes)
+[ "$(jq -c --arg l "$last" 'map(select(.[0] | startswith($l + ".") | not))' head.shapes)" = \
+	"$(jq -c --arg l "$last" 'map(select(.[0] | startswith($l + ".") | not))' named.shapes)" ] &&
+	[ "$(jq -c --arg l "$last." 'map(select(.[0] | startswith($l))) | map(.[1][0])' head.shapes)" = "[2,2]" ] ||
+	fail "--classes a,b: $(cat head.shapes)"
+cmp <(osteo-dump --data head.model | jq -c '.tensors["L1.w"].data') <(osteo-dump --data named.model | jq -c '.tensors["L1.w"].data') ||
+	fail "--classes a,b: the first layer's weights are not the file's"
 # export, import: the same network and the same probabilities, bit for bit (a
 # residual one too)
 osteo-onnx -q --export res.model -o res-free.onnx

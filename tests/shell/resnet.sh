@@ -46,6 +46,21 @@ osteo-infer -q --no-check -m gray.model gray.rec | osteo-dump >gray.pred.json
 	fail "--gray: not OpenCV's answers for the image in three channels"
 expect_status 65 osteo-onnx -q --import "$FIX/onnx/small.onnx" --gray -o bad.model 2>err
 contains 'gray input for a network of 1 input channels (3 wanted)' err || fail "--gray on one channel: $(cat err)"
+# a fresh torchvision ResNet-18 as PyTorch exports it by default: ImageNet's
+# 1000 classes, and equal folded tensors shared through Identity nodes; the
+# import keeps the backbone and makes a new classifier for --classes
+/usr/bin/python3 -c '
+import torch, torchvision, onnx
+torch.manual_seed(0)
+torch.onnx.export(torchvision.models.resnet18().eval(), torch.zeros(1, 3, 48, 48), "fresh.onnx", opset_version=13)
+g = onnx.load("fresh.onnx").graph
+assert any(n.op_type == "Identity" for n in g.node), "no Identity nodes to test"'
+expect_status 65 osteo-onnx -q --import fresh.onnx -o fresh.model 2>err
+contains '1000 class scores; osteo takes 2 to 256: --classes names' err || fail "1000 classes: $(cat err)"
+osteo-onnx -q --import fresh.onnx --gray --classes healthy,osteoporosis -o fresh.model ||
+	fail "a default export of ResNet-18 does not import"
+osteo-dump fresh.model | jq -e '.meta.classes == "healthy,osteoporosis" and (.tensors | to_entries[-1].value.shape == [2])' \
+	>/dev/null || fail "the new classifier: $(osteo-dump fresh.model | jq -c '.tensors | to_entries[-1]')"
 # the preset is the imported network, tensor for tensor (basic blocks and
 # bottlenecks; resnet34 is resnet18's blocks, more of them)
 for m in resnet18 resnet50; do
