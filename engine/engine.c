@@ -51,13 +51,6 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	e->keep = flags & ENGINE_KEEP;
 	e->staged = e->cur = -1;
 	e->maxb = maxb;
-	if (dev >= 0 && net_reference_only(n)) {
-		if (!device_auto())
-			die(EX_UNAVAILABLE, "the CUDA engine has no cbn, route, add or maxpool layers yet: "
-			    "--device cpu runs them");
-		info("--device auto: the CUDA engine has no cbn, route, add or maxpool layers yet; the CPU runs this network");
-		dev = -1;
-	}
 	if (dev >= 0) {
 		e->gpu = gnet_open(n, dev, flags & ENGINE_TF32, maxb, flags & ENGINE_KEEP);
 		if (flags & ENGINE_KEEP)
@@ -75,7 +68,7 @@ engine_open(struct net *n, int dev, int maxb, int flags)
 	int wino = !cpu || strcmp(cpu, "direct");
 	if (!cpu || strcmp(cpu, "reference"))
 		e->dnn = dnet_open(n, maxb, flags & ENGINE_KEEP, wino, bf16, &why);
-	if (!e->dnn && net_reference_only(n) && (!cpu || strcmp(cpu, "reference")))
+	if (!e->dnn && net_residual(n) && (!cpu || strcmp(cpu, "reference")))
 		e->res = rnet_open(n, maxb, flags & ENGINE_KEEP, wino, &why);
 	e->bf16 = e->dnn && dnet_bf16_layers(e->dnn) > 0;
 	if (strict && !e->bf16)

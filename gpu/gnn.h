@@ -67,27 +67,37 @@ void gconv_backward(float *dinp, float *dweight, const float *dout, const float 
                     const float *weight, float *col, size_t colbudget, int B, int C, int H, int W,
                     int OC, int k, int stride, int pad);
 
-/* batch norm + ReLU on (C,B,HW) = (C,N); with pool, also the 2x2 max
- * pool of each (H,W) plane: out (C,B,H/2,W/2) and idx, and the normalised
- * plane itself is never stored.  Training: batch statistics into mean and
- * rstd (C), running ones moved by momentum; part is scratch of
- * gnn_bn_parts(C, N) doubles.  Inference (train 0): the running ones. */
+/* batch norm + ReLU on (C,B,HW) = (C,N) (relu 0: batch norm alone, cbn);
+ * with pool, also the 2x2 max pool of each (H,W) plane: out (C,B,H/2,W/2)
+ * and idx, and the normalised plane itself is never stored.  Training:
+ * batch statistics into mean and rstd (C), running ones moved by momentum;
+ * part is scratch of gnn_bn_parts(C, N) doubles.  Inference (train 0): the
+ * running ones. */
 size_t gnn_bn_parts(int C, size_t N);
 void gbn_relu_forward(float *out, uint8_t *idx, const float *z, float *mean, float *rstd,
                       const float *gamma, const float *beta, float *rmean, float *rvar,
                       double *part, int train, float momentum, float eps, int C, int B, int H,
-                      int W, int pool);
+                      int W, int pool, int relu);
 /* the gradient at the block's output (dout, pooled when idx is given) back
  * to dz (C,B,HW): through the pool, the ReLU and batch norm; dgamma and
  * dbeta added */
 void gbn_relu_backward(float *dz, float *dgamma, float *dbeta, const float *dout,
                        const uint8_t *idx, const float *z, const float *mean, const float *rstd,
                        const float *gamma, const float *beta, double *part, int C, int B, int H,
-                       int W);
+                       int W, int relu);
 
 /* 2x2 max pool of P planes H x W, and back (dinp written) */
 void gmaxpool_forward(float *out, uint8_t *idx, const float *inp, int P, int H, int W);
 void gmaxpool_backward(float *dinp, const float *dout, const uint8_t *idx, int P, int H, int W);
+/* maxpool:K:S, padding P, of np planes H x W into OH x OW: idx the
+ * winner's offset in its plane, as nn.h keeps it; backward writes dinp */
+void gmaxpoolk_forward(float *out, int32_t *idx, const float *inp, int np, int H, int W, int K, int S, int P,
+                       int OH, int OW);
+void gmaxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int np, int H, int W, int K, int S,
+                        int P, int OH, int OW);
+/* residual networks: out = relu(a + b); y += x (n values, any layout) */
+void gadd_relu(float *out, const float *a, const float *b, size_t n);
+void gnn_add(float *y, const float *x, size_t n);
 /* pool indices of (C,B) planes as nn.h's offsets within the plane, in
  * nn.h's (B,C) order */
 void gnn_pool_offsets(int32_t *off, const uint8_t *idx, int C, int B, int H, int W);

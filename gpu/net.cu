@@ -6,7 +6,10 @@
  * pool in one pass over the convolution's output, whose normalised values
  * are never stored (the backward pass recomputes them from the
  * convolution's output and the batch statistics).  That halves the memory
- * traffic of the layers that dominate it.
+ * traffic of the layers that dominate it.  Residual networks as net.c
+ * runs them: a route copies its layer's output, an add is relu(input +
+ * shortcut), and backward sends each its gradient through a skip buffer
+ * of the layer read, added when the walk reaches that layer.
  */
 #include <cstring>
 
@@ -49,7 +52,9 @@ struct gnet {
 	size_t px;
 	float *params, *grads, *m, *v, *stats, *mean, *rstd;
 	float *z[NET_MAXLAYERS], *a[NET_MAXLAYERS], *mask[NET_MAXLAYERS];
+	float *skip[NET_MAXLAYERS];     /* gradients routes and adds send a layer, or NULL */
 	uint8_t *idx[NET_MAXLAYERS];
+	int32_t *kidx[NET_MAXLAYERS];   /* maxpool:K:S's winners, as nn.h keeps them */
 	int fused_pool[NET_MAXLAYERS];  /* conv i does layer i+1's pool */
 	float *col, *fusedbuf, *probs, *d1, *d2, *scratch, *out;
 	float *cz[NET_MAXCLIN], *ca[NET_MAXCLIN], *cd1, *cd2;  /* the clinical branch, (B, units) */
@@ -111,8 +116,13 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 		struct layer *l = &n->l[i];
 		size_t e = layer_elems(l), be = (size_t)maxb * e * sizeof(float);
 		g->fused_pool[i] = !keep && l->type == L_CONV && i + 1 < n->nlayers && n->l[i + 1].type == L_POOL;
-		if (l->type == L_CONV || l->type == L_DENSE || l->type == L_CLASSIFIER)
+		if (l->type == L_CONV || l->type == L_CBN || l->type == L_DENSE || l->type == L_CLASSIFIER)
 			g->z[i] = (float *)gnn_alloc(be, "activations");
+		if (l->type == L_MAXPOOL)
+			g->kidx[i] = (int32_t *)gnn_alloc((size_t)maxb * e * sizeof(int32_t), "pool indices");
+		if ((l->type == L_ROUTE || l->type == L_ADD) && !g->skip[l->ref])
+			g->skip[l->ref] = (float *)gnn_alloc((size_t)maxb * layer_elems(&n->l[l->ref]) * sizeof(float),
+			                                     "shortcut gradients");
 		if (l->type != L_CLASSIFIER && !g->fused_pool[i])
 			g->a[i] = (float *)gnn_alloc(be, "activations");
 		if (l->type == L_POOL)
@@ -121,7 +131,7 @@ gnet_open(struct net *n, int dev, int tf32, int maxb, int keep)
 			g->mask[i] = (float *)gnn_alloc(be, "dropout masks");
 			masks += (size_t)maxb * e;
 		}
-		if (l->type == L_CONV) {
+		if (l->type == L_CONV || l->type == L_CBN) {
 			size_t p = gnn_bn_parts(l->oc, (size_t)maxb * l->oh * l->ow);
 			parts = p > parts ? p : parts;
 		}
@@ -344,16 +354,27 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 		const float *P = g->params;
 		planes(n, i, &C, &HW);
 		switch (l->type) {
-		case L_CONV: {
+		case L_CONV:
+		case L_CBN: {
 			int fp = g->fused_pool[i];
 			gconv_forward(g->z[i], in, P + l->w, g->col, g->colbudget, b, l->ic, l->ih, l->iw, l->oc, l->k,
 			              l->stride, l->pad);
 			gbn_relu_forward(fp ? g->a[i + 1] : g->a[i], fp ? g->idx[i + 1] : NULL, g->z[i], g->mean + l->rmean,
 			                 g->rstd + l->rmean, P + l->gamma, P + l->beta, g->stats + l->rmean,
 			                 g->stats + l->rvar, g->part, train, NET_BN_MOMENTUM, NET_BN_EPS, l->oc, b, l->oh,
-			                 l->ow, fp);
+			                 l->ow, fp, l->type == L_CONV);
 			break;
 		}
+		case L_ROUTE:
+			CUDA(cudaMemcpyAsync(g->a[i], g->a[l->ref], e * sizeof(float), cudaMemcpyDeviceToDevice, cs));
+			break;
+		case L_ADD:
+			gadd_relu(g->a[i], in, g->a[l->ref], e);
+			break;
+		case L_MAXPOOL:
+			gmaxpoolk_forward(g->a[i], g->kidx[i], in, l->ic * b, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
+			                  l->ow);
+			break;
 		case L_POOL:
 			if (i == 0 || !g->fused_pool[i - 1])
 				gmaxpool_forward(g->a[i], g->idx[i], in, l->ic * b, l->ih, l->iw);
@@ -366,12 +387,6 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 			break;
 		case L_CLIN:
 			break;
-		case L_CBN:
-		case L_ROUTE:
-		case L_ADD:
-		case L_MAXPOOL:
-			/* engine_open keeps these networks off the device */
-			die(EX_SOFTWARE, "gnet: a layer only the reference runs reached the CUDA engine");
 		case L_DROPOUT:
 			if (train && l->p > 0) {
 				/* drawn on the host, in net.c's order, so both backends drop the same units */
@@ -458,11 +473,17 @@ gnet_backward(struct gnet *g, const float *weights)
 	const float *P = g->params;
 
 	gnn_zero(g->grads, n->nparams * sizeof(float));
+	for (int i = 0; i < n->nlayers; i++)
+		if (g->skip[i])
+			gnn_zero(g->skip[i], (size_t)b * layer_elems(&n->l[i]) * sizeof(float));
 	gxent_backward(dcur, g->probs, g->y, class_weights(g, weights), g->wsum, b, n->nclasses);
 	for (int i = n->nlayers - 1; i >= 0; i--) {
 		struct layer *l = &n->l[i];
 		const float *in = layer_input(g, i);
 		size_t e = (size_t)b * layer_elems(l);
+		/* what the routes and adds that read this layer sent back */
+		if (g->skip[i])
+			gnn_add(dcur, g->skip[i], e);
 		/* the first layer's input gradient is not needed, unless the
 		 * clinical branch's part of it is */
 		float *dinp = i == 0 && !(i == n->fuse_at && n->nbranch) ? NULL : dprev;
@@ -487,11 +508,19 @@ gnet_backward(struct gnet *g, const float *weights)
 			break;
 		case L_CLIN:
 			break;
-		case L_CBN:
 		case L_ROUTE:
+			/* all of it to the layer routed, none to the one before */
+			gnn_add(g->skip[l->ref], dcur, e);
+			gnn_zero(dprev, (size_t)b * l->ic * l->ih * l->iw * sizeof(float));
+			break;
 		case L_ADD:
+			grelu_backward(dprev, dcur, g->a[i], e);
+			gnn_add(g->skip[l->ref], dprev, e);
+			break;
 		case L_MAXPOOL:
-			die(EX_SOFTWARE, "gnet: a layer only the reference runs reached the CUDA engine");
+			gmaxpoolk_backward(dprev, dcur, g->kidx[i], l->ic * b, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
+			                   l->ow);
+			break;
 		case L_POOL:
 			/* a pool done by the conv below passes its gradient down as it is */
 			if (i > 0 && g->fused_pool[i - 1])
@@ -499,11 +528,12 @@ gnet_backward(struct gnet *g, const float *weights)
 			else
 				gmaxpool_backward(dprev, dcur, g->idx[i], l->ic * b, l->ih, l->iw);
 			break;
-		case L_CONV: {
+		case L_CONV:
+		case L_CBN: {
 			int fp = g->fused_pool[i];
 			gbn_relu_backward(g->scratch, G + l->gamma, G + l->beta, dcur, fp ? g->idx[i + 1] : NULL, g->z[i],
 			                  g->mean + l->rmean, g->rstd + l->rmean, P + l->gamma, P + l->beta, g->part,
-			                  l->oc, b, l->oh, l->ow);
+			                  l->oc, b, l->oh, l->ow, l->type == L_CONV);
 			gconv_backward(dinp, G + l->w, g->scratch, in, P + l->w, g->col, g->colbudget, b, l->ic, l->ih,
 			               l->iw, l->oc, l->k, l->stride, l->pad);
 			break;
@@ -576,6 +606,8 @@ gnet_fetch(struct gnet *g)
 			gnn_pool_offsets((int32_t *)g->out, g->idx[i], l->ic, b, l->ih, l->iw);
 			gnn_get(n->idx[i], g->out, e * sizeof(int32_t));
 		}
+		/* (maxpool's winners stay on the device: the heat map's walk back
+		 * from the last convolution never reaches one) */
 		if (g->z[i] && i >= n->fuse_at)
 			gnn_get(n->z[i], g->z[i], e * sizeof(float));
 	}

@@ -381,12 +381,12 @@ block_sum2(double &a, double &b)
 	b = sb[0];
 }
 
-/* nn.c's batch norm in training, then ReLU */
+/* nn.c's batch norm in training, then ReLU (unless relu is 0: cbn) */
 __device__ static inline float
-bn_relu_train(float x, float m, float r, float g, float b)
+bn_relu_train(float x, float m, float r, float g, float b, int relu = 1)
 {
 	float y = bn_norm(x, m, r, g, b);
-	return y > 0 ? y : 0;
+	return !relu || y > 0 ? y : 0;
 }
 
 /* grid (splits, C): sums of x and x^2 over a segment of channel c */
@@ -437,23 +437,23 @@ k_bn_stats(float *mean, float *rstd, float *rmean, float *rvar, const double *pa
 template <bool TRAIN>
 __device__ static inline float
 bn_relu(float x, int c, const float *mean, const float *rstd, const float *gamma, const float *beta,
-        const float *rmean, const float *rvar, float eps)
+        const float *rmean, const float *rvar, float eps, int relu)
 {
 	if (TRAIN)
-		return bn_relu_train(x, mean[c], rstd[c], gamma[c], beta[c]);
+		return bn_relu_train(x, mean[c], rstd[c], gamma[c], beta[c], relu);
 	float sc, sh;
 	bn_affine(rmean[c], rvar[c], gamma[c], beta[c], eps, &sc, &sh);
 	float y = x * sc + sh;
-	return y > 0 ? y : 0;
+	return !relu || y > 0 ? y : 0;
 }
 
 template <bool TRAIN>
 __global__ static void
 k_bn_relu(float *out, const float *z, const float *mean, const float *rstd, const float *gamma,
-          const float *beta, const float *rmean, const float *rvar, float eps, int C, size_t N)
+          const float *beta, const float *rmean, const float *rvar, float eps, int C, size_t N, int relu)
 {
 	FOR_EACH(i, (size_t)C * N)
-		out[i] = bn_relu<TRAIN>(z[i], (int)(i / N), mean, rstd, gamma, beta, rmean, rvar, eps);
+		out[i] = bn_relu<TRAIN>(z[i], (int)(i / N), mean, rstd, gamma, beta, rmean, rvar, eps, relu);
 }
 
 /* one thread per pooled output; the first of equal values wins, as in nn.c */
@@ -472,7 +472,7 @@ k_bn_relu_pool(float *out, uint8_t *idx, const float *z, const float *mean, cons
 		const float *x = z + plane * H * W + (size_t)2 * oy * W + 2 * ox;
 		float v[4] = { x[0], x[1], x[W], x[W + 1] };
 		for (int j = 0; j < 4; j++)
-			v[j] = bn_relu<TRAIN>(v[j], c, mean, rstd, gamma, beta, rmean, rvar, eps);
+			v[j] = bn_relu<TRAIN>(v[j], c, mean, rstd, gamma, beta, rmean, rvar, eps, 1);
 		int best = max4_first(v[0], v[1], v[2], v[3]);
 		out[i] = v[best];
 		idx[i] = (uint8_t)best;
@@ -482,7 +482,7 @@ k_bn_relu_pool(float *out, uint8_t *idx, const float *z, const float *mean, cons
 extern "C" void
 gbn_relu_forward(float *out, uint8_t *idx, const float *z, float *mean, float *rstd,
                  const float *gamma, const float *beta, float *rmean, float *rvar, double *part,
-                 int train, float momentum, float eps, int C, int B, int H, int W, int pool)
+                 int train, float momentum, float eps, int C, int B, int H, int W, int pool, int relu)
 {
 	size_t N = (size_t)B * H * W;
 	size_t n = pool ? (size_t)C * B * (H / 2) * (W / 2) : (size_t)C * N;
@@ -503,17 +503,17 @@ gbn_relu_forward(float *out, uint8_t *idx, const float *z, float *mean, float *r
 		LAUNCH(k_bn_relu_pool<false>, grid(n), THREADS)(out, idx, z, mean, rstd, gamma, beta, rmean,
 		                                                    rvar, eps, C, B, H, W);
 	else if (train)
-		LAUNCH(k_bn_relu<true>, grid(n), THREADS)(out, z, mean, rstd, gamma, beta, rmean, rvar, eps, C, N);
+		LAUNCH(k_bn_relu<true>, grid(n), THREADS)(out, z, mean, rstd, gamma, beta, rmean, rvar, eps, C, N, relu);
 	else
-		LAUNCH(k_bn_relu<false>, grid(n), THREADS)(out, z, mean, rstd, gamma, beta, rmean, rvar, eps, C, N);
+		LAUNCH(k_bn_relu<false>, grid(n), THREADS)(out, z, mean, rstd, gamma, beta, rmean, rvar, eps, C, N, relu);
 	LAUNCHED("k_bn_relu");
 }
 
 /* the gradient reaching element i of a (C,B,H,W) block output: through the
- * pool when idx is given, then the ReLU's mask */
+ * pool when idx is given, then the ReLU's mask (relu 0: none) */
 __device__ static inline float
 block_grad(size_t i, const float *dout, const uint8_t *idx, float zi, float m, float r, float g,
-           float b, int H, int W)
+           float b, int H, int W, int relu)
 {
 	size_t HW = (size_t)H * W, plane = i / HW, p = i % HW;
 	float d;
@@ -526,13 +526,13 @@ block_grad(size_t i, const float *dout, const uint8_t *idx, float zi, float m, f
 		d = idx[j] == (y & 1) * 2 + (x & 1) ? dout[j] : 0;
 	} else
 		d = dout[i];
-	return bn_relu_train(zi, m, r, g, b) > 0 ? d : 0;
+	return !relu || bn_relu_train(zi, m, r, g, b) > 0 ? d : 0;
 }
 
 /* grid (splits, C): sums of dy and dy * xhat */
 __global__ static void
 k_bn_bwd_sums(double *part, const float *dout, const uint8_t *idx, const float *z, const float *mean,
-              const float *rstd, const float *gamma, const float *beta, int B, int H, int W)
+              const float *rstd, const float *gamma, const float *beta, int B, int H, int W, int relu)
 {
 	int c = blockIdx.y, S = gridDim.x;
 	size_t N = (size_t)B * H * W, seg = (N + S - 1) / S, start = blockIdx.x * seg;
@@ -542,7 +542,7 @@ k_bn_bwd_sums(double *part, const float *dout, const uint8_t *idx, const float *
 
 	for (size_t e = start + threadIdx.x; e < end; e += THREADS) {
 		size_t i = (size_t)c * N + e;
-		float dy = block_grad(i, dout, idx, z[i], m, r, g, b, H, W);
+		float dy = block_grad(i, dout, idx, z[i], m, r, g, b, H, W, relu);
 		sdy += dy;
 		sdyx += dy * (z[i] - m) * r;
 	}
@@ -574,14 +574,14 @@ k_bn_bwd_stats(float *dgamma, float *dbeta, double *ms, const double *part, int 
 __global__ static void
 k_bn_bwd_apply(float *dz, const float *dout, const uint8_t *idx, const float *z, const float *mean,
                const float *rstd, const float *gamma, const float *beta, const double *ms, int C,
-               int B, int H, int W)
+               int B, int H, int W, int relu)
 {
 	size_t N = (size_t)B * H * W;
 
 	FOR_EACH(i, (size_t)C * N) {
 		int c = (int)(i / N);
 		float m = mean[c], r = rstd[c], g = gamma[c];
-		float dy = block_grad(i, dout, idx, z[i], m, r, g, beta[c], H, W);
+		float dy = block_grad(i, dout, idx, z[i], m, r, g, beta[c], H, W, relu);
 		dz[i] = bn_dx(dy, z[i], m, r, g, (float)ms[2 * c], (float)ms[2 * c + 1]);
 	}
 }
@@ -589,7 +589,7 @@ k_bn_bwd_apply(float *dz, const float *dout, const uint8_t *idx, const float *z,
 extern "C" void
 gbn_relu_backward(float *dz, float *dgamma, float *dbeta, const float *dout, const uint8_t *idx,
                   const float *z, const float *mean, const float *rstd, const float *gamma,
-                  const float *beta, double *part, int C, int B, int H, int W)
+                  const float *beta, double *part, int C, int B, int H, int W, int relu)
 {
 	size_t N = (size_t)B * H * W;
 	int S = bn_splits(C, N);
@@ -599,12 +599,13 @@ gbn_relu_backward(float *dz, float *dgamma, float *dbeta, const float *dout, con
 	/* z and the gradient read twice, dz written once */
 	moved(2.0 * C * N + 2.0 * nout * (idx ? 1.25 : 1) + (double)C * N);
 
-	LAUNCH_BLOCK(k_bn_bwd_sums, dim3(S, C), THREADS)(part, dout, idx, z, mean, rstd, gamma, beta, B, H, W);
+	LAUNCH_BLOCK(k_bn_bwd_sums, dim3(S, C), THREADS)(part, dout, idx, z, mean, rstd, gamma, beta, B, H, W,
+	                                                            relu);
 	LAUNCHED("k_bn_bwd_sums");
 	LAUNCH(k_bn_bwd_stats, (C + 127) / 128, 128)(dgamma, dbeta, ms, part, C, S, N);
 	LAUNCHED("k_bn_bwd_stats");
 	LAUNCH(k_bn_bwd_apply, grid((size_t)C * N), THREADS)(dz, dout, idx, z, mean, rstd, gamma, beta,
-	                                                         ms, C, B, H, W);
+	                                                         ms, C, B, H, W, relu);
 	LAUNCHED("k_bn_bwd_apply");
 }
 
@@ -680,6 +681,109 @@ gnn_pool_offsets(int32_t *off, const uint8_t *idx, int C, int B, int H, int W)
 {
 	LAUNCH(k_pool_offsets, grid((size_t)C * B * (H / 2) * (W / 2)), THREADS)(off, idx, C, B, H, W);
 	LAUNCHED("k_pool_offsets");
+}
+
+/* KxK windows, stride S, padding P (which never wins): the first of the
+ * largest, as nn.c's maxpoolk_forward scans them */
+__global__ static void
+k_maxpoolk(float *out, int32_t *idx, const float *inp, int np, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	size_t Q = (size_t)OH * OW;
+
+	FOR_EACH(i, (size_t)np * Q) {
+		size_t plane = i / Q, q = i % Q;
+		int oy = (int)(q / OW), ox = (int)(q % OW), best = -1;
+		const float *x = inp + plane * H * W;
+		for (int ky = 0; ky < K; ky++)
+			for (int kx = 0; kx < K; kx++) {
+				int y = oy * S + ky - P, xx = ox * S + kx - P;
+				if (y < 0 || xx < 0 || y >= H || xx >= W)
+					continue;
+				if (best < 0 || x[y * W + xx] > x[best])
+					best = y * W + xx;
+			}
+		out[i] = best < 0 ? 0 : x[best];
+		idx[i] = best < 0 ? 0 : best;
+	}
+}
+
+/* one thread per input: the windows that hold it, in nn.c's order of
+ * outputs, so overlapping windows sum as maxpoolk_backward sums them (no
+ * atomics, the same bits every run) */
+__global__ static void
+k_maxpoolk_bwd(float *dinp, const float *dout, const int32_t *idx, int np, int H, int W, int K, int S, int P,
+               int OH, int OW)
+{
+	size_t HW = (size_t)H * W, Q = (size_t)OH * OW;
+
+	FOR_EACH(i, (size_t)np * HW) {
+		size_t plane = i / HW;
+		int p = (int)(i % HW), y = p / W, x = p % W;
+		/* outputs whose window starts at or before y and ends after it */
+		int y0 = y + P - K + 1 > 0 ? (y + P - K + 1 + S - 1) / S : 0, y1 = (y + P) / S;
+		int x0 = x + P - K + 1 > 0 ? (x + P - K + 1 + S - 1) / S : 0, x1 = (x + P) / S;
+		float d = 0;
+		for (int oy = y0; oy <= y1 && oy < OH; oy++)
+			for (int ox = x0; ox <= x1 && ox < OW; ox++) {
+				size_t j = plane * Q + (size_t)oy * OW + ox;
+				if (idx[j] == p)
+					d += dout[j];
+			}
+		dinp[i] = d;
+	}
+}
+
+extern "C" void
+gmaxpoolk_forward(float *out, int32_t *idx, const float *inp, int np, int H, int W, int K, int S, int P, int OH,
+                  int OW)
+{
+	moved((double)np * H * W + 2.0 * np * OH * OW);
+	LAUNCH(k_maxpoolk, grid((size_t)np * OH * OW), THREADS)(out, idx, inp, np, H, W, K, S, P, OH, OW);
+	LAUNCHED("k_maxpoolk");
+}
+
+extern "C" void
+gmaxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int np, int H, int W, int K, int S, int P,
+                   int OH, int OW)
+{
+	moved((double)np * H * W + 2.0 * np * OH * OW);
+	LAUNCH(k_maxpoolk_bwd, grid((size_t)np * H * W), THREADS)(dinp, dout, idx, np, H, W, K, S, P, OH, OW);
+	LAUNCHED("k_maxpoolk_bwd");
+}
+
+/* ---------------------------------------------------------------- */
+/* residual: the add's forward, a gradient's sum */
+
+__global__ static void
+k_add_relu(float *out, const float *a, const float *b, size_t n)
+{
+	FOR_EACH(i, n) {
+		float s = a[i] + b[i];
+		out[i] = s > 0 ? s : 0;
+	}
+}
+
+__global__ static void
+k_add(float *y, const float *x, size_t n)
+{
+	FOR_EACH(i, n)
+		y[i] += x[i];
+}
+
+extern "C" void
+gadd_relu(float *out, const float *a, const float *b, size_t n)
+{
+	moved(3.0 * n);
+	LAUNCH(k_add_relu, grid(n), THREADS)(out, a, b, n);
+	LAUNCHED("k_add_relu");
+}
+
+extern "C" void
+gnn_add(float *y, const float *x, size_t n)
+{
+	moved(3.0 * n);
+	LAUNCH(k_add, grid(n), THREADS)(y, x, n);
+	LAUNCHED("k_add");
 }
 
 /* ---------------------------------------------------------------- */

@@ -523,7 +523,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **wh
 	 * (gap, dropout, the dense tail) is net.c's */
 	int tail = 0;
 	*why = NULL;
-	if (net_reference_only(n)) {
+	if (net_residual(n)) {
 		*why = "cbn, route, add or maxpool layers";
 		return NULL;
 	}

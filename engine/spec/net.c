@@ -743,7 +743,7 @@ net_zero_grads(struct net *n)
 }
 
 int
-net_reference_only(const struct net *n)
+net_residual(const struct net *n)
 {
 	for (int i = 0; i < n->nlayers; i++) {
 		enum ltype t = n->l[i].type;

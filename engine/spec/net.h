@@ -219,9 +219,9 @@ void dropout_mask(float *mask, size_t n, float p, struct rng *g);
 void clin_keep(float *keep, int b, float p, struct rng *g);
 /* the index of the last convolution block, or -1 */
 int net_last_conv(const struct net *n);
-/* 1 when a layer of n is one only the reference layers run (cbn, route,
- * add, maxpool): oneDNN's path and the CUDA engine leave n to them */
-int net_reference_only(const struct net *n);
+/* 1 when a layer of n is a residual network's (cbn, route, add,
+ * maxpool): the CPU runs n on engine/cpu/res.c rather than dnn.c */
+int net_residual(const struct net *n);
 /* a preset's spec (osteonet, resnet18, resnet34, resnet50), or spec itself */
 const char *net_preset(const char *spec);
 /* a one-line summary of each layer, for people */

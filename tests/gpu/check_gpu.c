@@ -138,11 +138,13 @@ END_TEST
 
 /* batch norm + ReLU (+ pool), forward in training and inference and
  * backward, against nn.c's layers composed */
-static const struct bncase { int B, C, H, W, pool; } bncases[] = {
-	{ 4, 3, 8, 8, 0 },
-	{ 4, 3, 8, 8, 1 },
-	{ 3, 5, 7, 9, 1 },        /* odd sides: the pool drops an edge */
-	{ 64, 2, 33, 31, 1 },     /* several blocks per channel */
+static const struct bncase { int B, C, H, W, pool, relu; } bncases[] = {
+	{ 4, 3, 8, 8, 0, 1 },
+	{ 4, 3, 8, 8, 1, 1 },
+	{ 3, 5, 7, 9, 1, 1 },     /* odd sides: the pool drops an edge */
+	{ 64, 2, 33, 31, 1, 1 },  /* several blocks per channel */
+	{ 4, 3, 8, 8, 0, 0 },     /* cbn: batch norm without the ReLU */
+	{ 64, 2, 33, 31, 0, 0 },
 };
 
 START_TEST(bn_relu_pool_matches_cpu)
@@ -172,17 +174,19 @@ START_TEST(bn_relu_pool_matches_cpu)
 
 	/* inference first: it reads the running statistics training moves */
 	batchnorm_forward_infer(infer, z, gamma, beta, rm, rv, 1e-5f, B, C, HW);
-	relu_forward(infer, infer, n);
+	if (t->relu)
+		relu_forward(infer, infer, n);
 	maxpool_forward(ipooled, iidx, infer, B, C, H, W);
-	gbn_relu_forward(d_out, d_idx, d_z, NULL, NULL, d_g, d_b, d_rm, d_rv, NULL, 0, 0.1f, 1e-5f, C, B, H, W, t->pool);
+	gbn_relu_forward(d_out, d_idx, d_z, NULL, NULL, d_g, d_b, d_rm, d_rv, NULL, 0, 0.1f, 1e-5f, C, B, H, W, t->pool, t->relu);
 	float *gi = to_bchw(dgetf(d_out, nout), C, B, t->pool ? OH * OW : HW);
 	CLOSE(gi, t->pool ? ipooled : infer, nout, TOL);
 
 	batchnorm_forward_train(a, mean, rstd, z, gamma, beta, rm, rv, 0.1f, 1e-5f, B, C, HW);
-	relu_forward(a, a, n);
+	if (t->relu)
+		relu_forward(a, a, n);
 	maxpool_forward(pooled, idx, a, B, C, H, W);
 	gbn_relu_forward(d_out, d_idx, d_z, d_mean, d_rstd, d_g, d_b, d_rm, d_rv, d_part, 1, 0.1f, 1e-5f, C, B,
-	                 H, W, t->pool);
+	                 H, W, t->pool, t->relu);
 	float *go = to_bchw(dgetf(d_out, nout), C, B, t->pool ? OH * OW : HW);
 	CLOSE(go, t->pool ? pooled : a, nout, TOL);
 	CLOSE(dgetf(d_mean, C), mean, C, TOL);
@@ -201,10 +205,11 @@ START_TEST(bn_relu_pool_matches_cpu)
 		maxpool_backward(da, dout, idx, B, C, H, W);
 	else
 		memcpy(da, dout, n * 4);
-	relu_backward(da, da, a, n);
+	if (t->relu)
+		relu_backward(da, da, a, n);
 	batchnorm_backward(dz, dgamma, dbeta, da, z, mean, rstd, gamma, B, C, HW);
 	gbn_relu_backward(d_dz, d_dg, d_db, d_dout, t->pool ? d_idx : NULL, d_z, d_mean, d_rstd, d_g, d_b,
-	                  d_part, C, B, H, W);
+	                  d_part, C, B, H, W, t->relu);
 	float *gdz = to_bchw(dgetf(d_dz, n), C, B, HW);
 	CLOSE(gdz, dz, n, TOL);
 	CLOSE(dgetf(d_dg, C), dgamma, C, TOL);
@@ -232,6 +237,48 @@ START_TEST(maxpool_matches_cpu)
 	gmaxpool_backward(d_dx, d_dout, d_idx, P, H, W);
 	ck_assert(!memcmp(dgetf(d_out, np), out, np * 4));
 	ck_assert(!memcmp(dgetf(d_dx, n), dx, n * 4));
+}
+END_TEST
+
+/* maxpool:K:S (ResNet's stem: 3, 2, overlapping windows; 2, 1) with ties,
+ * and a residual add's forward and its gradient's sum */
+static const struct kcase { int K, S, H, W; } kcases[] = { { 3, 2, 9, 8 }, { 2, 1, 7, 6 }, { 5, 3, 11, 10 } };
+
+START_TEST(maxpoolk_matches_cpu)
+{
+	const struct kcase *t = &kcases[_i];
+	int B = 3, C = 4, H = t->H, W = t->W, P = B * C, pad = (t->K - 1) / 2;
+	int OH = conv_out(H, t->K, t->S, pad), OW = conv_out(W, t->K, t->S, pad);
+	size_t n = (size_t)P * H * W, np = (size_t)P * OH * OW;
+	float *x = randv(n, 1), *dout = randv(np, 1), *out = emalloc(np * 4), *dx = emalloc(n * 4);
+	int32_t *idx = emalloc(np * 4);
+	for (size_t i = 0; i < n; i += 5)
+		x[i] = x[i + 1 < n ? i + 1 : i] = 0.5f;
+	float *d_x = dput(x, n * 4), *d_dout = dput(dout, np * 4), *d_out = gnn_alloc(np * 4, "t");
+	float *d_dx = gnn_alloc(n * 4, "t");
+	int32_t *d_idx = gnn_alloc(np * 4, "t");
+
+	maxpoolk_forward(out, idx, x, B, C, H, W, t->K, t->S, pad, OH, OW);
+	maxpoolk_backward(dx, dout, idx, B, C, H, W, OH, OW);
+	gmaxpoolk_forward(d_out, d_idx, d_x, P, H, W, t->K, t->S, pad, OH, OW);
+	gmaxpoolk_backward(d_dx, d_dout, d_idx, P, H, W, t->K, t->S, pad, OH, OW);
+	ck_assert(!memcmp(dgetf(d_out, np), out, np * 4));
+	int32_t gi[np];
+	gnn_sync();
+	gnn_get(gi, d_idx, np * 4);
+	ck_assert_msg(!memcmp(gi, idx, np * 4), "maxpool:%d:%d: winners differ", t->K, t->S);
+	/* the windows overlapping an input summed in nn.c's order: the same bits */
+	ck_assert_msg(!memcmp(dgetf(d_dx, n), dx, n * 4), "maxpool:%d:%d: input gradient differs", t->K, t->S);
+
+	float *y = randv(n, 1), *sum = emalloc(n * 4), *d_y = dput(y, n * 4);
+	for (size_t i = 0; i < n; i++)
+		sum[i] = x[i] + y[i] > 0 ? x[i] + y[i] : 0;
+	gadd_relu(d_out, d_x, d_y, n);
+	ck_assert(!memcmp(dgetf(d_out, n), sum, n * 4));
+	for (size_t i = 0; i < n; i++)
+		sum[i] = y[i] + x[i];
+	gnn_add(d_y, d_x, n);
+	ck_assert(!memcmp(dgetf(d_y, n), sum, n * 4));
 }
 END_TEST
 
@@ -373,6 +420,9 @@ static const char *const archs[] = {
 	"dense:12",                                               /* no image stage at all */
 	"conv:4,pool,conv:8,gap,dropout:0.2,clin:5,clin:4,dense:8", /* gap, the clinical branch */
 	"clin:6,dense:8",                                         /* the branch beside the raw image */
+	/* residual: a stem, a basic block, a downsampling one (route, 1x1) */
+	"conv:4:5:2,maxpool:3:2,conv:4,cbn:4,add:-3,conv:8:3:2,cbn:8,route:-3,cbn:8:1:2,add:-3,gap,dense:8",
+	"cbn:4,conv:4,add:-2,pool,conv:6,route:-2,cbn:6:1,add:-3",  /* an add after conv; a route past a layer */
 };
 
 START_TEST(network_step_matches_cpu)
@@ -467,6 +517,7 @@ main(void)
 	tcase_add_loop_test(tc, conv_matches_cpu, 0, sizeof convcases / sizeof *convcases);
 	tcase_add_loop_test(tc, bn_relu_pool_matches_cpu, 0, sizeof bncases / sizeof *bncases);
 	tcase_add_test(tc, maxpool_matches_cpu);
+	tcase_add_loop_test(tc, maxpoolk_matches_cpu, 0, sizeof kcases / sizeof *kcases);
 	tcase_add_test(tc, dense_matches_cpu);
 	tcase_add_test(tc, dropout_fuse_gather_match_cpu);
 	tcase_add_test(tc, loss_and_adam_match_cpu);

@@ -1,7 +1,8 @@
 # torchvision's ResNet-18, -34 and -50 (random weights and batch-norm
 # statistics, made by tests/fixtures/onnx/make-resnets.py as the test runs:
 # nothing downloaded) imported by osteo-onnx and run by osteo-infer (on
-# oneDNN and on the reference layers) give PyTorch's probabilities within
+# oneDNN, on the reference layers and on the CUDA engine in tests/gpu/emu's
+# stand-in) give PyTorch's probabilities within
 # 1e-4 of the largest, and OpenCV's on the
 # same ONNX files; --arch resnet18 builds the same network the import reads
 # (parameter for parameter); a model trained with --arch resnet18 exports
@@ -19,12 +20,19 @@ for i in range(6):
 osteo-decode -q imgs | osteo-normalize -q --size 48x48 --keep-channels --method zscore >rgb.rec
 osteo-dump --data rgb.rec >rgb.json
 OMP_NUM_THREADS=2 /usr/bin/python3 "$FIX/onnx/make-resnets.py" . rgb.json
-# on oneDNN's path for residual networks (engine/cpu/res.c), then on the
-# reference layers
+# on oneDNN's path for residual networks (engine/cpu/res.c), on the
+# reference layers, and on the CUDA engine's kernels in the stand-in for a
+# GPU (tests/gpu/emu, built by make check)
+emu=$TOP/build/emu/bin/osteo-infer
 for m in resnet18 resnet34 resnet50; do
 	osteo-onnx -q --import $m.onnx -o $m.model
-	for cpu in "" reference; do
-		OSTEO_CPU=$cpu osteo-infer -q --no-check -m $m.model rgb.rec | osteo-dump >$m.pred.json
+	for cpu in "" reference cuda; do
+		if [ "$cpu" = cuda ]; then
+			[ -x "$emu" ] || continue
+			"$emu" -q --no-check --device cuda -m $m.model rgb.rec
+		else
+			OSTEO_CPU=$cpu osteo-infer -q --no-check -m $m.model rgb.rec
+		fi | osteo-dump >$m.pred.json
 		paste <(jq -c .probs $m.pred.json) $m.torch.json | jq -R -e -s '
 			split("\n") | map(select(length > 0) | split("\t") | map(fromjson)) |
 			(map(.[0] | max) | max) as $top |

@@ -118,7 +118,7 @@ pair_open_x(struct pair *p, const struct arch *a, int wino, int keep, int ties, 
 	net_reserve(p->ref, B);
 	p->d = NULL;
 	p->r = NULL;
-	if (net_reference_only(p->fast)) {
+	if (net_residual(p->fast)) {
 		p->r = rnet_open(p->fast, B, keep, wino, &err);
 		ck_assert_msg(p->r, "%s: rnet_open: %s", a->spec, err);
 	} else {
