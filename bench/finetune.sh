@@ -26,6 +26,7 @@ torch.onnx.export(net, torch.zeros(1, 3, int(sys.argv[2]), int(sys.argv[2])), sy
 osteo-onnx -q --import "$w/resnet18.onnx" --gray --classes healthy,osteopenia,osteoporosis -o "$w/resnet18.model"
 arch=$(osteo-dump "$w/resnet18.model" | jq -r .meta.arch)
 osteo-dump --data "$w/prep/test.fused.rec" >"$w/test.json"
+ntest=$(wc -l <"$w/test.json")
 printf '%-8s %8s %8s %8s %10s %12s\n' freeze layers accuracy macroF1 "train s" "OpenCV diff"
 for f in ${FREEZE:-0 8}; do
 	t0=$(date +%s.%N)
@@ -34,8 +35,9 @@ for f in ${FREEZE:-0 8}; do
 		"$w/prep/train.fused.rec"
 	t1=$(date +%s.%N)
 	osteo-infer -q -m "$w/tuned$f.model" "$w/prep/test.fused.rec" >"$w/pred$f.rec"
-	m=$(osteo-metrics --json "$w/pred$f.rec" | jq -r '"\(.accuracy) \(.macro_f1)"')
-	osteo-onnx -q --export "$w/tuned$f.model" -o "$w/tuned$f.onnx"
+	m=$(osteo-metrics --json "$w/pred$f.rec" | jq -r '"\(.accuracy) \(.macro.f1)"')
+	# (OpenCV 4.6 needs the batch fixed for late fusion's clinical input)
+	osteo-onnx -q --export "$w/tuned$f.model" --batch "$ntest" -o "$w/tuned$f.onnx"
 	osteo-dump "$w/pred$f.rec" >"$w/pred$f.json"
 	diff=$(/usr/bin/python3 "$top/tests/onnx/check.py" "$w/tuned$f.onnx" "$w/test.json" "$w/pred$f.json" |
 		sed -n 's/.*largest difference \([^ ]*\).*/\1/p')

@@ -95,6 +95,9 @@ void gmaxpoolk_forward(float *out, int32_t *idx, const float *inp, int np, int H
                        int OH, int OW);
 void gmaxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int np, int H, int W, int K, int S,
                         int P, int OH, int OW);
+/* avgpool:K:S, padding P (not counted), the same way */
+void gavgpoolk_forward(float *out, const float *inp, int np, int H, int W, int K, int S, int P, int OH, int OW);
+void gavgpoolk_backward(float *dinp, const float *dout, int np, int H, int W, int K, int S, int P, int OH, int OW);
 /* residual networks: out = relu(a + b); y += x (n values, any layout) */
 void gadd_relu(float *out, const float *a, const float *b, size_t n);
 void gnn_add(float *y, const float *x, size_t n);

@@ -375,6 +375,9 @@ gnet_forward(struct gnet *g, int train, struct rng *rng)
 			gmaxpoolk_forward(g->a[i], g->kidx[i], in, l->ic * b, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
 			                  l->ow);
 			break;
+		case L_AVGPOOL:
+			gavgpoolk_forward(g->a[i], in, l->ic * b, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
+			break;
 		case L_POOL:
 			if (i == 0 || !g->fused_pool[i - 1])
 				gmaxpool_forward(g->a[i], g->idx[i], in, l->ic * b, l->ih, l->iw);
@@ -520,6 +523,9 @@ gnet_backward(struct gnet *g, const float *weights)
 		case L_MAXPOOL:
 			gmaxpoolk_backward(dprev, dcur, g->kidx[i], l->ic * b, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
 			                   l->ow);
+			break;
+		case L_AVGPOOL:
+			gavgpoolk_backward(dprev, dcur, l->ic * b, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
 			break;
 		case L_POOL:
 			/* a pool done by the conv below passes its gradient down as it is */

@@ -751,6 +751,77 @@ gmaxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int np, i
 	LAUNCHED("k_maxpoolk_bwd");
 }
 
+/* avgpool:K:S: each window's mean over its values inside the image, in
+ * nn.c's order; backward gathers each input's share of the windows that
+ * hold it, in nn.c's order of outputs */
+__device__ static inline void
+window_in(int oy, int ox, int H, int W, int K, int S, int P, int *y0, int *y1, int *x0, int *x1)
+{
+	*y0 = oy * S - P;
+	*x0 = ox * S - P;
+	*y1 = *y0 + K < H ? *y0 + K : H;
+	*x1 = *x0 + K < W ? *x0 + K : W;
+	*y0 = *y0 > 0 ? *y0 : 0;
+	*x0 = *x0 > 0 ? *x0 : 0;
+}
+
+__global__ static void
+k_avgpoolk(float *out, const float *inp, int np, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	size_t Q = (size_t)OH * OW;
+
+	FOR_EACH(i, (size_t)np * Q) {
+		size_t plane = i / Q, q = i % Q;
+		int y0, y1, x0, x1;
+		const float *x = inp + plane * H * W;
+		float s = 0;
+		window_in((int)(q / OW), (int)(q % OW), H, W, K, S, P, &y0, &y1, &x0, &x1);
+		for (int y = y0; y < y1; y++)
+			for (int xx = x0; xx < x1; xx++)
+				s += x[y * W + xx];
+		int cnt = (y1 - y0) * (x1 - x0);
+		out[i] = cnt > 0 ? s / cnt : 0;
+	}
+}
+
+__global__ static void
+k_avgpoolk_bwd(float *dinp, const float *dout, int np, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	size_t HW = (size_t)H * W, Q = (size_t)OH * OW;
+
+	FOR_EACH(i, (size_t)np * HW) {
+		size_t plane = i / HW;
+		int p = (int)(i % HW), y = p / W, x = p % W;
+		int oy0 = y + P - K + 1 > 0 ? (y + P - K + 1 + S - 1) / S : 0, oy1 = (y + P) / S;
+		int ox0 = x + P - K + 1 > 0 ? (x + P - K + 1 + S - 1) / S : 0, ox1 = (x + P) / S;
+		float d = 0;
+		for (int oy = oy0; oy <= oy1 && oy < OH; oy++)
+			for (int ox = ox0; ox <= ox1 && ox < OW; ox++) {
+				int y0, y1, x0, x1;
+				window_in(oy, ox, H, W, K, S, P, &y0, &y1, &x0, &x1);
+				int cnt = (y1 - y0) * (x1 - x0);
+				d += cnt > 0 ? dout[plane * Q + (size_t)oy * OW + ox] / cnt : 0;
+			}
+		dinp[i] = d;
+	}
+}
+
+extern "C" void
+gavgpoolk_forward(float *out, const float *inp, int np, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	moved((double)np * H * W + (double)np * OH * OW);
+	LAUNCH(k_avgpoolk, grid((size_t)np * OH * OW), THREADS)(out, inp, np, H, W, K, S, P, OH, OW);
+	LAUNCHED("k_avgpoolk");
+}
+
+extern "C" void
+gavgpoolk_backward(float *dinp, const float *dout, int np, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	moved((double)np * H * W + (double)np * OH * OW);
+	LAUNCH(k_avgpoolk_bwd, grid((size_t)np * H * W), THREADS)(dinp, dout, np, H, W, K, S, P, OH, OW);
+	LAUNCHED("k_avgpoolk_bwd");
+}
+
 /* ---------------------------------------------------------------- */
 /* residual: the add's forward, a gradient's sum */
 

@@ -278,6 +278,12 @@ image_layers(struct gb *g, const struct net *n)
 			nd = gb_node(g, "MaxPool", in, 1, layer_word(L_MAXPOOL), NULL);
 			window(g, nd, l);
 			outs[i] = out(nd);
+		} else if (l->type == L_AVGPOOL) {
+			const char *in[1] = { x };
+			nd = gb_node(g, "AveragePool", in, 1, layer_word(L_AVGPOOL), NULL);
+			window(g, nd, l);
+			attr_int(g, nd, "count_include_pad", 0);
+			outs[i] = out(nd);
 		} else if (l->type == L_GAP) {
 			const char *in[1] = { x };
 			outs[i] = out(gb_node(g, "GlobalAveragePool", in, 1, layer_word(L_GAP), NULL));

@@ -464,6 +464,27 @@ walk(struct imp *im, int *nclasses)
 				word(im, "%s:%d:%d", layer_word(L_MAXPOOL), k, s);
 			}
 			produced(im, out);
+		} else if (is(nd, "AveragePool")) {
+			only_attrs(im, nd, "kernel_shape,strides,pads,ceil_mode,count_include_pad,auto_pad");
+			if (open && open->type == L_CONV)
+				refuse(im, nd, "the convolution before it has no ReLU: osteo's end in batch norm and ReLU");
+			const Onnx__AttributeProto *ks = attr(nd, "kernel_shape"), *st = attr(nd, "strides"), *pd = attr(nd, "pads");
+			const Onnx__AttributeProto *ap = attr(nd, "auto_pad");
+			if (!ks || ks->n_ints != 2 || ks->ints[0] != ks->ints[1] || ks->ints[0] < 1 || ks->ints[0] > 15 ||
+			    (st && (st->n_ints != 2 || st->ints[0] != st->ints[1] || st->ints[0] < 1 || st->ints[0] > 8)) ||
+			    (pd && pd->n_ints != 4) || attr_int(nd, "ceil_mode", 0) ||
+			    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
+				refuse(im, nd, "average pooling other than square windows with equal strides");
+			/* counting the padding is the same where there is none */
+			if (attr_int(nd, "count_include_pad", 0) && !ints_all(nd, "pads", 4, 0))
+				refuse(im, nd, "average pooling that counts its padding (count_include_pad); osteo's leaves it out");
+			struct ilayer *l = add(im, L_AVGPOOL, nd);
+			l->k = (int)ks->ints[0];
+			l->stride = st ? (int)st->ints[0] : 1;
+			for (int q = 0; q < 4; q++)
+				l->pads[q] = pd ? pd->ints[q] : 0;
+			word(im, "%s:%d:%d", layer_word(L_AVGPOOL), l->k, l->stride);
+			produced(im, out);
 		} else if (is(nd, "GlobalAveragePool")) {
 			if (open && open->type == L_CONV)
 				refuse(im, nd, "the convolution before it has no ReLU");
@@ -510,6 +531,22 @@ walk(struct imp *im, int *nclasses)
 			if (!open || open->type != L_DENSE || open->b)
 				refuse(im, nd, "a bias that does not follow a MatMul");
 			open->b = floats(im, nd, nd->input[1], 1, (int64_t[]){ open->oc });
+		} else if (is(nd, "Pad")) {
+			/* PyTorch puts one of no width before some average poolings:
+			 * the identity; any other width would be counted in the
+			 * average, which osteo's pooling leaves out */
+			only_attrs(im, nd, "mode,pads,value");
+			const Onnx__TensorProto *t = nd->n_input > 1 && *nd->input[1] ? tensor(im, nd->input[1]) : NULL;
+			const Onnx__AttributeProto *pa = attr(nd, "pads");
+			int zero = (t || pa) && !(t && pa);
+			for (size_t q = 0; t && q < t->raw_data.len; q++)
+				zero &= !t->raw_data.data[q];
+			for (size_t q = 0; t && q < t->n_int64_data; q++)
+				zero &= !t->int64_data[q];
+			for (size_t q = 0; pa && q < pa->n_ints; q++)
+				zero &= !pa->ints[q];
+			if (!zero)
+				refuse(im, nd, "padding of some width (average pooling that counts its padding, say)");
 		} else if (is(nd, "Dropout") || is(nd, "Identity")) {
 			if (is(nd, "Dropout") && !on_clin && flat && !open) {
 				float p = attr_float(nd, "ratio", 0.5f);
@@ -526,7 +563,8 @@ walk(struct imp *im, int *nclasses)
 			ended = 1;
 		} else
 			refuse(im, nd, "op '%s' is not one osteo reads (Conv, BatchNormalization, Relu, MaxPool, "
-			       "GlobalAveragePool, Flatten, Reshape, Concat, Gemm, MatMul, Add, Softmax, Dropout, Identity)",
+			       "AveragePool, GlobalAveragePool, Flatten, Reshape, Concat, Gemm, MatMul, Add, Softmax, Dropout, "
+			       "Identity, a Pad of no width)",
 			       nd->op_type ? nd->op_type : "");
 		/* the output becomes the path's current value */
 		if (!nd->n_output || !*out)
@@ -587,13 +625,14 @@ fill(struct imp *im, struct net *n)
 				if (!(n->stats[l->rvar + c] + NET_BN_EPS > 0) || !isfinite(n->stats[l->rvar + c]))
 					refuse(im, NULL, "node '%s': a variance of %g", il->node, n->stats[l->rvar + c]);
 			}
-		} else if (il->type == L_MAXPOOL) {
+		} else if (il->type == L_MAXPOOL || il->type == L_AVGPOOL) {
 			int64_t oh, ow;
 			if (!window_fits(l, il, &oh, &ow))
-				refuse(im, NULL, "node '%s': max pooling padded %lld,%lld,%lld,%lld (%lldx%lld out) where osteo's "
-				       "maxpool:%d:%d pads %d at the top and left and gives %dx%d", il->node,
+				refuse(im, NULL, "node '%s': pooling padded %lld,%lld,%lld,%lld (%lldx%lld out) where osteo's "
+				       "%s:%d:%d pads %d at the top and left and gives %dx%d", il->node,
 				       (long long)il->pads[0], (long long)il->pads[1], (long long)il->pads[2],
-				       (long long)il->pads[3], (long long)oh, (long long)ow, l->k, l->stride, l->pad, l->oh, l->ow);
+				       (long long)il->pads[3], (long long)oh, (long long)ow, layer_word(il->type), l->k, l->stride,
+				       l->pad, l->oh, l->ow);
 		} else if (il->type == L_CLASSIFIER && im->newhead) {
 			continue;        /* net_init's, of the size --classes asks */
 		} else if (il->type == L_DENSE || il->type == L_CLASSIFIER) {

@@ -17,7 +17,8 @@
  *   add         relu(input + shortcut), our loop; backward masks by the
  *               output and sends the gradient both ways
  *   maxpool,    oneDNN's max pooling (training keeps the winners in a
- *   pool        workspace)
+ *   pool        workspace); avgpool its average pooling, the padding not
+ *               counted
  * Backward walks the layers down with two gradient buffers; what a route
  * or an add sends to an earlier layer waits in that layer's skip buffer
  * and joins its gradient when the walk reaches it.  Our loops run images
@@ -205,8 +206,8 @@ pool_free(struct poolp *p)
 	memset(p, 0, sizeof *p);
 }
 
-/* layer i's max pooling (pool: 2x2, stride 2, the odd edge dropped;
- * maxpool: net.h's window, stride and padding) for mb images */
+/* layer i's pooling (pool: 2x2 max, stride 2, the odd edge dropped;
+ * maxpool, avgpool: net.h's window, stride and padding) for mb images */
 static int
 pool_make(struct rnet *d, int i, struct poolp *p, int mb, int train)
 {
@@ -225,8 +226,9 @@ pool_make(struct rnet *d, int i, struct poolp *p, int mb, int train)
 	md4(&src, mb, l->ic, l->ih, l->iw, d->tag);
 	md4(&dst, mb, l->oc, l->oh, l->ow, d->tag);
 	memset(p, 0, sizeof *p);
+	dnnl_alg_kind_t alg = l->type == L_AVGPOOL ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max;
 	if (dnnl_pooling_forward_desc_init(&pdd, train ? dnnl_forward_training : dnnl_forward_inference,
-	                                   dnnl_pooling_max, &src, &dst, st, kern, pl, pr) ||
+	                                   alg, &src, &dst, st, kern, pl, pr) ||
 	    dnnl_primitive_desc_create(&fpd, &pdd, attr, d->cx.eng, NULL)) {
 		dnnl_primitive_attr_destroy(attr);
 		return -1;
@@ -234,12 +236,15 @@ pool_make(struct rnet *d, int i, struct poolp *p, int mb, int train)
 	if (!train) {
 		p->fwd = prim(&d->cx, fpd, &p->sp_fwd);
 		ok = 0;
-	} else if (!dnnl_pooling_backward_desc_init(&pdd, dnnl_pooling_max, &src, &dst, st, kern, pl, pr) &&
+	} else if (!dnnl_pooling_backward_desc_init(&pdd, alg, &src, &dst, st, kern, pl, pr) &&
 	           !dnnl_primitive_desc_create(&bpd, &pdd, attr, d->cx.eng, fpd)) {
 		note_impl(&d->cx, fpd, "pool");
 		p->fwd = prim(&d->cx, fpd, &p->sp_fwd);
 		p->bwd = prim(&d->cx, bpd, &p->sp_bwd);
-		p->ws = mem(&d->cx, dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0), DNNL_MEMORY_ALLOCATE);
+		/* max pooling's winners; average pooling has none */
+		const dnnl_memory_desc_t *ws = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
+		if (ws && dnnl_memory_desc_get_size(ws))
+			p->ws = mem(&d->cx, ws, DNNL_MEMORY_ALLOCATE);
 		p->dsrc = mem(&d->cx, &src, DNNL_MEMORY_NONE);
 		p->ddst = mem(&d->cx, &dst, DNNL_MEMORY_NONE);
 		dnnl_primitive_desc_destroy(bpd);
@@ -363,10 +368,16 @@ rnet_close(struct rnet *d)
 	free(d);
 }
 
+static int
+is_pool(const struct layer *l)
+{
+	return l->type == L_MAXPOOL || l->type == L_POOL || l->type == L_AVGPOOL;
+}
+
 static dnnl_primitive_t
 inf_prim(const struct rl *r, const struct layer *l)
 {
-	return l->type == L_CONV || l->type == L_CBN ? r->inf.fwd : l->type == L_MAXPOOL || l->type == L_POOL ? r->pinf.fwd : NULL;
+	return l->type == L_CONV || l->type == L_CBN ? r->inf.fwd : is_pool(l) ? r->pinf.fwd : NULL;
 }
 
 static void
@@ -476,7 +487,7 @@ rnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 	}
 	for (; tail < n->fuse_at; tail++) {
 		enum ltype t = n->l[tail].type;
-		if (t != L_CONV && t != L_CBN && t != L_ROUTE && t != L_ADD && t != L_MAXPOOL && t != L_POOL)
+		if (t != L_CONV && t != L_CBN && t != L_ROUTE && t != L_ADD && !is_pool(&n->l[tail]))
 			break;
 	}
 	for (int i = tail; i < n->fuse_at; i++)
@@ -514,7 +525,7 @@ rnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 			r->mean = emalloc((size_t)l->oc * sizeof(float));
 			r->var = emalloc((size_t)l->oc * sizeof(float));
 			r->stale = 1;
-		} else if (l->type == L_MAXPOOL || l->type == L_POOL)
+		} else if (is_pool(l))
 			bad = pool_make(d, i, &r->pinf, 1, 0) < 0;
 		if (bad) {
 			*why = "oneDNN has no primitive for a layer's shape";
@@ -584,7 +595,7 @@ train_ready(struct rnet *d, int b)
 			r->absorbed = 0;
 			bad = conv_for(d, i, &r->tr, b, 1) < 0 || bn_make(d, i, &r->bn, b) < 0;
 			r->absorbed = ab;
-		} else if (l->type == L_MAXPOOL || l->type == L_POOL) {
+		} else if (is_pool(l)) {
 			pool_free(&r->pool);
 			bad = pool_make(d, i, &r->pool, b, 1) < 0;
 		}
@@ -684,11 +695,12 @@ forward_train(struct rnet *d, const float *x, int b)
 			add_relu_batch(r->a, in, out_of(d, l->ref), b, r->out);
 			break;
 		case L_MAXPOOL:
+		case L_AVGPOOL:
 		case L_POOL: {
 			struct poolp *p = &r->pool;
 			handle(p->src, in);
 			handle(p->dst, r->a);
-			run(&d->cx, p->fwd, p->sp_fwd, 3,
+			run(&d->cx, p->fwd, p->sp_fwd, p->ws ? 3 : 2,
 			    (dnnl_exec_arg_t[]){ { DNNL_ARG_SRC, p->src }, { DNNL_ARG_DST, p->dst },
 			                         { DNNL_ARG_WORKSPACE, p->ws } });
 			break;
@@ -766,6 +778,7 @@ infer_image(struct rnet *d, struct rworker *w, const float *x, int j)
 			args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, r->inf.bias };
 			break;
 		case L_MAXPOOL:
+		case L_AVGPOOL:
 		case L_POOL:
 			handle(w->dst[i], w->act[i]);
 			break;
@@ -911,13 +924,14 @@ rnet_backward(struct rnet *d, const float *df, int b)
 			znext = 1;
 			break;
 		case L_MAXPOOL:
+		case L_AVGPOOL:
 		case L_POOL: {
 			struct poolp *p = &r->pool;
 			handle(p->ddst, dcur);
 			handle(p->dsrc, dnext);
-			run(&d->cx, p->bwd, p->sp_bwd, 3,
-			    (dnnl_exec_arg_t[]){ { DNNL_ARG_DIFF_DST, p->ddst }, { DNNL_ARG_WORKSPACE, p->ws },
-			                         { DNNL_ARG_DIFF_SRC, p->dsrc } });
+			run(&d->cx, p->bwd, p->sp_bwd, p->ws ? 3 : 2,
+			    (dnnl_exec_arg_t[]){ { DNNL_ARG_DIFF_DST, p->ddst }, { DNNL_ARG_DIFF_SRC, p->dsrc },
+			                         { DNNL_ARG_WORKSPACE, p->ws } });
 			break;
 		}
 		default:

@@ -8,8 +8,8 @@
  * (gap, dropout, the dense tail) on the reference walker.
  *
  * Covered: every spec whose first layer is conv or cbn and whose layers up
- * to the first gap, dense or dropout are conv, cbn, route, add, maxpool
- * and pool, in float32.  A network it does not cover, or an engine opened
+ * to the first gap, dense or dropout are conv, cbn, route, add, maxpool,
+ * avgpool and pool, in float32.  A network it does not cover, or an engine opened
  * for heat maps or feature maps (keep), runs on dnn.h or the reference
  * layers.
  */

@@ -294,6 +294,56 @@ maxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int B, int
 			dinp[bc * H * W + idx[bc * OH * OW + i]] += dout[bc * OH * OW + i];
 }
 
+/* the window of output (oy, ox) clipped to the image: rows y0..y1-1,
+ * columns x0..x1-1 */
+static void
+window_in(int oy, int ox, int H, int W, int K, int S, int P, int *y0, int *y1, int *x0, int *x1)
+{
+	*y0 = oy * S - P;
+	*x0 = ox * S - P;
+	*y1 = *y0 + K < H ? *y0 + K : H;
+	*x1 = *x0 + K < W ? *x0 + K : W;
+	*y0 = *y0 > 0 ? *y0 : 0;
+	*x0 = *x0 > 0 ? *x0 : 0;
+}
+
+void
+avgpoolk_forward(float *out, const float *inp, int B, int C, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	for (size_t bc = 0; bc < (size_t)B * C; bc++) {
+		const float *x = inp + bc * H * W;
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++) {
+				int y0, y1, x0, x1;
+				float s = 0;
+				window_in(oy, ox, H, W, K, S, P, &y0, &y1, &x0, &x1);
+				for (int y = y0; y < y1; y++)
+					for (int xx = x0; xx < x1; xx++)
+						s += x[y * W + xx];
+				/* conv_out's sizes never make a window wholly in the padding */
+				int cnt = (y1 - y0) * (x1 - x0);
+				out[bc * OH * OW + (size_t)oy * OW + ox] = cnt > 0 ? s / cnt : 0;
+			}
+	}
+}
+
+void
+avgpoolk_backward(float *dinp, const float *dout, int B, int C, int H, int W, int K, int S, int P, int OH, int OW)
+{
+	memset(dinp, 0, (size_t)B * C * H * W * sizeof *dinp);
+	for (size_t bc = 0; bc < (size_t)B * C; bc++)
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++) {
+				int y0, y1, x0, x1;
+				window_in(oy, ox, H, W, K, S, P, &y0, &y1, &x0, &x1);
+				int cnt = (y1 - y0) * (x1 - x0);
+				float d = cnt > 0 ? dout[bc * OH * OW + (size_t)oy * OW + ox] / cnt : 0;
+				for (int y = y0; y < y1; y++)
+					for (int xx = x0; xx < x1; xx++)
+						dinp[bc * H * W + (size_t)y * W + xx] += d;
+			}
+}
+
 void
 gap_forward(float *out, const float *inp, int n, int P)
 {
@@ -534,6 +584,9 @@ ref_forward_from(struct net *n, int from, const float *x, const float *clin, int
 			maxpoolk_forward(n->a[i], n->idx[i], in, b, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh,
 			                 l->ow);
 			break;
+		case L_AVGPOOL:
+			avgpoolk_forward(n->a[i], in, b, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
+			break;
 		case L_GAP:
 			gap_forward(n->a[i], in, b * l->ic, l->ih * l->iw);
 			break;
@@ -639,6 +692,9 @@ backprop(struct net *n, const float *x, float *dcur, int b, int stop, int train)
 			break;
 		case L_MAXPOOL:
 			maxpoolk_backward(dprev, dcur, n->idx[i], b, l->ic, l->ih, l->iw, l->oh, l->ow);
+			break;
+		case L_AVGPOOL:
+			avgpoolk_backward(dprev, dcur, b, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
 			break;
 		case L_GAP:
 			gap_backward(dprev, dcur, b * l->ic, l->ih * l->iw);

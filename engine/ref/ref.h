@@ -62,6 +62,10 @@ void maxpoolk_forward(float *out, int32_t *idx, const float *inp, int B, int C, 
                       int OH, int OW);
 void maxpoolk_backward(float *dinp, const float *dout, const int32_t *idx, int B, int C, int H, int W, int OH,
                        int OW);
+/* avgpool:K:S, padding P (not counted), into OH x OW; backward writes dinp */
+void avgpoolk_forward(float *out, const float *inp, int B, int C, int H, int W, int K, int S, int P, int OH, int OW);
+void avgpoolk_backward(float *dinp, const float *dout, int B, int C, int H, int W, int K, int S, int P, int OH,
+                       int OW);
 
 /* ---- global average pooling: each of n planes of P values to its mean */
 void gap_forward(float *out, const float *inp, int n, int P);

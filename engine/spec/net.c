@@ -747,7 +747,7 @@ net_residual(const struct net *n)
 {
 	for (int i = 0; i < n->nlayers; i++) {
 		enum ltype t = n->l[i].type;
-		if (t == L_CBN || t == L_ROUTE || t == L_ADD || t == L_MAXPOOL)
+		if (t == L_CBN || t == L_ROUTE || t == L_ADD || t == L_MAXPOOL || t == L_AVGPOOL)
 			return 1;
 	}
 	return 0;

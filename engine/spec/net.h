@@ -27,7 +27,9 @@
  *   conv:64:3:2,cbn:64,route:-3,cbn:64:1:2,add:-3
  * (the block's input is the layer before conv:64:3:2; add:-3 is cbn:64).
  * maxpool:K[:S] is max pooling over KxK windows with stride S (default K)
- * and padding (K-1)/2: ResNet's stem has maxpool:3:2.
+ * and padding (K-1)/2: ResNet's stem has maxpool:3:2; avgpool:K[:S]
+ * averages the same windows over the values inside the image (the padding
+ * is not counted: ONNX's AveragePool by default).
  *
  * Presets name whole specs: osteonet (DEFAULT_ARCH) and resnet18,
  * resnet34, resnet50, torchvision's ResNets (v1.5: a bottleneck's stride
@@ -95,7 +97,8 @@
 	X(L_CBN,        "cbn",        CONV,  IMAGE,    CONV,    CONVBN) \
 	X(L_ROUTE,      "route",      REF,   IMAGE,    ROUTE,   NONE)   \
 	X(L_ADD,        "add",        REF,   IMAGE,    SAME,    NONE)   \
-	X(L_MAXPOOL,    "maxpool",    KS,    IMAGE,    WINDOW,  NONE)
+	X(L_MAXPOOL,    "maxpool",    KS,    IMAGE,    WINDOW,  NONE)   \
+	X(L_AVGPOOL,    "avgpool",    KS,    IMAGE,    WINDOW,  NONE)
 
 #define NET_KIND(kind, word, arg, place, shape, params) kind,
 #define NET_ONE(kind, word, arg, place, shape, params) +1
@@ -220,7 +223,7 @@ void clin_keep(float *keep, int b, float p, struct rng *g);
 /* the index of the last convolution block, or -1 */
 int net_last_conv(const struct net *n);
 /* 1 when a layer of n is a residual network's (cbn, route, add,
- * maxpool): the CPU runs n on engine/cpu/res.c rather than dnn.c */
+ * maxpool, avgpool): the CPU runs n on engine/cpu/res.c rather than dnn.c */
 int net_residual(const struct net *n);
 /* a preset's spec (osteonet, resnet18, resnet34, resnet50), or spec itself */
 const char *net_preset(const char *spec);

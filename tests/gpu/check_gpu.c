@@ -241,7 +241,8 @@ START_TEST(maxpool_matches_cpu)
 END_TEST
 
 /* maxpool:K:S (ResNet's stem: 3, 2, overlapping windows; 2, 1) with ties,
- * and a residual add's forward and its gradient's sum */
+ * avgpool:K:S over the same windows, and a residual add's forward and its
+ * gradient's sum */
 static const struct kcase { int K, S, H, W; } kcases[] = { { 3, 2, 9, 8 }, { 2, 1, 7, 6 }, { 5, 3, 11, 10 } };
 
 START_TEST(maxpoolk_matches_cpu)
@@ -270,11 +271,19 @@ START_TEST(maxpoolk_matches_cpu)
 	/* the windows overlapping an input summed in nn.c's order: the same bits */
 	ck_assert_msg(!memcmp(dgetf(d_dx, n), dx, n * 4), "maxpool:%d:%d: input gradient differs", t->K, t->S);
 
-	float *y = randv(n, 1), *sum = emalloc(n * 4), *d_y = dput(y, n * 4);
+	/* avgpool over the same windows: the padding not counted */
+	avgpoolk_forward(out, x, B, C, H, W, t->K, t->S, pad, OH, OW);
+	avgpoolk_backward(dx, dout, B, C, H, W, t->K, t->S, pad, OH, OW);
+	gavgpoolk_forward(d_out, d_x, P, H, W, t->K, t->S, pad, OH, OW);
+	gavgpoolk_backward(d_dx, d_dout, P, H, W, t->K, t->S, pad, OH, OW);
+	CLOSE(dgetf(d_out, np), out, np, TOL);
+	CLOSE(dgetf(d_dx, n), dx, n, TOL);
+
+	float *y = randv(n, 1), *sum = emalloc(n * 4), *d_y = dput(y, n * 4), *d_sum = gnn_alloc(n * 4, "t");
 	for (size_t i = 0; i < n; i++)
 		sum[i] = x[i] + y[i] > 0 ? x[i] + y[i] : 0;
-	gadd_relu(d_out, d_x, d_y, n);
-	ck_assert(!memcmp(dgetf(d_out, n), sum, n * 4));
+	gadd_relu(d_sum, d_x, d_y, n);
+	ck_assert(!memcmp(dgetf(d_sum, n), sum, n * 4));
 	for (size_t i = 0; i < n; i++)
 		sum[i] = y[i] + x[i];
 	gnn_add(d_y, d_x, n);
@@ -423,6 +432,7 @@ static const char *const archs[] = {
 	/* residual: a stem, a basic block, a downsampling one (route, 1x1) */
 	"conv:4:5:2,maxpool:3:2,conv:4,cbn:4,add:-3,conv:8:3:2,cbn:8,route:-3,cbn:8:1:2,add:-3,gap,dense:8",
 	"cbn:4,conv:4,add:-2,pool,conv:6,route:-2,cbn:6:1,add:-3",  /* an add after conv; a route past a layer */
+	"conv:4,avgpool:3:2,conv:4,cbn:4,add:-3,avgpool:2",        /* average pooling */
 };
 
 START_TEST(network_step_matches_cpu)

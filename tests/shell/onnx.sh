@@ -87,6 +87,19 @@ osteo-onnx -q --export res.model -o res-free.onnx
 osteo-onnx -q --import res-free.onnx --classes healthy,osteopenia,osteoporosis -o res-back.model
 cmp <(osteo-infer -q --no-check -m res-back.model q/test.fused.rec | osteo-dump | jq -c .probs) \
 	<(osteo-infer -q -m res.model q/test.fused.rec | osteo-dump | jq -c .probs) || fail "residual: export, import"
+# average pooling as PyTorch exports avg_pool2d (padded, the padding not
+# counted; a Pad of no width, then 2x2), whose answers resnet.sh holds to
+# PyTorch's; out and back in as AveragePool that says count_include_pad 0
+osteo-onnx -q --import "$FIX/onnx/avgpool.onnx" -o avgpool.model
+[ "$(osteo-dump avgpool.model | jq -r .meta.arch)" = conv:8,avgpool:3:2,conv:8,avgpool:2:2 ] ||
+	fail "avgpool: $(osteo-dump avgpool.model | jq -r .meta.arch)"
+osteo-infer -q --no-check -m avgpool.model q/test.norm.rec | osteo-dump >avgpool-pred.json
+osteo-onnx -q --export avgpool.model -o avg-out.onnx
+/usr/bin/python3 "$TOP/tests/onnx/check.py" avg-out.onnx small-in.json avgpool-pred.json >/dev/null ||
+	fail "avgpool: the exported network is not OpenCV's"
+osteo-onnx -q --import avg-out.onnx -o avg-back.model
+cmp <(osteo-infer -q --no-check -m avg-back.model q/test.norm.rec | osteo-dump | jq -c .probs) \
+	<(jq -c .probs avgpool-pred.json) || fail "avgpool: export, import"
 osteo-onnx -q --export branch.model -o branch-free.onnx
 osteo-onnx -q --import branch-free.onnx --classes healthy,osteopenia,osteoporosis -o back.model
 [ "$(osteo-dump back.model | jq -r .meta.arch)" = "$(osteo-dump branch.model | jq -r .meta.arch)" ] || fail "arch back"
@@ -96,7 +109,8 @@ cmp back.probs branch.probs || fail "an exported and imported model answers othe
 # what osteo cannot run: 65, the node and op named, no model
 for f in sigmoid:"(Sigmoid): op 'Sigmoid' is not one osteo reads" opset8:"opset 8; osteo reads opsets 9 to 17" \
 	shapes:"node '/fc1/Gemm': a product of 17 inputs to 12 where osteo's layer there has 16 to 12" \
-	truncated:"not an ONNX model (truncated, or not protobuf)"; do
+	truncated:"not an ONNX model (truncated, or not protobuf)" \
+	avgpad:"(Pad): padding of some width (average pooling that counts its padding, say)"; do
 	expect_status 65 osteo-onnx -q --import "$FIX/onnx/${f%%:*}.onnx" -o bad.model 2>err
 	contains -F "${f#*:}" err || fail "${f%%:*}: $(cat err)"
 	[ ! -e bad.model ] || fail "${f%%:*}: a model was written"

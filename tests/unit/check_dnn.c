@@ -66,10 +66,13 @@ static const struct arch archs[] = {
  * whose add the inference absorbs into its cbn, a downsampling block with
  * a route and a 1x1 projection; then channels-last, odd sides, a 5x5
  * stride-2 cbn first, an add after a conv (not absorbed), a lone 2x2 pool
- * over an odd side, a route over a layer with a gradient of its own */
+ * over an odd side, a route over a layer with a gradient of its own;
+ * average pooling */
 static const struct arch rarchs[] = {
 	{ "conv:16:7:2,maxpool:3:2,conv:16,cbn:16,add:-3,conv:32:3:2,cbn:32,route:-3,cbn:32:1:2,add:-3,gap", 3, 32, 32, 2 },
 	{ "cbn:8:5:2,conv:8,add:-2,pool,conv:12,route:-2,cbn:12:1,add:-3,dense:8", 1, 19, 21, 3 },
+	/* average pooling: the padding not counted, overlapping windows */
+	{ "conv:16:3:2,avgpool:3:2,conv:16,cbn:16,add:-3,avgpool:2,gap", 3, 23, 22, 0 },
 };
 
 struct pair {

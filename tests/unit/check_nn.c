@@ -338,6 +338,8 @@ static const char *const grad_specs[] = {
 	"conv:3,cbn:3,add:-2,gap,dense:4", "conv:3,conv:4:3:2,cbn:4,route:-3,cbn:4:1:2,add:-3,pool,dense:5",
 	/* ResNet's stem pooling, and a window that does not divide the image */
 	"conv:3,maxpool:3:2,conv:2,dense:4", "conv:2,maxpool:2:1,dense:4",
+	/* average pooling: padding left out of the count; overlapping windows */
+	"conv:3,avgpool:3:2,conv:2,dense:4", "conv:2,avgpool:2,cbn:2,avgpool:3:1,dense:4",
 	"conv:3,pool,conv:2:3:2,dense:5", "conv:3,pool,conv:4,gap,clin:3,clin:2,dense:5", "conv:3,gap,clin:4",
 	"clin:3,dense:4",
 };
