@@ -1,7 +1,8 @@
 #!/bin/bash
 # make bench: speed and memory of the osteo programs against a reference run
 # in the same invocation.  Prints a table; quote the medians and ratios.
-#   bench/run.sh [runs [gpu]]      (gpu: the GPU figures alone, for a lent GPU machine)
+#   bench/run.sh [runs [gpu|resnet]]   (gpu: the GPU figures alone, for a lent GPU
+#                                      machine; resnet: ResNet-18's on the CPU alone)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$top/bin:$PATH"
@@ -23,6 +24,7 @@ echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(lscpu | 
 echo
 
 if [ "${2:-}" != gpu ]; then
+if [ "${2:-}" != resnet ]; then
 # ---- decode: 1,000 128x128 PNGs, osteo-decode against a bare libpng loop
 osteo-synth -q -n 1000 --images 1 --size 128x128 --seed 1 -o "$work/png"
 mapfile -t files < <(find "$work/png" -name '*.png' | sort)
@@ -104,6 +106,7 @@ for f in "normalize --size 128x128 --method percentile:big" "augment --copies 1 
 done
 echo "ratio: peak memory at 10,000 records over that at 1,000 (constant memory: about 1)"
 
+fi
 # ---- the CNN on the CPU: OsteoNet (the default --arch, 8 clinical features,
 # batch 32) through the engine osteo-train and osteo-infer run it on
 # (build/tests/cpu-bench), against PyTorch on the same machine with as many
@@ -139,6 +142,7 @@ threads_list=1
 [ "$(nproc)" -ge 2 ] && threads_list="1 2"
 # the median of column c of file f
 col() { awk -v c="$2" '{ print $c }' "$1" | median; }
+if [ "${2:-}" != resnet ]; then
 for t in $threads_list; do
 	: >"$work/sgemm.$t"
 	for _ in $(seq "$runs"); do OMP_NUM_THREADS=$t "$cb" sgemm 2048 >>"$work/sgemm.$t"; done
@@ -196,6 +200,7 @@ done
 echo "GFLOP/s %: the engine's GFLOP/s in training/inference (3 and 1 forwards' multiply-adds), then as % of sgemm's"
 [ $torch = yes ] || echo "PyTorch: not installed (apt-get install python3-torch) - no reference run"
 
+fi
 # ---- ResNet-18 (torchvision's, 3 classes; --arch resnet18 or an imported
 # one) at 224x224, 3 channels, batch 32, all cores: the engine's path for
 # residual networks (engine/cpu/res.c) against PyTorch's torchvision model
@@ -227,6 +232,7 @@ if [ $torch = yes ]; then
 		"$(echo "$(col "$work/ro.latency" 4) / $(col "$work/rb.latency" 4)" | bc -l)"
 fi
 
+if [ "${2:-}" != resnet ]; then
 # ---- the programs end to end, as a user runs them: osteo-train's images/s
 # per epoch (its log; epochs 2 and 3, the first has the warm-up) and
 # osteo-infer's over the whole process, at 128x128, batch 32, all cores, on
@@ -373,6 +379,7 @@ if OMP_NUM_THREADS=$T "$cb" infer 128 32 random bf16 >/dev/null 2>"$work/bf16.er
 	fi
 else
 	echo "bfloat16: not measured: $(tail -n 1 "$work/bf16.err")"
+fi
 fi
 fi
 
