@@ -27,7 +27,7 @@ osteo-onnx -q --import "$w/resnet18.onnx" --gray --classes healthy,osteopenia,os
 arch=$(osteo-dump "$w/resnet18.model" | jq -r .meta.arch)
 osteo-dump --data "$w/prep/test.fused.rec" >"$w/test.json"
 ntest=$(wc -l <"$w/test.json")
-printf '%-8s %8s %8s %8s %10s %12s\n' freeze layers accuracy macroF1 "train s" "OpenCV diff"
+printf '%-8s %8s %8s %8s %10s %12s\n' freeze 'of layers' accuracy macroF1 "train s" "OpenCV diff"
 for f in ${FREEZE:-0 8}; do
 	t0=$(date +%s.%N)
 	osteo-train -q --arch "$arch" --init "$w/resnet18.model" --freeze "$f" --epochs "$epochs" --seed "$DEMO_SEED" \

@@ -570,6 +570,40 @@ START_TEST(test_res_deterministic)
 }
 END_TEST
 
+/* --freeze: the layers that learn get the reference's gradients; the
+ * frozen ones below them none (their backward is not run) */
+START_TEST(test_res_frozen)
+{
+	const struct arch *a = &rarchs[0];
+	struct pair p;
+	struct rng g1, g2;
+
+	pair_open(&p, a, 0, 0);
+	for (int i = 0; i < 4; i++)
+		p.ref->l[i].frozen = p.fast->l[i].frozen = 1;
+	rng_seed(&g1, 3, "dropout");
+	rng_seed(&g2, 3, "dropout");
+	ref_forward(p.ref, p.x, p.clin, B, 1, &g1);
+	fast_forward(&p, B, 1, &g2, p.x, p.clin);
+	net_zero_grads(p.ref);
+	net_zero_grads(p.fast);
+	ref_backward(p.ref, p.x, p.y, NULL, B);
+	fast_backward(&p, NULL, B);
+	for (int i = 0; i < p.ref->nlayers; i++) {
+		const struct layer *l = &p.ref->l[i];
+		size_t nw = (size_t)l->oc * l->ic * l->k * l->k;
+		if (l->type != L_CONV && l->type != L_CBN)
+			continue;
+		if (l->frozen)
+			for (size_t q = 0; q < nw; q++)
+				ck_assert_msg(p.fast->grads[l->w + q] == 0, "frozen layer %d has a weight gradient", i + 1);
+		else
+			expect(a->spec, "weight gradient (frozen below)", i, rel(p.fast->grads + l->w, p.ref->grads + l->w, nw), TOL);
+	}
+	pair_close(&p);
+}
+END_TEST
+
 /* heat maps and feature maps of a residual network are the reference
  * layers' (rnet_open declines an engine that keeps activations) */
 START_TEST(test_res_keep_declined)
@@ -623,6 +657,7 @@ dnn_suite(void)
 	tcase_add_loop_test(tc, test_res_infer, 0, nr);
 	tcase_add_loop_test(tc, test_res_deterministic, 0, nr);
 	tcase_add_test(tc, test_res_keep_declined);
+	tcase_add_test(tc, test_res_frozen);
 	tcase_add_exit_test(tc, test_engine_stage_bound, EX_SOFTWARE);
 	suite_add_tcase(s, tc);
 	return s;
