@@ -241,7 +241,7 @@ pool_make(struct rnet *d, int i, struct poolp *p, int mb, int train)
 		ok = 0;
 	} else if (!dnnl_pooling_backward_desc_init(&pdd, alg, &src, &dst, st, kern, pl, pr) &&
 	           !dnnl_primitive_desc_create(&bpd, &pdd, attr, d->cx.eng, fpd)) {
-		note_impl(&d->cx, fpd, "pool");
+		note_impl(&d->cx, fpd, layer_word(l->type));
 		p->fwd = prim(&d->cx, fpd, &p->sp_fwd);
 		p->bwd = prim(&d->cx, bpd, &p->sp_bwd);
 		/* max pooling's winners; average pooling has none */

@@ -35,7 +35,7 @@ if grep -ln '#[[:space:]]*include[[:space:]]*<\(oneapi/\|dnnl\|cuda\|cublas\)' $
 	fail "oneDNN or CUDA headers outside engine/ and gpu/: $(cat "$here/leak")"
 fi
 # each layer word once, in the table's row (net.h), nowhere else as a word
-for w in conv pool dense dropout gap clin classifier cbn route add maxpool; do
+for w in conv pool dense dropout gap clin classifier cbn route add maxpool avgpool; do
 	n=$(grep -rn "\"$w\"" common engine gpu filters | grep -vc '^engine/spec/net.h:' || :)
 	[ "$n" = 0 ] || fail "the layer word \"$w\" is spelt outside net.h's table: $(grep -rn "\"$w\"" common engine gpu filters | grep -v '^engine/spec/net.h:')"
 	grep -q "X(L_[A-Z]*, *\"$w\"" engine/spec/net.h || fail "\"$w\" is not a row of net.h's NET_LAYERS"
