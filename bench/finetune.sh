@@ -24,13 +24,12 @@ net = torchvision.models.resnet18().eval()
 torch.onnx.export(net, torch.zeros(1, 3, int(sys.argv[2]), int(sys.argv[2])), sys.argv[1], opset_version=13)' \
 	"$w/resnet18.onnx" "$side"
 osteo-onnx -q --import "$w/resnet18.onnx" --gray --classes healthy,osteopenia,osteoporosis -o "$w/resnet18.model"
-arch=$(osteo-dump "$w/resnet18.model" | jq -r .meta.arch)
 osteo-dump --data "$w/prep/test.fused.rec" >"$w/test.json"
 ntest=$(wc -l <"$w/test.json")
 printf '%-8s %8s %8s %8s %10s %12s\n' freeze 'of layers' accuracy macroF1 "train s" "OpenCV diff"
 for f in ${FREEZE:-0 8}; do
 	t0=$(date +%s.%N)
-	osteo-train -q --arch "$arch" --init "$w/resnet18.model" --freeze "$f" --epochs "$epochs" --seed "$DEMO_SEED" \
+	osteo-train -q --init "$w/resnet18.model" --freeze "$f" --epochs "$epochs" --seed "$DEMO_SEED" \
 		$DEMO_TRAIN --fusion "$DEMO_FUSION" --calibrate --val "$w/prep/val.fused.rec" -o "$w/tuned$f.model" \
 		"$w/prep/train.fused.rec"
 	t1=$(date +%s.%N)

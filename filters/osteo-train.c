@@ -354,11 +354,13 @@ setup(struct run *u, const struct train_opts *o)
 		     !o->no_check);
 	if (o->val && (u->va.c != u->tr.c || u->va.h != u->tr.h || u->va.w != u->tr.w || u->va.k != u->tr.k))
 		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o->val);
-	m->arch = estrdup(o->arch);
+	/* a training from --init builds that model's network unless --arch
+	 * says otherwise (an imported backbone's spec is long) */
+	m->arch = o->arch ? estrdup(o->arch) : o->init ? model_arch_of(o->init) : estrdup(DEFAULT_ARCH);
 	/* late fusion: the network sees the images alone */
 	if (o->late && !u->tr.k)
 		die(EX_DATAERR, "--fusion late: the training records have no clinical vector to join");
-	if (!(m->net = net_new(o->arch, u->tr.c, u->tr.h, u->tr.w, o->late ? 0 : u->tr.k, m->classes.n, &err)))
+	if (!(m->net = net_new(m->arch, u->tr.c, u->tr.h, u->tr.w, o->late ? 0 : u->tr.k, m->classes.n, &err)))
 		die(EX_USAGE, "--arch: %s", err);
 	m->prep = u->tr.prep;
 	net_init(m->net, o->seed);

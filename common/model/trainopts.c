@@ -26,7 +26,7 @@ const char train_usage[] =
 static const char options[] =
 	"  -o, --output MODEL     the model file to write\n"
 	"  --val FILE             validation records: early stopping, --fusion late, --calibrate\n"
-	"  --arch SPEC            the network (default the paper's OsteoNet at 128x128)\n"
+	"  --arch SPEC            the network (default --init's, else the paper's OsteoNet)\n"
 	"  --classes LIST         the class names (default healthy,osteopenia,osteoporosis)\n"
 	"  --epochs N             at most N epochs (default 50)\n"
 	"  --batch N              records per step (default 32)\n"
@@ -98,7 +98,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
-	o->arch = DEFAULT_ARCH;
+	o->arch = NULL;          /* osteo-train: the --init model's network, else DEFAULT_ARCH */
 	o->classes = DEFAULT_CLASSES;
 	o->epochs = 50;
 	o->batch = 32;

@@ -126,6 +126,22 @@ checkpoint_resume(const char *path, struct model *m, struct trainstate *st)
 	rec_free(&r);
 }
 
+char *
+model_arch_of(const char *path)
+{
+	struct record r;
+	struct model m;
+	const char *err;
+
+	rec_init(&r);
+	if (model_load(path, &m, &r, &err) < 0)
+		die(EX_DATAERR, "%s: %s", path, err);
+	char *arch = estrdup(m.arch);
+	model_free(&m);
+	rec_free(&r);
+	return arch;
+}
+
 int
 model_init_from(const char *path, struct net *n)
 {

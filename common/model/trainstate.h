@@ -35,5 +35,8 @@ void checkpoint_resume(const char *path, struct model *m, struct trainstate *st)
 /* --init: the weights of every layer of n that matches one of path's
  * model in type and in every tensor's name and shape; returns how many */
 int model_init_from(const char *path, struct net *n);
+/* the spec of the network in the model file at path (allocated); dies
+ * with 65 naming it when it is not a model */
+char *model_arch_of(const char *path);
 
 #endif

@@ -70,6 +70,11 @@ osteo-onnx -q --import fresh.onnx --gray --classes healthy,osteoporosis -o fresh
 	fail "a default export of ResNet-18 does not import"
 osteo-dump fresh.model | jq -e '.meta.classes == "healthy,osteoporosis" and (.tensors | to_entries[-1].value.shape == [2])' \
 	>/dev/null || fail "the new classifier: $(osteo-dump fresh.model | jq -c '.tensors | to_entries[-1]')"
+# osteo-train --init without --arch builds the imported network; its
+# classifier is trained from the new one
+osteo-train -q --init fresh.model --epochs 1 --batch 6 --lr 1e-4 -o tuned.model gray.rec
+[ "$(osteo-dump tuned.model | jq -r .meta.arch)" = "$(osteo-dump fresh.model | jq -r .meta.arch)" ] ||
+	fail "--init without --arch: $(osteo-dump tuned.model | jq -r .meta.arch)"
 # the preset is the imported network, tensor for tensor (basic blocks and
 # bottlenecks; resnet34 is resnet18's blocks, more of them)
 for m in resnet18 resnet50; do
