@@ -20,7 +20,8 @@ static const char options[] =
 	"  --import FILE.onnx     an ONNX network, as an osteo model\n"
 	"  -o, --output FILE      the file to write: ONNX (--export) or a model (--import)\n"
 	"  --batch N              --export: fix the batch dimension at N (default: free, named batch)\n"
-	"  --classes LIST         --import: the class names (default class0,class1,...)\n"
+	"  --classes LIST         --import: the class names (default class0,class1,...); another\n"
+	"                         number than the file's gives a new classifier\n"
 	"  --gray                 --import: a network of 3 input channels takes gray images\n";
 
 int

@@ -707,6 +707,15 @@ k_maxpoolk(float *out, int32_t *idx, const float *inp, int np, int H, int W, int
 	}
 }
 
+/* the outputs o0..o1 along one side whose KxK windows (stride S, padding
+ * P) hold input position y */
+__device__ static inline void
+windows_over(int y, int K, int S, int P, int *o0, int *o1)
+{
+	*o0 = y + P - K + 1 > 0 ? (y + P - K + 1 + S - 1) / S : 0;
+	*o1 = (y + P) / S;
+}
+
 /* one thread per input: the windows that hold it, in nn.c's order of
  * outputs, so overlapping windows sum as maxpoolk_backward sums them (no
  * atomics, the same bits every run) */
@@ -718,10 +727,9 @@ k_maxpoolk_bwd(float *dinp, const float *dout, const int32_t *idx, int np, int H
 
 	FOR_EACH(i, (size_t)np * HW) {
 		size_t plane = i / HW;
-		int p = (int)(i % HW), y = p / W, x = p % W;
-		/* outputs whose window starts at or before y and ends after it */
-		int y0 = y + P - K + 1 > 0 ? (y + P - K + 1 + S - 1) / S : 0, y1 = (y + P) / S;
-		int x0 = x + P - K + 1 > 0 ? (x + P - K + 1 + S - 1) / S : 0, x1 = (x + P) / S;
+		int p = (int)(i % HW), y0, y1, x0, x1;
+		windows_over(p / W, K, S, P, &y0, &y1);
+		windows_over(p % W, K, S, P, &x0, &x1);
 		float d = 0;
 		for (int oy = y0; oy <= y1 && oy < OH; oy++)
 			for (int ox = x0; ox <= x1 && ox < OW; ox++) {
@@ -791,9 +799,9 @@ k_avgpoolk_bwd(float *dinp, const float *dout, int np, int H, int W, int K, int 
 
 	FOR_EACH(i, (size_t)np * HW) {
 		size_t plane = i / HW;
-		int p = (int)(i % HW), y = p / W, x = p % W;
-		int oy0 = y + P - K + 1 > 0 ? (y + P - K + 1 + S - 1) / S : 0, oy1 = (y + P) / S;
-		int ox0 = x + P - K + 1 > 0 ? (x + P - K + 1 + S - 1) / S : 0, ox1 = (x + P) / S;
+		int p = (int)(i % HW), oy0, oy1, ox0, ox1;
+		windows_over(p / W, K, S, P, &oy0, &oy1);
+		windows_over(p % W, K, S, P, &ox0, &ox1);
 		float d = 0;
 		for (int oy = oy0; oy <= oy1 && oy < OH; oy++)
 			for (int ox = ox0; ox <= ox1 && ox < OW; ox++) {

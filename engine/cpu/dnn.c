@@ -61,7 +61,6 @@ static int omp_get_thread_num(void) { return 0; }
 struct blk {
 	int layer;                /* the net's layer (the conv, or a lone pool) */
 	int conv, pool;           /* conv + BN + ReLU; a 2x2 pool follows (or is the block) */
-	int stale;                /* wfold not made yet */
 	int h;                    /* the convolution's input and weights in bfloat16 */
 	uint16_t *inh;            /* (B,ih,iw,ic) its input in bfloat16, training */
 	int ic, ih, iw, oc, oh, ow;   /* the convolution's (pool: oh = ih, ow = iw) */
@@ -71,8 +70,7 @@ struct blk {
 	uint8_t *gap;             /* the binary exponent of its lead over the runner-up */
 	float *out;               /* (B,ph,pw,oc) the block's output */
 	uint8_t *am;              /* (B,ph,pw,oc) which of the window's four won */
-	float *wfold, *bfold;     /* inference: BN folded, (OC,IC,k,k) and (OC) */
-	float *folded;            /* the weights, gamma, beta, running stats folded last */
+	struct bnfold fold;       /* inference: BN folded into the convolution */
 	struct conv_prims tr, inf;
 };
 
@@ -102,7 +100,7 @@ struct dnet {
 	uint16_t *zh;             /* (B, largest full map) a gradient in bfloat16 */
 	struct blk b[NET_MAXLAYERS];
 	struct dctx cx;           /* engine, stream, scratchpad, kernels chosen */
-	float *xin;               /* (B,H,W,C) input, when C > 1 */
+	float *xin;               /* (B,H,W,C) input, when C > 1 and channels-last */
 	float *ga, *gb;           /* gradient buffers, (B, largest activation) */
 	const float *x0;          /* the input of the last training forward */
 	struct worker *wk;        /* inference's threads */
@@ -429,9 +427,7 @@ blk_free(struct blk *k)
 	free(k->gap);
 	free(k->out);
 	free(k->am);
-	free(k->wfold);
-	free(k->bfold);
-	free(k->folded);
+	bnfold_free(&k->fold);
 	conv_free(&k->tr);
 	conv_free(&k->inf);
 }
@@ -477,10 +473,7 @@ workers_close(struct dnet *d)
 	for (int t = 0; t < d->nwk; t++) {
 		struct worker *w = &d->wk[t];
 		for (int i = 0; i < d->nb; i++) {
-			dnnl_memory_t ms[] = { w->src[i], w->dst[i], w->sp[i] };
-			for (int k = 0; k < 3; k++)
-				if (ms[k])
-					dnnl_memory_destroy(ms[k]);
+			destroy_all(NULL, 0, (dnnl_memory_t[]){ w->src[i], w->dst[i], w->sp[i] }, 3);
 		}
 		if (w->stream)
 			dnnl_stream_destroy(w->stream);
@@ -582,10 +575,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **wh
 			k->am = emalloc((size_t)maxb * pooled);
 		if (!k->conv)
 			continue;
-		k->wfold = emalloc((size_t)l->oc * l->ic * l->k * l->k * sizeof(float));
-		k->bfold = emalloc((size_t)l->oc * sizeof(float));
-		k->folded = ecalloc(l->pcount + 2 * (size_t)l->oc, sizeof(float));
-		k->stale = 1;
+		bnfold_open(&k->fold, l);
 		/* bfloat16 from the second convolution on: the first reads
 		 * the image as it came, and has few products to speed up */
 		k->h = bf16 && d->nb > 1;
@@ -602,7 +592,7 @@ dnet_open(struct net *n, int maxb, int keep, int wino, int bf16, const char **wh
 	const struct layer *l0 = &n->l[0];
 	d->conv1 = d->b[0].conv && d->b[0].pool && l0->oc % 16 == 0 && l0->ic == 1 && l0->k == 3 && l0->stride == 1 &&
 	           l0->pad == 1;
-	if (n->c > 1)
+	if (n->c > 1 && !d->blk)
 		d->xin = emalloc((size_t)maxb * n->c * n->h * n->w * sizeof(float));
 	workers_open(d, big);
 	d->part = emalloc((size_t)maxb * 2 * maxc * sizeof(double));
@@ -707,19 +697,12 @@ train_ready(struct dnet *d, int b)
 /* ---------------------------------------------------------------- */
 /* forward */
 
-/* the input as (B,H,W,C) */
+/* the input as the first convolution reads it: (B,H,W,C), or NCHW as it
+ * came for nChw16c */
 static const float *
 input(struct dnet *d, const float *x, int b)
 {
-	const struct net *n = d->n;
-	size_t P = (size_t)n->h * n->w, px = P * n->c;
-
-	if (n->c == 1 || d->blk)
-		return x;
-#pragma omp parallel for schedule(static)
-	for (int j = 0; j < b; j++)
-		to_pixels(d->xin + j * px, x + j * px, (int)P, n->c, 0);
-	return d->xin;
+	return input_pixels(d->xin, x, b, d->n->c, d->n->h * d->n->w);
 }
 
 /* the last block's output into n->a[tail - 1], laid out as the walker
@@ -815,44 +798,13 @@ forward_train(struct dnet *d, const float *x, int b)
 	features_out(d, b);
 }
 
-/* BN folded into each convolution's weights and bias, from the running
- * statistics, as bn_affine computes them.  Done again only when the
- * layer's parameters or statistics changed since (a training step, or a
- * caller's copy into the net): a copy of what was folded tells */
+/* BN folded into each convolution (bnfold_run) */
 static void
 fold(struct dnet *d)
 {
-	const struct net *n = d->n;
-
-	for (int i = 0; i < d->nb; i++) {
-		struct blk *k = &d->b[i];
-		const struct layer *l = &n->l[k->layer];
-		size_t per = (size_t)l->ic * l->k * l->k;
-		if (!k->conv)
-			continue;
-		float *keep = k->folded, *st = keep + l->pcount;
-		if (!k->stale && !memcmp(keep, n->params + l->pstart, l->pcount * sizeof(float)) &&
-		    !memcmp(st, n->stats + l->rmean, l->oc * sizeof(float)) &&
-		    !memcmp(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float)))
-			continue;
-		k->stale = 0;
-		memcpy(keep, n->params + l->pstart, l->pcount * sizeof(float));
-		memcpy(st, n->stats + l->rmean, l->oc * sizeof(float));
-		memcpy(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float));
-		for (int o = 0; o < l->oc; o++) {
-			float sc, sh;
-			bn_affine(n->stats[l->rmean + o], n->stats[l->rvar + o], n->params[l->gamma + o],
-			          n->params[l->beta + o], NET_BN_EPS, &sc, &sh);
-			for (size_t q = 0; q < per; q++)
-				k->wfold[o * per + q] = n->params[l->w + o * per + q] * sc;
-			k->bfold[o] = sh;
-		}
-		struct conv_prims *p = &k->inf;
-		handle(p->w_user, k->wfold);
-		handle(p->bias, k->bfold);
-		if (p->to_fwd_w)
-			run(&d->cx, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
-	}
+	for (int i = 0; i < d->nb; i++)
+		if (d->b[i].conv)
+			bnfold_run(&d->cx, &d->b[i].fold, d->n, &d->n->l[d->b[i].layer], &d->b[i].inf);
 }
 
 /* keep: image j's activations of layer i, (P,C), into net.c's buffers */

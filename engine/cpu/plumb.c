@@ -3,6 +3,8 @@
  */
 #include "plumb.h"
 #include "common/base/util.h"
+#include "engine/spec/net.h"
+#include "engine/spec/nnrow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,21 +214,27 @@ mem_like(struct dctx *d, dnnl_primitive_t p, dnnl_query_t what)
 }
 
 void
+destroy_all(dnnl_primitive_t *ps, size_t np, dnnl_memory_t *ms, size_t nm)
+{
+	for (size_t i = 0; i < np; i++)
+		if (ps[i])
+			dnnl_primitive_destroy(ps[i]);
+	for (size_t i = 0; i < nm; i++)
+		if (ms[i])
+			dnnl_memory_destroy(ms[i]);
+}
+
+void
 conv_free(struct conv_prims *p)
 {
 	dnnl_primitive_t ps[] = { p->fwd, p->bwd_data, p->bwd_w, p->to_fwd_w, p->to_bwd_w, p->from_dw };
-	for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
-		if (ps[i])
-			dnnl_primitive_destroy(ps[i]);
-	if (p->w_fwd && p->w_fwd != p->w_user)
-		dnnl_memory_destroy(p->w_fwd);
-	if (p->w_bwd && p->w_bwd != p->w_user && p->w_bwd != p->w_fwd)
-		dnnl_memory_destroy(p->w_bwd);
+	/* the weights in a primitive's layout, when they are not the user's */
+	dnnl_memory_t ws[] = { p->w_fwd != p->w_user ? p->w_fwd : NULL,
+		               p->w_bwd != p->w_user && p->w_bwd != p->w_fwd ? p->w_bwd : NULL };
 	dnnl_memory_t ms[] = { p->w_user, p->dw, p->dw_user, p->src, p->dst, p->bias, p->diff_src, p->diff_dst,
 		               p->sp_fwd, p->sp_bwd_data, p->sp_bwd_w };
-	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-		if (ms[i])
-			dnnl_memory_destroy(ms[i]);
+	destroy_all(ps, sizeof ps / sizeof *ps, ws, 2);
+	destroy_all(NULL, 0, ms, sizeof ms / sizeof *ms);
 	memset(p, 0, sizeof *p);
 }
 
@@ -331,6 +339,52 @@ fail:
 	return -1;
 }
 
+void
+bnfold_open(struct bnfold *f, const struct layer *l)
+{
+	f->w = emalloc((size_t)l->oc * l->ic * l->k * l->k * sizeof(float));
+	f->b = emalloc((size_t)l->oc * sizeof(float));
+	f->kept = ecalloc(l->pcount + 2 * (size_t)l->oc, sizeof(float));
+	f->stale = 1;
+}
+
+void
+bnfold_free(struct bnfold *f)
+{
+	free(f->w);
+	free(f->b);
+	free(f->kept);
+	memset(f, 0, sizeof *f);
+}
+
+void
+bnfold_run(struct dctx *d, struct bnfold *f, const struct net *n, const struct layer *l, struct conv_prims *p)
+{
+	size_t per = (size_t)l->ic * l->k * l->k;
+	float *keep = f->kept, *st = keep + l->pcount;
+
+	if (!f->stale && !memcmp(keep, n->params + l->pstart, l->pcount * sizeof(float)) &&
+	    !memcmp(st, n->stats + l->rmean, l->oc * sizeof(float)) &&
+	    !memcmp(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float)))
+		return;
+	f->stale = 0;
+	memcpy(keep, n->params + l->pstart, l->pcount * sizeof(float));
+	memcpy(st, n->stats + l->rmean, l->oc * sizeof(float));
+	memcpy(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float));
+	for (int o = 0; o < l->oc; o++) {
+		float sc, sh;
+		bn_affine(n->stats[l->rmean + o], n->stats[l->rvar + o], n->params[l->gamma + o], n->params[l->beta + o],
+		          NET_BN_EPS, &sc, &sh);
+		for (size_t q = 0; q < per; q++)
+			f->w[o * per + q] = n->params[l->w + o * per + q] * sc;
+		f->b[o] = sh;
+	}
+	handle(p->w_user, f->w);
+	handle(p->bias, f->b);
+	if (p->to_fwd_w)
+		run(d, p->to_fwd_w, NULL, 2, (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
+}
+
 /* (P,C) or nChw16c <-> (C,P), one image */
 VEC void
 to_planes(float *dst, const float *src, int P, int C, int blk)
@@ -348,3 +402,15 @@ to_pixels(float *dst, const float *src, int P, int C, int blk)
 			dst[elem(blk, c, p, C, P)] = src[(size_t)c * P + p];
 }
 
+const float *
+input_pixels(float *xin, const float *x, int b, int C, int P)
+{
+	size_t px = (size_t)P * C;
+
+	if (!xin)
+		return x;
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < b; j++)
+		to_pixels(xin + j * px, x + j * px, P, C, 0);
+	return xin;
+}

@@ -95,6 +95,26 @@ struct convspec {
  * what names the forward in d->kernels */
 int conv_make(struct dctx *d, const struct convspec *c, struct conv_prims *p, int mb, int train, const char *what);
 void conv_free(struct conv_prims *p);
+/* the primitives and memories of the arrays that are not NULL */
+void destroy_all(dnnl_primitive_t *ps, size_t np, dnnl_memory_t *ms, size_t nm);
+
+/*
+ * Inference's batch norm folded into a convolution's weights and a bias
+ * (bn_affine's scale and shift from the running statistics), made again
+ * only when the layer's parameters or statistics changed since (a training
+ * step, or a caller's copy into the net): a copy of what was folded tells.
+ */
+struct bnfold {
+	float *w, *b;             /* (OC,IC,k,k) and (OC) */
+	float *kept;              /* the layer's parameters and running statistics folded last */
+	int stale;                /* nothing folded yet */
+};
+struct net;
+struct layer;
+void bnfold_open(struct bnfold *f, const struct layer *l);
+void bnfold_free(struct bnfold *f);
+/* fold layer l of n if it changed, into inference's primitives p */
+void bnfold_run(struct dctx *d, struct bnfold *f, const struct net *n, const struct layer *l, struct conv_prims *p);
 
 /* where channels cb..cb+15 of pixel p (of HW) lie: channels-last, or
  * oneDNN's nChw16c (blocks of 16 channels, each a (H,W,16) plane) */
@@ -114,5 +134,9 @@ elem(int blk, int c, size_t p, int C, size_t P)
 /* one image's (P,C) or nChw16c map to (C,P) planes, and back */
 void to_planes(float *dst, const float *src, int P, int C, int blk);
 void to_pixels(float *dst, const float *src, int P, int C, int blk);
+/* b images x (b,C,P) as the first convolution reads them: into xin
+ * channels-last, or x itself when xin is NULL (one channel, or a layout
+ * that reads NCHW) */
+const float *input_pixels(float *xin, const float *x, int b, int C, int P);
 
 #endif

@@ -32,7 +32,6 @@
  */
 #include "res.h"
 #include "common/base/util.h"
-#include "engine/spec/nnrow.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,9 +75,7 @@ struct rl {
 	struct conv_prims tr, inf;
 	struct bnp bn;
 	struct poolp pool, pinf;
-	float *wfold, *bfold;     /* inference: BN folded, (OC,IC,k,k) and (OC) */
-	float *folded;            /* the parameters and running statistics folded last */
-	int stale;
+	struct bnfold fold;       /* inference: BN folded into the convolution */
 };
 
 struct rworker {
@@ -143,12 +140,7 @@ bn_free(struct bnp *p)
 	dnnl_primitive_t ps[] = { p->fwd, p->bwd };
 	dnnl_memory_t ms[] = { p->src, p->dst, p->scale, p->shift, p->mean, p->var, p->ws, p->diff, p->dscale,
 		               p->dshift, p->sp_fwd, p->sp_bwd };
-	for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
-		if (ps[i])
-			dnnl_primitive_destroy(ps[i]);
-	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-		if (ms[i])
-			dnnl_memory_destroy(ms[i]);
+	destroy_all(ps, sizeof ps / sizeof *ps, ms, sizeof ms / sizeof *ms);
 	memset(p, 0, sizeof *p);
 }
 
@@ -201,12 +193,7 @@ pool_free(struct poolp *p)
 {
 	dnnl_primitive_t ps[] = { p->fwd, p->bwd };
 	dnnl_memory_t ms[] = { p->src, p->dst, p->ws, p->dsrc, p->ddst, p->sp_fwd, p->sp_bwd };
-	for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
-		if (ps[i])
-			dnnl_primitive_destroy(ps[i]);
-	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
-		if (ms[i])
-			dnnl_memory_destroy(ms[i]);
+	destroy_all(ps, sizeof ps / sizeof *ps, ms, sizeof ms / sizeof *ms);
 	memset(p, 0, sizeof *p);
 }
 
@@ -326,9 +313,7 @@ rl_free(struct rl *r)
 	free(r->skip);
 	free(r->mean);
 	free(r->var);
-	free(r->wfold);
-	free(r->bfold);
-	free(r->folded);
+	bnfold_free(&r->fold);
 	conv_free(&r->tr);
 	conv_free(&r->inf);
 	bn_free(&r->bn);
@@ -342,10 +327,7 @@ workers_close(struct rnet *d)
 	for (int t = 0; t < d->nwk; t++) {
 		struct rworker *w = &d->wk[t];
 		for (int i = 0; i < d->tail; i++) {
-			dnnl_memory_t ms[] = { w->src[i], w->dst[i], w->sp[i] };
-			for (int k = 0; k < 3; k++)
-				if (ms[k])
-					dnnl_memory_destroy(ms[k]);
+			destroy_all(NULL, 0, (dnnl_memory_t[]){ w->src[i], w->dst[i], w->sp[i] }, 3);
 			free(w->act[i]);
 		}
 		if (w->stream)
@@ -523,12 +505,9 @@ rnet_open(struct net *n, int maxb, int keep, int wino, const char **why)
 		int bad = 0;
 		if (l->type == L_CONV || l->type == L_CBN) {
 			bad = conv_for(d, i, &r->inf, 1, 0) < 0;
-			r->wfold = emalloc((size_t)l->oc * l->ic * l->k * l->k * sizeof(float));
-			r->bfold = emalloc((size_t)l->oc * sizeof(float));
-			r->folded = ecalloc(l->pcount + 2 * (size_t)l->oc, sizeof(float));
+			bnfold_open(&r->fold, l);
 			r->mean = emalloc((size_t)l->oc * sizeof(float));
 			r->var = emalloc((size_t)l->oc * sizeof(float));
-			r->stale = 1;
 		} else if (is_pool(l))
 			bad = pool_make(d, i, &r->pinf, 1, 0) < 0;
 		if (bad) {
@@ -616,15 +595,7 @@ train_ready(struct rnet *d, int b)
 static const float *
 input(struct rnet *d, const float *x, int b)
 {
-	const struct net *n = d->n;
-	size_t P = (size_t)n->h * n->w, px = P * n->c;
-
-	if (!d->xin)
-		return x;
-#pragma omp parallel for schedule(static)
-	for (int j = 0; j < b; j++)
-		to_pixels(d->xin + j * px, x + j * px, (int)P, n->c, 0);
-	return d->xin;
+	return input_pixels(d->xin, x, b, d->n->c, d->n->h * d->n->w);
 }
 
 /* layer i's output in training */
@@ -720,44 +691,13 @@ forward_train(struct rnet *d, const float *x, int b)
 		features_out(d, last + j * per, 1, j);
 }
 
-/* BN folded into each convolution's weights and bias, from the running
- * statistics, as bn_affine computes them; again only when the layer's
- * parameters or statistics changed since (a copy of what was folded tells) */
+/* BN folded into each convolution (bnfold_run) */
 static void
 fold(struct rnet *d)
 {
-	const struct net *n = d->n;
-
-	for (int i = 0; i < d->tail; i++) {
-		const struct layer *l = &n->l[i];
-		struct rl *r = &d->r[i];
-		size_t per = (size_t)l->ic * l->k * l->k;
-		if (l->type != L_CONV && l->type != L_CBN)
-			continue;
-		float *keep = r->folded, *st = keep + l->pcount;
-		if (!r->stale && !memcmp(keep, n->params + l->pstart, l->pcount * sizeof(float)) &&
-		    !memcmp(st, n->stats + l->rmean, l->oc * sizeof(float)) &&
-		    !memcmp(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float)))
-			continue;
-		r->stale = 0;
-		memcpy(keep, n->params + l->pstart, l->pcount * sizeof(float));
-		memcpy(st, n->stats + l->rmean, l->oc * sizeof(float));
-		memcpy(st + l->oc, n->stats + l->rvar, l->oc * sizeof(float));
-		for (int o = 0; o < l->oc; o++) {
-			float sc, sh;
-			bn_affine(n->stats[l->rmean + o], n->stats[l->rvar + o], n->params[l->gamma + o],
-			          n->params[l->beta + o], NET_BN_EPS, &sc, &sh);
-			for (size_t q = 0; q < per; q++)
-				r->wfold[o * per + q] = n->params[l->w + o * per + q] * sc;
-			r->bfold[o] = sh;
-		}
-		struct conv_prims *p = &r->inf;
-		handle(p->w_user, r->wfold);
-		handle(p->bias, r->bfold);
-		if (p->to_fwd_w)
-			run(&d->cx, p->to_fwd_w, NULL, 2,
-			    (dnnl_exec_arg_t[]){ { DNNL_ARG_FROM, p->w_user }, { DNNL_ARG_TO, p->w_fwd } });
-	}
+	for (int i = 0; i < d->tail; i++)
+		if (d->n->l[i].type == L_CONV || d->n->l[i].type == L_CBN)
+			bnfold_run(&d->cx, &d->r[i].fold, d->n, &d->n->l[i], &d->r[i].inf);
 }
 
 /* image j (x, as the first convolution reads it) through the layers on
