@@ -44,7 +44,7 @@ static const char options[] =
 	"  -o, --output MODEL     fit on the records read and write the model there\n"
 	"  -m, --model MODEL      predict with a model file (with -o: --model svm|rf|gbt is the kind)\n"
 	"  --model svm|rf|gbt     with -o: SVM (libsvm), random forest or boosted trees (XGBoost) (default svm)\n"
-	"  --classes LIST         the class names, comma-separated (default healthy,osteopenia,osteoporosis)\n"
+	"  --classes LIST         the class names, comma-separated (default: the records' names)\n"
 	"  --kernel rbf|linear    the SVM's kernel (default rbf)\n"
 	"  -C X                   the SVM's cost (default 1)\n"
 	"  --gamma X              the RBF width (default 1 / the number of features)\n"
@@ -92,7 +92,6 @@ parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof *o);
-	o->classes = DEFAULT_CLASSES;
 	o->kernel = RBF;
 	o->use_image = o->use_clin = 1;
 	o->check = 1;
@@ -206,9 +205,13 @@ struct trainset {
 	struct text splits;      /* the osteo-split runs seen */
 };
 
+/* the training records; their labels held to cl, or with no --classes
+ * noted in seen (their names become the classes: classes.h) */
 static void
-collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, struct trainset *d)
+collect(const struct opts *o, const struct classes *cl, struct classes *seen, struct featurizer *fz,
+        struct trainset *d)
 {
+	const char *err;
 	struct input in;
 	struct record r;
 	size_t cap = 0, ycap = 0;
@@ -225,8 +228,11 @@ collect(const struct opts *o, const struct classes *cl, struct featurizer *fz, s
 			skipped++;
 			continue;
 		}
-		if (r.label < 0 || r.label >= cl->n)
-			input_die(&in, &r, "label %lld is out of range: %d classes (--classes)", r.label, cl->n);
+		if (r.label < 0 || r.label >= (seen ? MAXCLASSES : cl->n))
+			input_die(&in, &r, "label %lld is out of range: %d classes (--classes)", r.label,
+			          seen ? MAXCLASSES : cl->n);
+		if (seen && classes_see(seen, r.label, rec_meta_s(&r, KEY_PROV_CLASS), &err) < 0)
+			input_die(&in, &r, "%s", err);
 		if (!t || t->ndim != 3)
 			input_die(&in, &r, "no 'image' tensor [C,H,W]");
 		if (d->n == 0) {
@@ -463,8 +469,21 @@ fit(const struct opts *o)
 	struct trainset d;
 	struct record m;
 
-	classes_parse(&cl, o->classes, "--classes");
-	collect(o, &cl, &fz, &d);
+	struct classes seen = { 0 };
+	const char *err;
+	if (o->classes)
+		classes_parse(&cl, o->classes, "--classes");
+	collect(o, &cl, o->classes ? NULL : &seen, &fz, &d);
+	if (!o->classes) {
+		if (classes_settle(&cl, &seen, &err) < 0)
+			die(EX_DATAERR, "%s: %s", o->ninputs ? o->inputs[0] : "standard input", err);
+		for (int i = 0; i < d.n; i++)
+			if (d.y[i] >= cl.n)
+				die(EX_DATAERR, "%s: label %.0f is out of range: %d classes (%s; give --classes)",
+				    o->ninputs ? o->inputs[0] : "standard input", d.y[i], cl.n,
+				    seen.n ? "named by the records" : "the default");
+		classes_free(&seen);
+	}
 	float *mean = emalloc(d.nf * sizeof *mean), *sd = emalloc(d.nf * sizeof *sd);
 	scaling(&d, mean, sd);
 	rec_init(&m);

@@ -29,7 +29,7 @@
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check] [--no-calibration]\n"
 	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
-	"       [--feature-maps LAYER]\n"
+	"       [--feature-maps LAYER] [--tta]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [--precision fp32|bf16|auto] [--progress] [FILE|-]...";
 static const char options[] =
 	"  -m, --model MODEL      the model osteo-train wrote\n"
@@ -41,6 +41,7 @@ static const char options[] =
 	"  --heatmap-class K      explain class K (a name or index; default the predicted class)\n"
 	"  --heatmap-mode MODE    auto, gradcam, absolute or occlusion (default auto)\n"
 	"  --feature-maps LAYER   add that convolution or pooling layer's output\n"
+	"  --tta                  average the answers for the image and its mirror image\n"
 	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
 	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
 	"  --precision P          fp32, bf16 (bfloat16 products on the CPU) or auto (default fp32)\n"
@@ -51,7 +52,7 @@ static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occ
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class, *precision;
-	int batch, check, heatmap, cam_mode, features, tf32, nocal, progress;
+	int batch, check, heatmap, cam_mode, features, tf32, nocal, progress, tta;
 	char **inputs;
 	int ninputs;
 };
@@ -60,7 +61,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32,
-	       O_NOCAL, O_PROGRESS, O_PRECISION };
+	       O_NOCAL, O_PROGRESS, O_PRECISION, O_TTA };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
@@ -75,6 +76,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "tf32", no_argument, 0, O_TF32 },
 		{ "precision", required_argument, 0, O_PRECISION },
 		{ "progress", no_argument, 0, O_PROGRESS },
+		{ "tta", no_argument, 0, O_TTA },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -111,6 +113,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->precision = optarg;
 			break;
 		case O_PROGRESS: o->progress = 1; break;
+		case O_TTA: o->tta = 1; break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, usage);
 		}
@@ -213,21 +216,73 @@ square_at(int k, int nx, int sh, int sw, int H, int W, int *x)
 	return y0 < H - sh ? y0 : H - sh;
 }
 
+/* a run: the model, an engine for each member of its ensemble (or its
+ * one network), and the buffers of one batch */
+struct member {
+	struct model *m;
+	struct engine *e;
+	int set, fset, oset;     /* datasets over the batch, its mirror images (--tta), occluded copies */
+};
+enum { SET_BATCH, SET_MIRROR, SET_OCCLUDED };
+
+struct run {
+	struct model m;
+	struct member *mem;
+	int nmem, nviews;        /* members; views of each image: 1, or 2 with --tta */
+	struct record *batch;
+	struct occluder oc;
+	int risk, heat, temper, K;
+	size_t px;
+	float *x, *xf, *clin, *cam, *big;
+	double *p;
+	double *each;            /* (nviews x nmem, batch, classes): every member's answer to every view */
+	double *base;            /* (batch, classes): the members' mean answer to the image as it is */
+	char *names;
+};
+
+/*
+ * Each member's answers to the b images of one of its datasets (which),
+ * with late fusion and the temperature as the record's probs have them,
+ * into out (nmem, b, classes); clin: the images' clinical values, step
+ * values apart (0: one record's, for its occluded copies).
+ */
 static void
-add_occlusion(struct engine *e, const struct model *m, struct record *batch, const float *x, const float *clin,
-              int b, int heat, int temper, struct occluder *oc, struct input *in)
+member_answers(struct run *u, int which, int b, const float *clin, size_t step, double *out)
 {
-	const struct net *n = m->net;
-	int H = n->h, W = n->w, K = n->nclin, C = n->c, KR = model_clinical(m);
+	int k = u->m.net->nclasses;
+
+	for (int i = 0; i < u->nmem; i++) {
+		struct member *me = &u->mem[i];
+		engine_stage(me->e, which == SET_BATCH ? me->set : which == SET_MIRROR ? me->fset : me->oset, NULL, b);
+		engine_forward(me->e, 0, NULL);
+		const float *q = engine_probs(me->e);
+		for (int j = 0; j < b; j++) {
+			double *row = out + ((size_t)i * b + j) * k;
+			for (int c = 0; c < k; c++)
+				row[c] = q[(size_t)j * k + c];
+			model_answer(me->m, row, clin + (size_t)j * step, u->temper);
+		}
+	}
+}
+
+static void
+add_occlusion(struct run *u, struct record *batch, int b, struct input *in)
+{
+	const struct net *n = u->m.net;
+	struct occluder *oc = &u->oc;
+	int H = n->h, W = n->w, K = n->nclin, C = n->c, KR = u->K, k = n->nclasses;
 	int sh = H / OCC_PARTS > 0 ? H / OCC_PARTS : 1, sw = W / OCC_PARTS > 0 ? W / OCC_PARTS : 1;
 	/* side by side; the last row and column of squares end at the edge */
 	int ny = (H - 1) / sh + 1, nx = (W - 1) / sw + 1, np = ny * nx;
 	size_t px = (size_t)C * H * W, plane = (size_t)H * W;
+	double *ans = u->each;   /* free until the next batch */
 
 	for (int j = 0; j < b; j++) {
-		int cls = heat >= 0 ? heat : (int)batch[j].pred;
-		double p0 = batch[j].probs[cls], mean = 0;
-		const float *img = x + j * px;
+		int cls = u->heat >= 0 ? u->heat : (int)batch[j].pred;
+		/* against the ensemble's answer to the image as it is (--tta's
+		 * mirror images are not occluded) */
+		double p0 = u->base[(size_t)j * k + cls], mean = 0;
+		const float *img = u->x + j * px;
 		for (size_t i = 0; i < px; i++)
 			mean += img[i];
 		mean /= (double)px;
@@ -246,20 +301,15 @@ add_occlusion(struct engine *e, const struct model *m, struct record *batch, con
 						for (int xx = x0; xx < x0 + sw; xx++)
 							o[(size_t)c * plane + (size_t)y * W + xx] = (float)mean;
 				if (K)
-					memcpy(oc->clin + (size_t)q * K, clin + (size_t)j * K, (size_t)K * sizeof(float));
+					memcpy(oc->clin + (size_t)q * K, u->clin + (size_t)j * K, (size_t)K * sizeof(float));
 			}
-			engine_stage(e, oc->set, NULL, nb);
-			engine_forward(e, 0, NULL);
-			const float *pr = engine_probs(e);
+			member_answers(u, SET_OCCLUDED, nb, u->clin + (size_t)j * KR, 0, ans);
 			for (int q = 0; q < nb; q++) {
 				int y0 = y0s[q], x0 = x0s[q];
-				/* the answer as the record's probs give it: fused and
-				 * tempered alike */
-				double row[MAXCLASSES];
-				for (int c = 0; c < n->nclasses; c++)
-					row[c] = pr[(size_t)q * n->nclasses + c];
-				model_answer(m, row, clin + (size_t)j * KR, temper);
-				float d = (float)fabs(p0 - row[cls]);
+				double pc = 0;
+				for (int i = 0; i < u->nmem; i++)
+					pc += ans[((size_t)i * nb + q) * k + cls];
+				float d = (float)fabs(p0 - pc / u->nmem);
 				for (int y = y0; y < y0 + sh; y++)
 					for (int xx = x0; xx < x0 + sw; xx++) {
 						oc->acc[(size_t)y * W + xx] += d;
@@ -291,19 +341,6 @@ add_features(struct engine *e, const struct net *n, struct record *batch, int b,
 	}
 }
 
-/* a run: the model, its engine and the buffers of one batch */
-struct run {
-	struct model m;
-	struct engine *e;
-	struct record *batch;
-	struct occluder oc;
-	int risk, heat, temper, set, K;
-	size_t px;
-	float *x, *clin, *cam, *big;
-	double *p;
-	char *names;
-};
-
 static void
 setup(struct run *u, const struct opts *o, int dev)
 {
@@ -333,15 +370,15 @@ setup(struct run *u, const struct opts *o, int dev)
 	u->K = model_clinical(&u->m);
 	u->clin = emalloc((size_t)o->batch * (u->K ? u->K : 1) * sizeof(float));
 	u->p = emalloc((size_t)n->nclasses * sizeof *u->p);
-	u->temper = !o->nocal && u->m.temperature > 0 && u->m.temperature != 1;
+	u->temper = !o->nocal;
 	u->batch = ecalloc(o->batch, sizeof *u->batch);
 	for (int i = 0; i < o->batch; i++)
 		rec_init(&u->batch[i]);
-	/* heat maps and feature maps are made on the host from the device's activations */
-	int keep = (o->heatmap && o->cam_mode != CAM_OCCLUSION) || o->features;
-	u->e = engine_open(n, dev, o->batch,
-	                   (o->tf32 ? ENGINE_TF32 : 0) | (keep ? ENGINE_KEEP : 0) | precision_select(o->precision, dev, usage));
-	u->set = engine_dataset(u->e, u->x, u->clin, NULL, o->batch, 0);
+	u->nmem = 1 + u->m.nmembers;
+	u->nviews = o->tta ? 2 : 1;
+	u->mem = ecalloc((size_t)u->nmem, sizeof *u->mem);
+	if (o->tta)
+		u->xf = emalloc((size_t)o->batch * u->px * sizeof(float));
 	if (o->heatmap && o->cam_mode == CAM_OCCLUSION) {
 		struct occluder *oc = &u->oc;
 		oc->cap = o->batch;
@@ -349,7 +386,22 @@ setup(struct run *u, const struct opts *o, int dev)
 		oc->clin = emalloc((size_t)o->batch * (n->nclin ? n->nclin : 1) * sizeof(float));
 		oc->acc = emalloc((size_t)n->h * n->w * sizeof(float));
 		oc->cnt = emalloc((size_t)n->h * n->w * sizeof(float));
-		oc->set = engine_dataset(u->e, oc->x, oc->clin, NULL, o->batch, 0);
+	}
+	u->each = emalloc((size_t)u->nviews * u->nmem * o->batch * n->nclasses * sizeof *u->each);
+	u->base = emalloc((size_t)o->batch * n->nclasses * sizeof *u->base);
+	/* heat maps and feature maps are made on the host from the device's
+	 * activations: the first member's */
+	int keep = (o->heatmap && o->cam_mode != CAM_OCCLUSION) || o->features;
+	int flags = (o->tf32 ? ENGINE_TF32 : 0) | precision_select(o->precision, dev, usage);
+	for (int i = 0; i < u->nmem; i++) {
+		struct member *me = &u->mem[i];
+		me->m = model_member(&u->m, i);
+		me->e = engine_open(me->m->net, dev, o->batch, flags | (keep && i == 0 ? ENGINE_KEEP : 0));
+		me->set = engine_dataset(me->e, u->x, u->clin, NULL, o->batch, 0);
+		if (o->tta)
+			me->fset = engine_dataset(me->e, u->xf, u->clin, NULL, o->batch, 0);
+		if (u->oc.x)
+			me->oset = engine_dataset(me->e, u->oc.x, u->oc.clin, NULL, o->batch, 0);
 	}
 	u->cam = emalloc((size_t)o->batch * u->px * sizeof(float));
 	u->big = emalloc(u->px * sizeof(float));
@@ -378,33 +430,73 @@ read_batch(struct run *u, const struct opts *o, struct input *in)
 	return b;
 }
 
-/* the batch's answers, heat maps and feature maps onto its records */
+/* p[0..k)'s entropy over log k: 0 sure, 1 uniform */
+static double
+entropy(const double *p, int k)
+{
+	double h = 0;
+
+	for (int c = 0; c < k; c++)
+		h -= p[c] > 0 ? p[c] * log(p[c]) : 0;
+	return h / log(k);
+}
+
+/*
+ * The batch's answers, heat maps and feature maps onto its records.  The
+ * answer is the mean of every member's answer to every view of the image
+ * (itself, and with --tta its mirror image).  Its uncertainty: the mean
+ * answer's entropy, and, where there are several answers, their
+ * disagreement (the mutual information: the mean answer's entropy less
+ * the answers' mean entropy), both over log(classes).
+ */
 static void
 answer_batch(struct run *u, const struct opts *o, int b, struct input *in)
 {
 	const struct net *n = u->m.net;
+	int k = n->nclasses, na = u->nviews * u->nmem;
+	size_t per = (size_t)u->nmem * b * k;
 
-	engine_stage(u->e, u->set, NULL, b);
-	engine_forward(u->e, 0, NULL);
-	const float *probs = engine_probs(u->e);
+	member_answers(u, SET_BATCH, b, u->clin, u->K, u->each);
+	if (o->tta) {
+		for (int j = 0; j < b; j++)
+			img_hflip(u->x + j * u->px, u->xf + j * u->px, n->c, n->h, n->w);
+		member_answers(u, SET_MIRROR, b, u->clin, u->K, u->each + per);
+	}
 	for (int j = 0; j < b; j++) {
-		const float *q = probs + (size_t)j * n->nclasses;
-		for (int k = 0; k < n->nclasses; k++)
-			u->p[k] = q[k];
-		/* late fusion's clinical values (osteo-train --fusion late),
-		 * then the temperature (--calibrate): the same order of the
-		 * classes, probabilities that mean what they say */
-		model_answer(&u->m, u->p, u->clin + (size_t)j * u->K, u->temper);
-		rec_set_prediction(&u->batch[j], u->p, &u->m.classes, u->risk, u->names);
-		if (u->temper)
-			rec_meta_float(&u->batch[j], KEY_INFER_TEMPERATURE, u->m.temperature);
+		double hmean = 0;
+		for (int c = 0; c < k; c++)
+			u->p[c] = u->base[(size_t)j * k + c] = 0;
+		for (int a = 0; a < na; a++) {
+			const double *q = u->each + ((size_t)a * b + j) * k;
+			for (int c = 0; c < k; c++) {
+				u->p[c] += q[c];
+				if (a < u->nmem)
+					u->base[(size_t)j * k + c] += q[c];
+			}
+			hmean += entropy(q, k);
+		}
+		for (int c = 0; c < k; c++) {
+			u->p[c] /= na;
+			u->base[(size_t)j * k + c] /= u->nmem;
+		}
+		struct record *r = &u->batch[j];
+		rec_set_prediction(r, u->p, &u->m.classes, u->risk, u->names);
+		double h = entropy(u->p, k);
+		rec_meta_float(r, KEY_INFER_UNCERTAINTY, h);
+		if (na > 1) {
+			rec_meta_float(r, KEY_INFER_ENTROPY, h);
+			rec_meta_float(r, KEY_INFER_DISAGREEMENT, fmax(h - hmean / na, 0));
+			rec_meta_int(r, KEY_INFER_VIEWS, na);
+		}
+		if (u->temper && u->nmem == 1 && u->m.temperature != 1)
+			rec_meta_float(r, KEY_INFER_TEMPERATURE, u->m.temperature);
 	}
 	if (o->heatmap && o->cam_mode == CAM_OCCLUSION)
-		add_occlusion(u->e, &u->m, u->batch, u->x, u->clin, b, u->heat, u->temper, &u->oc, in);
+		add_occlusion(u, u->batch, b, in);
 	else if (o->heatmap)
-		add_heatmaps(u->e, n, u->batch, b, u->heat, o->cam_mode, u->cam, u->big, in);
+		add_heatmaps(u->mem[0].e, n, u->batch, b, u->heat, o->cam_mode, u->cam, u->big, in);
 	if (o->features)
-		add_features(u->e, n, u->batch, b, o->features, in);
+		add_features(u->mem[0].e, n, u->batch, b, o->features, in);
 }
 
 static double
@@ -462,7 +554,8 @@ main(int argc, char **argv)
 		progress(rec_writer_count(out), t0, &shown, 1);
 
 	/* clean up */
-	engine_close(u.e);
+	for (int i = 0; i < u.nmem; i++)
+		engine_close(u.mem[i].e);
 	input_close(&in);
 	free(u.names);
 	return rec_writer_close(out);

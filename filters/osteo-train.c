@@ -23,6 +23,7 @@
 #include "common/image/imgops.h"
 #include "common/record/input.h"
 #include "common/eval/metrics.h"
+#include "common/model/auto.h"
 #include "common/model/model.h"
 #include "engine/spec/net.h"
 #include "common/record/record.h"
@@ -39,6 +40,7 @@ struct data {
 	int classes;             /* the model's */
 	float *x, *clin;
 	int32_t *y;
+	uint64_t *pat;           /* each record's patient (its id where it names none), hashed: --auto's folds */
 	struct prep prep;        /* the first record's, with every record's chain (contract.h) */
 	struct text chains;      /* the chains seen (augment steps aside), one per line */
 	struct text splits;      /* the osteo-split runs seen (contract.h's splits_add) */
@@ -86,14 +88,17 @@ keep_chain(struct input *in, const struct record *r, struct data *d, const struc
 		input_die(in, r, "%s (or --no-check)", why);
 }
 
-/* the whole stream as f32, checked record by record; want: as keep_chain's */
+/* the whole stream as f32, checked record by record; want: as keep_chain's.
+ * Labels are held to cl, by name too when named (the names came from the
+ * training records), else noted in seen to become the classes */
 static void
-load(struct data *d, char **paths, int npaths, int nclasses, const char *what, const struct prep *want,
-     int check)
+load(struct data *d, char **paths, int npaths, const struct classes *cl, int named, struct classes *seen,
+     const char *what, const struct prep *want, int check)
 {
+	const char *err;
 	struct input in;
 	struct record r;
-	size_t cap = 0, ccap = 0, ycap = 0;
+	size_t cap = 0, ccap = 0, ycap = 0, pcap = 0;
 
 	memset(d, 0, sizeof *d);
 	input_open(&in, paths, npaths);
@@ -105,8 +110,13 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what, c
 			input_die(&in, &r, "no 'image' tensor [C,H,W]");
 		if (!r.has_label)
 			input_die(&in, &r, "no label: training needs one on every record");
-		if (r.label >= nclasses)
-			input_die(&in, &r, "label %lld is out of range: %d classes (--classes)", r.label, nclasses);
+		if (seen) {
+			if (r.label < 0 || r.label >= MAXCLASSES)
+				input_die(&in, &r, "label %lld is out of range", r.label);
+			if (classes_see(seen, r.label, rec_meta_s(&r, KEY_PROV_CLASS), &err) < 0)
+				input_die(&in, &r, "%s", err);
+		} else if (classes_agree(cl, r.label, named ? rec_meta_s(&r, KEY_PROV_CLASS) : NULL, &err) < 0)
+			input_die(&in, &r, "%s (--classes)", err);
 		int k = c ? (int)tensor_elems(c) : 0;
 		if (d->n == 0) {
 			d->c = (int)t->shape[0];
@@ -138,6 +148,8 @@ load(struct data *d, char **paths, int npaths, int nclasses, const char *what, c
 				input_die(&in, &r, "'clinical' has NaN or infinite values");
 		}
 		egrow((void **)&d->y, &ycap, (d->n + 1) * sizeof(int32_t));
+		egrow((void **)&d->pat, &pcap, (d->n + 1) * sizeof(uint64_t));
+		d->pat[d->n] = hash_str(0, r.has_patient ? r.patient : r.id);
 		d->y[d->n++] = (int32_t)r.label;
 	}
 	input_close(&in);
@@ -262,8 +274,11 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct train_
 		if (stop_signal) {
 			if (o->progress)
 				fputc('\n', stderr);
-			warn("stopped by signal %d in epoch %d; resume with --resume (after epoch %d)",
-			     (int)stop_signal, st->epoch + 1, st->epoch);
+			if (o->autotune)
+				warn("stopped by signal %d: --auto writes no model", (int)stop_signal);
+			else
+				warn("stopped by signal %d in epoch %d; resume with --resume (after epoch %d)",
+				     (int)stop_signal, st->epoch + 1, st->epoch);
 			quit(128 + stop_signal);
 		}
 		p.loss += loss * b;
@@ -285,7 +300,8 @@ train_epoch(struct engine *e, int set, const struct data *d, const struct train_
  * calls and their order stay as they are).
  */
 static void
-fit_on_val(struct model *m, const struct train_opts *o, int dev, const struct data *va, const int *rows)
+fit_on_val(struct model *m, const struct train_opts *o, int dev, const struct data *va, const int *rows,
+           double *ans)
 {
 	struct net *n = m->net;
 	struct engine *e = engine_open(n, dev, o->batch, 0);
@@ -302,10 +318,14 @@ fit_on_val(struct model *m, const struct train_opts *o, int dev, const struct da
 			p[(size_t)i * k + j] = q[j];
 	}
 	engine_close(e);
+	/* (ans: the network's answers, to be the model's once it is fitted) */
+	if (ans)
+		memcpy(ans, p, (size_t)va->n * k * sizeof *p);
 	if (o->late) {
 		if (fusion_fit(&m->fusion, k, va->k, p, va->clin, va->y, (size_t)va->n, FUSION_L2) < 0)
 			die(EX_DATAERR, "%s: late fusion did not converge on the validation records", o->val);
-		info("late fusion of %d clinical values fitted on %d validation records", va->k, va->n);
+		if (!ans)
+			info("late fusion of %d clinical values fitted on %d validation records", va->k, va->n);
 	}
 	if (o->calibrate) {
 		samples_init(&s, k);
@@ -316,8 +336,12 @@ fit_on_val(struct model *m, const struct train_opts *o, int dev, const struct da
 		}
 		m->temperature = metrics_temperature(&s);
 		samples_free(&s);
-		info("calibrated on %d validation records: temperature %.4f", va->n, m->temperature);
+		if (ans == NULL)
+			info("calibrated on %d validation records: temperature %.4f", va->n, m->temperature);
 	}
+	if (ans)
+		for (int i = 0; i < va->n; i++)
+			model_answer(m, ans + (size_t)i * k, va->k ? va->clin + (size_t)i * va->k : NULL, 1);
 	free(p);
 }
 
@@ -338,7 +362,10 @@ struct run {
 	int *order, *rows;
 	char *ckpt;
 	FILE *log;
+	int silent;              /* --auto's folds: no line per epoch, no checkpoint */
 };
+
+static void setup_net(struct run *u, const struct train_opts *o);
 
 /* the data, the network (new, from --init, or resumed) and the engine */
 static void
@@ -347,40 +374,40 @@ setup(struct run *u, const struct train_opts *o)
 	struct model *m = &u->m;
 	const char *err;
 
-	classes_parse(&m->classes, o->classes, "--classes");
-	load(&u->tr, o->inputs, o->ninputs, m->classes.n, "training set", NULL, 1);
+	/* the classes: --classes, else the names the records carry */
+	struct classes seen = { 0 };
+	if (o->classes)
+		classes_parse(&m->classes, o->classes, "--classes");
+	load(&u->tr, o->inputs, o->ninputs, &m->classes, 0, o->classes ? NULL : &seen, "training set", NULL, 1);
+	if (!o->classes) {
+		const char *from = o->ninputs ? o->inputs[0] : "standard input";
+		if (classes_settle(&m->classes, &seen, &err) < 0)
+			die(EX_DATAERR, "training set (%s): %s", from, err);
+		for (int i = 0; i < u->tr.n; i++)
+			if (u->tr.y[i] >= m->classes.n)
+				die(EX_DATAERR, "training set (%s): label %d is out of range: %d classes (%s; give "
+				    "--classes)", from, u->tr.y[i], m->classes.n,
+				    seen.n ? "named by the records" : "the default");
+		classes_free(&seen);
+		char *names = classes_join(&m->classes);
+		info("classes from the records: %.200s", names);
+		free(names);
+	}
 	if (o->val)
-		load(&u->va, (char *[]){ (char *)o->val }, 1, m->classes.n, "validation set", &u->tr.prep,
-		     !o->no_check);
+		load(&u->va, (char *[]){ (char *)o->val }, 1, &m->classes, !o->classes, NULL, "validation set",
+		     &u->tr.prep, !o->no_check);
 	if (o->val && (u->va.c != u->tr.c || u->va.h != u->tr.h || u->va.w != u->tr.w || u->va.k != u->tr.k))
 		die(EX_DATAERR, "%s: its images or clinical features differ in shape from the training set", o->val);
+	m->prep = u->tr.prep;
+	if (o->autotune)
+		return;
 	/* a training from --init builds that model's network unless --arch
 	 * says otherwise (an imported backbone's spec is long) */
 	m->arch = o->arch ? estrdup(o->arch) : o->init ? model_arch_of(o->init) : estrdup(DEFAULT_ARCH);
 	/* late fusion: the network sees the images alone */
 	if (o->late && !u->tr.k)
 		die(EX_DATAERR, "--fusion late: the training records have no clinical vector to join");
-	if (!(m->net = net_new(m->arch, u->tr.c, u->tr.h, u->tr.w, o->late ? 0 : u->tr.k, m->classes.n, &err)))
-		die(EX_USAGE, "--arch: %s", err);
-	m->prep = u->tr.prep;
-	net_init(m->net, o->seed);
-	if (o->init)
-		info("--init: %d layers' weights from %s", model_init_from(o->init, m->net), o->init);
-	for (int i = 0; i < o->freeze && i < m->net->nlayers; i++)
-		m->net->l[i].frozen = 1;
-	/* images must carry the answer alone for some records, or the clinical
-	 * vector, the same on every augmented copy, is learnt first and cuts
-	 * the images' learning short */
-	m->net->clin_drop = (float)o->clin_drop;
-	net_describe(m->net, describe_line);
-	info("%zu parameters", m->net->nparams);
-	if (o->weights)
-		weights_for(o, &u->tr, m->classes.n, u->w);
-	trainstate_init(&u->st, m->net, o->lr, o->seed);
-	if (o->resume) {
-		checkpoint_resume(o->resume, m, &u->st);
-		info("resuming after epoch %d from %s", u->st.epoch, o->resume);
-	}
+	setup_net(u, o);
 	if (o->checkpoint)
 		u->ckpt = estrdup(o->checkpoint);
 	else {
@@ -391,6 +418,38 @@ setup(struct run *u, const struct train_opts *o)
 		die(EX_CANTCREAT, "%s: cannot create:", o->log);
 	if (u->log && !u->st.epoch)
 		fprintf(u->log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
+}
+
+/* the network of m->arch for the data in u (new, from --init, or
+ * resumed) and its engine */
+static void
+setup_net(struct run *u, const struct train_opts *o)
+{
+	struct model *m = &u->m;
+	const char *err;
+
+	if (!(m->net = net_new(m->arch, u->tr.c, u->tr.h, u->tr.w, o->late ? 0 : u->tr.k, m->classes.n, &err)))
+		die(EX_USAGE, "--arch: %s", err);
+	net_init(m->net, o->seed);
+	if (o->init)
+		info("--init: %d layers' weights from %s", model_init_from(o->init, m->net), o->init);
+	for (int i = 0; i < o->freeze && i < m->net->nlayers; i++)
+		m->net->l[i].frozen = 1;
+	/* images must carry the answer alone for some records, or the clinical
+	 * vector, the same on every augmented copy, is learnt first and cuts
+	 * the images' learning short */
+	m->net->clin_drop = (float)o->clin_drop;
+	if (!u->silent) {
+		net_describe(m->net, describe_line);
+		info("%zu parameters", m->net->nparams);
+	}
+	if (o->weights)
+		weights_for(o, &u->tr, m->classes.n, u->w);
+	trainstate_init(&u->st, m->net, o->lr, o->seed);
+	if (o->resume) {
+		checkpoint_resume(o->resume, m, &u->st);
+		info("resuming after epoch %d from %s", u->st.epoch, o->resume);
+	}
 	u->order = emalloc((size_t)u->tr.n * sizeof(int));
 	int nrows = o->val && u->va.n > u->tr.n ? u->va.n : u->tr.n;
 	u->rows = emalloc((size_t)nrows * sizeof(int));
@@ -398,7 +457,7 @@ setup(struct run *u, const struct train_opts *o)
 		u->rows[i] = i;
 	u->tr.classes = u->va.classes = m->classes.n;
 	u->e = engine_open(m->net, u->dev, o->batch, (o->tf32 ? ENGINE_TF32 : 0) | u->prec);
-	if (u->dev < 0)
+	if (u->dev < 0 && !u->silent)
 		info("CPU kernels: %s; %s", engine_kernels(u->e), engine_precision(u->e));
 	/* a run resumed in another precision would not end where the whole
 	 * run would have */
@@ -448,7 +507,7 @@ epoch(struct run *u, const struct train_opts *o)
 			st->plateau_bad = 0;
 		}
 	}
-	if (!quiet)
+	if (!quiet && !u->silent)
 		fprintf(stderr, "%s: epoch %d/%d  loss %.4f acc %.3f  val_loss %.4f val_acc %.3f  lr %.2g  %.1f s  %.0f img/s\n",
 		        argv0, st->epoch, o->epochs, p.loss, h[2], v.loss, h[4], lr_used, secs, u->tr.n / secs);
 	if (u->log) {
@@ -456,7 +515,289 @@ epoch(struct run *u, const struct train_opts *o)
 		        lr_used, secs, u->tr.n / secs);
 		fflush(u->log);
 	}
-	checkpoint_save(u->ckpt, m, st);
+	if (u->ckpt)
+		checkpoint_save(u->ckpt, m, st);
+}
+
+/* ---------------------------------------------------------------- */
+/* --auto */
+
+/* the records of d in fold f (in) or in the others (!in) */
+static void
+fold_data(const struct data *d, const int *fold, int f, int in, struct data *out)
+{
+	size_t px = (size_t)d->c * d->h * d->w;
+	int n = 0;
+
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < d->n; i++)
+		n += (fold[i] == f) == in;
+	*out = (struct data){ .c = d->c, .h = d->h, .w = d->w, .k = d->k, .classes = d->classes };
+	out->x = emalloc((size_t)n * px * sizeof(float));
+	out->clin = d->k ? emalloc((size_t)n * d->k * sizeof(float)) : NULL;
+	out->y = emalloc((size_t)n * sizeof *out->y);
+	out->pat = emalloc((size_t)n * sizeof *out->pat);
+	for (int i = 0; i < d->n; i++) {
+		if ((fold[i] == f) != in)
+			continue;
+		memcpy(out->x + (size_t)out->n * px, d->x + (size_t)i * px, px * sizeof(float));
+		if (d->k)
+			memcpy(out->clin + (size_t)out->n * d->k, d->clin + (size_t)i * d->k, (size_t)d->k * sizeof(float));
+		out->y[out->n] = d->y[i];
+		out->pat[out->n++] = d->pat[i];
+	}
+}
+
+static void
+data_free(struct data *d)
+{
+	free(d->x);
+	free(d->clin);
+	free(d->y);
+	free(d->pat);
+}
+
+/* one candidate cross-validated: the outcome, and its fold models */
+struct trial {
+	struct candidate c;
+	int ran;
+	double acc, f1, nll, secs;
+	struct model *models;    /* one per fold, each fitted (late fusion, temperature) on its own fold */
+};
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * Trains the candidate on each fold's complement, keeping the epoch with
+ * the best loss on the fold, fits late fusion (when the records have
+ * clinical values) and the temperature on the fold, and scores the
+ * answers to every record from the model that did not see it (pooled
+ * out-of-fold accuracy, macro F1 and log loss).
+ */
+static void
+cross_validate(struct run *top, const struct train_opts *o, const int *fold, int k, struct trial *t)
+{
+	const struct candidate *c = &t->c;
+	struct train_opts co = *o;
+	int K = top->m.classes.n;
+	struct samples oof;
+	double t0 = now();
+
+	co.arch = c->arch;
+	co.epochs = c->epochs;
+	co.lr = c->lr;
+	co.wd = c->wd;
+	co.cosine = 1;
+	co.weights = c->class_weights ? "auto" : NULL;
+	co.late = top->tr.k > 0;
+	co.calibrate = 1;
+	co.val = "the held-out fold";
+	t->models = ecalloc((size_t)k, sizeof *t->models);
+	samples_init(&oof, K);
+	for (int f = 0; f < k; f++) {
+		struct run fr = { .dev = top->dev, .prec = top->prec, .silent = 1 };
+		const char *err;
+		fold_data(&top->tr, fold, f, 0, &fr.tr);
+		fold_data(&top->tr, fold, f, 1, &fr.va);
+		char *names = classes_join(&top->m.classes);
+		if (classes_read(&fr.m.classes, names, &err) < 0)
+			die(EX_SOFTWARE, "%s", err);
+		free(names);
+		fr.m.arch = estrdup(c->arch);
+		setup_net(&fr, &co);
+		while (fr.st.epoch < co.epochs && (co.patience == 0 || fr.st.bad < co.patience))
+			epoch(&fr, &co);
+		engine_close(fr.e);
+		trainstate_restore(&fr.st, fr.m.net);
+		fr.m.best_epoch = fr.st.best_epoch;
+		double *ans = emalloc((size_t)fr.va.n * K * sizeof *ans);
+		fit_on_val(&fr.m, &co, fr.dev, &fr.va, fr.rows, ans);
+		for (int i = 0; i < fr.va.n; i++) {
+			const double *a = ans + (size_t)i * K;
+			samples_add(&oof, fr.va.y[i], a, oof.n);
+			t->nll -= log(fmax(a[fr.va.y[i]], 1e-12));
+		}
+		free(ans);
+		free(fr.st.best_params);
+		free(fr.st.best_stats);
+		free(fr.order);
+		free(fr.rows);
+		data_free(&fr.tr);
+		data_free(&fr.va);
+		t->models[f] = fr.m;
+	}
+	struct metrics m;
+	struct metrics_work w = { 0 };
+	metrics_init(&m, K, 10);
+	metrics_compute(&oof, NULL, oof.n, &m, &w);
+	t->acc = m.accuracy;
+	t->f1 = m.macro.f1;
+	t->nll /= (double)oof.n;
+	metrics_free(&m);
+	metrics_work_free(&w);
+	samples_free(&oof);
+	t->ran = 1;
+	t->secs = now() - t0;
+}
+
+static void
+trial_free(struct trial *t, int k)
+{
+	for (int f = 0; t->models && f < k; f++)
+		model_free(&t->models[f]);
+	free(t->models);
+	t->models = NULL;
+}
+
+/* a beats b: the higher cross-validated macro F1, then accuracy, then
+ * the lower log loss */
+static int
+better(const struct trial *a, const struct trial *b)
+{
+	if (!b || !b->ran)
+		return a->ran;
+	if (a->f1 != b->f1)
+		return a->f1 > b->f1;
+	if (a->acc != b->acc)
+		return a->acc > b->acc;
+	return a->nll < b->nll;
+}
+
+static void
+row(char *buf, size_t n, const struct trial *t, const char *note)
+{
+	if (t->ran)
+		snprintf(buf, n, "%-22.31s %6d %7.0e %5.2f %3s %8.0f %8.0f %7.4f %7.4f %7.4f  %s", t->c.name, t->c.epochs,
+		         t->c.lr, t->c.wd, t->c.class_weights ? "yes" : "no", t->c.cost, t->secs, t->acc, t->f1,
+		         t->nll, note);
+	else
+		snprintf(buf, n, "%-22.31s %6d %7.0e %5.2f %3s %8.0f %8s %7s %7s %7s  %s", t->c.name, t->c.epochs,
+		         t->c.lr, t->c.wd, t->c.class_weights ? "yes" : "no", t->c.cost, "-", "-", "-", "-", note);
+}
+
+/*
+ * osteo-train --auto: the training records' fingerprint, candidate
+ * networks scaled to their image size (auto.h), each cross-validated on
+ * patient-grouped folds of the training records in the order of their
+ * planned cost while the plan stays within --budget; then variants of
+ * the winner's recipe.  The model is the winner's fold models as one
+ * ensemble, each with its late fusion and temperature fitted on the fold
+ * it did not see.  The plan counts expected seconds (auto_cost), never
+ * the clock, so it is the same on any machine; the table gives both.
+ */
+static void
+auto_train(struct run *u, const struct train_opts *o)
+{
+	struct fingerprint fp;
+	struct trial t[AUTO_MAXCAND];
+	struct candidate cand[AUTO_MAXCAND];
+	int nt = 0, best = -1, late = u->tr.k > 0;
+	int *fold = emalloc((size_t)u->tr.n * sizeof *fold);
+	double budget = o->budget * 60, planned = 0;
+	struct text table = { 0 };
+	char line[512];
+
+	auto_fingerprint(&fp, u->tr.x, u->tr.n, u->tr.c, u->tr.h, u->tr.w, u->tr.k, u->tr.y, u->m.classes.n,
+	                 u->tr.pat);
+	info("--auto: %d records of %dx%dx%d, %d patients, %d classes (largest over smallest %.2f), %d clinical "
+	     "values, pixels %.3f +- %.3f", fp.n, fp.c, fp.h, fp.w, fp.patients, fp.classes, fp.imbalance, fp.k,
+	     fp.mean, fp.sd);
+	int k = auto_folds(u->tr.pat, u->tr.y, u->tr.n, AUTO_FOLDS, o->seed, fold);
+	if (k < 2)
+		die(EX_DATAERR, "--auto: the training records are of %d patient; cross-validation needs 2 or more",
+		    fp.patients);
+	for (int round = 0; round < 2; round++) {
+		int nc = round == 0 ? auto_candidates(&fp, cand, AUTO_MAXCAND)
+		                    : auto_variants(&fp, &t[best].c, cand, AUTO_MAXCAND - nt);
+		for (int i = 0; i < nc; i++)
+			cand[i].cost = auto_cost(cand[i].arch, &fp, late, cand[i].epochs, (long)u->tr.n * (k - 1));
+		/* cheapest first, so a small budget still sees what it can */
+		for (int i = 1; i < nc; i++)
+			for (int j = i; j > 0 && cand[j].cost < cand[j - 1].cost; j--) {
+				struct candidate x = cand[j];
+				cand[j] = cand[j - 1];
+				cand[j - 1] = x;
+			}
+		for (int i = 0; i < nc && nt < AUTO_MAXCAND; i++) {
+			struct trial *tr = &t[nt++];
+			memset(tr, 0, sizeof *tr);
+			tr->c = cand[i];
+			if (best >= 0 && planned + tr->c.cost > budget)
+				continue;
+			if (best < 0 && tr->c.cost > budget)
+				warn("--budget %g: too small for any candidate; %s, the cheapest, is planned to take %.0f s",
+				     o->budget, tr->c.name, tr->c.cost);
+			planned += tr->c.cost;
+			cross_validate(u, o, fold, k, tr);
+			info("--auto: %s: cross-validated accuracy %.4f, macro F1 %.4f, %.0f s (planned %.0f)",
+			     tr->c.name, tr->acc, tr->f1, tr->secs, tr->c.cost);
+			if (better(tr, best >= 0 ? &t[best] : NULL)) {
+				if (best >= 0)
+					trial_free(&t[best], k);
+				best = (int)(tr - t);
+			} else
+				trial_free(tr, k);
+		}
+	}
+	/* the table, and why the winner won */
+	int second = -1;
+	for (int i = 0; i < nt; i++)
+		if (i != best && t[i].ran && (second < 0 || better(&t[i], &t[second])))
+			second = i;
+	snprintf(line, sizeof line, "%-22s %6s %7s %5s %3s %8s %8s %7s %7s %7s  %s", "candidate", "epochs", "lr",
+	         "wd", "cw", "plan s", "s", "acc", "F1", "logloss", "");
+	text_add(&table, "%s\n", line);
+	for (int i = 0; i < nt; i++) {
+		row(line, sizeof line, &t[i], i == best ? "chosen" : t[i].ran ? "" : "over the budget");
+		text_add(&table, "%s\n", line);
+	}
+	char why[256];
+	if (second >= 0)
+		snprintf(why, sizeof why, "%s: the best cross-validated macro F1 over %d patient-grouped folds "
+		         "(%.4f; next %s, %.4f)", t[best].c.name, k, t[best].f1, t[second].c.name, t[second].f1);
+	else
+		snprintf(why, sizeof why, "%s: the only candidate within the budget (macro F1 %.4f over %d folds)",
+		         t[best].c.name, t[best].f1, k);
+	if (!quiet)
+		fprintf(stderr, "%s: --auto, %d folds by patient, budget %g min (planned %.0f s):\n%s", argv0, k,
+		        o->budget, planned, table.s);
+	info("chosen %s", why);
+	info("architecture %s, %d epochs, lr %g, weight decay %g%s", t[best].c.arch, t[best].c.epochs,
+	     t[best].c.lr, t[best].c.wd, t[best].c.class_weights ? ", class weights" : "");
+	/* the ensemble: the first fold's model with the others as members */
+	struct model *m = &u->m;
+	struct model *f = t[best].models;
+	m->arch = estrdup(t[best].c.arch);
+	m->net = f[0].net;
+	m->nhist = f[0].nhist;
+	m->hist = f[0].hist;
+	m->best_epoch = f[0].best_epoch;
+	m->temperature = f[0].temperature;
+	m->fusion = f[0].fusion;
+	m->nmembers = k - 1;
+	m->members = ecalloc((size_t)k - 1, sizeof *m->members);
+	for (int i = 1; i < k; i++)
+		m->members[i - 1] = f[i];
+	classes_free(&f[0].classes);
+	free(f[0].arch);
+	struct record extra;
+	rec_init(&extra);
+	rec_meta_str(&extra, "auto.candidates", table.s);
+	rec_meta_str(&extra, "auto.chosen", why);
+	rec_meta_int(&extra, "auto.folds", k);
+	rec_meta_float(&extra, "auto.budget", o->budget);
+	model_save(o->out, m, &extra, 0);
+	rec_free(&extra);
+	info("ensemble of %d fold models in %s", k, o->out);
+	free(table.s);
+	free(fold);
 }
 
 int
@@ -473,9 +814,6 @@ main(int argc, char **argv)
 
 	/* prepare */
 	setup(&u, &o);
-	/* a checkpoint before the first epoch, so an early interrupt can resume too */
-	if (!u.st.epoch)
-		checkpoint_save(u.ckpt, &u.m, &u.st);
 	/* one the caller ignores (nohup's SIGHUP) stays ignored */
 	static const int stops[] = { SIGINT, SIGTERM, SIGHUP };
 	for (size_t i = 0; i < sizeof stops / sizeof *stops; i++) {
@@ -483,6 +821,13 @@ main(int argc, char **argv)
 		if (sigaction(stops[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
 			signal(stops[i], on_signal);
 	}
+	if (o.autotune) {
+		auto_train(&u, &o);
+		return 0;
+	}
+	/* a checkpoint before the first epoch, so an early interrupt can resume too */
+	if (!u.st.epoch)
+		checkpoint_save(u.ckpt, &u.m, &u.st);
 
 	/* process */
 	while (u.st.epoch < o.epochs && (!o.val || o.patience == 0 || u.st.bad < o.patience))
@@ -495,7 +840,7 @@ main(int argc, char **argv)
 	trainstate_restore(&u.st, u.m.net);
 	u.m.best_epoch = u.st.best_epoch;
 	if (o.late || o.calibrate)
-		fit_on_val(&u.m, &o, u.dev, &u.va, u.rows);
+		fit_on_val(&u.m, &o, u.dev, &u.va, u.rows, NULL);
 	model_save(o.out, &u.m, NULL, 0);
 	info("model of epoch %d (best %s loss %.4f) in %s", u.st.best_epoch, o.val ? "validation" : "training",
 	     u.st.best, o.out);

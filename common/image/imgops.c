@@ -310,3 +310,11 @@ mask_store(struct record *r, const float *v, int h, int w)
 	for (size_t i = 0; i < (size_t)h * w; i++)
 		((uint8_t *)t->data)[i] = v[i] >= 0.5f;
 }
+
+void
+img_hflip(const float *src, float *dst, int c, int h, int w)
+{
+	for (size_t r = 0; r < (size_t)c * h; r++)
+		for (int x = 0; x < w; x++)
+			dst[r * w + x] = src[r * w + (w - 1 - x)];
+}

@@ -58,4 +58,7 @@ float select_rank(float *v, size_t n, double p);
  * downscale, one bit per horizontal neighbour comparison */
 uint64_t img_dhash(const float *src, int h, int w);
 
+/* dst = src mirrored left to right, c planes of h x w (not in place) */
+void img_hflip(const float *src, float *dst, int c, int h, int w);
+
 #endif

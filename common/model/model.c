@@ -30,6 +30,38 @@ put1(struct record *r, const char *name, const float *v, size_t n)
 	put(r, name, v, 1, s);
 }
 
+/* what one member of an ensemble owns, under its prefix ("" for the first) */
+static void
+member_put(const struct model *m, struct record *r, const char *pre)
+{
+	const struct net *n = m->net;
+	char key[64];
+
+	snprintf(key, sizeof key, "%sbest_epoch", pre);
+	rec_meta_int(r, key, m->best_epoch);
+	if (m->temperature > 0 && m->temperature != 1) {
+		snprintf(key, sizeof key, "%scalibration.temperature", pre);
+		rec_meta_float(r, key, m->temperature);
+	}
+	if (m->fusion.k) {
+		const struct fusion *f = &m->fusion;
+		uint32_t s[2] = { (uint32_t)(f->k + f->nclin + 1), (uint32_t)f->k };
+		size_t nw = (size_t)s[0] * s[1];
+		float *w = emalloc(nw * sizeof *w);
+		for (size_t i = 0; i < nw; i++)
+			w[i] = (float)f->w[i];
+		snprintf(key, sizeof key, "%sfusion.late", pre);
+		if (!*pre)
+			rec_meta_str(r, "fusion", "late");
+		put(r, key, w, 2, s);
+		free(w);
+	}
+	for (int i = 0; i < n->ntensors; i++) {
+		snprintf(key, sizeof key, "%s%s", pre, n->pt[i].name);
+		put(r, key, ptensor_data(n, &n->pt[i]), n->pt[i].ndim, n->pt[i].shape);
+	}
+}
+
 void
 model_to_record(const struct model *m, struct record *r, int checkpoint)
 {
@@ -42,23 +74,15 @@ model_to_record(const struct model *m, struct record *r, int checkpoint)
 	                                               .nclin = n->nclin });
 	prep_write(r, &m->prep);
 	rec_meta_int(r, "parameters", (long long)n->nparams);
-	rec_meta_int(r, "best_epoch", m->best_epoch);
-	if (m->temperature > 0 && m->temperature != 1)
-		rec_meta_float(r, "calibration.temperature", m->temperature);
 	free(cls);
-	if (m->fusion.k) {
-		const struct fusion *f = &m->fusion;
-		uint32_t s[2] = { (uint32_t)(f->k + f->nclin + 1), (uint32_t)f->k };
-		size_t nw = (size_t)s[0] * s[1];
-		float *w = emalloc(nw * sizeof *w);
-		for (size_t i = 0; i < nw; i++)
-			w[i] = (float)f->w[i];
-		rec_meta_str(r, "fusion", "late");
-		put(r, "fusion.late", w, 2, s);
-		free(w);
+	member_put(m, r, "");
+	if (m->nmembers)
+		rec_meta_int(r, "ensemble", 1 + m->nmembers);
+	for (int i = 0; i < m->nmembers; i++) {
+		char pre[16];
+		snprintf(pre, sizeof pre, "E%d.", i + 2);
+		member_put(&m->members[i], r, pre);
 	}
-	for (int i = 0; i < n->ntensors; i++)
-		put(r, n->pt[i].name, ptensor_data(n, &n->pt[i]), n->pt[i].ndim, n->pt[i].shape);
 	if (m->nhist) {
 		uint32_t s[2] = { (uint32_t)m->nhist, 6 };
 		put(r, "history", m->hist, 2, s);
@@ -67,6 +91,12 @@ model_to_record(const struct model *m, struct record *r, int checkpoint)
 		put1(r, "opt.m", n->m, n->nparams);
 		put1(r, "opt.v", n->v, n->nparams);
 	}
+}
+
+struct model *
+model_member(struct model *m, int i)
+{
+	return i ? &m->members[i - 1] : m;
 }
 
 void
@@ -90,6 +120,57 @@ take(const struct record *r, const char *name, float *dst, size_t n)
 	if (!t || t->dtype != DT_F32 || tensor_elems(t) != n)
 		return -1;
 	memcpy(dst, t->data, n * sizeof(float));
+	return 0;
+}
+
+/* one member's weights, best epoch, temperature and fusion (member_put's) */
+static int
+member_take(const struct record *r, struct model *m, const char *pre, const char **err)
+{
+	static char msg[512];
+	const struct metaval *v;
+	struct net *n = m->net;
+	char key[64];
+
+	for (int i = 0; i < n->ntensors; i++) {
+		const struct ptensor *t = &n->pt[i];
+		snprintf(key, sizeof key, "%s%s", pre, t->name);
+		if (take(r, key, ptensor_data(n, t), t->count)) {
+			snprintf(msg, sizeof msg, "%slayer %d's weights are missing or of the wrong shape", pre, t->layer + 1);
+			*err = msg;
+			return -1;
+		}
+	}
+	snprintf(key, sizeof key, "%sbest_epoch", pre);
+	v = rec_meta(r, key);
+	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
+	snprintf(key, sizeof key, "%scalibration.temperature", pre);
+	v = rec_meta(r, key);
+	m->temperature = v && v->type == MV_FLOAT && v->f > 0 && isfinite(v->f) ? v->f : 1;
+	snprintf(key, sizeof key, "%sfusion.late", pre);
+	const struct tensor *fw = rec_tensor(r, key);
+	if (fw) {
+		int k = m->classes.n;
+		if (fw->dtype != DT_F32 || fw->ndim != 2 || (int)fw->shape[1] != k || (int)fw->shape[0] < k + 1 ||
+		    fw->shape[0] > (uint32_t)(k + 1 + NET_MAXSIDE) || n->nclin) {
+			snprintf(msg, sizeof msg, "%sfusion.late is not (classes + clinical values + 1) x classes, or the "
+			         "network takes clinical values too", pre);
+			*err = msg;
+			return -1;
+		}
+		size_t nw = tensor_elems(fw);
+		m->fusion.k = k;
+		m->fusion.nclin = (int)fw->shape[0] - k - 1;
+		m->fusion.w = emalloc(nw * sizeof *m->fusion.w);
+		for (size_t i = 0; i < nw; i++) {
+			m->fusion.w[i] = ((const float *)fw->data)[i];
+			if (!isfinite(m->fusion.w[i])) {
+				snprintf(msg, sizeof msg, "%sfusion.late has NaN or infinite values", pre);
+				*err = msg;
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -126,15 +207,9 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	m->net = net_new(arch, c, h, w, nclin, m->classes.n, err);
 	if (!m->net)
 		return -1;
+	if (member_take(r, m, "", err) < 0)
+		return -1;
 	struct net *n = m->net;
-	for (int i = 0; i < n->ntensors; i++) {
-		const struct ptensor *t = &n->pt[i];
-		if (take(r, t->name, ptensor_data(n, t), t->count)) {
-			snprintf(msg, sizeof msg, "layer %d's weights are missing or of the wrong shape", t->layer + 1);
-			*err = msg;
-			return -1;
-		}
-	}
 	take(r, "opt.m", n->m, n->nparams);
 	take(r, "opt.v", n->v, n->nparams);
 	const struct tensor *hist = rec_tensor(r, "history");
@@ -151,28 +226,26 @@ model_load(const char *path, struct model *m, struct record *r, const char **err
 	if (!*p.encoding)
 		p.encoding = rec_meta_s(r, "clinical_encoding");
 	prep_dup(&m->prep, &p);
-	v = rec_meta(r, "best_epoch");
-	m->best_epoch = v && v->type == MV_INT ? (int)v->i : 0;
-	v = rec_meta(r, "calibration.temperature");
-	m->temperature = v && v->type == MV_FLOAT && v->f > 0 && isfinite(v->f) ? v->f : 1;
-	const struct tensor *fw = rec_tensor(r, "fusion.late");
-	if (fw) {
-		int k = m->classes.n;
-		if (fw->dtype != DT_F32 || fw->ndim != 2 || (int)fw->shape[1] != k || (int)fw->shape[0] < k + 1 ||
-		    fw->shape[0] > (uint32_t)(k + 1 + NET_MAXSIDE) || n->nclin) {
-			*err = "fusion.late is not (classes + clinical values + 1) x classes, or the network takes clinical values too";
+	v = rec_meta(r, "ensemble");
+	if (v && (v->type != MV_INT || v->i < 1 || v->i > MODEL_MAXMEMBERS)) {
+		snprintf(msg, sizeof msg, "meta ensemble is not a count of 1 to %d members", MODEL_MAXMEMBERS);
+		*err = msg;
+		return -1;
+	}
+	m->nmembers = v ? (int)v->i - 1 : 0;
+	m->members = m->nmembers ? ecalloc((size_t)m->nmembers, sizeof *m->members) : NULL;
+	for (int i = 0; i < m->nmembers; i++) {
+		struct model *e = &m->members[i];
+		char pre[16];
+		snprintf(pre, sizeof pre, "E%d.", i + 2);
+		if (classes_read(&e->classes, cls, err) < 0 || !(e->net = net_new(arch, c, h, w, nclin, e->classes.n, err)))
 			return -1;
-		}
-		size_t nw = tensor_elems(fw);
-		m->fusion.k = k;
-		m->fusion.nclin = (int)fw->shape[0] - k - 1;
-		m->fusion.w = emalloc(nw * sizeof *m->fusion.w);
-		for (size_t i = 0; i < nw; i++) {
-			m->fusion.w[i] = ((const float *)fw->data)[i];
-			if (!isfinite(m->fusion.w[i])) {
-				*err = "fusion.late has NaN or infinite values";
-				return -1;
-			}
+		if (member_take(r, e, pre, err) < 0)
+			return -1;
+		if ((e->fusion.k != 0) != (m->fusion.k != 0) || e->fusion.nclin != m->fusion.nclin) {
+			snprintf(msg, sizeof msg, "ensemble member %d has another late fusion than the first", i + 2);
+			*err = msg;
+			return -1;
 		}
 	}
 	*err = NULL;
@@ -196,6 +269,9 @@ model_answer(const struct model *m, double *p, const float *clin, int temper)
 void
 model_free(struct model *m)
 {
+	for (int i = 0; i < m->nmembers; i++)
+		model_free(&m->members[i]);
+	free(m->members);
 	net_free(m->net);
 	classes_free(&m->classes);
 	free(m->arch);

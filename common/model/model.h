@@ -15,6 +15,8 @@
 
 #define MODEL_FORMAT "osteonet-model"
 #define MODEL_VERSION 1
+/* an ensemble's members, all of them (osteo-train --auto makes one of its folds) */
+#define MODEL_MAXMEMBERS 16
 
 struct model {
 	struct net *net;
@@ -27,6 +29,13 @@ struct model {
 	int best_epoch;
 	double temperature;      /* calibration (osteo-train --calibrate): 0 or 1, none */
 	struct fusion fusion;    /* late fusion (osteo-train --fusion late), or k = 0 */
+	/* an ensemble (osteo-train --auto): the other members, of the same
+	 * network, classes and preparation, each with its own weights, fusion
+	 * and temperature; in the file their tensors and meta are named with
+	 * "E2.", "E3.", ... before the first member's names, and meta
+	 * "ensemble" counts all of them */
+	int nmembers;
+	struct model *members;
 };
 
 /* the clinical values a record must carry for the model: the network's,
@@ -36,6 +45,9 @@ int model_clinical(const struct model *m);
  * late fusion with the record's clinical values (when the model has it),
  * then the temperature (when temper) */
 void model_answer(const struct model *m, double *p, const float *clin, int temper);
+
+/* the members of m's ensemble, m itself first: 1 + m->nmembers */
+struct model *model_member(struct model *m, int i);
 
 /* the record of a model (checkpoint: with optimiser state; extra meta the caller adds) */
 void model_to_record(const struct model *m, struct record *r, int checkpoint);

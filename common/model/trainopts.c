@@ -21,13 +21,13 @@ const char train_usage[] =
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
 	"       [--freeze N] [--clinical-dropout P] [--fusion joint|late] [--calibrate]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [--precision fp32|bf16|auto]\n"
-	"       [--progress]\n"
+	"       [--progress] [--auto [--budget MINUTES]]\n"
 	"       [FILE|-]...";
 static const char options[] =
 	"  -o, --output MODEL     the model file to write\n"
 	"  --val FILE             validation records: early stopping, --fusion late, --calibrate\n"
 	"  --arch SPEC            the network (default --init's, else the paper's OsteoNet)\n"
-	"  --classes LIST         the class names (default healthy,osteopenia,osteoporosis)\n"
+	"  --classes LIST         the class names (default: the records' names)\n"
 	"  --epochs N             at most N epochs (default 50)\n"
 	"  --batch N              records per step (default 32)\n"
 	"  --lr X                 Adam's learning rate (default 0.001)\n"
@@ -53,7 +53,9 @@ static const char options[] =
 	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
 	"  --precision P          fp32, bf16 (bfloat16 products on the CPU) or auto (default fp32)\n"
 	"  --progress             a progress line per batch (default: when stderr is a terminal)\n"
-	"  --no-check             take a --val prepared or split otherwise than the training records\n";
+	"  --no-check             take a --val prepared or split otherwise than the training records\n"
+	"  --auto                 choose the network and recipe by cross-validation; an ensemble of its folds\n"
+	"  --budget MINUTES       --auto's planned training time (default 10)\n";
 
 
 void
@@ -61,7 +63,8 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 {
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
-	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION, O_NOCHECK, O_PRECISION };
+	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION, O_NOCHECK, O_PRECISION,
+	       O_AUTO, O_BUDGET };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -93,13 +96,16 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		{ "precision", required_argument, 0, O_PRECISION },
 		{ "progress", no_argument, 0, O_PROGRESS },
 		{ "no-check", no_argument, 0, O_NOCHECK },
+		{ "auto", no_argument, 0, O_AUTO },
+		{ "budget", required_argument, 0, O_BUDGET },
 		CLI_COMMON_OPTIONS
 	};
-	int c;
+	int c, budget = 0;
+	/* the options --auto chooses for itself: the last one given */
+	const char *chosen = NULL;
 
 	memset(o, 0, sizeof *o);
 	o->arch = NULL;          /* osteo-train: the --init model's network, else DEFAULT_ARCH */
-	o->classes = DEFAULT_CLASSES;
 	o->epochs = 50;
 	o->batch = 32;
 	o->lr = 1e-3;
@@ -113,6 +119,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 	o->device = "auto";
 	o->precision = "fp32";
 	o->progress = isatty(2);
+	o->budget = 10;
 	cli_help(options);
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -154,13 +161,27 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 			o->precision = optarg;
 			break;
 		case O_PROGRESS: o->progress = 1; break;
+		case O_AUTO: o->autotune = 1; break;
+		case O_BUDGET: o->budget = estrtod(optarg, 0, 1e6, "--budget"); budget = 1; break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, train_usage);
+		}
+		switch (c) {
+		case O_ARCH: case O_EPOCHS: case O_LR: case O_WD: case O_COSINE: case O_WEIGHTS: case O_RESUME:
+		case O_INIT: case O_FREEZE: case O_FUSION: case O_CLINDROP: case O_PLATEAU: case O_FACTOR:
+		case O_PATIENCE:
+			for (const struct option *l = longopts; l->name; l++)
+				if (l->val == c)
+					chosen = l->name;
 		}
 	}
 	if (!o->out)
 		usage_error(train_usage, "-o names the model file to write");
-	if (o->calibrate && !o->val)
+	if (o->autotune && chosen)
+		usage_error(train_usage, "--auto chooses the network and its recipe: leave out --%s", chosen);
+	if (budget && !o->autotune)
+		usage_error(train_usage, "--budget is --auto's");
+	if (o->calibrate && !o->val && !o->autotune)
 		usage_error(train_usage, "--calibrate fits the temperature on --val's records");
 	if (o->late && !o->val)
 		usage_error(train_usage, "--fusion late fits the clinical values' share on --val's records");

@@ -10,6 +10,8 @@ struct train_opts {
 	const char *out, *val, *arch, *classes, *weights, *log, *checkpoint, *resume, *init, *device, *precision;
 	int epochs, batch, patience, plateau, freeze, progress, tf32, calibrate, cosine, late, no_check;
 	double lr, beta1, beta2, eps, wd, factor, clin_drop;
+	int autotune;            /* --auto */
+	double budget;           /* --budget, minutes */
 	unsigned long long seed;
 	char **inputs;
 	int ninputs;

@@ -135,3 +135,72 @@ classes_risk(const struct classes *c, const char *name)
 	i = classes_find(c, "osteoporosis", 12);
 	return i < 0 ? c->n - 1 : i;
 }
+
+int
+classes_see(struct classes *seen, long long label, const char *name, const char **err)
+{
+	static char msg[200];
+
+	*err = NULL;
+	if (!name || label < 0 || label >= MAXCLASSES)
+		return 0;
+	for (; seen->n <= label; seen->n++)
+		seen->names[seen->n] = NULL;
+	if (!seen->names[label])
+		seen->names[label] = estrdup(name);
+	else if (strcmp(seen->names[label], name)) {
+		snprintf(msg, sizeof msg, "label %lld is class '%.64s' here and '%.64s' on an earlier record", label,
+		         name, seen->names[label]);
+		*err = msg;
+		return -1;
+	}
+	return 0;
+}
+
+int
+classes_settle(struct classes *c, const struct classes *seen, const char **err)
+{
+	static char msg[200];
+	int named = 0;
+
+	for (int i = 0; i < seen->n; i++)
+		named += seen->names[i] != NULL;
+	if (!named)
+		return classes_read(c, DEFAULT_CLASSES, err);
+	for (int i = 0; i < seen->n; i++) {
+		if (!seen->names[i]) {
+			snprintf(msg, sizeof msg, "no record names class %d (meta.class), though label %d is named: "
+			         "give --classes", i, seen->n - 1);
+			*err = msg;
+			return -1;
+		}
+		for (int j = 0; j < i; j++)
+			if (!strcmp(seen->names[i], seen->names[j])) {
+				snprintf(msg, sizeof msg, "labels %d and %d are both class '%.64s'", j, i, seen->names[i]);
+				*err = msg;
+				return -1;
+			}
+	}
+	c->n = seen->n;
+	for (int i = 0; i < c->n; i++)
+		c->names[i] = estrdup(seen->names[i]);
+	*err = NULL;
+	return 0;
+}
+
+int
+classes_agree(const struct classes *c, long long label, const char *name, const char **err)
+{
+	static char msg[240];
+
+	*err = NULL;
+	if (label < 0 || label >= c->n)
+		snprintf(msg, sizeof msg, "label %lld is out of range: %d classes", label, c->n);
+	else if (name && strcmp(name, c->names[label]))
+		snprintf(msg, sizeof msg, "label %lld is class '%.64s' here, '%.64s' for the model", label, name,
+		         c->names[label]);
+	else
+		return 0;
+	*err = msg;
+	return -1;
+}

@@ -27,6 +27,19 @@ int classes_find(const struct classes *c, const char *s, size_t len);
 /* the class whose probability is read as risk: name (a name or an index),
  * or by default osteoporosis, else the last class; -1 when name is none */
 int classes_risk(const struct classes *c, const char *name);
+/*
+ * Without --classes, a training takes its classes from the records: the
+ * name osteo-decode gave each label (meta.class).  classes_see notes one
+ * record's label and name in seen (names[label], NULL until a record
+ * names it); -1 and *err when the label is named otherwise elsewhere.
+ * classes_settle makes c the names seen when every label up to the
+ * largest has one and no name is given two labels, and the default list
+ * when no record names its class; -1 and *err otherwise.
+ */
+int classes_see(struct classes *seen, long long label, const char *name, const char **err);
+int classes_settle(struct classes *c, const struct classes *seen, const char **err);
+/* 0 when a record's label and name (may be NULL) agree with c; -1 and *err */
+int classes_agree(const struct classes *c, long long label, const char *name, const char **err);
 /* "a,b,c", allocated */
 char *classes_join(const struct classes *c);
 /* a class name or a decimal index below c->n; -1 when neither */
