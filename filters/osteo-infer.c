@@ -29,7 +29,7 @@
 static const char usage[] =
 	"osteo-infer [-q] -m MODEL [--batch N] [--risk-class NAME] [--no-check] [--no-calibration]\n"
 	"       [--heatmap] [--heatmap-class K] [--heatmap-mode auto|gradcam|absolute|occlusion]\n"
-	"       [--feature-maps LAYER] [--tta]\n"
+	"       [--feature-maps LAYER] [--tta] [--member N]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [--precision fp32|bf16|auto] [--progress] [FILE|-]...";
 static const char options[] =
 	"  -m, --model MODEL      the model osteo-train wrote\n"
@@ -42,6 +42,7 @@ static const char options[] =
 	"  --heatmap-mode MODE    auto, gradcam, absolute or occlusion (default auto)\n"
 	"  --feature-maps LAYER   add that convolution or pooling layer's output\n"
 	"  --tta                  average the answers for the image and its mirror image\n"
+	"  --member N             an ensemble's member N alone (1 is the first)\n"
 	"  --device DEV           auto, cpu or cuda[:N] (default auto: device 0 when there is one)\n"
 	"  --tf32                 let cuBLAS use TF32 tensor cores\n"
 	"  --precision P          fp32, bf16 (bfloat16 products on the CPU) or auto (default fp32)\n"
@@ -52,7 +53,7 @@ static const char *const cam_modes[NCAM] = { "auto", "gradcam", "absolute", "occ
 
 struct opts {
 	const char *model, *risk_class, *device, *heat_class, *precision;
-	int batch, check, heatmap, cam_mode, features, tf32, nocal, progress, tta;
+	int batch, check, heatmap, cam_mode, features, tf32, nocal, progress, tta, member;
 	char **inputs;
 	int ninputs;
 };
@@ -61,7 +62,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BATCH = 256, O_RISK, O_NOCHECK, O_DEVICE, O_HEAT, O_HEATCLASS, O_HEATMODE, O_FEATURES, O_TF32,
-	       O_NOCAL, O_PROGRESS, O_PRECISION, O_TTA };
+	       O_NOCAL, O_PROGRESS, O_PRECISION, O_TTA, O_MEMBER };
 	static const struct option longopts[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "batch", required_argument, 0, O_BATCH },
@@ -77,6 +78,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "precision", required_argument, 0, O_PRECISION },
 		{ "progress", no_argument, 0, O_PROGRESS },
 		{ "tta", no_argument, 0, O_TTA },
+		{ "member", required_argument, 0, O_MEMBER },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -114,6 +116,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_PROGRESS: o->progress = 1; break;
 		case O_TTA: o->tta = 1; break;
+		case O_MEMBER: o->member = (int)estrtonum(optarg, 1, MODEL_MAXMEMBERS, "--member"); break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, usage);
 		}
@@ -374,7 +377,9 @@ setup(struct run *u, const struct opts *o, int dev)
 	u->batch = ecalloc(o->batch, sizeof *u->batch);
 	for (int i = 0; i < o->batch; i++)
 		rec_init(&u->batch[i]);
-	u->nmem = 1 + u->m.nmembers;
+	if (o->member > 1 + u->m.nmembers)
+		die(EX_USAGE, "--member %d: %s has %d", o->member, o->model, 1 + u->m.nmembers);
+	u->nmem = o->member ? 1 : 1 + u->m.nmembers;
 	u->nviews = o->tta ? 2 : 1;
 	u->mem = ecalloc((size_t)u->nmem, sizeof *u->mem);
 	if (o->tta)
@@ -395,7 +400,7 @@ setup(struct run *u, const struct opts *o, int dev)
 	int flags = (o->tf32 ? ENGINE_TF32 : 0) | precision_select(o->precision, dev, usage);
 	for (int i = 0; i < u->nmem; i++) {
 		struct member *me = &u->mem[i];
-		me->m = model_member(&u->m, i);
+		me->m = model_member(&u->m, o->member ? o->member - 1 : i);
 		me->e = engine_open(me->m->net, dev, o->batch, flags | (keep && i == 0 ? ENGINE_KEEP : 0));
 		me->set = engine_dataset(me->e, u->x, u->clin, NULL, o->batch, 0);
 		if (o->tta)

@@ -49,7 +49,9 @@ static const char options[] =
 	"  --patients-out FILE    with --per-patient: write the patients' calls as records\n"
 	"  --by KEY[:WIDTH]       every figure per group of a meta or clinical key (numbers in bands of WIDTH)\n"
 	"  --clinical FILE.csv    with --by: the table a clinical KEY is read from\n"
-	"  --compare              A.rec B.rec: the differences on the same records, paired bootstrap, DeLong\n";
+	"  --compare              A.rec B.rec: the differences on the same records, paired bootstrap, DeLong\n"
+	"  --coverage LIST        the figures when all but these shares of the records (or patients),\n"
+	"                         the most uncertain, go to a reader: 0.9 refers the 10%% most uncertain\n";
 
 enum format { F_TEXT, F_JSON, F_TSV };
 
@@ -60,6 +62,8 @@ struct opts {
 	int per_patient;         /* 0 per record, 1 mean, 2 max */
 	int rule;                /* --threshold youden, sens:X or spec:X, not a number */
 	int compare;
+	int ncov;                /* --coverage: the shares kept */
+	double cov[16];
 	unsigned long long seed;
 	double level;
 	char **inputs;
@@ -69,7 +73,8 @@ struct opts {
 static void
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE, O_THRFROM, O_PATOUT };
+	enum { O_CLASSES = 256, O_JSON, O_TSV, O_BOOT, O_SEED, O_LEVEL, O_BINS, O_ROC, O_POS, O_THR, O_PATIENT, O_BY, O_CLIN, O_COMPARE, O_THRFROM, O_PATOUT,
+	       O_COVERAGE };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "json", no_argument, 0, O_JSON },
@@ -89,6 +94,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "threshold-from", required_argument, 0, O_THRFROM },
 		{ "patients-out", required_argument, 0, O_PATOUT },
 		{ "clinical", required_argument, 0, O_CLIN },
+		{ "coverage", required_argument, 0, O_COVERAGE },
 		CLI_COMMON_OPTIONS
 	};
 	int c;
@@ -116,6 +122,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_THRFROM: o->threshold_from = optarg; break;
 		case O_PATOUT: o->patients_out = optarg; break;
 		case O_CLIN: o->clinical = optarg; break;
+		case O_COVERAGE:
+			o->ncov = eparse_numbers(optarg, o->cov, 1, 16, 1e-9, 1, "--coverage");
+			break;
 		case O_PATIENT:
 			if (!optarg || !strcmp(optarg, "mean"))
 				o->per_patient = 1;
@@ -145,6 +154,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->ninputs = argc - optind;
 	if (o->compare && (o->ninputs != 2 || !strcmp(o->inputs[0], "-") || !strcmp(o->inputs[1], "-")))
 		usage_error(usage, "--compare takes two prediction files, A and B");
+	if (o->compare && o->ncov)
+		usage_error(usage, "--coverage is for one model's predictions");
 	if (o->compare && (o->by || o->roc || o->threshold || o->format == F_TSV))
 		usage_error(usage, "--compare reports the difference of two models; --by, --roc, --threshold and "
 		            "--tsv are for one");
@@ -164,6 +175,7 @@ struct report {
 	struct group_report *groups;  /* --by: s->ngroups of them */
 	size_t *order;                /* the order they are shown in */
 	const struct by *by;
+	struct coverage cov[16];      /* --coverage */
 };
 
 /* ---------------------------------------------------------------- */
@@ -342,6 +354,26 @@ text_groups(const struct report *rp)
 	}
 }
 
+/* --coverage: the figures of those kept, the most uncertain referred */
+static void
+text_coverage(const struct report *rp)
+{
+	const char *unit = rp->o->per_patient ? "patients" : "records";
+
+	printf("\nreferral: the most uncertain %s to a reader, the rest as the model calls them\n", unit);
+	printf("%6s %8s %11s %-22s%-22s%-22s%-22s\n", "kept", unit, "uncert. <=", " accuracy", " gain", " macro sens",
+	       " macro spec");
+	for (int i = 0; i < rp->o->ncov; i++) {
+		const struct coverage *c = &rp->cov[i];
+		printf("%5.1f%% %8zu %11.4f", 100 * c->keep, c->n, c->cut);
+		text_ci(c->acc, c->acc_ci, rp->o->reps);
+		text_ci(c->gain, c->gain_ci, rp->o->reps);
+		text_ci(c->sens, c->sens_ci, rp->o->reps);
+		text_ci(c->spec, c->spec_ci, rp->o->reps);
+		putchar('\n');
+	}
+}
+
 static void
 print_text(const struct report *rp)
 {
@@ -404,6 +436,8 @@ print_text(const struct report *rp)
 		printf("\nheat maps against masks: %zu maps, %zu blank; mass inside the mask %.3f, "
 		       "the mask's share of the image %.3f, ratio %.2f\n", s->nmaps, s->nblank, in, share, in / share);
 	}
+	if (rp->o->ncov)
+		text_coverage(rp);
 	if (rp->groups)
 		text_groups(rp);
 }
@@ -578,6 +612,32 @@ print_json(const struct report *rp)
 		}
 		putchar('}');
 	}
+	if (rp->o->ncov) {
+		printf(",\"coverage\":[");
+		for (int i = 0; i < rp->o->ncov; i++) {
+			const struct coverage *c = &rp->cov[i];
+			printf("%s{\"keep\":", i ? "," : "");
+			json_num(stdout, c->keep, 9);
+			printf(",\"n\":%zu,\"uncertainty_max\":", c->n);
+			json_num(stdout, c->cut, 9);
+			printf(",\"accuracy\":");
+			json_num(stdout, c->acc, 9);
+			printf(",\"gain\":");
+			json_num(stdout, c->gain, 9);
+			printf(",\"sensitivity\":");
+			json_num(stdout, c->sens, 9);
+			printf(",\"specificity\":");
+			json_num(stdout, c->spec, 9);
+			if (rp->o->reps) {
+				json_pair("accuracy_ci", c->acc_ci);
+				json_pair("gain_ci", c->gain_ci);
+				json_pair("sensitivity_ci", c->sens_ci);
+				json_pair("specificity_ci", c->spec_ci);
+			}
+			putchar('}');
+		}
+		putchar(']');
+	}
 	if (rp->groups)
 		json_groups(rp);
 	printf("}\n");
@@ -643,6 +703,22 @@ print_tsv(const struct report *rp)
 			tsv("binary_sensitivity_hi", pos, rp->ci.sens[1]);
 			tsv("binary_specificity_lo", pos, rp->ci.spec[0]);
 			tsv("binary_specificity_hi", pos, rp->ci.spec[1]);
+		}
+	}
+	for (int i = 0; i < rp->o->ncov; i++) {
+		const struct coverage *c = &rp->cov[i];
+		char at[32];
+		snprintf(at, sizeof at, "%.9g", c->keep);
+		tsv("coverage_n", at, (double)c->n);
+		tsv("coverage_accuracy", at, c->acc);
+		tsv("coverage_gain", at, c->gain);
+		tsv("coverage_sensitivity", at, c->sens);
+		tsv("coverage_specificity", at, c->spec);
+		if (rp->o->reps) {
+			tsv("coverage_accuracy_lo", at, c->acc_ci[0]);
+			tsv("coverage_accuracy_hi", at, c->acc_ci[1]);
+			tsv("coverage_gain_lo", at, c->gain_ci[0]);
+			tsv("coverage_gain_hi", at, c->gain_ci[1]);
 		}
 	}
 }
@@ -994,6 +1070,8 @@ figures(const struct opts *o, struct samples *s, const struct classes *cl, struc
 		metrics_bootstrap_cut(s, c, t, o->reps, o->seed, o->level, &rp->ci);
 	else if (o->reps)
 		metrics_bootstrap(s, o->reps, o->seed, o->level, &rp->ci);
+	for (int i = 0; i < o->ncov; i++)
+		metrics_coverage(s, o->cov[i], o->reps, o->seed, o->level, &rp->cov[i]);
 }
 
 int
@@ -1033,6 +1111,10 @@ main(int argc, char **argv)
 
 	/* compute */
 	to_patients(&o, &s, input_names(&in));
+	for (size_t i = 0; o.ncov && i < s.n; i++)
+		if (isnan(s.unc[i]))
+			die(EX_DATAERR, "%s: --coverage: %s %zu of %zu has no meta.infer.uncertainty (osteo-infer writes it)",
+			    input_names(&in), o.per_patient ? "patient" : "labelled record", i + 1, s.n);
 	rp.cl = &cl;
 	rp.o = &o;
 	rp.patients = s.nunits;

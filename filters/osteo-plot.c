@@ -7,6 +7,8 @@
  *   correlation  each clinical feature's correlation with each class
  *   heatmaps     heat maps (Grad-CAM, occlusion) laid over their images, a grid
  *   reliability  a reliability diagram: accuracy against confidence, per bin
+ *   risk-coverage  accuracy of the records kept against their share, the
+ *                most uncertain (meta.infer.uncertainty) referred first
  *
  * The program computes (with common/eval/metrics.c, as osteo-metrics does) and
  * writes a gnuplot script with the data inline; gnuplot renders it to a
@@ -31,7 +33,7 @@
 #include "common/record/cli.h"
 
 static const char usage[] =
-	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps|reliability -o FILE.png [--title TEXT]\n"
+	"osteo-plot [-q] curves|roc|confusion|correlation|heatmaps|reliability|risk-coverage -o FILE.png [--title TEXT]\n"
 	"       [--size WxH] [--classes LIST] [--data FILE] [--script] [--max N] [--cols N]\n"
 	"       [--per-class N] [FILE|-]...";
 static const char options[] =
@@ -45,8 +47,9 @@ static const char options[] =
 	"  --cols N               heat maps: images per row (default 4)\n"
 	"  --per-class N          heat maps: up to N images of each class\n";
 
-enum kind { K_CURVES, K_ROC, K_CONFUSION, K_CORRELATION, K_HEATMAPS, K_RELIABILITY };
-static const char *kinds[] = { "curves", "roc", "confusion", "correlation", "heatmaps", "reliability" };
+enum kind { K_CURVES, K_ROC, K_CONFUSION, K_CORRELATION, K_HEATMAPS, K_RELIABILITY, K_COVERAGE };
+static const char *kinds[] = { "curves", "roc", "confusion", "correlation", "heatmaps", "reliability",
+	                       "risk-coverage" };
 
 struct opts {
 	enum kind kind;
@@ -317,6 +320,59 @@ plot_reliability(FILE *fp, const struct opts *o, FILE *data)
 	        0.9 / bins);
 	metrics_free(&m);
 	metrics_work_free(&w);
+	samples_free(&s);
+}
+
+static int
+by_uncertainty(const void *a, const void *b, void *ctx)
+{
+	const double *u = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	if (u[i] != u[j])
+		return u[i] < u[j] ? -1 : 1;
+	return (i > j) - (i < j);
+}
+
+/* the accuracy of the records kept when the most uncertain go to a reader,
+ * against the share kept (osteo-metrics --coverage at every share): it
+ * rises to the left when the uncertainty finds the errors */
+static void
+plot_coverage(FILE *fp, const struct opts *o, FILE *data)
+{
+	struct samples s = { 0 };
+	struct classes cl;
+	size_t *idx, right = 0;
+
+	read_predictions(o, &s, &cl);
+	idx = emalloc(s.n * sizeof *idx);
+	for (size_t i = 0; i < s.n; i++) {
+		if (isnan(s.unc[i]))
+			die(EX_DATAERR, "%s: labelled record %zu of %zu has no meta.infer.uncertainty (osteo-infer writes it)",
+			    o->ninputs ? o->inputs[0] : "<stdin>", i + 1, s.n);
+		idx[i] = i;
+	}
+	qsort_r(idx, s.n, sizeof *idx, by_uncertainty, s.unc);
+	if (data)
+		fprintf(data, "kept\tcoverage\tuncertainty\taccuracy\n");
+	fprintf(fp, "$cov << EOD\n");
+	for (size_t j = 0; j < s.n; j++) {
+		size_t i = idx[j];
+		right += class_argmax(s.p + i * s.k, s.k) == s.label[i];
+		fprintf(fp, "%.6f %.6f\n", (double)(j + 1) / s.n, (double)right / (j + 1));
+		if (data)
+			fprintf(data, "%zu\t%.6f\t%.6f\t%.6f\n", j + 1, (double)(j + 1) / s.n, s.unc[i], (double)right / (j + 1));
+	}
+	fprintf(fp, "EOD\n");
+	char t[160];
+	snprintf(t, sizeof t, "risk-coverage (n = %zu, accuracy of all %.3f)", s.n, (double)right / s.n);
+	gp_title(fp, o, t);
+	fprintf(fp, "set xrange [0:1]\nset grid\nset key bottom left\n"
+	            "set xlabel 'coverage (share kept; the most uncertain go to a reader)'\n"
+	            "set ylabel 'accuracy of those kept'\n"
+	            "plot $cov using 1:2 with lines lw 2 lc rgb '#08306b' title 'kept', "
+	            "%.6f with lines dt 2 lc rgb '#444444' title 'all'\n", (double)right / s.n);
+	free(idx);
 	samples_free(&s);
 }
 
@@ -633,9 +689,10 @@ int
 main(int argc, char **argv)
 {
 	static void (*const plot[])(FILE *, const struct opts *, FILE *) = {
-		plot_curves, plot_roc, plot_confusion, plot_correlation, plot_heatmaps, plot_reliability,
+		plot_curves, plot_roc, plot_confusion, plot_correlation, plot_heatmaps, plot_reliability, plot_coverage,
 	};
-	static const int size[][2] = { { 1000, 420 }, { 600, 600 }, { 600, 560 }, { 620, 560 }, { 0, 0 }, { 600, 600 } };
+	static const int size[][2] = { { 1000, 420 }, { 600, 600 }, { 600, 560 }, { 620, 560 }, { 0, 0 }, { 600, 600 },
+	                                   { 700, 500 } };
 	struct opts o;
 	char *script = NULL, *tmp = NULL, *dtmp = NULL;
 	size_t len = 0;

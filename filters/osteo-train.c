@@ -670,16 +670,23 @@ better(const struct trial *a, const struct trial *b)
 	return a->nll < b->nll;
 }
 
+/* a candidate's row of the table; with measured, the seconds it took
+ * (stderr's table has them, the model's leaves them out: the same records
+ * and seed give the same model file) */
 static void
-row(char *buf, size_t n, const struct trial *t, const char *note)
+row(char *buf, size_t n, const struct trial *t, int measured, const char *note)
 {
-	if (t->ran)
-		snprintf(buf, n, "%-22.31s %6d %7.0e %5.2f %3s %8.0f %8.0f %7.4f %7.4f %7.4f  %s", t->c.name, t->c.epochs,
-		         t->c.lr, t->c.wd, t->c.class_weights ? "yes" : "no", t->c.cost, t->secs, t->acc, t->f1,
-		         t->nll, note);
-	else
-		snprintf(buf, n, "%-22.31s %6d %7.0e %5.2f %3s %8.0f %8s %7s %7s %7s  %s", t->c.name, t->c.epochs,
-		         t->c.lr, t->c.wd, t->c.class_weights ? "yes" : "no", t->c.cost, "-", "-", "-", "-", note);
+	char secs[16] = "-", acc[16] = "-", f1[16] = "-", nll[16] = "-";
+
+	if (t->ran) {
+		snprintf(secs, sizeof secs, "%.0f", t->secs);
+		snprintf(acc, sizeof acc, "%.4f", t->acc);
+		snprintf(f1, sizeof f1, "%.4f", t->f1);
+		snprintf(nll, sizeof nll, "%.4f", t->nll);
+	}
+	snprintf(buf, n, "%-22.31s %6d %7.0e %5.2f %3s %8.0f%s%*s %7s %7s %7s  %s", t->c.name, t->c.epochs, t->c.lr,
+	         t->c.wd, t->c.class_weights ? "yes" : "no", t->c.cost, measured ? " " : "", measured ? 8 : 0,
+	         measured ? secs : "", acc, f1, nll, note);
 }
 
 /*
@@ -751,12 +758,17 @@ auto_train(struct run *u, const struct train_opts *o)
 	for (int i = 0; i < nt; i++)
 		if (i != best && t[i].ran && (second < 0 || better(&t[i], &t[second])))
 			second = i;
-	snprintf(line, sizeof line, "%-22s %6s %7s %5s %3s %8s %8s %7s %7s %7s  %s", "candidate", "epochs", "lr",
-	         "wd", "cw", "plan s", "s", "acc", "F1", "logloss", "");
-	text_add(&table, "%s\n", line);
-	for (int i = 0; i < nt; i++) {
-		row(line, sizeof line, &t[i], i == best ? "chosen" : t[i].ran ? "" : "over the budget");
-		text_add(&table, "%s\n", line);
+	struct text shown = { 0 };
+	for (int measured = 0; measured < 2; measured++) {
+		struct text *tb = measured ? &shown : &table;
+		snprintf(line, sizeof line, "%-22s %6s %7s %5s %3s %8s%s%*s %7s %7s %7s", "candidate", "epochs", "lr",
+		         "wd", "cw", "plan s", measured ? " " : "", measured ? 8 : 0, measured ? "s" : "", "acc", "F1",
+		         "logloss");
+		text_add(tb, "%s\n", line);
+		for (int i = 0; i < nt; i++) {
+			row(line, sizeof line, &t[i], measured, i == best ? "chosen" : t[i].ran ? "" : "over the budget");
+			text_add(tb, "%s\n", line);
+		}
 	}
 	char why[256];
 	if (second >= 0)
@@ -767,7 +779,8 @@ auto_train(struct run *u, const struct train_opts *o)
 		         t[best].c.name, t[best].f1, k);
 	if (!quiet)
 		fprintf(stderr, "%s: --auto, %d folds by patient, budget %g min (planned %.0f s):\n%s", argv0, k,
-		        o->budget, planned, table.s);
+		        o->budget, planned, shown.s);
+	free(shown.s);
 	info("chosen %s", why);
 	info("architecture %s, %d epochs, lr %g, weight decay %g%s", t[best].c.arch, t[best].c.epochs,
 	     t[best].c.lr, t[best].c.wd, t[best].c.class_weights ? ", class weights" : "");

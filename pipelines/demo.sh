@@ -78,15 +78,18 @@ osteo-infer -m "$out/osteonet.model" --device "$device" --no-calibration "$out/p
 osteo-infer -m "$out/osteonet.model" --device "$device" "$out/prep/val.fused.rec" >"$out/cnn.val.pred.rec"
 osteo-metrics --seed "$seed" --json --per-patient --threshold sens:0.9 --threshold-from "$out/cnn.val.pred.rec" \
 	"$out/cnn.pred.rec" >"$report/cnn-screening.json"
+# referral: the most uncertain test patients to a reader, the rest as the model calls them
+osteo-metrics --seed "$seed" --json --per-patient --coverage 0.9,0.8 "$out/cnn.pred.rec" >"$report/cnn-referral.json"
 # better than the baseline? the difference on the same patients
 osteo-metrics --seed "$seed" --compare --per-patient --json "$out/cnn.pred.rec" "$out/svm.pred.rec" >"$report/cnn-vs-svm.json"
 
-step "osteo-plot: curves, ROC, confusion, reliability, clinical correlation, heatmaps"
+step "osteo-plot: curves, ROC, confusion, reliability, risk-coverage, clinical correlation, heatmaps"
 osteo-plot curves -o "$report/training.png" "$report/train-log.tsv"
 osteo-plot roc --title "OsteoNet: ROC on the test patients" -o "$report/roc.png" "$out/cnn.pred.rec"
 osteo-plot roc --title "SVM baseline: ROC on the test patients" -o "$report/svm-roc.png" "$out/svm.pred.rec"
 osteo-plot confusion -o "$report/confusion.png" "$out/cnn.pred.rec"
 osteo-plot reliability -o "$report/reliability.png" "$out/cnn.pred.rec"
+osteo-plot risk-coverage -o "$report/risk-coverage.png" "$out/cnn.pred.rec"
 osteo-plot correlation --data "$report/correlation.tsv" -o "$report/correlation.png" "$out/prep/train.fused.rec"
 osteo-plot heatmaps --per-class 4 --max 12 -o "$report/heatmaps.png" "$out/cnn.pred.rec"
 
@@ -115,6 +118,7 @@ row() {
 	jq -r '.maps | "Heat maps: \(.n) test images, \(.blank) blank; \(.in_mask * 1000 | round / 10)% of their mass lies in bone, which covers \(.mask_share * 1000 | round / 10)% of the image: \(.ratio * 100 | round / 100) times its share."' "$report/cnn-metrics.json"
 	jq -r '"CNN minus SVM on the same \(.n) patients (paired bootstrap, 95%): accuracy \(.accuracy.diff * 1000 | round / 1000) (\(.accuracy.ci[0] * 1000 | round / 1000) to \(.accuracy.ci[1] * 1000 | round / 1000)), macro AUC \(.auc_macro.diff * 1000 | round / 1000) (\(.auc_macro.ci[0] * 1000 | round / 1000) to \(.auc_macro.ci[1] * 1000 | round / 1000)); DeLong, osteoporosis vs rest: AUC \(.delong[-1].auc_a * 1000 | round / 1000) vs \(.delong[-1].auc_b * 1000 | round / 1000), p = \(.delong[-1].p * 1000 | round / 1000)."' "$report/cnn-vs-svm.json"
 	echo "Calibration: temperature $(osteo-dump "$out/osteonet.model" | jq -r '.meta["calibration.temperature"] * 1000 | round / 1000') fitted on the validation records (osteo-train --calibrate, after $fusion fusion$([ "$fusion" = late ] && echo ", whose regression on the validation records calibrates already")); the CNN's test ECE $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-uncalibrated-metrics.json") without it, $(jq -r '.ece * 1000 | round / 1000' "$report/cnn-metrics.json") with it (reliability.png)."
+	jq -r '[.coverage[] | "keeping \(.keep * 100 | round)% (\(.n) patients) accuracy \(.accuracy * 1000 | round / 1000) (\(.accuracy_ci[0] * 1000 | round / 1000)-\(.accuracy_ci[1] * 1000 | round / 1000)), \(.gain * 1000 | round / 1000) more than all (\(.gain_ci[0] * 1000 | round / 1000) to \(.gain_ci[1] * 1000 | round / 1000))"] | "Referral, the most uncertain test patients to a reader (osteo-metrics --coverage, risk-coverage.png): " + join("; ") + "."' "$report/cnn-referral.json"
 	jq -r '.binary | "Screening, \(.positive) against the rest, the threshold for 90% sensitivity chosen on the validation patients (p >= \(.threshold * 1000 | round / 1000)): on the test patients sensitivity \(.sensitivity * 1000 | round / 1000) (\(.sensitivity_ci[0] * 1000 | round / 1000)-\(.sensitivity_ci[1] * 1000 | round / 1000)), specificity \(.specificity * 1000 | round / 1000) (\(.specificity_ci[0] * 1000 | round / 1000)-\(.specificity_ci[1] * 1000 | round / 1000))."' "$report/cnn-screening.json"
 	echo
 	echo "The CNN per patient, by subgroup (osteo-metrics --per-patient --by; * too few patients to read):"

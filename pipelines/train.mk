@@ -35,10 +35,15 @@ PRECISION ?= fp32
 # no clinical table there is nothing to join
 TRAINOPTS ?= --weight-decay 0.02 --cosine $(if $(strip $(CLINICAL)),--fusion late)
 BOOTSTRAP ?= 1000
+# AUTO=MINUTES: osteo-train --auto within that budget chooses the network
+# and recipe (ARCH, EPOCHS, LR and TRAINOPTS are then not used) and the
+# model is the ensemble of its folds (it writes no training log, so
+# `plots` has no curves to draw)
+AUTO      ?=
 
 MODEL = $(OUT)/osteonet.model
 
-STAGE_train = ARCH EPOCHS BATCH LR SEED TRAINOPTS PRECISION
+STAGE_train = ARCH EPOCHS BATCH LR SEED TRAINOPTS PRECISION AUTO
 # pipelines/nightly reads it: the settings of decoding, normalising and
 # fusing new images as the training images were
 STAGE_apply = SIZE FIT MISSING KEY PATIENT CLASSES
@@ -47,9 +52,9 @@ all: $(OUT)/metrics.txt $(OUT)/metrics.json $(OUT)/predictions.csv $(OUT)/svm.me
 
 # one line per epoch on standard error: minutes of training are not silent
 $(MODEL): $(OUT)/train.fused.rec $(OUT)/val.fused.rec $(OUT)/train.settings
-	$(BIN)osteo-train --arch $(ARCH) --epochs $(EPOCHS) --batch $(BATCH) --lr $(LR) --seed $(SEED) \
-		--device $(DEVICE) --precision $(PRECISION) $(TRAINOPTS) --val $(OUT)/val.fused.rec --log $(OUT)/train.log.tsv \
-		--checkpoint $(OUT)/osteonet.ckpt -o $@ $(OUT)/train.fused.rec
+	$(BIN)osteo-train $(if $(AUTO),--auto --budget $(AUTO),--arch $(ARCH) --epochs $(EPOCHS) --lr $(LR) $(TRAINOPTS) \
+		--log $(OUT)/train.log.tsv --checkpoint $(OUT)/osteonet.ckpt) --batch $(BATCH) --seed $(SEED) \
+		--device $(DEVICE) --precision $(PRECISION) --val $(OUT)/val.fused.rec -o $@ $(OUT)/train.fused.rec
 
 $(OUT)/predictions.rec: $(MODEL) $(OUT)/test.fused.rec
 	$(BIN)osteo-infer -m $(MODEL) --device $(DEVICE) --progress $(OUT)/test.fused.rec > $@.tmp && mv $@.tmp $@

@@ -32,8 +32,10 @@ samples_add(struct samples *s, int label, const double *p, size_t unit)
 		s->label = erealloc(s->label, cap * sizeof *s->label);
 		s->p = erealloc(s->p, bytes);
 		s->unit = erealloc(s->unit, cap * sizeof *s->unit);
+		s->unc = erealloc(s->unc, cap * sizeof *s->unc);
 		s->cap = cap;
 	}
+	s->unc[s->n] = NAN;
 	s->label[s->n] = label;
 	memcpy(s->p + s->n * s->k, p, s->k * sizeof *p);
 	s->unit[s->n] = unit;
@@ -153,6 +155,13 @@ samples_read_by(struct input *in, const char *names, struct samples *s, struct c
 			s->names[unit] = r.has_patient ? estrdup(r.patient) : NULL;
 		}
 		samples_add(s, (int)r.label, r.probs, (size_t)unit);
+		const struct metaval *uv = rec_meta(&r, KEY_INFER_UNCERTAINTY);
+		if (uv && (uv->type == MV_FLOAT || uv->type == MV_INT)) {
+			double v = uv->type == MV_FLOAT ? uv->f : (double)uv->i;
+			if (!(v >= 0 && v <= 1))
+				input_die(in, &r, "meta.infer.uncertainty is %g, not in [0, 1]", v);
+			s->unc[s->n - 1] = v;
+		}
 		map_in_mask(s, rec_tensor(&r, TENSOR_HEATMAP), rec_tensor(&r, TENSOR_MASK));
 		if (groupof) {
 			const char *g = groupof(&r, ctx, gbuf, sizeof gbuf);
@@ -180,15 +189,22 @@ samples_per_patient(struct samples *s, int use_max, size_t *bad)
 	double *p = ecalloc(nu * k, sizeof *p);
 	int *label = emalloc(nu * sizeof *label);
 	size_t *count = ecalloc(nu, sizeof *count), *first = emalloc(nu * sizeof *first);
+	double *unc = ecalloc(nu, sizeof *unc);
 
 	for (size_t i = 0; i < s->n; i++) {
 		size_t u = s->unit[i];
+		/* a patient's uncertainty: its images' mean (or largest); NaN
+		 * when one of them has none */
+		if (isnan(s->unc[i]) || isnan(unc[u]))
+			unc[u] = NAN;
+		else
+			unc[u] = use_max && count[u] ? fmax(unc[u], s->unc[i]) : unc[u] + s->unc[i];
 		if (!count[u]++) {
 			label[u] = s->label[i];
 			first[u] = i;
 		} else if (label[u] != s->label[i]) {
 			*bad = u;
-			free(p), free(label), free(count), free(first);
+			free(p), free(label), free(count), free(first), free(unc);
 			return -1;
 		}
 		for (size_t c = 0; c < k; c++) {
@@ -210,12 +226,13 @@ samples_per_patient(struct samples *s, int use_max, size_t *bad)
 			s->p[j * k + c] = use_max ? (sum > 0 ? p[u * k + c] / sum : 1.0 / k) : p[u * k + c] / count[u];
 		s->label[j] = label[u];
 		s->unit[j] = u;
+		s->unc[j] = use_max ? unc[u] : unc[u] / count[u];
 	}
 	/* a patient's subgroup is its first record's */
 	for (size_t j = 0; s->group && j < n; j++)
 		s->group[j] = s->group[first[order[j]]];
 	s->n = n;
-	free(p), free(label), free(count), free(first), free(order);
+	free(p), free(label), free(count), free(first), free(order), free(unc);
 	return 0;
 }
 
@@ -233,6 +250,7 @@ samples_subset(const struct samples *s, size_t g, struct samples *out)
 			if (dense[s->unit[i]] == SIZE_MAX)
 				dense[s->unit[i]] = nu++;
 			samples_add(out, s->label[i], s->p + i * (size_t)s->k, dense[s->unit[i]]);
+			out->unc[out->n - 1] = s->unc[i];
 		}
 	free(dense);
 }
@@ -250,6 +268,7 @@ samples_free(struct samples *s)
 	free(s->label);
 	free(s->p);
 	free(s->unit);
+	free(s->unc);
 	memset(s, 0, sizeof *s);
 }
 
@@ -623,6 +642,23 @@ percentile(double *v, int n, double q)
 	return lo + 1 < n ? v[lo] + (h - lo) * (v[lo + 1] - v[lo]) : v[lo];
 }
 
+/* the samples of each unit, contiguous (a counting sort): unit u's are
+ * member[start[u]..start[u+1]); start has nunits + 1 zeroed places */
+static void
+unit_members(const struct samples *s, size_t *start, size_t *member)
+{
+	size_t nu = s->nunits, *fill = emalloc((nu ? nu : 1) * sizeof *fill);
+
+	for (size_t i = 0; i < s->n; i++)
+		start[s->unit[i] + 1]++;
+	for (size_t u = 0; u < nu; u++)
+		start[u + 1] += start[u];
+	memcpy(fill, start, nu * sizeof *fill);
+	for (size_t i = 0; i < s->n; i++)
+		member[fill[s->unit[i]]++] = i;
+	free(fill);
+}
+
 /* the percentile bootstrap over units of a's figures, or with b (the same
  * records scored by another model) of a's minus b's on each replicate */
 static void
@@ -643,19 +679,7 @@ bootstrap(const struct samples *s, const struct samples *b, int cut, double thre
 	memset(ci, 0, sizeof *ci);
 	ci->reps = reps;
 	ci->level = level;
-	/* the samples of each unit, contiguous: a counting sort */
-	for (size_t i = 0; i < s->n; i++)
-		start[s->unit[i] + 1]++;
-	for (size_t u = 0; u < nu; u++)
-		start[u + 1] += start[u];
-	{
-		size_t *fill = emalloc((nu ? nu : 1) * sizeof *fill);
-
-		memcpy(fill, start, nu * sizeof *fill);
-		for (size_t i = 0; i < s->n; i++)
-			member[fill[s->unit[i]]++] = i;
-		free(fill);
-	}
+	unit_members(s, start, member);
 	metrics_init(&m, s->k, 10);
 	metrics_init(&mb, s->k, 10);
 	rng_seed(&g, seed, "bootstrap");
@@ -838,4 +862,91 @@ metrics_delong(const struct samples *a, const struct samples *b, int c, struct d
 		free(v10[t]), free(v01[t]);
 	free(pos), free(neg), free(rp), free(rn), free(all), free(rall), free(order);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* referral */
+
+static int
+by_unc(const void *a, const void *b, void *ctx)
+{
+	const double *u = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	if (u[i] != u[j])
+		return u[i] < u[j] ? -1 : 1;
+	return (i > j) - (i < j);
+}
+
+/* of idx[0..n), the least uncertain share keep (at least one), first in
+ * idx (reordered); how many; their figures into cv's kept */
+static size_t
+keep_sure(const struct samples *s, size_t *idx, size_t n, double keep, struct metrics *m, struct metrics *all,
+          struct metrics_work *w)
+{
+	size_t kept = (size_t)llround(keep * (double)n);
+
+	kept = kept ? kept : 1;
+	metrics_compute(s, idx, n, all, w);
+	qsort_r(idx, n, sizeof *idx, by_unc, s->unc);
+	metrics_compute(s, idx, kept, m, w);
+	return kept;
+}
+
+void
+metrics_coverage(const struct samples *s, double keep, int reps, unsigned long long seed, double level,
+                 struct coverage *cv)
+{
+	size_t nu = s->nunits, *start = ecalloc(nu + 1, sizeof *start), *member = emalloc((s->n ? s->n : 1) * sizeof *member);
+	size_t *idx = emalloc((s->n ? s->n : 1) * sizeof *idx), idxcap = s->n ? s->n : 1;
+	double *v[4];
+	struct metrics m, all;
+	struct metrics_work w = { 0 };
+	struct rng g;
+
+	memset(cv, 0, sizeof *cv);
+	cv->keep = keep;
+	metrics_init(&m, s->k, 10);
+	metrics_init(&all, s->k, 10);
+	for (size_t i = 0; i < s->n; i++)
+		idx[i] = i;
+	cv->n = keep_sure(s, idx, s->n, keep, &m, &all, &w);
+	cv->cut = s->unc[idx[cv->n - 1]];
+	cv->acc = m.accuracy;
+	cv->sens = m.macro.sens;
+	cv->spec = m.macro.spec;
+	cv->gain = m.accuracy - all.accuracy;
+	/* intervals: patients drawn with replacement, the most uncertain share
+	 * of each replicate referred */
+	unit_members(s, start, member);
+	for (int f = 0; f < 4; f++)
+		v[f] = emalloc((reps ? reps : 1) * sizeof *v[f]);
+	rng_seed(&g, seed, "bootstrap");
+	for (int r = 0; r < reps; r++) {
+		size_t n = 0;
+		for (size_t d = 0; d < nu; d++) {
+			size_t u = (size_t)(rng_u64(&g) % nu), len = start[u + 1] - start[u];
+			if (idxcap < n + len) {
+				idxcap = 2 * (n + len);
+				idx = erealloc(idx, idxcap * sizeof *idx);
+			}
+			memcpy(idx + n, member + start[u], len * sizeof *idx);
+			n += len;
+		}
+		keep_sure(s, idx, n, keep, &m, &all, &w);
+		v[0][r] = m.accuracy;
+		v[1][r] = m.macro.sens;
+		v[2][r] = m.macro.spec;
+		v[3][r] = m.accuracy - all.accuracy;
+	}
+	double a = (1 - level) / 2, *ci[4] = { cv->acc_ci, cv->sens_ci, cv->spec_ci, cv->gain_ci };
+	for (int f = 0; f < 4; f++) {
+		ci[f][0] = reps ? percentile(v[f], reps, a) : NAN;
+		ci[f][1] = reps ? percentile(v[f], reps, 1 - a) : NAN;
+		free(v[f]);
+	}
+	metrics_free(&m);
+	metrics_free(&all);
+	metrics_work_free(&w);
+	free(start), free(member), free(idx);
 }

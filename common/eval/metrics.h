@@ -24,6 +24,7 @@ struct samples {
 	int *label;
 	double *p;             /* n x k */
 	size_t *unit;          /* resampling unit: the patient's number */
+	double *unc;           /* meta.infer.uncertainty, NaN where a record has none */
 	size_t nunits;
 	char **names;          /* per unit: its patient, or NULL (samples_read) */
 	size_t *group;         /* per sample: its subgroup (samples_read_by), or NULL */
@@ -152,5 +153,22 @@ void metrics_bootstrap_cut(const struct samples *s, int c, double threshold, int
 double metrics_threshold_for(const struct samples *s, int c, int spec, double want, struct metrics_work *w);
 /* the threshold that maximises sensitivity + specificity (Youden's J) */
 double metrics_youden(const struct samples *s, int c, struct metrics_work *w);
+
+/*
+ * Referral (osteo-metrics --coverage): the samples kept when the most
+ * uncertain share 1 - keep of them (by unc; ties in their order) go to a
+ * reader: how many, the largest uncertainty kept, their accuracy, macro
+ * sensitivity and specificity, and the accuracy gained over all of them;
+ * with percentile intervals over reps resamples of the units, each
+ * referring its own most uncertain share.
+ */
+struct coverage {
+	double keep, cut;
+	size_t n;
+	double acc, sens, spec, gain;
+	double acc_ci[2], sens_ci[2], spec_ci[2], gain_ci[2];
+};
+void metrics_coverage(const struct samples *s, double keep, int reps, unsigned long long seed, double level,
+                      struct coverage *cv);
 
 #endif

@@ -252,8 +252,8 @@ auto_folds(const uint64_t *pat, const int32_t *y, int n, int want, uint64_t seed
  * training times on make demo's cohort and the real sets of bench/auto.sh;
  * osteo-train prints each candidate's measured time beside its plan.
  */
-#define AUTO_RATE 40e9
-#define AUTO_PER_IMAGE 120e-6
+#define AUTO_RATE 80e9
+#define AUTO_PER_IMAGE 40e-6
 
 double
 auto_cost(const char *arch, const struct fingerprint *f, int late, int epochs, long n)

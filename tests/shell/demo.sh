@@ -5,7 +5,7 @@ command -v gnuplot >/dev/null || { echo "gnuplot is not installed (apt-get insta
 DEMO_DIR=d DEMO_N=40 DEMO_SIZE=32x32 DEMO_EPOCHS=2 DEMO_COPIES=0 DEMO_ARCH=conv:4,pool,conv:8,pool,dense:8 \
 	"$TOP/pipelines/demo.sh" >out.log 2>&1 || { cat out.log; fail "demo.sh failed"; }
 contains "the report is in d/report/" out.log || fail "where the report is"
-for p in training roc svm-roc confusion correlation heatmaps; do
+for p in training roc svm-roc confusion correlation heatmaps risk-coverage; do
 	[ -s d/report/$p.png ] || fail "$p.png missing"
 	pngtopnm d/report/$p.png >x.ppm 2>/dev/null || fail "$p.png does not decode"
 	[ "$(ppmhist -noheader x.ppm | wc -l)" -ge 20 ] || fail "$p.png is (nearly) blank"
@@ -29,5 +29,7 @@ contains -E '^CNN minus SVM on the same [0-9]+ patients \(paired bootstrap, 95%\
 	fail "paired comparison in the summary: $(cat d/report/summary.md)"
 contains -E '^Screening, osteoporosis against the rest, the threshold for 90% sensitivity chosen on the validation patients' d/report/summary.md ||
 	fail "screening line: $(cat d/report/summary.md)"
+contains -E '^Referral, the most uncertain test patients to a reader .*: keeping 90% \([0-9]+ patients\) accuracy [0-9.]+ \([0-9.]+-[0-9.]+\), -?[0-9.]+ more than all' d/report/summary.md ||
+	fail "referral: $(cat d/report/summary.md)"
 contains -E '^Calibration: temperature [0-9.]+ fitted on the validation records' d/report/summary.md && [ -s d/report/reliability.png ] ||
 	fail "calibration: $(cat d/report/summary.md)"
