@@ -329,10 +329,13 @@ bench:
 	@bench/run.sh
 
 # how good the demo's models are, over seeds (bench/models.sh; README)
+# bench/auto.sh's real images come from scikit-learn's and scikit-image's
+# packages (tools/deps.sh bench)
 models:
-	@tools/deps.sh demo
+	@tools/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bench/models.sh
+	@bench/auto.sh
 
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DATADIR ?= $(PREFIX)/share/osteo

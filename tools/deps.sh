@@ -11,8 +11,9 @@ python3-onnx python3-opencv python3-numpy python3-torchvision"
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
-# make bench's reference: PyTorch with an optimised BLAS behind libblas.so.3
-bench="python3-torch libopenblas0-pthread"
+# make bench's reference: PyTorch with an optimised BLAS behind libblas.so.3;
+# scikit-learn and scikit-image hold the real images bench/auto.sh trains on
+bench="python3-torch libopenblas0-pthread python3-sklearn python3-skimage"
 case "${1:-build}" in
 build) want=$build ;;
 check) want="$build $check" ;;

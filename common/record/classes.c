@@ -167,6 +167,20 @@ classes_settle(struct classes *c, const struct classes *seen, const char **err)
 		named += seen->names[i] != NULL;
 	if (!named)
 		return classes_read(c, DEFAULT_CLASSES, err);
+	/* names that are the default's at their labels are a subset of the
+	 * default's cohort (a small export without osteopenia, say): the
+	 * model keeps all three classes rather than shrink to the ones seen */
+	struct classes def;
+	int fits = 1;
+	if (classes_read(&def, DEFAULT_CLASSES, err) < 0)
+		return -1;
+	for (int i = 0; i < seen->n; i++)
+		fits &= i < def.n && (!seen->names[i] || !strcmp(seen->names[i], def.names[i]));
+	if (fits) {
+		*c = def;
+		return 0;
+	}
+	classes_free(&def);
 	for (int i = 0; i < seen->n; i++) {
 		if (!seen->names[i]) {
 			snprintf(msg, sizeof msg, "no record names class %d (meta.class), though label %d is named: "

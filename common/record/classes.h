@@ -34,7 +34,8 @@ int classes_risk(const struct classes *c, const char *name);
  * names it); -1 and *err when the label is named otherwise elsewhere.
  * classes_settle makes c the names seen when every label up to the
  * largest has one and no name is given two labels, and the default list
- * when no record names its class; -1 and *err otherwise.
+ * when no record names its class or every name seen is the default's at
+ * its label (then a label may go unseen); -1 and *err otherwise.
  */
 int classes_see(struct classes *seen, long long label, const char *name, const char **err);
 int classes_settle(struct classes *c, const struct classes *seen, const char **err);

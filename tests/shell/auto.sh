@@ -113,6 +113,13 @@ osteo-decode -q --classes beta,alpha tree | osteo-normalize --size 8x8 >ba.rec
 osteo-train -q --arch dense:4 --epochs 1 --no-check --val ba.rec -o x.model ab.rec 2>err && fail "a --val of swapped classes"
 contains "is class 'alpha' here, 'beta' for the model" err || fail "the message: $(cat err)"
 
+# the default's names with osteopenia unseen: still the default's three classes
+rm -rf tree && osteo-synth -q -n 24 --images 1 --size 16x16 -o tree && rm -rf tree/osteopenia
+osteo-decode -q tree | osteo-normalize --size 8x8 >hp.rec
+osteo-train -q --arch dense:4 --epochs 1 -o hp.model hp.rec
+[ "$(osteo-dump hp.model | jq -r .meta.classes)" = healthy,osteopenia,osteoporosis ] ||
+	fail "classes with one unseen: $(osteo-dump hp.model | jq -c .meta.classes)"
+
 # the README's own-data path with AUTO: train.mk's model is --auto's ensemble
 "$TOP/examples/xray-folder/make-folder.sh" mine 40 1
 make -s -f "$TOP/pipelines/train.mk" OUT=run IMAGES=mine/images PATIENT='(P[0-9]+)_' CLINICAL=mine/clinical.csv \

@@ -28,8 +28,9 @@ emu=$TOP/build/emu/bin/osteo-infer
 for m in resnet18 resnet34 resnet50 avgnet; do
 	osteo-onnx -q --import $m.onnx -o $m.model
 	for cpu in "" reference cuda; do
+		# (outside the pipeline: a continue in its subshell goes nowhere)
+		[ "$cpu" != cuda ] || [ -x "$emu" ] || continue
 		if [ "$cpu" = cuda ]; then
-			[ -x "$emu" ] || continue
 			"$emu" -q --no-check --device cuda -m $m.model rgb.rec
 		else
 			OSTEO_CPU=$cpu osteo-infer -q --no-check -m $m.model rgb.rec
