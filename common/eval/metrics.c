@@ -659,6 +659,26 @@ unit_members(const struct samples *s, size_t *start, size_t *member)
 	free(fill);
 }
 
+/* one bootstrap replicate: nu units drawn with replacement, their
+ * samples' indices in *idx (grown as needed); how many */
+static size_t
+draw_units(struct rng *g, const size_t *start, const size_t *member, size_t nu, size_t **idx, size_t *idxcap)
+{
+	size_t n = 0;
+
+	for (size_t d = 0; d < nu; d++) {
+		size_t u = (size_t)(rng_u64(g) % nu), len = start[u + 1] - start[u];
+
+		if (*idxcap < n + len) {
+			*idxcap = 2 * (n + len);
+			*idx = erealloc(*idx, *idxcap * sizeof **idx);
+		}
+		memcpy(*idx + n, member + start[u], len * sizeof **idx);
+		n += len;
+	}
+	return n;
+}
+
 /* the percentile bootstrap over units of a's figures, or with b (the same
  * records scored by another model) of a's minus b's on each replicate */
 static void
@@ -684,18 +704,8 @@ bootstrap(const struct samples *s, const struct samples *b, int cut, double thre
 	metrics_init(&mb, s->k, 10);
 	rng_seed(&g, seed, "bootstrap");
 	for (int r = 0; r < reps; r++) {
-		size_t n = 0;
+		size_t n = draw_units(&g, start, member, nu, &idx, &idxcap);
 
-		for (size_t d = 0; d < nu; d++) {
-			size_t u = (size_t)(rng_u64(&g) % nu), len = start[u + 1] - start[u];
-
-			if (idxcap < n + len) {
-				idxcap = 2 * (n + len);
-				idx = erealloc(idx, idxcap * sizeof *idx);
-			}
-			memcpy(idx + n, member + start[u], len * sizeof *idx);
-			n += len;
-		}
 		metrics_compute(s, idx, n, &m, &w);
 		if (b)
 			metrics_compute(b, idx, n, &mb, &w);
@@ -923,16 +933,7 @@ metrics_coverage(const struct samples *s, double keep, int reps, unsigned long l
 		v[f] = emalloc((reps ? reps : 1) * sizeof *v[f]);
 	rng_seed(&g, seed, "bootstrap");
 	for (int r = 0; r < reps; r++) {
-		size_t n = 0;
-		for (size_t d = 0; d < nu; d++) {
-			size_t u = (size_t)(rng_u64(&g) % nu), len = start[u + 1] - start[u];
-			if (idxcap < n + len) {
-				idxcap = 2 * (n + len);
-				idx = erealloc(idx, idxcap * sizeof *idx);
-			}
-			memcpy(idx + n, member + start[u], len * sizeof *idx);
-			n += len;
-		}
+		size_t n = draw_units(&g, start, member, nu, &idx, &idxcap);
 		keep_sure(s, idx, n, keep, &m, &all, &w);
 		v[0][r] = m.accuracy;
 		v[1][r] = m.macro.sens;
