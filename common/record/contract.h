@@ -188,7 +188,7 @@ int model_header_read(const struct record *r, struct model_header *h, const char
 #define KEY_INFER_HEATMAP_MODE "infer.heatmap_mode"    /* gradcam, absolute or occlusion */
 #define KEY_INFER_GRADCAM_EMPTY "infer.gradcam_empty"  /* bool: Grad-CAM had no positive part */
 #define KEY_INFER_FEATURES_LAYER "infer.features_layer"  /* --feature-maps' layer */
-#define KEY_INFER_UNCERTAINTY "infer.uncertainty"  /* 0 to 1: how unsure the answer is (osteo-infer(1)) */
+#define KEY_INFER_UNCERTAINTY "infer.uncertainty"  /* 1 - the largest probability: how unsure the answer is (osteo-infer(1)) */
 #define KEY_INFER_ENTROPY "infer.entropy"          /* the answer's entropy over log(classes) */
 #define KEY_INFER_DISAGREEMENT "infer.disagreement"  /* the members' and views' mutual information, likewise */
 #define KEY_INFER_VIEWS "infer.views"              /* the answers averaged: members x (--tta: 2) */

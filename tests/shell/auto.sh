@@ -1,11 +1,11 @@
 # osteo-train --auto on a small cohort: the budget too small for any candidate runs the
 # cheapest and says so; the table is on stderr and in the model; the same seed gives the same
 # bytes; usage errors.  The ensemble's answer is its members' mean (osteo-infer --member), its
-# uncertainty the mean's entropy and the members' disagreement as computed here; --tta is the
-# mean over the image and its mirror image (osteo-augment --hflip 1).  osteo-metrics
-# --coverage against numpy; osteo-plot risk-coverage.  A tree of two classes trains a model of
-# those two (their names from the records), and a --val of the classes the other way round is
-# refused.
+# uncertainty one less the mean's largest probability, its entropy and the members' disagreement
+# as computed here; --tta is the mean over the image and its mirror image (osteo-augment
+# --hflip 1).  osteo-metrics --coverage against numpy; osteo-plot risk-coverage.  A tree of two
+# classes trains a model of those two (their names from the records), and a --val of the
+# classes the other way round is refused.
 . "$TOP/tests/lib.sh"
 osteo-synth -q -n 36 --images 2 --size 16x16 --records --clinical clin.csv >syn.rec
 osteo-normalize --size 8x8 --method zscore syn.rec >norm.rec
@@ -32,15 +32,17 @@ osteo-dump syn.rec | jq -r .patient | sort -u | head -1 >one
 osteo-infer -q -m a.model fused.rec >pred.rec
 for i in 1 2 3; do osteo-infer -q --member $i -m a.model fused.rec | osteo-dump | jq -c .probs >m$i; done
 expect_status 64 osteo-infer -q --member 4 -m a.model fused.rec
-osteo-dump pred.rec | jq -c '[.probs, .meta["infer.uncertainty"], .meta["infer.disagreement"], .meta["infer.views"]]' |
+osteo-dump pred.rec | jq -c '[.probs, .meta["infer.entropy"], .meta["infer.disagreement"], .meta["infer.views"], .meta["infer.uncertainty"]]' |
 	paste -d' ' - m1 m2 m3 | awk '
 	function h(p, k,   s, c) { s = 0; for (c = 1; c <= k; c++) if (p[c] > 0) s -= p[c] * log(p[c]); return s / log(k) }
 	{
 		gsub(/[\[\],]/, " "); n = split($0, v, " ")
-		# v: p1 p2 p3 unc dis views, then the three of each member
-		k = 3; hm = 0
-		for (c = 1; c <= k; c++) { mean[c] = (v[6 + c] + v[9 + c] + v[12 + c]) / 3; p[c] = v[c] }
-		for (m = 0; m < 3; m++) { for (c = 1; c <= k; c++) q[c] = v[6 + 3 * m + c]; hm += h(q, k) / 3 }
+		# v: p1 p2 p3 entropy dis views unc, then the three of each member
+		k = 3; hm = 0; top = 0
+		for (c = 1; c <= k; c++) { mean[c] = (v[7 + c] + v[10 + c] + v[13 + c]) / 3; p[c] = v[c] }
+		for (m = 0; m < 3; m++) { for (c = 1; c <= k; c++) q[c] = v[7 + 3 * m + c]; hm += h(q, k) / 3 }
+		for (c = 1; c <= k; c++) if (mean[c] > top) top = mean[c]
+		if ((d = v[7] - (1 - top)) > 1e-9 || d < -1e-9) bad = bad " uncertainty"
 		for (c = 1; c <= k; c++) if ((d = p[c] - mean[c]) > 1e-12 || d < -1e-12) bad = bad " mean"
 		if ((d = v[4] - h(mean, k)) > 1e-9 || d < -1e-9) bad = bad " entropy"
 		if ((d = v[5] - (h(mean, k) - hm)) > 1e-9 || d < -1e-9) bad = bad " disagreement"
