@@ -17,3 +17,6 @@ done
 contains -E '^accuracy' runA/metrics.txt || fail "runA/metrics.txt"
 [ "$(wc -l <runA/new/predictions.csv)" -gt 1 ] || fail "runA/new/predictions.csv"
 [ -s pred.rec ] && [ -s run/metrics.txt ] || fail "the worked example's outputs"
+[ "$(osteo-dump auto.model | jq -r '.meta["auto.chosen"] | length > 0')" = true ] && [ -s risk-coverage.png ] &&
+	[ "$(osteo-dump auto.pred.rec | jq -s 'map(select(.meta["infer.uncertainty"] != null)) | length')" = \
+	  "$(osteo-dump --count auto.pred.rec | awk '$1 == "all" { print $3 }')" ] || fail "the --auto example's outputs"
