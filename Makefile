@@ -66,7 +66,7 @@ NET_SRCS = engine/spec/net.c $(sort $(wildcard engine/ref/*.c engine/cpu/*.c))
 LIB_OBJS = $(COMMON_SRCS:%.c=build/%.o) $(NET_SRCS:%.c=build/%.o)
 ENGINE_OBJS = build/engine/engine.o build/engine/device.o
 HDRS = $(wildcard common/*/*.h engine/*.h engine/*/*.h engine/cpu/kern.inc gpu/*.h)
-PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat osteo-onnx
+PROGS = osteo-decode osteo-dump osteo-synth osteo-normalize osteo-split osteo-augment osteo-fuse osteo-train osteo-infer osteo-gpuinfo osteo-metrics osteo-baseline osteo-plot osteo-cat osteo-onnx osteo-sr
 GPU_PROGS = osteo-gpuinfo osteo-train osteo-infer
 BINS = $(PROGS:%=bin/%)
 MAN1 = $(wildcard man/*.1)
@@ -112,6 +112,15 @@ $(GDCM_SO): build/common/dicom/gdcm.o build/pic/rle.o
 	@mkdir -p $(@D)
 	$(CXX) $(CFLAGS) $(LDFLAGS) -shared -Wl,--no-undefined -o $@ $^ $(GDCM_LIBS)
 
+# osteo-sr: DICOM objects written by dcmtk (dcmsr for the report, dcmdata
+# for the heat maps) behind common/dicom/sr.cc; only osteo-sr links it
+DCMTK_LIBS = -ldcmsr -ldcmimgle -ldcmdata -loflog -lofstd -lstdc++
+build/common/dicom/sr.o: common/dicom/sr.cc common/dicom/sr.h
+	@mkdir -p $(@D)
+	$(CXX) $(XCXXFLAGS) $(CFLAGS) -c -o $@ $<
+bin/osteo-sr: build/filters/osteo-sr.o build/common/dicom/sr.o build/libosteo.a | bin
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/common/dicom/sr.o build/libosteo.a $(LDLIBS) $(DCMTK_LIBS)
+
 # ONNX: onnx.proto as Debian's libonnx-dev ships it, compiled by protoc-c
 # into build/gen (protobuf-c's structs and packer); only osteo-onnx links it
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
@@ -150,6 +159,7 @@ bin/osteo-baseline: LDLIBS += -lsvm -lxgboost
 build/filters/osteo-synth.o: XCFLAGS += -fopenmp
 bin/osteo-decode: LDLIBS += -lcrypto
 bin/osteo-fuse: LDLIBS += -lcrypto
+bin/osteo-infer: LDLIBS += -lcrypto
 
 bin build/filters build/gpu build/tests:
 	mkdir -p $@

@@ -28,11 +28,11 @@ _osteo() {
 	--heatmap-mode) COMPREPLY=($(compgen -W "auto gradcam absolute occlusion" -- "$cur")); return ;;
 	--png | -o | --output | --log | --checkpoint | --resume | --init | -m | --val | --roc | --data | \
 	--manifest | --clinical | --stats | --fit-stats | --encoding | --fit-encoding | --train | --test | --files-from | \
-	--truth | --pseudonymize | --threshold-from)
+	--truth | --pseudonymize | --threshold-from | --link)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	esac
 	if [ "$prog" = osteo-plot ] && [ "$COMP_CWORD" = 1 ]; then
-		COMPREPLY=($(compgen -W "curves roc confusion correlation heatmaps reliability" -- "$cur"))
+		COMPREPLY=($(compgen -W "curves roc confusion correlation heatmaps reliability risk-coverage" -- "$cur"))
 		return
 	fi
 	if [[ $cur == -* ]]; then
@@ -44,4 +44,4 @@ _osteo() {
 	COMPREPLY=($(compgen -f -- "$cur"))
 }
 complete -F _osteo osteo-augment osteo-baseline osteo-cat osteo-decode osteo-dump osteo-fuse osteo-gpuinfo \
-	osteo-infer osteo-metrics osteo-normalize osteo-onnx osteo-plot osteo-split osteo-synth osteo-train
+	osteo-infer osteo-metrics osteo-normalize osteo-onnx osteo-plot osteo-split osteo-sr osteo-synth osteo-train

@@ -27,7 +27,7 @@
 static const char usage[] =
 	"osteo-decode [-q] [--progress] [--classes LIST] [--manifest FILE.csv]\n"
 	"       [--patient-dir | --patient-from REGEX] [--files-from FILE|-] [--strict]\n"
-	"       [--keep-going] [--pseudonymize KEYFILE [--allow-burned-in]]\n"
+	"       [--keep-going] [--pseudonymize KEYFILE [--allow-burned-in] [--link FILE]]\n"
 	"       [--max-pixels N] [--max-member-bytes N] [FILE|DIR|ARCHIVE|-]...";
 static const char options[] =
 	"  --classes LIST         the class names, comma-separated (default healthy,osteopenia,osteoporosis)\n"
@@ -39,13 +39,15 @@ static const char options[] =
 	"  --keep-going           report a bad file and go on with the next (exit 65 at the end)\n"
 	"  --pseudonymize KEYFILE replace patient ids and UIDs by keyed hashes (HMAC-SHA256)\n"
 	"  --allow-burned-in      with --pseudonymize, take DICOM images whose pixels show text\n"
+	"  --link FILE            with --pseudonymize, write each DICOM file's pseudonym, UID and path\n"
+	"                         to FILE: the way back for osteo-sr, to keep inside the hospital\n"
 	"  --max-pixels N         the largest image, all its frames, in pixels (default 268435456)\n"
 	"  --max-member-bytes N   the largest file or archive member read (default 1073741824)\n"
 	"  --progress             count records on standard error (default: when it is a terminal)\n";
 
 struct opts {
 	struct decode_opts d;
-	const char *files_from;
+	const char *files_from, *link;
 	char **inputs;
 	int ninputs;
 };
@@ -57,7 +59,7 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_CLASSES = 256, O_MANIFEST, O_FILES, O_STRICT, O_KEEP, O_PDIR, O_MAXPX,
-	       O_MAXMEM, O_PROGRESS, O_PSEUDO, O_PFROM, O_BURNED };
+	       O_MAXMEM, O_PROGRESS, O_PSEUDO, O_PFROM, O_BURNED, O_LINK };
 	static const struct option longopts[] = {
 		{ "classes", required_argument, 0, O_CLASSES },
 		{ "manifest", required_argument, 0, O_MANIFEST },
@@ -71,6 +73,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "progress", no_argument, 0, O_PROGRESS },
 		{ "pseudonymize", required_argument, 0, O_PSEUDO },
 		{ "allow-burned-in", no_argument, 0, O_BURNED },
+		{ "link", required_argument, 0, O_LINK },
 		CLI_COMMON_OPTIONS
 	};
 	const char *classes = DEFAULT_CLASSES;
@@ -98,6 +101,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_PROGRESS: o->d.progress = 1; break;
 		case O_PSEUDO: o->d.keyfile = optarg; break;
 		case O_BURNED: o->d.allow_burned_in = 1; break;
+		case O_LINK: o->link = optarg; break;
 		case 'q': quiet = 1; o->d.progress = 0; break;
 		default: cli_common(c, usage);
 		}
@@ -105,6 +109,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	classes_parse(&o->d.classes, classes, "--classes");
 	if (o->d.allow_burned_in && !o->d.keyfile)
 		usage_error(usage, "--allow-burned-in goes with --pseudonymize");
+	if (o->link && !o->d.keyfile)
+		usage_error(usage, "--link goes with --pseudonymize (without it the records keep their sources)");
 	if (o->d.patient_dir && o->d.patient_from)
 		usage_error(usage, "give --patient-dir or --patient-from, not both");
 	o->inputs = argv + optind;
@@ -121,12 +127,16 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct decoder *d;
+	char *linktmp = NULL;
+	int status;
 
 	/* arguments */
 	cli_init(argv[0]);
 	parse_args(argc, argv, &o);
 
 	/* prepare */
+	if (o.link)
+		o.d.link = atomic_open(o.link, &linktmp);
 	d = decoder_open(&o.d, stdout, "<stdout>");
 
 	/* process */
@@ -137,6 +147,10 @@ main(int argc, char **argv)
 	if (!o.files_from && o.ninputs == 0)
 		decoder_input(d, "-");
 
-	/* clean up */
-	return decoder_close(d);
+	/* clean up: the link file holds the records written, so it is
+	 * kept whenever they are */
+	status = decoder_close(d);
+	if (o.link)
+		atomic_commit(o.d.link, linktmp, o.link);
+	return status;
 }

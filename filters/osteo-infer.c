@@ -22,6 +22,7 @@
 #include "common/model/model.h"
 #include "engine/spec/net.h"
 #include "common/record/record.h"
+#include "common/base/sha256.h"
 #include "common/base/util.h"
 #include "common/record/cli.h"
 #include "gpu/gpu.h"
@@ -241,6 +242,9 @@ struct run {
 	double *each;            /* (nviews x nmem, batch, classes): every member's answer to every view */
 	double *base;            /* (batch, classes): the members' mean answer to the image as it is */
 	char *names;
+	char sha[65];            /* the model file's SHA-256, and its name: what the
+	                          * prediction says made it (osteo-sr reports both) */
+	const char *model_file;
 };
 
 /*
@@ -354,6 +358,8 @@ setup(struct run *u, const struct opts *o, int dev)
 	if (model_load(o->model, &u->m, &mr, &err) < 0)
 		die(EX_DATAERR, "%s: %s", o->model, err);
 	rec_free(&mr);
+	file_sha256(o->model, u->sha);
+	u->model_file = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
 	struct net *n = u->m.net;
 	if ((u->risk = classes_risk(&u->m.classes, o->risk_class)) < 0)
 		die(EX_USAGE, "--risk-class: '%s' is not one of the model's classes", o->risk_class);
@@ -491,6 +497,9 @@ answer_batch(struct run *u, const struct opts *o, int b, struct input *in)
 		}
 		struct record *r = &u->batch[j];
 		rec_set_prediction(r, u->p, &u->m.classes, u->risk, u->names);
+		rec_meta_str(r, KEY_INFER_MODEL_FILE, u->model_file);
+		rec_meta_str(r, KEY_INFER_MODEL_SHA256, u->sha);
+		rec_meta_str(r, KEY_INFER_VERSION, "osteo " OSTEO_VERSION);
 		double h = entropy(u->p, k), top = 0;
 		for (int c = 0; c < k; c++)
 			top = fmax(top, u->p[c]);

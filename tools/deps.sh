@@ -5,9 +5,9 @@
 #   tools/deps.sh [build|check|demo|fuzz|valgrind|bench]
 set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev libxgboost-dev
-libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdcmtk-dev"
 check="check mandoc man-db zstd zip unzip strace netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk libgdcm-tools openssl
-python3-onnx python3-opencv python3-numpy python3-torchvision"
+python3-onnx python3-opencv python3-numpy python3-torchvision python3-pydicom dicom3tools"
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"

@@ -61,6 +61,7 @@ struct decoder {
 	struct pseudo *pseudo; /* --pseudonymize */
 	regex_t patient_re;    /* --patient-from */
 	int masks_skipped;     /* FILE.mask.EXT members of archives */
+	int link_note;         /* told once that a file has no way back */
 };
 
 /* ---------------------------------------------------------------- */
@@ -329,6 +330,23 @@ frame_id(char *buf, size_t n, const char *base, int frame)
 		snprintf(buf, n, "%s", base);
 }
 
+/* the way back from a pseudonym to its file, for osteo-sr: a line of
+ * the link file, which stays in the hospital (osteo-sr(1)); a file in an
+ * archive, or a path a line cannot hold, has none */
+static void
+link_line(struct decoder *d, const char *pseudonym, const char *uid, const char *source, const char *member)
+{
+	if (member || strpbrk(source, "\t\n") || !strcmp(source, "-")) {
+		if (!d->link_note++)
+			warn("--link: %s%s%s is not a file of its own, so the link file has no way back to it",
+			     source, member ? ": member " : "", member ? member : "");
+		return;
+	}
+	char *abs = realpath(source, NULL);
+	fprintf(d->o->link, "%s\t%s\t%s\n", pseudonym, uid, abs ? abs : source);
+	free(abs);
+}
+
 /*
  * The rest of a record whose pixels are in: the preparation chain's first
  * step (its channels and the file's bit depth), manifest row (mask,
@@ -393,6 +411,9 @@ finish(struct decoder *d, const char *path, const char *source, const char *memb
 		pseudo_make(d->pseudo, uid && *uid ? "uid" : "id", uid && *uid ? uid : r->id, p, sizeof p);
 		frame_id(id, sizeof id, p, frame);
 		rec_set_id(r, id);
+		rec_meta_bool(r, KEY_PROV_PSEUDONYMIZED, 1);
+		if (d->o->link && uid && *uid && frame <= 1)
+			link_line(d, p, uid, source, member);
 	}
 	rec_write(d->w, r);
 	unsigned long long n = rec_writer_count(d->w);

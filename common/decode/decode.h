@@ -19,6 +19,8 @@ struct decode_opts {
 	const char *manifest;    /* labels, patients, meta and masks from a CSV, or NULL */
 	const char *keyfile;     /* --pseudonymize's key, or NULL */
 	int allow_burned_in;     /* pseudonymised, take DICOM images that say their pixels show text */
+	FILE *link;              /* with keyfile: each DICOM file's pseudonym, original SOP
+	                            instance UID and path, a tab-separated line each, or NULL */
 	int strict;              /* an image without a label is an error */
 	int keep_going;          /* report a bad file and go on */
 	int patient_dir;         /* the directory above an image names its patient */

@@ -52,6 +52,7 @@
 #define KEY_PROV_STUDY_UID "study_uid"
 #define KEY_PROV_SERIES_UID "series_uid"
 #define KEY_PROV_SOP_UID "sop_uid"
+#define KEY_PROV_PSEUDONYMIZED "pseudonymized"  /* bool: osteo-decode --pseudonymize: the UIDs are pseudonyms */
 #define KEY_PROV_PHOTOMETRIC "photometric"
 #define KEY_PROV_INVERTED "inverted"      /* bool: MONOCHROME1 turned round */
 #define KEY_PROV_BURNED_IN "burned_in_annotation"  /* YES or NO, as the file says */
@@ -192,6 +193,9 @@ int model_header_read(const struct record *r, struct model_header *h, const char
 #define KEY_INFER_ENTROPY "infer.entropy"          /* the answer's entropy over log(classes) */
 #define KEY_INFER_DISAGREEMENT "infer.disagreement"  /* the members' and views' mutual information, likewise */
 #define KEY_INFER_VIEWS "infer.views"              /* the answers averaged: members x (--tta: 2) */
+#define KEY_INFER_MODEL_FILE "infer.model_file"    /* the model file's name (osteo-infer -m) */
+#define KEY_INFER_MODEL_SHA256 "infer.model_sha256"  /* its SHA-256, 64 hex digits */
+#define KEY_INFER_VERSION "infer.version"          /* "osteo" and the version that answered */
 
 /*
  * The prediction p[0..cl->n) on r: probs, pred (the first largest), risk
