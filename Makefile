@@ -349,7 +349,7 @@ models:
 
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DATADIR ?= $(PREFIX)/share/osteo
-PIPELINES = pipelines/prep.mk pipelines/train.mk pipelines/apply pipelines/nightly pipelines/dicom2rec pipelines/shard.sh pipelines/demo.sh pipelines/defaults.sh
+PIPELINES = pipelines/prep.mk pipelines/train.mk pipelines/apply pipelines/nightly pipelines/nightly-pacs pipelines/dicom2rec pipelines/shard.sh pipelines/demo.sh pipelines/defaults.sh
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \

@@ -7,7 +7,7 @@ set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev libxgboost-dev
 libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdcmtk-dev"
 check="check mandoc man-db zstd zip unzip strace netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk libgdcm-tools openssl
-python3-onnx python3-opencv python3-numpy python3-torchvision python3-pydicom dicom3tools"
+python3-onnx python3-opencv python3-numpy python3-torchvision python3-pydicom dicom3tools orthanc curl"
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
@@ -36,5 +36,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "osteo: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# daemons the packages bring (Orthanc's) are not started: the tests start
+# their own, on 127.0.0.1 and ports of their own, and stop them
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q >&2
 apt-get install -y -q --no-install-recommends $missing >&2
