@@ -159,7 +159,7 @@ bin/osteo-baseline: LDLIBS += -lsvm -lxgboost
 build/filters/osteo-synth.o: XCFLAGS += -fopenmp
 bin/osteo-decode: LDLIBS += -lcrypto
 bin/osteo-fuse: LDLIBS += -lcrypto
-bin/osteo-infer: LDLIBS += -lcrypto
+bin/osteo-infer build/emu/bin/osteo-infer: LDLIBS += -lcrypto
 
 bin build/filters build/gpu build/tests:
 	mkdir -p $@
