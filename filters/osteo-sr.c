@@ -232,13 +232,14 @@ read_one(struct input *in, struct record *r, const struct link *l, int heatmaps,
 	im->p = emalloc(r->nprobs * sizeof *im->p);
 	memcpy(im->p, r->probs, r->nprobs * sizeof *im->p);
 	im->pred = (int)r->pred;
-	im->risk = r->has_risk ? r->risk : NAN;
+	im->risk = r->risk;
 	const struct metaval *u = rec_meta(r, KEY_INFER_UNCERTAINTY);
 	im->unc = u ? (u->type == MV_FLOAT ? u->f : (double)u->i) : NAN;
 	const struct tensor *h = heatmaps ? rec_tensor(r, TENSOR_HEATMAP) : NULL;
 	if (h) {
-		if (h->dtype != DT_F32 || h->ndim != 3 || h->shape[0] != 1 || h->shape[1] > 65535 || h->shape[2] > 65535)
-			input_die(in, r, "heatmap: not f32 [1, h, w]");
+		if (h->dtype != DT_F32 || h->ndim != 3 || h->shape[0] != 1 || !h->shape[1] || !h->shape[2] ||
+		    h->shape[1] > 65535 || h->shape[2] > 65535)
+			input_die(in, r, "heatmap: not f32 [1, h, w] with sides from 1 to 65535");
 		im->hh = (int)h->shape[1], im->hw = (int)h->shape[2];
 		im->heat = emalloc(h->nbytes);
 		memcpy(im->heat, h->data, h->nbytes);
@@ -319,8 +320,8 @@ main(int argc, char **argv)
 	input_open(&in, o.inputs, o.ninputs);
 	input_unique_ids(&in);
 	while (input_read(&in, &r)) {
-		if (!r.has_probs || !r.has_pred)
-			input_die(&in, &r, "no prediction (probs, pred): osteo-infer's output is osteo-sr's input");
+		if (!r.has_probs || !r.has_pred || !r.has_risk)
+			input_die(&in, &r, "no prediction (probs, pred, risk): osteo-infer's output is osteo-sr's input");
 		same_model(&in, &r, &m);
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
@@ -331,6 +332,8 @@ main(int argc, char **argv)
 		if (r.nprobs != nclasses(m.classes))
 			input_die(&in, &r, "%d probabilities for the %d classes of meta.infer.classes", r.nprobs,
 			          nclasses(m.classes));
+		if (r.pred < 0 || r.pred >= r.nprobs)
+			input_die(&in, &r, "pred %lld is not a class of the %d", r.pred, r.nprobs);
 		long s = strmap_get(&studies, im[n].src.study);
 		if (s < 0)
 			strmap_put(&studies, im[n].src.study, s = nstudies++);
