@@ -3,7 +3,8 @@
  * Comprehensive SR rather than TID 1500's measurement report: the answer
  * is a classification of the study and of each image, with no region,
  * tracking identifier or measurement group for TID 1500's slots to hold,
- * and Comprehensive SR lets each finding say what it was INFERRED FROM.
+ * and Comprehensive SR lets each image's answer sit in a container with
+ * a reference to the image.
  * Concepts with a code in DCM (the algorithm's name and version) use it;
  * the rest are in the local scheme 99OSTEO, declared in the document's
  * coding scheme identification as local schemes must be.
@@ -149,16 +150,13 @@ class_code(const struct sr_study *s, int c)
 	return local("C" + std::to_string(c), s->classes[c]);
 }
 
-/* an answer under the current item: the class, each probability, the
+/* an answer below the current item: the class, each probability, the
  * risk and the uncertainty */
 static OFCondition
-add_answer(DSRDocumentTree &t, const struct sr_study *s, const struct sr_answer *a, bool child)
+add_answer(DSRDocumentTree &t, const struct sr_study *s, const struct sr_answer *a)
 {
 	static const DSRCodedEntryValue unit("1", "UCUM", "no units");
-	OFCondition c = child ? t.addChildContentItem(DSRTypes::RT_contains, DSRTypes::VT_Code,
-	                                              local("class", "Predicted class"))
-	                      : t.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Code,
-	                                         local("class", "Predicted class"));
+	OFCondition c = t.addChildContentItem(DSRTypes::RT_contains, DSRTypes::VT_Code, local("class", "Predicted class"));
 	if (c.good())
 		c = t.getCurrentContentItem().setCodeValue(class_code(s, a->pred));
 	for (int k = 0; c.good() && k < s->k; k++) {
@@ -255,18 +253,18 @@ sr_make_report(const struct sr_study *s, const char *series_uid, const char *sop
 		c = add_text(t, DSRCodedEntryValue("111003", "DCM", "Algorithm Version"), s->version, false);
 	if (c.good())
 		c = add_text(t, local("model-sha256", "Model file SHA-256"), s->model_sha256, false);
-	/* the study's answer, then each image's, inferred from the image */
+	/* the study's answer, then each image's beside a reference to it */
 	if (c.good())
 		c = t.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Container, local("study", "Study result"));
 	if (c.good())
-		c = add_answer(t, s, &s->all, true);
+		c = add_answer(t, s, &s->all);
 	if (c.good())
 		t.goUp();
 	for (int i = 0; c.good() && i < s->n; i++) {
 		const struct sr_image *im = &s->img[i];
 		c = t.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Container, local("image", "Image result"));
 		if (c.good())
-			c = add_answer(t, s, &im->a, true);
+			c = add_answer(t, s, &im->a);
 		if (c.good())
 			c = t.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Image, local("source", "Source image"));
 		if (c.good())
