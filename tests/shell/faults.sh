@@ -83,7 +83,10 @@ osteo-dump m.rec | jq -e '.meta.kind == "osteonet-model"' >/dev/null || fail "ne
 # script's background job ignores, which osteo-train, as every program, leaves ignored)
 ( env --default-signal=INT,TERM,HUP osteo-train -o i.model --checkpoint i.ckpt --arch dense:64,dense:64 --epochs 100000 --patience 0 \
 	fused.rec 2>err & pid=$!
-  sleep 1; kill -INT $pid; st=0; wait $pid || st=$?; [ $st = 130 ] ) || fail "SIGINT: exit status"
+  # its first message comes after its handlers are in place: a loaded machine can take more
+  # than a second to get there, and a signal before it ends the program unheard
+  for _ in $(seq 100); do [ -s err ] && break; sleep 0.1; done
+  sleep 0.5; kill -INT $pid; st=0; wait $pid || st=$?; [ $st = 130 ] ) || fail "SIGINT: exit status"
 contains 'stopped by signal 2' err || fail "SIGINT message: $(cat err)"
 [ ! -e i.model ] || fail "a model after SIGINT"
 ls i.model.tmp.* i.ckpt.tmp.* 2>/dev/null && fail "temporary files after SIGINT"
