@@ -496,14 +496,12 @@ answer_batch(struct run *u, const struct opts *o, int b, struct input *in)
 			u->base[(size_t)j * k + c] /= u->nmem;
 		}
 		struct record *r = &u->batch[j];
-		rec_set_prediction(r, u->p, &u->m.classes, u->risk, u->names);
+		int pred = rec_set_prediction(r, u->p, &u->m.classes, u->risk, u->names);
 		rec_meta_str(r, KEY_INFER_MODEL_FILE, u->model_file);
 		rec_meta_str(r, KEY_INFER_MODEL_SHA256, u->sha);
 		rec_meta_str(r, KEY_INFER_VERSION, "osteo " OSTEO_VERSION);
-		double h = entropy(u->p, k), top = 0;
-		for (int c = 0; c < k; c++)
-			top = fmax(top, u->p[c]);
-		rec_meta_float(r, KEY_INFER_UNCERTAINTY, 1 - top);
+		double h = entropy(u->p, k);
+		rec_meta_float(r, KEY_INFER_UNCERTAINTY, 1 - u->p[pred]);
 		rec_meta_float(r, KEY_INFER_ENTROPY, h);
 		if (na > 1) {
 			rec_meta_float(r, KEY_INFER_DISAGREEMENT, fmax(h - hmean / na, 0));

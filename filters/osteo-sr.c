@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/dicom/sr.h"
+#include "common/record/classes.h"
 #include "common/record/contract.h"
 #include "common/record/input.h"
 #include "common/record/record.h"
@@ -262,19 +263,10 @@ write_file(const char *path, const unsigned char *buf, size_t len)
 	atomic_commit(fp, tmp, path);
 }
 
-static int
-nclasses(const char *list)
-{
-	int k = 1;
-
-	for (; *list; list++)
-		k += *list == ',';
-	return k;
-}
-
 /* the model and classes every record must share */
 struct made_by {
 	char *file, *sha, *version, *classes;
+	struct classes cl;       /* classes, parsed */
 };
 
 static void
@@ -282,6 +274,7 @@ same_model(struct input *in, const struct record *r, struct made_by *m)
 {
 	const char *keys[4] = { KEY_INFER_MODEL_FILE, KEY_INFER_MODEL_SHA256, KEY_INFER_VERSION, KEY_INFER_CLASSES };
 	char **have[4] = { &m->file, &m->sha, &m->version, &m->classes };
+	const char *err;
 
 	for (int i = 0; i < 4; i++) {
 		const char *v = rec_meta_s(r, keys[i]);
@@ -293,6 +286,8 @@ same_model(struct input *in, const struct record *r, struct made_by *m)
 			input_die(in, r, "meta.%s is %s where earlier records had %s: one model's predictions a run",
 			          keys[i], v, *have[i]);
 	}
+	if (!m->cl.n && classes_read(&m->cl, m->classes, &err) < 0)
+		input_die(in, r, "meta.%s: %s", KEY_INFER_CLASSES, err);
 }
 
 int
@@ -329,9 +324,8 @@ main(int argc, char **argv)
 		}
 		memset(&im[n], 0, sizeof im[n]);
 		read_one(&in, &r, l, o.heatmaps, &im[n]);
-		if (r.nprobs != nclasses(m.classes))
-			input_die(&in, &r, "%d probabilities for the %d classes of meta.infer.classes", r.nprobs,
-			          nclasses(m.classes));
+		if (r.nprobs != m.cl.n)
+			input_die(&in, &r, "%d probabilities for the %d classes of meta.infer.classes", r.nprobs, m.cl.n);
 		if (r.pred < 0 || r.pred >= r.nprobs)
 			input_die(&in, &r, "pred %lld is not a class of the %d", r.pred, r.nprobs);
 		long s = strmap_get(&studies, im[n].src.study);
@@ -346,12 +340,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	/* the classes, as the predictions name them */
-	int k = nclasses(m.classes);
-	char **classes = emalloc(k * sizeof *classes), *cl = estrdup(m.classes), *save = NULL;
-	for (int i = 0; i < k; i++)
-		classes[i] = strtok_r(i ? NULL : cl, ",", &save);
-
+	int k = m.cl.n;
 	/* the objects, into a temporary folder inside the output */
 	if (mkdir(o.out, 0755) < 0 && errno != EEXIST)
 		die(EX_CANTCREAT, "%s: cannot make:", o.out);
@@ -365,8 +354,8 @@ main(int argc, char **argv)
 	struct sr_image *si = emalloc(n * sizeof *si);
 	double *mean = emalloc(k * sizeof *mean);
 	for (long s = 0; s < nstudies; s++) {
-		struct sr_study st = { m.file, m.sha, m.version, k, classes, si, 0, { mean, 0, 0, 0 } };
-		char series[SR_UID], sop[SR_UID];
+		struct sr_study st = { m.file, m.sha, m.version, k, m.cl.names, si, 0, { mean, 0, 0, 0 } };
+		char series[SR_UID], sop[SR_UID], hseries[SR_UID];
 		int all_unc = 1;
 		for (int c = 0; c < k; c++)
 			mean[c] = 0;
@@ -387,23 +376,21 @@ main(int argc, char **argv)
 		}
 		/* the study's answer: its images' mean, as osteo-metrics
 		 * --per-patient takes a patient's */
-		double top = -1;
-		for (int c = 0; c < k; c++) {
+		for (int c = 0; c < k; c++)
 			mean[c] /= st.n;
-			if (mean[c] > top)
-				top = mean[c], st.all.pred = c;
-		}
+		st.all.pred = class_argmax(mean, k);
 		st.all.risk /= st.n;
-		st.all.unc = all_unc ? 1 - top : NAN;
+		st.all.unc = all_unc ? 1 - mean[st.all.pred] : NAN;
 
 		/* the same study, model and images: the same UIDs */
 		uint64_t h = hash2(si[0].src.study, m.sha);
 		make_uid(series, o.root, 1, h);
+		make_uid(hseries, o.root, 3, h);
 		for (int i = 0; i < st.n; i++)
 			h = hash_str(h, si[i].src.sop);
 		make_uid(sop, o.root, 2, h);
 		for (int i = -1; i < st.n; i++) {
-			char path[4096], name[SR_UID + 8], hseries[SR_UID], hsop[SR_UID];
+			char path[4096], name[SR_UID + 8], hsop[SR_UID];
 			unsigned char *buf;
 			size_t len;
 			int rc;
@@ -413,7 +400,6 @@ main(int argc, char **argv)
 				snprintf(name, sizeof name, "%s.dcm", sop);
 				rc = sr_make_report(&st, series, sop, &buf, &len, err, sizeof err);
 			} else {
-				make_uid(hseries, o.root, 3, hash2(si[0].src.study, m.sha));
 				make_uid(hsop, o.root, 4, hash2(si[i].src.sop, m.sha));
 				snprintf(name, sizeof name, "%s.dcm", hsop);
 				rc = sr_make_heatmap(&st, i, hseries, hsop, &buf, &len, err, sizeof err);
@@ -451,8 +437,9 @@ main(int argc, char **argv)
 		free(im[i].path), free(im[i].p), free(im[i].heat), free(im[i].heat_mode);
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
-	free(names), free(im), free(si), free(mean), free(classes), free(cl), free(tmpdir);
+	free(names), free(im), free(si), free(mean), free(tmpdir);
 	free(m.file), free(m.sha), free(m.version), free(m.classes);
+	classes_free(&m.cl);
 	if (l)
 		link_free(l);
 	strmap_free(&studies);
