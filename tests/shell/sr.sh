@@ -140,6 +140,12 @@ contains 'pseudonymised: its UIDs are pseudonyms' err || fail "pseudonyms withou
 osteo-sr -q --uid-root $root --link site.link -o linked pp.rec >written3
 diff <(sed 's|.*/||' written) <(sed 's|.*/||' written3) >/dev/null || fail "through the link, other objects"
 expect_status 64 osteo-decode -q --link x.link "$export" </dev/null
+# a link file damaged (a line without its path) or missing: 65 naming the line, 66
+head -n 2 site.link >bad.link && printf 'only\ttwo\n' >>bad.link
+expect_status 65 osteo-sr --uid-root $root --link bad.link -o refused pp.rec 2>err
+contains 'bad.link: line 3' err || fail "a damaged link file: $(cat err)"
+expect_status 66 osteo-sr --uid-root $root --link no.link -o refused pp.rec 2>err
+[ -z "$(ls -A refused 2>/dev/null)" ] || fail "refused, yet wrote $(ls -A refused)"
 
 # refused: no DICOM identity, no prediction, a source gone, bad roots; nothing written
 osteo-decode -q --manifest syn/manifest.csv syn | osteo-normalize -q --size 32x32 --method zscore |
