@@ -259,7 +259,9 @@ osteo-decode -q "$D/rle-rgb16.dcm" | osteo-dump --data | jq -s -e '.[0].tensors.
 # --allow-burned-in; the others of the stream go on with --keep-going
 osteo-decode -q "$D/burned.dcm" | osteo-dump | jq -e '.meta.burned_in_annotation == "YES"' >/dev/null ||
 	fail "burned_in_annotation not in meta"
-openssl rand -hex 32 >bkey
+# a fixed key: a random one gave a pseudonym beginning P27 one run in 256, which the search
+# for the patient's own ID below took for the ID (seen in CI)
+printf '%s\n' 0123456789abcdef0123456789abcdef >bkey
 expect_status 65 osteo-decode -q --pseudonymize bkey "$D/burned.dcm" >out.rec 2>err
 contains -F "burned.dcm: BurnedInAnnotation is YES" err || fail "burned in, pseudonymised: $(cat err)"
 [ ! -s out.rec ] || fail "a burned-in image was written under --pseudonymize"
