@@ -56,6 +56,14 @@ GPU_OBJS = build/gpu/nogpu.o $(ENGINE_OBJS)
 GPU_LIBS =
 endif
 
+# MPI (osteo-train --mpi, engine/dist.c): Open MPI where pkg-config finds
+# it (Debian's libopenmpi-dev), unless MPI=0; without it --mpi exits 69
+MPI ?= auto
+HAVE_MPI := $(if $(filter 0,$(MPI)),,$(shell pkg-config --exists ompi-c 2>/dev/null && echo 1))
+MPI_CFLAGS = $(if $(HAVE_MPI),-DOSTEO_MPI $(shell pkg-config --cflags ompi-c))
+MPI_LIBS = $(if $(HAVE_MPI),$(shell pkg-config --libs ompi-c))
+build/engine/dist.o: XCFLAGS += $(MPI_CFLAGS)
+
 # libosteo.a: common/'s folders and the network's spec, reference layers
 # and oneDNN path (engine/); engine.c and device.c, which pick a backend,
 # are linked with gpu/'s objects (or its stub) into the programs that run
@@ -160,6 +168,8 @@ build/filters/osteo-synth.o: XCFLAGS += -fopenmp
 bin/osteo-decode: LDLIBS += -lcrypto
 bin/osteo-fuse: LDLIBS += -lcrypto
 bin/osteo-infer build/emu/bin/osteo-infer: LDLIBS += -lcrypto
+bin/osteo-train build/emu/bin/osteo-train: build/engine/dist.o
+bin/osteo-train build/emu/bin/osteo-train: LDLIBS += build/engine/dist.o $(MPI_LIBS)
 
 bin build/filters build/gpu build/tests:
 	mkdir -p $@

@@ -19,6 +19,7 @@
 
 #include "common/record/classes.h"
 #include "common/record/contract.h"
+#include "engine/dist.h"
 #include "engine/engine.h"
 #include "common/image/imgops.h"
 #include "common/record/input.h"
@@ -194,6 +195,8 @@ struct pass {
  * of the last finished epoch is on disk, and --resume goes on from it
  * exactly */
 static volatile sig_atomic_t stop_signal;
+/* this process's rank (--mpi): the others keep quiet but for errors */
+static int rank;
 
 static void
 on_signal(int sig)
@@ -218,69 +221,203 @@ right(struct engine *e, int b, int k)
 	return r;
 }
 
-/* rows: 0..n-1 */
+/* --micro-batch and --mpi (dist.h): the ranks, and what a step keeps */
+struct micro {
+	struct dist d;
+	struct net *net;
+	int size;                /* --micro-batch */
+	int per;                 /* micro-batches a rank computes in a step, at most */
+	size_t len;              /* a part: the gradients, then the running statistics */
+	float *parts;            /* (per, len) */
+	double *factor;          /* (per, nseg) */
+	size_t *seg;             /* segments (dist_sum): one per tensor */
+	int nseg, nstatseg;      /* (the last nstatseg are the statistics') */
+	float *sum, *stats0;     /* the step's sums; the statistics it began with */
+	double *slot;            /* per micro-batch of a step, or batch of an evaluation */
+	size_t slotcap;
+};
+
+/* rows: 0..n-1.  With ranks, each evaluates every size-th batch and the
+ * sums are exchanged slot by slot: inference does not depend on the
+ * batch, so the figures are the one process's */
 static struct pass
-evaluate(struct engine *e, int set, const struct data *d, int batch, const int *rows)
+evaluate(struct engine *e, int set, const struct data *d, int batch, const int *rows, struct micro *mb)
 {
 	struct pass p = { 0 };
+	int nb = (d->n + batch - 1) / batch, rank = mb ? mb->d.rank : 0, size = mb ? mb->d.size : 1;
+	double *slot = NULL;
 
-	engine_stage(e, set, rows, d->n < batch ? d->n : batch);
-	for (int s = 0; s < d->n; s += batch) {
-		int b = d->n - s < batch ? d->n - s : batch, s2 = s + batch;
+	if (size > 1) {
+		egrow((void **)&mb->slot, &mb->slotcap, (size_t)nb * 2 * sizeof *mb->slot);
+		slot = mb->slot;
+		memset(slot, 0, (size_t)nb * 2 * sizeof *slot);
+	}
+	for (int q = rank; q < nb; q += size) {
+		int s = q * batch, b = d->n - s < batch ? d->n - s : batch;
+		engine_stage(e, set, rows + s, b);
 		engine_forward(e, 0, NULL);
-		if (s2 < d->n)
-			engine_stage(e, set, rows + s2, d->n - s2 < batch ? d->n - s2 : batch);
-		p.loss += engine_loss(e, NULL) * b;
-		p.right += right(e, b, d->classes);
+		double loss = (double)engine_loss(e, NULL) * b;
+		int r = right(e, b, d->classes);
+		if (slot) {
+			slot[2 * q] = loss;
+			slot[2 * q + 1] = r;
+		} else {
+			p.loss += loss;
+			p.right += r;
+		}
+	}
+	if (slot) {
+		dist_slots(slot, (size_t)nb * 2);
+		for (int q = 0; q < nb; q++) {
+			p.loss += slot[2 * q];
+			p.right += (int)slot[2 * q + 1];
+		}
 	}
 	p.loss /= d->n;
 	return p;
 }
 
-static struct pass
-train_epoch(struct engine *e, int set, const struct data *d, const struct train_opts *o, struct trainstate *st,
-            const float *w, int *order)
+/* after a step that a signal ended: the checkpoint of the last finished
+ * epoch stays */
+static void
+stopped(const struct train_opts *o, const struct trainstate *st, int sig)
 {
-	struct pass p = { 0 };
+	if (o->progress)
+		fputc('\n', stderr);
+	if (o->autotune)
+		warn("stopped by signal %d: --auto writes no model", sig);
+	else if (rank == 0)
+		warn("stopped by signal %d in epoch %d; resume with --resume (after epoch %d)", sig, st->epoch + 1,
+		     st->epoch);
+	dist_end();
+	quit(128 + sig);
+}
+
+/* this epoch's order: from the seed and the epoch alone */
+static void
+shuffle(int *order, int n, unsigned long long seed, int epoch)
+{
 	struct rng g;
 	char key[64];
-	int nb = (d->n + o->batch - 1) / o->batch;
 
-	/* this epoch's order: from the seed and the epoch alone */
-	snprintf(key, sizeof key, "shuffle:%d", st->epoch + 1);
-	rng_seed(&g, o->seed, key);
-	for (int i = 0; i < d->n; i++)
+	snprintf(key, sizeof key, "shuffle:%d", epoch);
+	rng_seed(&g, seed, key);
+	for (int i = 0; i < n; i++)
 		order[i] = i;
-	for (int i = d->n - 1; i > 0; i--) {
+	for (int i = n - 1; i > 0; i--) {
 		int j = (int)(rng_u64(&g) % (uint64_t)(i + 1)), t = order[i];
 		order[i] = order[j];
 		order[j] = t;
 	}
-	engine_stage(e, set, order, d->n < o->batch ? d->n : o->batch);
-	for (int bi = 0; bi < nb; bi++) {
-		int s = bi * o->batch, b = d->n - s < o->batch ? d->n - s : o->batch, s2 = s + o->batch;
-		snprintf(key, sizeof key, "dropout:%d:%d", st->epoch + 1, bi);
+}
+
+/*
+ * One step of --micro-batch: the batch order[0..b) cut into micro-batches
+ * of mb->size, this rank's share of them computed one by one (each from
+ * the step's starting statistics, with dropout from its own key), then
+ * everything summed exactly over the ranks (dist_sum): the gradients
+ * weighted as the whole batch's mean loss weighs each micro-batch, the
+ * running statistics averaged.  The result does not depend on how many
+ * ranks share the micro-batches.  Returns the batch's mean loss; *r its
+ * right answers; *stop a signal any rank had caught by then (every rank
+ * stops after the same step, or the others would wait for it forever).
+ */
+static float
+micro_step(struct engine *e, int set, const struct data *d, const struct train_opts *o, struct trainstate *st,
+           const float *w, const int *order, int b, int bi, struct micro *mb, int *r, int *stop)
+{
+	int m = (b + mb->size - 1) / mb->size, P = mb->d.size;
+	int lo = (int)((long)mb->d.rank * m / P), hi = (int)((long)(mb->d.rank + 1) * m / P);
+	double W = 0, loss = 0;
+	struct rng g;
+	char key[64];
+
+	for (int j = 0; j < b; j++)
+		W += w ? w[d->y[order[j]]] : 1;
+	memset(mb->slot, 0, (size_t)m * 2 * sizeof *mb->slot);
+	for (int i = lo; i < hi; i++) {
+		int s = i * mb->size, c = b - s < mb->size ? b - s : mb->size, k = i - lo;
+		double Wi = 0;
+		for (int j = s; j < s + c; j++)
+			Wi += w ? w[d->y[order[j]]] : 1;
+		memcpy(mb->net->stats, mb->stats0, mb->net->nstats * sizeof(float));
+		engine_stage(e, set, order + s, c);
+		/* (a batch that is one micro-batch draws as a whole batch does) */
+		if (m == 1)
+			snprintf(key, sizeof key, "dropout:%d:%d", st->epoch + 1, bi);
+		else
+			snprintf(key, sizeof key, "dropout:%d:%d:%d", st->epoch + 1, bi, i);
 		rng_seed(&g, o->seed, key);
 		engine_forward(e, 1, &g);
-		/* the next batch's copy overlaps this step on a GPU */
-		if (s2 < d->n)
-			engine_stage(e, set, order + s2, d->n - s2 < o->batch ? d->n - s2 : o->batch);
-		float loss = engine_loss(e, w);
-		int r = right(e, b, d->classes);
+		mb->slot[2 * i] = (double)engine_loss(e, w) * Wi;
+		mb->slot[2 * i + 1] = right(e, c, d->classes);
 		engine_backward(e, w);
+		float *part = mb->parts + (size_t)k * mb->len;
+		memcpy(part, mb->net->grads, mb->net->nparams * sizeof(float));
+		memcpy(part + mb->net->nparams, mb->net->stats, mb->net->nstats * sizeof(float));
+		for (int q = 0; q < mb->nseg; q++)
+			mb->factor[(size_t)k * mb->nseg + q] = q < mb->nseg - mb->nstatseg ? (W > 0 ? Wi / W : 0) : 1.0 / m;
+	}
+	int flag = (int)stop_signal;
+	if (dist_sum(mb->sum, mb->parts, mb->factor, hi - lo, m, mb->len, mb->seg, mb->nseg, &flag) < 0)
+		die(EX_DATAERR, "epoch %d, step %d: the gradients are not finite (a lower --lr?)", st->epoch + 1, bi + 1);
+	memcpy(mb->net->grads, mb->sum, mb->net->nparams * sizeof(float));
+	memcpy(mb->net->stats, mb->sum + mb->net->nparams, mb->net->nstats * sizeof(float));
+	memcpy(mb->stats0, mb->net->stats, mb->net->nstats * sizeof(float));
+	dist_slots(mb->slot, (size_t)m * 2);
+	*r = 0;
+	for (int i = 0; i < m; i++) {
+		loss += mb->slot[2 * i];
+		*r += (int)mb->slot[2 * i + 1];
+	}
+	*stop = flag;
+	return W > 0 ? (float)(loss / W) : 0;
+}
+
+/* one step on the whole batch order[s..s+b), the next one staged
+ * meanwhile; as micro_step */
+static float
+whole_step(struct engine *e, int set, const struct data *d, const struct train_opts *o, struct trainstate *st,
+           const float *w, const int *order, int s, int b, int bi, int *r, int *stop)
+{
+	struct rng g;
+	char key[64];
+	int s2 = s + o->batch;
+
+	snprintf(key, sizeof key, "dropout:%d:%d", st->epoch + 1, bi);
+	rng_seed(&g, o->seed, key);
+	engine_forward(e, 1, &g);
+	/* the next batch's copy overlaps this step on a GPU */
+	if (s2 < d->n)
+		engine_stage(e, set, order + s2, d->n - s2 < o->batch ? d->n - s2 : o->batch);
+	float loss = engine_loss(e, w);
+	*r = right(e, b, d->classes);
+	engine_backward(e, w);
+	*stop = (int)stop_signal;
+	return loss;
+}
+
+static struct pass
+train_epoch(struct engine *e, int set, const struct data *d, const struct train_opts *o, struct trainstate *st,
+            const float *w, int *order, struct micro *mb)
+{
+	struct pass p = { 0 };
+	int nb = (d->n + o->batch - 1) / o->batch;
+
+	shuffle(order, d->n, o->seed, st->epoch + 1);
+	if (mb)
+		memcpy(mb->stats0, mb->net->stats, mb->net->nstats * sizeof(float));
+	else
+		engine_stage(e, set, order, d->n < o->batch ? d->n : o->batch);
+	for (int bi = 0; bi < nb; bi++) {
+		int s = bi * o->batch, b = d->n - s < o->batch ? d->n - s : o->batch, r, stop;
+		float loss = mb ? micro_step(e, set, d, o, st, w, order + s, b, bi, mb, &r, &stop)
+		                : whole_step(e, set, d, o, st, w, order, s, b, bi, &r, &stop);
 		if (o->cosine)
 			st->lr = o->lr * 0.5 * (1 + cos(M_PI * st->step / ((double)o->epochs * nb)));
 		engine_adam(e, (float)st->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->wd, ++st->step);
-		if (stop_signal) {
-			if (o->progress)
-				fputc('\n', stderr);
-			if (o->autotune)
-				warn("stopped by signal %d: --auto writes no model", (int)stop_signal);
-			else
-				warn("stopped by signal %d in epoch %d; resume with --resume (after epoch %d)",
-				     (int)stop_signal, st->epoch + 1, st->epoch);
-			quit(128 + stop_signal);
-		}
+		if (stop)
+			stopped(o, st, stop);
 		p.loss += loss * b;
 		p.right += r;
 		if (o->progress)
@@ -363,9 +500,50 @@ struct run {
 	char *ckpt;
 	FILE *log;
 	int silent;              /* --auto's folds: no line per epoch, no checkpoint */
+	struct micro *mb;        /* --micro-batch, --mpi; else NULL */
 };
 
 static void setup_net(struct run *u, const struct train_opts *o);
+
+/* a step's buffers for network n and batches of up to batch records; the
+ * sums' segments are its tensors (each its own fixed-point scale) */
+static void
+micro_open(struct micro *mb, struct net *n, int batch)
+{
+	int m = (batch + mb->size - 1) / mb->size;
+
+	if (mb->d.size > m)
+		die(EX_USAGE, "%d ranks share batches of %d micro-batches (--batch %d, --micro-batch %d): give each "
+		    "rank one at least", mb->d.size, m, batch, mb->size);
+	mb->net = n;
+	mb->per = (m + mb->d.size - 1) / mb->d.size;
+	mb->len = n->nparams + n->nstats;
+	mb->seg = emalloc(((size_t)n->ntensors + 2) * sizeof *mb->seg);
+	/* tensor starts, in order of place: params, then the statistics after them */
+	for (int pass = 0; pass < 2; pass++) {
+		size_t base = pass ? n->nparams : 0;
+		int first = mb->nseg;
+		for (int t = 0; t < n->ntensors; t++) {
+			const struct ptensor *pt = &n->pt[t];
+			if ((pt->kind == P_MEAN || pt->kind == P_VAR) != pass || !pt->count)
+				continue;
+			int i = mb->nseg++;
+			for (; i > first && mb->seg[i - 1] > base + pt->off; i--)
+				mb->seg[i] = mb->seg[i - 1];
+			mb->seg[i] = base + pt->off;
+		}
+		if (pass)
+			mb->nstatseg = mb->nseg - first;
+	}
+	mb->seg[mb->nseg] = mb->len;
+	if (mb->nseg == 0 || mb->seg[0] != 0 || (mb->nstatseg && mb->seg[mb->nseg - mb->nstatseg] != n->nparams))
+		die(EX_SOFTWARE, "micro_open: the parameter table does not tile the parameters");
+	mb->parts = emalloc((size_t)mb->per * mb->len * sizeof(float));
+	mb->factor = emalloc((size_t)mb->per * mb->nseg * sizeof(double));
+	mb->sum = emalloc(mb->len * sizeof(float));
+	mb->stats0 = emalloc((n->nstats ? n->nstats : 1) * sizeof(float));
+	egrow((void **)&mb->slot, &mb->slotcap, (size_t)m * 2 * sizeof *mb->slot);
+}
 
 /* the data, the network (new, from --init, or resumed) and the engine */
 static void
@@ -414,7 +592,7 @@ setup(struct run *u, const struct train_opts *o)
 		u->ckpt = emalloc(strlen(o->out) + 8);
 		sprintf(u->ckpt, "%s.ckpt", o->out);
 	}
-	if (o->log && !(u->log = fopen(o->log, u->st.epoch ? "a" : "w")))
+	if (o->log && rank == 0 && !(u->log = fopen(o->log, u->st.epoch ? "a" : "w")))
 		die(EX_CANTCREAT, "%s: cannot create:", o->log);
 	if (u->log && !u->st.epoch)
 		fprintf(u->log, "epoch\ttrain_loss\ttrain_acc\tval_loss\tval_acc\tlr\tseconds\timages_per_s\n");
@@ -467,6 +645,8 @@ setup_net(struct run *u, const struct train_opts *o)
 	u->st.precision = engine_precision(u->e);
 	u->tset = engine_dataset(u->e, u->tr.x, u->tr.clin, u->tr.y, u->tr.n, 1);
 	u->vset = o->val ? engine_dataset(u->e, u->va.x, u->va.clin, u->va.y, u->va.n, 1) : -1;
+	if (u->mb)
+		micro_open(u->mb, m->net, o->batch);
 }
 
 /* one epoch: train, validate, keep the best, adjust the rate, log, checkpoint */
@@ -478,8 +658,8 @@ epoch(struct run *u, const struct train_opts *o)
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct pass p = train_epoch(u->e, u->tset, &u->tr, o, st, o->weights ? u->w : NULL, u->order);
-	struct pass v = o->val ? evaluate(u->e, u->vset, &u->va, o->batch, u->rows) : p;
+	struct pass p = train_epoch(u->e, u->tset, &u->tr, o, st, o->weights ? u->w : NULL, u->order, u->mb);
+	struct pass v = o->val ? evaluate(u->e, u->vset, &u->va, o->batch, u->rows, u->mb) : p;
 	engine_pull(u->e);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -515,7 +695,7 @@ epoch(struct run *u, const struct train_opts *o)
 		        lr_used, secs, u->tr.n / secs);
 		fflush(u->log);
 	}
-	if (u->ckpt)
+	if (u->ckpt && rank == 0)
 		checkpoint_save(u->ckpt, m, st);
 }
 
@@ -822,7 +1002,42 @@ main(int argc, char **argv)
 	/* arguments */
 	cli_init(argv[0]);
 	train_opts_parse(argc, argv, &o);
+	int launched = dist_launched();
+	if (launched > 1 && !o.mpi)
+		usage_error(train_usage, "started as one of %d processes (mpirun, srun) without --mpi: each would "
+		            "train alone and write the same files", launched);
+	if (o.micro)
+		u.mb = ecalloc(1, sizeof *u.mb);
+	if (o.mpi) {
+		static char name[64];
+		for (int i = 0; i < o.ninputs; i++)
+			if (!strcmp(o.inputs[i], "-"))
+				o.ninputs = 0;
+		if (!o.ninputs)
+			usage_error(train_usage, "--mpi: name the training records' files; every rank reads them, "
+			            "and standard input reaches one rank only");
+		dist_init(&argc, &argv, &u.mb->d);
+		rank = u.mb->d.rank;
+		if (u.mb->d.size > 1) {
+			snprintf(name, sizeof name, "%s (rank %d)", argv0, rank);
+			argv0 = name;
+		}
+		if (rank) {
+			quiet = 1;
+			o.progress = 0;
+		}
+	} else if (u.mb)
+		u.mb->d = (struct dist){ .rank = 0, .size = 1 };
+	if (u.mb)
+		u.mb->size = o.micro;
 	u.dev = device_select(o.device, train_usage);
+	/* the micro-batches' gradients are summed on the host */
+	if (u.mb && u.dev >= 0) {
+		if (!device_auto())
+			usage_error(train_usage, "--%s trains on the CPU: --device cpu", o.mpi ? "mpi" : "micro-batch");
+		info("--%s: training on the CPU", o.mpi ? "mpi" : "micro-batch");
+		u.dev = -1;
+	}
 	u.prec = precision_select(o.precision, u.dev, train_usage);
 
 	/* prepare */
@@ -839,15 +1054,20 @@ main(int argc, char **argv)
 		return 0;
 	}
 	/* a checkpoint before the first epoch, so an early interrupt can resume too */
-	if (!u.st.epoch)
+	if (!u.st.epoch && rank == 0)
 		checkpoint_save(u.ckpt, &u.m, &u.st);
 
 	/* process */
 	while (u.st.epoch < o.epochs && (!o.val || o.patience == 0 || u.st.bad < o.patience))
 		epoch(&u, &o);
 
-	/* clean up: the best epoch's model, fused and calibrated on --val */
+	/* clean up: the best epoch's model, fused and calibrated on --val (by
+	 * rank 0: every rank holds the same weights) */
 	engine_close(u.e);
+	if (rank) {
+		dist_end();
+		return 0;
+	}
 	if (o.val && o.patience && u.st.bad >= o.patience)
 		info("early stop after epoch %d: no better validation loss for %d epochs", u.st.epoch, o.patience);
 	trainstate_restore(&u.st, u.m.net);
@@ -859,5 +1079,6 @@ main(int argc, char **argv)
 	     u.st.best, o.out);
 	if (u.log && fclose(u.log) == EOF)
 		die(EX_IOERR, "%s: write error:", o.log);
+	dist_end();
 	return 0;
 }

@@ -7,7 +7,8 @@ set -eu
 build="build-essential pkg-config libpng-dev libjpeg62-turbo-dev libarchive-dev libgdcm-dev libssl-dev libxgboost-dev
 libmsgpack-dev libcsv-dev libdnnl-dev libsvm-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libdcmtk-dev"
 check="check mandoc man-db zstd zip unzip strace netpbm libjpeg-turbo-progs jq bc time gnuplot-nox parallel dcmtk libgdcm-tools openssl
-python3-onnx python3-opencv python3-numpy python3-torchvision python3-pydicom dicom3tools orthanc curl"
+python3-onnx python3-opencv python3-numpy python3-torchvision python3-pydicom dicom3tools orthanc curl
+libopenmpi-dev openmpi-bin munge slurmctld slurmd slurm-client"
 demo="gnuplot-nox jq"
 fuzz="clang libclang-rt-14-dev"
 valgrind="valgrind"
@@ -36,7 +37,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "osteo: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-# daemons the packages bring (Orthanc's) are not started: the tests start
+# daemons the packages bring (Orthanc's, munge's, Slurm's) are not started: the tests start
 # their own, on 127.0.0.1 and ports of their own, and stop them
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then

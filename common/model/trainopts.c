@@ -21,7 +21,7 @@ const char train_usage[] =
 	"       [--seed N] [--log FILE] [--checkpoint FILE] [--resume FILE] [--init MODEL]\n"
 	"       [--freeze N] [--clinical-dropout P] [--fusion joint|late] [--calibrate]\n"
 	"       [--device auto|cpu|cuda[:N]] [--tf32] [--precision fp32|bf16|auto]\n"
-	"       [--progress] [--auto [--budget MINUTES]]\n"
+	"       [--progress] [--auto [--budget MINUTES]] [--mpi] [--micro-batch N]\n"
 	"       [FILE|-]...";
 static const char options[] =
 	"  -o, --output MODEL     the model file to write\n"
@@ -55,7 +55,10 @@ static const char options[] =
 	"  --progress             a progress line per batch (default: when stderr is a terminal)\n"
 	"  --no-check             take a --val prepared or split otherwise than the training records\n"
 	"  --auto                 choose the network and recipe by cross-validation; an ensemble of its folds\n"
-	"  --budget MINUTES       --auto's planned training time (default 10)\n";
+	"  --budget MINUTES       --auto's planned training time (default 10)\n"
+	"  --mpi                  share each batch among the ranks mpirun or srun started (CPU)\n"
+	"  --micro-batch N        each batch as micro-batches of N, summed exactly: the same model\n"
+	"                         at any rank count, one process included (default with --mpi: 8)\n";
 
 
 void
@@ -64,7 +67,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 	enum { O_VAL = 256, O_ARCH, O_CLASSES, O_EPOCHS, O_BATCH, O_LR, O_B1, O_B2, O_EPS, O_WD,
 	       O_PATIENCE, O_PLATEAU, O_FACTOR, O_WEIGHTS, O_SEED, O_LOG, O_CKPT, O_RESUME, O_INIT,
 	       O_FREEZE, O_CLINDROP, O_DEVICE, O_TF32, O_PROGRESS, O_CALIBRATE, O_COSINE, O_FUSION, O_NOCHECK, O_PRECISION,
-	       O_AUTO, O_BUDGET };
+	       O_AUTO, O_BUDGET, O_MPI, O_MICRO };
 	static const struct option longopts[] = {
 		{ "output", required_argument, 0, 'o' },
 		{ "val", required_argument, 0, O_VAL },
@@ -98,6 +101,8 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		{ "no-check", no_argument, 0, O_NOCHECK },
 		{ "auto", no_argument, 0, O_AUTO },
 		{ "budget", required_argument, 0, O_BUDGET },
+		{ "mpi", no_argument, 0, O_MPI },
+		{ "micro-batch", required_argument, 0, O_MICRO },
 		CLI_COMMON_OPTIONS
 	};
 	int c, budget = 0;
@@ -163,6 +168,8 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		case O_PROGRESS: o->progress = 1; break;
 		case O_AUTO: o->autotune = 1; break;
 		case O_BUDGET: o->budget = estrtod(optarg, 0, 1e6, "--budget"); budget = 1; break;
+		case O_MPI: o->mpi = 1; break;
+		case O_MICRO: o->micro = (int)estrtonum(optarg, 1, 65536, "--micro-batch"); break;
 		case 'q': quiet = 1; o->progress = 0; break;
 		default: cli_common(c, train_usage);
 		}
@@ -181,6 +188,14 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		usage_error(train_usage, "--auto chooses the network and its recipe: leave out --%s", chosen);
 	if (budget && !o->autotune)
 		usage_error(train_usage, "--budget is --auto's");
+	if (o->autotune && (o->mpi || o->micro))
+		usage_error(train_usage, "--auto trains in one process, in whole batches: leave out --%s",
+		            o->mpi ? "mpi" : "micro-batch");
+	/* the micro-batch that --mpi's results are the same for at any rank count */
+	if (o->mpi && !o->micro)
+		o->micro = o->batch < 8 ? o->batch : 8;
+	if (o->micro > o->batch)
+		usage_error(train_usage, "--micro-batch %d is larger than --batch %d", o->micro, o->batch);
 	if (o->calibrate && !o->val && !o->autotune)
 		usage_error(train_usage, "--calibrate fits the temperature on --val's records");
 	if (o->late && !o->val)

@@ -12,6 +12,8 @@ struct train_opts {
 	double lr, beta1, beta2, eps, wd, factor, clin_drop;
 	int autotune;            /* --auto */
 	double budget;           /* --budget, minutes */
+	int mpi;                 /* --mpi */
+	int micro;               /* --micro-batch (0: whole batches) */
 	unsigned long long seed;
 	char **inputs;
 	int ninputs;
