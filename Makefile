@@ -62,7 +62,9 @@ MPI ?= auto
 HAVE_MPI := $(if $(filter 0,$(MPI)),,$(shell pkg-config --exists ompi-c 2>/dev/null && echo 1))
 MPI_CFLAGS = $(if $(HAVE_MPI),-DOSTEO_MPI $(shell pkg-config --cflags ompi-c))
 MPI_LIBS = $(if $(HAVE_MPI),$(shell pkg-config --libs ompi-c))
-build/engine/dist.o: XCFLAGS += $(MPI_CFLAGS)
+# (-O3 as the engine's: its loops over every gradient value vectorised; no
+# FMA contraction, so the rounding onto the grid is the same on every CPU)
+build/engine/dist.o: XCFLAGS += $(MPI_CFLAGS) -ffp-contract=off
 
 # libosteo.a: common/'s folders and the network's spec, reference layers
 # and oneDNN path (engine/); engine.c and device.c, which pick a backend,
@@ -94,7 +96,7 @@ build/common/%.o: common/%.c $(HDRS)
 # batch, loops vectorised
 build/engine/%.o: engine/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(if $(filter engine/ref/% engine/cpu/%,$<),-fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT)) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) $(CFLAGS) $(if $(filter engine/ref/% engine/cpu/% engine/dist.c,$<),-fopenmp -fno-math-errno -Wno-psabi $(DNN_OPT)) $(PKG_CFLAGS) -c -o $@ $<
 DNN_OPT = $(if $(findstring -O0,$(CFLAGS)),,-O3)
 # the fused passes: no FMA contraction.  GCC contracts a product into a sum
 # in some inlined copies of an expression and not in others, so the first

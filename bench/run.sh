@@ -1,8 +1,9 @@
 #!/bin/bash
 # make bench: speed and memory of the osteo programs against a reference run
 # in the same invocation.  Prints a table; quote the medians and ratios.
-#   bench/run.sh [runs [gpu|resnet]]   (gpu: the GPU figures alone, for a lent GPU
-#                                      machine; resnet: ResNet-18's on the CPU alone)
+#   bench/run.sh [runs [gpu|resnet|mpi]]   (gpu: the GPU figures alone, for a lent
+#                            GPU machine; resnet: ResNet-18's on the CPU alone;
+#                            mpi: osteo-train --mpi's alone)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$top/bin:$PATH"
@@ -16,6 +17,47 @@ now() { date +%s.%N; }
 secs() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); echo "$t1 - $t0" | bc -l; }
 # peak resident memory in MiB of one run of "$@"
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+
+# ---- MPI: osteo-train --mpi at 2 ranks of T/2 threads against 1 rank of
+# T threads on this machine (what sharing a batch among ranks and the
+# exact reduction cost), and against osteo-train without MPI at T threads
+# (whole batches, as a user runs it): the images/s of epochs 2 to 4 (its
+# log) on the prepared cohort $1, 128x128, batch 32, micro-batches of 16
+# (the default), rounds interleaved, medians.  mpirun binds 2 ranks to a
+# core each (its default), a lone rank to none.
+mpi_bench() {
+	local c=$1 T h=$(( $(nproc) / 2 )) A r
+	T=$(nproc)
+	[ $h -ge 1 ] || { echo "MPI: one core - no figures"; return 0; }
+	if ! command -v mpirun >/dev/null || ! ldd "$top/bin/osteo-train" | grep -q libmpi; then
+		echo "MPI: no mpirun, or osteo-train built without Open MPI - no figures"
+		return 0
+	fi
+	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+	A="-q --epochs 4 --batch 32 --patience 0 -o $work/mpi.rec --log $work/mpi.tsv"
+	ips() { awk -F'\t' 'NR > 2 { s += $8; n++ } END { printf "%.1f\n", s / n }' "$work/mpi.tsv"; }
+	: >"$work/mpi.whole"; : >"$work/mpi.one"; : >"$work/mpi.two"
+	for r in $(seq "$runs"); do
+		OMP_NUM_THREADS=$T osteo-train $A "$c" && ips >>"$work/mpi.whole"
+		mpirun --bind-to none -np 1 -x OMP_NUM_THREADS=$T osteo-train $A --mpi --micro-batch 16 "$c" &&
+			ips >>"$work/mpi.one"
+		mpirun -np 2 -x OMP_NUM_THREADS=$h osteo-train $A --mpi --micro-batch 16 "$c" && ips >>"$work/mpi.two"
+	done
+	local w o t
+	w=$(median <"$work/mpi.whole") o=$(median <"$work/mpi.one") t=$(median <"$work/mpi.two")
+	printf '%-58s %8s\n' "osteo-train, 128x128, batch 32, $T cores" "train/s"
+	printf '%-58s %8.0f\n' "whole batches, 1 process x $T threads (no MPI)" "$w"
+	printf '%-58s %8.0f\n' "--mpi --micro-batch 16, 1 rank x $T threads" "$o"
+	printf '%-58s %8.0f\n' "--mpi --micro-batch 16, 2 ranks x $h threads" "$t"
+	printf '  ratio 2 ranks x %d / 1 rank x %d threads: %.2f (target >= 0.9); against whole batches without MPI: %.2f\n' \
+		"$h" "$T" "$(echo "$t / $o" | bc -l)" "$(echo "$t / $w" | bc -l)"
+}
+
+if [ "${2:-}" = mpi ]; then
+	make -s -f "$top/pipelines/prep.mk" OUT="$work/prep" N="${BENCH_N:-1000}" SEED=1 SIZE=128x128 COPIES=0 >/dev/null 2>&1
+	mpi_bench "$work/prep/train.fused.rec"
+	exit 0
+fi
 
 # what was measured on: the date, the CPU and the instructions the figures
 # depend on (AVX-512 for the engine's passes, AVX512_BF16 or AMX for bf16)
@@ -327,6 +369,9 @@ if [ -s "$work/e2e.torch" ]; then
 fi
 echo "train/s: osteo-train's epochs; infer/s: osteo-infer past its start-up (reading and writing records included); whole/s: its"
 echo "whole process; st: seconds of start-up (train: outside its epochs: reading, checkpoints; infer: a run on 32 records)"
+
+echo
+mpi_bench "$cohort"
 
 # ---- bfloat16: --precision bf16 against PyTorch's bfloat16 autocast
 # (torch.autocast("cpu", dtype=torch.bfloat16), channels-last, allocator

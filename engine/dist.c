@@ -97,8 +97,50 @@ dist_slots(double *v, size_t n)
 #endif
 }
 
+/*
+ * The rounding onto the grid: a double below 2^51 in magnitude, added to
+ * 1.5 x 2^52, rounds to an integer (to even, as the hardware does), which
+ * then lies in the low bits of its representation.  Unlike llrint it
+ * vectorises on every x86-64.
+ */
+#define MAGIC 6755399441055744.0            /* 1.5 x 2^52 */
+
+static inline int64_t
+grid(double x)
+{
+	double y = x + MAGIC;
+	int64_t b, m;
+	const double magic = MAGIC;
+
+	memcpy(&b, &y, sizeof b);
+	memcpy(&m, &magic, sizeof m);
+	return b - m;
+}
+
+/* the largest |p[k]| of p[0..n), or infinity when one is NaN or infinite.
+ * (As integers: a float's magnitude bits order as its magnitude does,
+ * and an integer maximum vectorises where a float one may not, for NaN's
+ * sake; NaN and infinity are the largest patterns) */
+static double
+largest(const float *p, size_t n)
+{
+	uint32_t m = 0;
+	float f;
+
+	for (size_t k = 0; k < n; k++) {
+		uint32_t b;
+		memcpy(&b, p + k, sizeof b);
+		b &= 0x7fffffff;
+		m = b > m ? b : m;
+	}
+	if (m >= 0x7f800000)
+		return INFINITY;
+	memcpy(&f, &m, sizeof f);
+	return f;
+}
+
 int
-dist_sum(float *out, const float *parts, const double *factor, int nparts, int total, size_t n,
+dist_sum(float *out, const float *const *parts, const double *factor, int nparts, int total, size_t n,
          const size_t *seg, int nseg, int *flag)
 {
 	static int64_t *acc;
@@ -114,24 +156,17 @@ dist_sum(float *out, const float *parts, const double *factor, int nparts, int t
 	/* each segment's largest |value x factor|, and the flag, over the ranks */
 	for (int s = 0; s < nseg; s++) {
 		double m = 0;
-		for (int j = 0; j < nparts; j++) {
-			const float *p = parts + (size_t)j * n;
-			float pm = 0;
-			int nan = 0;     /* (fmaxf passes a NaN over) */
-			for (size_t k = seg[s]; k < seg[s + 1]; k++) {
-				float a = fabsf(p[k]);
-				pm = fmaxf(pm, a);
-				nan |= a != a;
-			}
-			m = fmax(m, nan ? INFINITY : pm * factor[(size_t)j * nseg + s]);
-		}
+		for (int j = 0; j < nparts; j++)
+			m = fmax(m, largest(parts[j] + seg[s], seg[s + 1] - seg[s]) * factor[j]);
 		top[s] = m;
 	}
-	top[nseg] = *flag;
+	top[nseg] = flag ? *flag : 0;
 	allreduce_max(top, nseg + 1);
-	*flag = (int)top[nseg];
-	/* 2^shift puts the segment's largest value just under 2^62 / total,
-	 * so no sum of total of them can overflow */
+	if (flag)
+		*flag = (int)top[nseg];
+	/* 2^shift puts the segment's largest value just under 2^50 / total:
+	 * each value rounds exactly (grid), and no sum of total of them
+	 * overflows */
 	int head = 0;
 	while ((1 << head) < total)
 		head++;
@@ -140,20 +175,28 @@ dist_sum(float *out, const float *parts, const double *factor, int nparts, int t
 			return -1;
 		int e;
 		frexp(top[s], &e);
-		shift[s] = top[s] > 0 ? 62 - head - e : 0;
+		shift[s] = top[s] > 0 ? 50 - head - e : 0;
 	}
-	memset(acc, 0, n * sizeof *acc);
-	for (int j = 0; j < nparts; j++) {
-		const float *p = parts + (size_t)j * n;
+	if (nparts == 0)
+		memset(acc, 0, n * sizeof *acc);
+	for (int j = 0; j < nparts; j++)
 		for (int s = 0; s < nseg; s++) {
-			double f = ldexp(factor[(size_t)j * nseg + s], shift[s]);
-			for (size_t k = seg[s]; k < seg[s + 1]; k++)
-				acc[k] += llrint((double)p[k] * f);
+			const float *p = parts[j];
+			double f = ldexp(factor[j], shift[s]);
+			size_t lo = seg[s], hi = seg[s + 1];    /* (acc might alias seg) */
+			if (j == 0)
+				for (size_t k = lo; k < hi; k++)
+					acc[k] = grid((double)p[k] * f);
+			else
+				for (size_t k = lo; k < hi; k++)
+					acc[k] += grid((double)p[k] * f);
 		}
-	}
 	allreduce_sum_i64(acc, n);
-	for (int s = 0; s < nseg; s++)
-		for (size_t k = seg[s]; k < seg[s + 1]; k++)
-			out[k] = (float)ldexp((double)acc[k], -shift[s]);
+	for (int s = 0; s < nseg; s++) {
+		double back = ldexp(1, -shift[s]);      /* (a power of two: exact) */
+		size_t lo = seg[s], hi = seg[s + 1];
+		for (size_t k = lo; k < hi; k++)
+			out[k] = (float)((double)acc[k] * back);
+	}
 	return 0;
 }

@@ -38,15 +38,15 @@ int dist_built(void);
 int dist_launched(void);
 
 /*
- * out[0..n) = the sum over every rank's parts[j][k] * factor[j * nseg + s]
- * (s the segment k lies in; segments start at seg[0] = 0 < seg[1] < ... <
- * seg[nseg] = n), computed exactly in fixed point as above.  nparts parts
- * here, total over all ranks (for the scale's headroom).  *flag is
- * replaced by its largest value over the ranks, in the same exchange (the
- * stop signal).  Returns -1, with out untouched, when some value is not
- * finite (on every rank alike).
+ * out[0..n) = the sum over every rank's parts of parts[j][k] * factor[j],
+ * computed exactly in fixed point as above, a scale for each segment
+ * (seg[0] = 0 < seg[1] < ... < seg[nseg] = n: the tensors).  nparts parts
+ * here, total over all ranks (for the scale's headroom); out may be one
+ * of the parts.  flag (or NULL): *flag becomes its largest value over the
+ * ranks, in the same exchange (the stop signal).  Returns -1, with out
+ * untouched, when some value is not finite (on every rank alike).
  */
-int dist_sum(float *out, const float *parts, const double *factor, int nparts, int total, size_t n,
+int dist_sum(float *out, const float *const *parts, const double *factor, int nparts, int total, size_t n,
              const size_t *seg, int nseg, int *flag);
 /* v[0..n) summed over the ranks where each element is non-zero on at most
  * one rank (each rank fills its own slots): exact */

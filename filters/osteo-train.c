@@ -222,17 +222,26 @@ right(struct engine *e, int b, int k)
 }
 
 /* --micro-batch and --mpi (dist.h): the ranks, and what a step keeps */
+/* one of the sums a --micro-batch step exchanges (dist_sum): the
+ * gradients or the running statistics, n values in segments (one per
+ * tensor, each its own fixed-point scale) */
+struct sum {
+	float *live;             /* the network's: the last part, and the sum */
+	size_t n, *seg;
+	int nseg;
+	float *copies;           /* (per - 1, n): the rank's earlier micro-batches' */
+	const float **part;      /* (per) */
+	double *factor;          /* (per) */
+};
+
+/* --micro-batch and --mpi (dist.h): the ranks, and what a step keeps */
 struct micro {
 	struct dist d;
 	struct net *net;
 	int size;                /* --micro-batch */
 	int per;                 /* micro-batches a rank computes in a step, at most */
-	size_t len;              /* a part: the gradients, then the running statistics */
-	float *parts;            /* (per, len) */
-	double *factor;          /* (per, nseg) */
-	size_t *seg;             /* segments (dist_sum): one per tensor */
-	int nseg, nstatseg;      /* (the last nstatseg are the statistics') */
-	float *sum, *stats0;     /* the step's sums; the statistics it began with */
+	struct sum grads, stats;
+	float *stats0;           /* the running statistics the step began with */
 	double *slot;            /* per micro-batch of a step, or batch of an evaluation */
 	size_t slotcap;
 };
@@ -352,17 +361,23 @@ micro_step(struct engine *e, int set, const struct data *d, const struct train_o
 		mb->slot[2 * i] = (double)engine_loss(e, w) * Wi;
 		mb->slot[2 * i + 1] = right(e, c, d->classes);
 		engine_backward(e, w);
-		float *part = mb->parts + (size_t)k * mb->len;
-		memcpy(part, mb->net->grads, mb->net->nparams * sizeof(float));
-		memcpy(part + mb->net->nparams, mb->net->stats, mb->net->nstats * sizeof(float));
-		for (int q = 0; q < mb->nseg; q++)
-			mb->factor[(size_t)k * mb->nseg + q] = q < mb->nseg - mb->nstatseg ? (W > 0 ? Wi / W : 0) : 1.0 / m;
+		/* the last stays where the engine left it */
+		for (struct sum *u = &mb->grads; u; u = u == &mb->grads ? &mb->stats : NULL) {
+			u->factor[k] = u == &mb->grads ? (W > 0 ? Wi / W : 0) : 1.0 / m;
+			u->part[k] = u->live;
+			if (i < hi - 1) {
+				memcpy(u->copies + (size_t)k * u->n, u->live, u->n * sizeof(float));
+				u->part[k] = u->copies + (size_t)k * u->n;
+			}
+		}
 	}
 	int flag = (int)stop_signal;
-	if (dist_sum(mb->sum, mb->parts, mb->factor, hi - lo, m, mb->len, mb->seg, mb->nseg, &flag) < 0)
+	if (dist_sum(mb->grads.live, mb->grads.part, mb->grads.factor, hi - lo, m, mb->grads.n, mb->grads.seg,
+	             mb->grads.nseg, &flag) < 0)
 		die(EX_DATAERR, "epoch %d, step %d: the gradients are not finite (a lower --lr?)", st->epoch + 1, bi + 1);
-	memcpy(mb->net->grads, mb->sum, mb->net->nparams * sizeof(float));
-	memcpy(mb->net->stats, mb->sum + mb->net->nparams, mb->net->nstats * sizeof(float));
+	if (mb->stats.n && dist_sum(mb->stats.live, mb->stats.part, mb->stats.factor, hi - lo, m, mb->stats.n,
+	                            mb->stats.seg, mb->stats.nseg, NULL) < 0)
+		die(EX_DATAERR, "epoch %d, step %d: the batch norm statistics are not finite", st->epoch + 1, bi + 1);
 	memcpy(mb->stats0, mb->net->stats, mb->net->nstats * sizeof(float));
 	dist_slots(mb->slot, (size_t)m * 2);
 	*r = 0;
@@ -505,8 +520,32 @@ struct run {
 
 static void setup_net(struct run *u, const struct train_opts *o);
 
-/* a step's buffers for network n and batches of up to batch records; the
- * sums' segments are its tensors (each its own fixed-point scale) */
+/* n's gradients (stats 0) or running statistics (1) as a sum of up to
+ * per parts: its segments are the tensors' starts, in order of place */
+static void
+sum_open(struct sum *u, const struct net *n, int stats, int per)
+{
+	u->live = stats ? n->stats : n->grads;
+	u->n = stats ? n->nstats : n->nparams;
+	u->seg = emalloc(((size_t)n->ntensors + 1) * sizeof *u->seg);
+	for (int t = 0; t < n->ntensors; t++) {
+		const struct ptensor *pt = &n->pt[t];
+		if ((pt->kind == P_MEAN || pt->kind == P_VAR) != stats || !pt->count)
+			continue;
+		int i = u->nseg++;
+		for (; i > 0 && u->seg[i - 1] > pt->off; i--)
+			u->seg[i] = u->seg[i - 1];
+		u->seg[i] = pt->off;
+	}
+	u->seg[u->nseg] = u->n;
+	if (u->n && (u->nseg == 0 || u->seg[0] != 0))
+		die(EX_SOFTWARE, "sum_open: the parameter table does not tile the %s", stats ? "statistics" : "parameters");
+	u->copies = per > 1 ? emalloc((size_t)(per - 1) * u->n * sizeof(float)) : NULL;
+	u->part = emalloc((size_t)per * sizeof *u->part);
+	u->factor = emalloc((size_t)per * sizeof *u->factor);
+}
+
+/* a step's buffers for network n and batches of up to batch records */
 static void
 micro_open(struct micro *mb, struct net *n, int batch)
 {
@@ -517,30 +556,8 @@ micro_open(struct micro *mb, struct net *n, int batch)
 		    "rank one at least", mb->d.size, m, batch, mb->size);
 	mb->net = n;
 	mb->per = (m + mb->d.size - 1) / mb->d.size;
-	mb->len = n->nparams + n->nstats;
-	mb->seg = emalloc(((size_t)n->ntensors + 2) * sizeof *mb->seg);
-	/* tensor starts, in order of place: params, then the statistics after them */
-	for (int pass = 0; pass < 2; pass++) {
-		size_t base = pass ? n->nparams : 0;
-		int first = mb->nseg;
-		for (int t = 0; t < n->ntensors; t++) {
-			const struct ptensor *pt = &n->pt[t];
-			if ((pt->kind == P_MEAN || pt->kind == P_VAR) != pass || !pt->count)
-				continue;
-			int i = mb->nseg++;
-			for (; i > first && mb->seg[i - 1] > base + pt->off; i--)
-				mb->seg[i] = mb->seg[i - 1];
-			mb->seg[i] = base + pt->off;
-		}
-		if (pass)
-			mb->nstatseg = mb->nseg - first;
-	}
-	mb->seg[mb->nseg] = mb->len;
-	if (mb->nseg == 0 || mb->seg[0] != 0 || (mb->nstatseg && mb->seg[mb->nseg - mb->nstatseg] != n->nparams))
-		die(EX_SOFTWARE, "micro_open: the parameter table does not tile the parameters");
-	mb->parts = emalloc((size_t)mb->per * mb->len * sizeof(float));
-	mb->factor = emalloc((size_t)mb->per * mb->nseg * sizeof(double));
-	mb->sum = emalloc(mb->len * sizeof(float));
+	sum_open(&mb->grads, n, 0, mb->per);
+	sum_open(&mb->stats, n, 1, mb->per);
 	mb->stats0 = emalloc((n->nstats ? n->nstats : 1) * sizeof(float));
 	egrow((void **)&mb->slot, &mb->slotcap, (size_t)m * 2 * sizeof *mb->slot);
 }

@@ -58,7 +58,7 @@ static const char options[] =
 	"  --budget MINUTES       --auto's planned training time (default 10)\n"
 	"  --mpi                  share each batch among the ranks mpirun or srun started (CPU)\n"
 	"  --micro-batch N        each batch as micro-batches of N, summed exactly: the same model\n"
-	"                         at any rank count, one process included (default with --mpi: 8)\n";
+	"                         at any rank count, one process included (default with --mpi: 16)\n";
 
 
 void
@@ -193,7 +193,7 @@ train_opts_parse(int argc, char **argv, struct train_opts *o)
 		            o->mpi ? "mpi" : "micro-batch");
 	/* the micro-batch that --mpi's results are the same for at any rank count */
 	if (o->mpi && !o->micro)
-		o->micro = o->batch < 8 ? o->batch : 8;
+		o->micro = o->batch < 16 ? o->batch : 16;
 	if (o->micro > o->batch)
 		usage_error(train_usage, "--micro-batch %d is larger than --batch %d", o->micro, o->batch);
 	if (o->calibrate && !o->val && !o->autotune)

@@ -12,6 +12,7 @@ osteo-split -q --train tr.rec --val va.rec --test te.rec fused.rec
 export OMP_NUM_THREADS=1
 # (the whole batch and its one micro-batch draw the same dropout)
 T="-q --epochs 2 --seed 3 --val va.rec --class-weights auto --calibrate"
+M="--mpi --micro-batch 8"
 
 # one process: a batch that is one micro-batch trains as a whole batch does
 osteo-train $T -o plain.model tr.rec
@@ -38,20 +39,20 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 run() { mpirun --oversubscribe -x OMP_NUM_THREADS -np "$@"; }
 st=0
-run 1 osteo-train $T --mpi -o mpi1.model tr.rec 2>built.err || st=$?
+run 1 osteo-train $T $M -o mpi1.model tr.rec 2>built.err || st=$?
 if [ $st = 69 ] && contains 'built without MPI' built.err; then
 	echo "osteo-train was built without MPI (Debian's libopenmpi-dev): the MPI runs are not tested"
 	exit 77
 fi
 [ $st = 0 ] || { cat built.err; fail "mpirun -np 1: exit $st"; }
 for np in 1 2 4; do
-	[ $np = 1 ] || run $np osteo-train $T --mpi -o mpi$np.model tr.rec
+	[ $np = 1 ] || run $np osteo-train $T $M -o mpi$np.model tr.rec
 	cmp single.model mpi$np.model || fail "$np ranks: not the one process's model"
 done
 [ ! -e mpi2.model.ckpt ] || osteo-dump mpi2.model.ckpt >/dev/null || fail "the checkpoint of 2 ranks"
 
 # resumed at 4 ranks from a 2-rank checkpoint: the uninterrupted run's model
-R="-q --epochs 3 --seed 3 --val va.rec --mpi --patience 0"
+R="-q --epochs 3 --seed 3 --val va.rec $M --patience 0"
 run 2 osteo-train $R --epochs 2 -o r.model --checkpoint r.ckpt tr.rec
 run 4 osteo-train $R --resume r.ckpt -o r.model --checkpoint r.ckpt tr.rec
 run 1 osteo-train $R -o whole.model tr.rec
@@ -95,7 +96,7 @@ expect_status 64 run 1 osteo-train -q --mpi -o x.model - <tr.rec 2>err
 contains 'standard input reaches one rank' err || fail "stdin: $(cat err)"
 expect_status 64 run 2 osteo-train -q -o x.model tr.rec 2>err
 contains 'without --mpi' err || fail "without --mpi: $(cat err)"
-expect_status 64 run 4 osteo-train -q --mpi --batch 16 -o x.model tr.rec 2>err
+expect_status 64 run 4 osteo-train -q --mpi -o x.model tr.rec 2>err
 contains '4 ranks share batches of 2 micro-batches' err || fail "ranks: $(cat err)"
 expect_status 64 osteo-train -q --auto --micro-batch 8 -o x.model tr.rec 2>err
 expect_status 64 osteo-train -q --micro-batch 64 -o x.model tr.rec 2>err

@@ -95,7 +95,7 @@ cmp <(osteo-cat --sort id one.pred) <(osteo-cat --sort id pred.rec) || fail "the
 # training by srun, 2 ranks of 1 thread: the one process's model
 T="-q --epochs 2 --seed 3 --val $PWD/va.rec"
 "$S" train -n 2 -c 1 --wait $T -o "$PWD/slurm.model" "$PWD/tr.rec" >/dev/null || fail "srun training: $(cat slurm-*.out)"
-osteo-train $T --micro-batch 8 -o one.model tr.rec
+osteo-train $T --micro-batch 16 -o one.model tr.rec
 cmp one.model slurm.model || fail "srun's model is not the one process's"
 
 # a shard that fails: no output, the parts kept for the logs, a failed wait
