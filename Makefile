@@ -373,6 +373,8 @@ install: all
 	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 	cp $(PIPELINES) $(DESTDIR)$(DATADIR)/pipelines/
+	mkdir -p $(DESTDIR)$(DATADIR)/pipelines/slurm
+	cp pipelines/slurm/submit pipelines/slurm/*.sbatch $(DESTDIR)$(DATADIR)/pipelines/slurm/
 	cp completion/osteo.bash $(DESTDIR)$(COMPDIR)/osteo
 	for p in $(PROGS); do ln -sf osteo $(DESTDIR)$(COMPDIR)/$$p; done
 	cp -R examples $(DESTDIR)$(DATADIR)/

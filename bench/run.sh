@@ -53,17 +53,17 @@ mpi_bench() {
 		"$h" "$T" "$(echo "$t / $o" | bc -l)" "$(echo "$t / $w" | bc -l)"
 }
 
-if [ "${2:-}" = mpi ]; then
-	make -s -f "$top/pipelines/prep.mk" OUT="$work/prep" N="${BENCH_N:-1000}" SEED=1 SIZE=128x128 COPIES=0 >/dev/null 2>&1
-	mpi_bench "$work/prep/train.fused.rec"
-	exit 0
-fi
-
 # what was measured on: the date, the CPU and the instructions the figures
 # depend on (AVX-512 for the engine's passes, AVX512_BF16 or AMX for bf16)
 echo "osteo bench, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m), $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)," \
 	"$(for f in avx512f avx512_bf16 amx_bf16; do grep -qw $f /proc/cpuinfo && printf '%s ' $f; done)"
 echo
+
+if [ "${2:-}" = mpi ]; then
+	make -s -f "$top/pipelines/prep.mk" OUT="$work/prep" N="${BENCH_N:-1000}" SEED=1 SIZE=128x128 COPIES=0 >/dev/null 2>&1
+	mpi_bench "$work/prep/train.fused.rec"
+	exit 0
+fi
 
 if [ "${2:-}" != gpu ]; then
 if [ "${2:-}" != resnet ]; then

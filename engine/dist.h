@@ -9,10 +9,12 @@
  * own model.  dist_sum adds them as 64-bit fixed point instead: a scale
  * per tensor from the largest magnitude over every micro-batch (an
  * MPI_MAX, exact), each value rounded once onto that grid, and integers
- * summed by MPI_Allreduce, which is exact in any order.  The rounding
- * error is 2^-62 of the tensor's largest value times the micro-batch
- * count: far below a float32 sum's.  The same code with one process
- * gives the same bits, so a run on one machine reproduces a cluster's.
+ * summed by MPI_Allreduce, which is exact in any order.  The grid puts
+ * the largest value near 2^50 / (micro-batches): the rounding is about
+ * 2^-50 of the tensor's largest value times their number, far below a
+ * float32 sum's 2^-24 of the values summed.  The same code with one
+ * process gives the same bits, so a run on one machine reproduces a
+ * cluster's.
  *
  * Built on Open MPI where make finds it (OSTEO_MPI); without it,
  * dist_init dies with 69 and everything else works for one process.

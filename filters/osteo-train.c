@@ -221,7 +221,6 @@ right(struct engine *e, int b, int k)
 	return r;
 }
 
-/* --micro-batch and --mpi (dist.h): the ranks, and what a step keeps */
 /* one of the sums a --micro-batch step exchanges (dist_sum): the
  * gradients or the running statistics, n values in segments (one per
  * tensor, each its own fixed-point scale) */
@@ -253,7 +252,7 @@ static struct pass
 evaluate(struct engine *e, int set, const struct data *d, int batch, const int *rows, struct micro *mb)
 {
 	struct pass p = { 0 };
-	int nb = (d->n + batch - 1) / batch, rank = mb ? mb->d.rank : 0, size = mb ? mb->d.size : 1;
+	int nb = (d->n + batch - 1) / batch, size = mb ? mb->d.size : 1;
 	double *slot = NULL;
 
 	if (size > 1) {
@@ -261,7 +260,7 @@ evaluate(struct engine *e, int set, const struct data *d, int batch, const int *
 		slot = mb->slot;
 		memset(slot, 0, (size_t)nb * 2 * sizeof *slot);
 	}
-	for (int q = rank; q < nb; q += size) {
+	for (int q = mb ? mb->d.rank : 0; q < nb; q += size) {
 		int s = q * batch, b = d->n - s < batch ? d->n - s : batch;
 		engine_stage(e, set, rows + s, b);
 		engine_forward(e, 0, NULL);
