@@ -98,6 +98,24 @@ T="-q --epochs 2 --seed 3 --val $PWD/va.rec"
 osteo-train $T --micro-batch 16 -o one.model tr.rec
 cmp one.model slurm.model || fail "srun's model is not the one process's"
 
+# a rank killed under srun: --kill-on-bad-exit ends the other, srun names
+# the task, the job fails, no model
+"$S" train -n 2 -c 1 --wait -q --epochs 100000 --patience 0 -o "$PWD/dead.model" "$PWD/tr.rec" >dead.job 2>&1 &
+job=$!
+for _ in $(seq 300); do [ -s dead.model.ckpt ] && break; sleep 0.1; done
+killed=
+for p in $(pgrep -x osteo-train); do
+	if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx 'SLURM_PROCID=1'; then
+		kill -KILL "$p" && killed=$p
+	fi
+done
+[ -n "$killed" ] || fail "no rank 1 to kill under srun"
+st=0
+wait $job || st=$?
+[ $st != 0 ] || fail "a dead rank under srun: the job succeeded"
+contains 'task 1' "slurm-$(head -n 1 dead.job).out" || fail "srun did not name the dead task: $(cat slurm-*.out)"
+[ ! -e dead.model ] || fail "a model after a rank died under srun"
+
 # a shard that fails: no output, the parts kept for the logs, a failed wait
 st=0
 "$S" shard -n 2 --wait te.rec bad.rec osteo-infer -q -m "$PWD/missing.model" >/dev/null 2>&1 || st=$?
