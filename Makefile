@@ -162,7 +162,7 @@ bin/%: build/filters/%.o build/libosteo.a | bin
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< build/libosteo.a $(LDLIBS)
 
 $(GPU_PROGS:%=bin/%): bin/%: build/filters/%.o build/libosteo.a $(GPU_OBJS) | bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_OBJS) $(GPU_OBJS) build/libosteo.a $(LDLIBS) $(GPU_LIBS)
 
 bin/osteo-baseline: LDLIBS += -lsvm -lxgboost
 # osteo-synth draws its patients on every core
@@ -171,7 +171,8 @@ bin/osteo-decode: LDLIBS += -lcrypto
 bin/osteo-fuse: LDLIBS += -lcrypto
 bin/osteo-infer build/emu/bin/osteo-infer: LDLIBS += -lcrypto
 bin/osteo-train build/emu/bin/osteo-train: build/engine/dist.o
-bin/osteo-train build/emu/bin/osteo-train: LDLIBS += build/engine/dist.o $(MPI_LIBS)
+bin/osteo-train build/emu/bin/osteo-train: PROG_OBJS = build/engine/dist.o
+bin/osteo-train build/emu/bin/osteo-train: LDLIBS += $(MPI_LIBS)
 
 bin build/filters build/gpu build/tests:
 	mkdir -p $@
@@ -213,7 +214,7 @@ build/emu/gpu-check: tests/gpu/check_gpu.c $(EMU_OBJS) build/libosteo.a
 		$(CHECK_LIBS) -lstdc++ -Wl,--allow-multiple-definition
 
 $(EMU_BINS): build/emu/bin/%: build/filters/%.o $(EMU_OBJS) build/libosteo.a | build/emu/bin
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(EMU_OBJS) build/libosteo.a $(LDLIBS) -lstdc++
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_OBJS) $(EMU_OBJS) build/libosteo.a $(LDLIBS) -lstdc++
 
 build/emu/bin:
 	mkdir -p $@

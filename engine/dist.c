@@ -17,16 +17,6 @@
 static int started;
 
 int
-dist_built(void)
-{
-#ifdef OSTEO_MPI
-	return 1;
-#else
-	return 0;
-#endif
-}
-
-int
 dist_launched(void)
 {
 	/* mpirun's, srun's, and the PMI's that others set */

@@ -33,8 +33,6 @@ struct dist {
 void dist_init(int *argc, char ***argv, struct dist *d);
 /* MPI_Finalize, where dist_init ran */
 void dist_end(void);
-/* 1 when built with MPI */
-int dist_built(void);
 /* the number of ranks a launcher (mpirun, srun) started this process
  * among, from its environment; 1 when none did */
 int dist_launched(void);
