@@ -76,8 +76,8 @@ done
 osteo-synth -q -n 60 --images 2 --size 32x32 --seed 5 -o img
 find "$PWD/img" -name '*.png' | sort >files.txt
 osteo-decode -q --patient-dir --files-from files.txt >one.rec
-"$S" shard -n 3 --files --wait files.txt dec.rec osteo-decode -q --patient-dir >jobs || fail "decode array: $(cat dec.rec.parts.*/*.out 2>/dev/null)"
-[ "$(wc -l <jobs)" = 2 ] || fail "submit printed $(cat jobs)"
+"$S" shard -n 3 --files --wait files.txt dec.rec osteo-decode -q --patient-dir >ids.txt || fail "decode array: $(cat dec.rec.parts.*/*.out 2>/dev/null)"
+[ "$(wc -l <ids.txt)" = 2 ] || fail "submit printed $(cat ids.txt)"
 cmp <(osteo-cat --sort id one.rec) <(osteo-cat --sort id dec.rec) || fail "the decode array's records"
 ls -d dec.rec.parts.* 2>/dev/null && fail "the parts were left behind"
 
