@@ -53,3 +53,16 @@ small_cohort() {
 costs_measurable() {
 	[ -z "${OSTEO_WRAP:-}" ] && ! grep -q -a __asan_init "$(command -v osteo-decode)"
 }
+
+# kill_rank CKPT VAR=VALUE: once checkpoint CKPT is written (a training under way), SIGKILL the
+# osteo-train whose environment holds VAR=VALUE (mpirun's OMPI_COMM_WORLD_RANK, srun's SLURM_PROCID)
+kill_rank() {
+	local p killed=
+	for _ in $(seq 300); do [ -s "$1" ] && break; sleep 0.1; done
+	for p in $(pgrep -x osteo-train); do
+		if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "$2"; then
+			kill -KILL "$p" && killed=$p
+		fi
+	done
+	[ -n "$killed" ] || fail "no osteo-train with $2 to kill"
+}

@@ -60,14 +60,7 @@ cmp whole.model r.model || fail "resumed at another rank count"
 
 # a rank killed: mpirun stops the others and names it; no model
 ( run 2 osteo-train -q --mpi --epochs 100000 --patience 0 -o dead.model tr.rec 2>dead.err & wait $! ) & job=$!
-for _ in $(seq 200); do [ -s dead.model.ckpt ] && break; sleep 0.1; done
-killed=
-for p in $(pgrep -x osteo-train); do
-	if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
-		kill -KILL "$p" && killed=$p
-	fi
-done
-[ -n "$killed" ] || fail "no rank 1 to kill"
+kill_rank dead.model.ckpt OMPI_COMM_WORLD_RANK=1
 st=0
 wait $job || st=$?
 [ $st != 0 ] || fail "a dead rank: exit 0"

@@ -102,14 +102,7 @@ cmp one.model slurm.model || fail "srun's model is not the one process's"
 # the task, the job fails, no model
 "$S" train -n 2 -c 1 --wait -q --epochs 100000 --patience 0 -o "$PWD/dead.model" "$PWD/tr.rec" >dead.job 2>&1 &
 job=$!
-for _ in $(seq 300); do [ -s dead.model.ckpt ] && break; sleep 0.1; done
-killed=
-for p in $(pgrep -x osteo-train); do
-	if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx 'SLURM_PROCID=1'; then
-		kill -KILL "$p" && killed=$p
-	fi
-done
-[ -n "$killed" ] || fail "no rank 1 to kill under srun"
+kill_rank dead.model.ckpt SLURM_PROCID=1
 st=0
 wait $job || st=$?
 [ $st != 0 ] || fail "a dead rank under srun: the job succeeded"
@@ -122,5 +115,22 @@ st=0
 [ $st != 0 ] || fail "a failed shard: submit --wait exited 0"
 [ ! -e bad.rec ] || fail "output from a failed array"
 contains 'missing.model' bad.rec.parts.*/slurm-*.out || fail "the failed task's log"
+# the merge alone: a missing part is 65, a full disk leaves no output
+# and keeps the parts (a 64 KiB tmpfs, root's)
+M=$TOP/pipelines/slurm/merge.sbatch
+mkdir p1 && cp norm.rec p1/part.0.rec
+expect_status 65 "$M" p1 2 m1.rec 2>err
+contains 'part.1.rec: missing' err || fail "merge of a missing part: $(cat err)"
+[ ! -e m1.rec ] && [ -e p1/part.0.rec ] || fail "a failed merge wrote or removed"
+cp norm.rec p1/part.1.rec
+mkdir small
+mount -t tmpfs -o size=64k tmpfs small
+st=0
+"$M" p1 2 small/m.rec 2>err || st=$?
+left=$(ls -A small)
+umount small
+[ $st != 0 ] || fail "a merge onto a full disk: exit 0"
+contains -i 'no space left' err || fail "a merge onto a full disk: $(cat err)"
+[ -z "$left" ] && [ -e p1/part.1.rec ] || fail "a merge onto a full disk left '$left' or lost its parts"
 expect_status 66 "$S" shard -n 2 nothere.rec x.rec cat
 expect_status 64 "$S" shard -n 0 te.rec x.rec cat
