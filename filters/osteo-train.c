@@ -319,6 +319,29 @@ shuffle(int *order, int n, unsigned long long seed, int epoch)
 	}
 }
 
+/* the rank's k-th micro-batch's values, weighed by factor; the last
+ * stays where the engine left it */
+static void
+sum_keep(struct sum *u, int k, int last, double factor)
+{
+	u->factor[k] = factor;
+	u->part[k] = u->live;
+	if (!last) {
+		memcpy(u->copies + (size_t)k * u->n, u->live, u->n * sizeof(float));
+		u->part[k] = u->copies + (size_t)k * u->n;
+	}
+}
+
+/* the sum of every rank's nparts kept parts (total in all) into the
+ * network's buffer (dist_sum); -1 when a value is not finite */
+static int
+sum_exchange(struct sum *u, int nparts, int total, int *flag)
+{
+	if (!u->n)
+		return 0;
+	return dist_sum(u->live, u->part, u->factor, nparts, total, u->n, u->seg, u->nseg, flag);
+}
+
 /*
  * One step of --micro-batch: the batch order[0..b) cut into micro-batches
  * of mb->size, this rank's share of them computed one by one (each from
@@ -360,22 +383,13 @@ micro_step(struct engine *e, int set, const struct data *d, const struct train_o
 		mb->slot[2 * i] = (double)engine_loss(e, w) * Wi;
 		mb->slot[2 * i + 1] = right(e, c, d->classes);
 		engine_backward(e, w);
-		/* the last stays where the engine left it */
-		for (struct sum *u = &mb->grads; u; u = u == &mb->grads ? &mb->stats : NULL) {
-			u->factor[k] = u == &mb->grads ? (W > 0 ? Wi / W : 0) : 1.0 / m;
-			u->part[k] = u->live;
-			if (i < hi - 1) {
-				memcpy(u->copies + (size_t)k * u->n, u->live, u->n * sizeof(float));
-				u->part[k] = u->copies + (size_t)k * u->n;
-			}
-		}
+		sum_keep(&mb->grads, k, i == hi - 1, W > 0 ? Wi / W : 0);
+		sum_keep(&mb->stats, k, i == hi - 1, 1.0 / m);
 	}
 	int flag = (int)stop_signal;
-	if (dist_sum(mb->grads.live, mb->grads.part, mb->grads.factor, hi - lo, m, mb->grads.n, mb->grads.seg,
-	             mb->grads.nseg, &flag) < 0)
+	if (sum_exchange(&mb->grads, hi - lo, m, &flag) < 0)
 		die(EX_DATAERR, "epoch %d, step %d: the gradients are not finite (a lower --lr?)", st->epoch + 1, bi + 1);
-	if (mb->stats.n && dist_sum(mb->stats.live, mb->stats.part, mb->stats.factor, hi - lo, m, mb->stats.n,
-	                            mb->stats.seg, mb->stats.nseg, NULL) < 0)
+	if (sum_exchange(&mb->stats, hi - lo, m, NULL) < 0)
 		die(EX_DATAERR, "epoch %d, step %d: the batch norm statistics are not finite", st->epoch + 1, bi + 1);
 	memcpy(mb->stats0, mb->net->stats, mb->net->nstats * sizeof(float));
 	dist_slots(mb->slot, (size_t)m * 2);
@@ -1026,10 +1040,10 @@ main(int argc, char **argv)
 		u.mb = ecalloc(1, sizeof *u.mb);
 	if (o.mpi) {
 		static char name[64];
+		int stdin_read = !o.ninputs;
 		for (int i = 0; i < o.ninputs; i++)
-			if (!strcmp(o.inputs[i], "-"))
-				o.ninputs = 0;
-		if (!o.ninputs)
+			stdin_read |= !strcmp(o.inputs[i], "-");
+		if (stdin_read)
 			usage_error(train_usage, "--mpi: name the training records' files; every rank reads them, "
 			            "and standard input reaches one rank only");
 		dist_init(&argc, &argv, &u.mb->d);
